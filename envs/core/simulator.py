@@ -1,0 +1,420 @@
+"""The discrete-event simulator of multi-edge / single-cloud split inference.
+
+This is the system model of the project's spec (section 1), and nothing else:
+
+* **Edge e**: one FIFO compute server. Frame k starts when the edge is free and the
+  frame has arrived; the *decision* (its cut) is taken at that moment. Edge compute and
+  transmission overlap: the edge starts its next frame as soon as its compute ends.
+* **Uplink**: one FIFO link per edge (``uplink="per_edge"``) or one link shared by all
+  edges (``"shared"``); a link carries one transfer at a time, ``8 * bytes / B``.
+* **Cloud queue capacity C**: a slot is taken when a transfer starts and freed when the
+  cloud finishes that task. A task at the head of a free link that finds the queue full
+  is *blocked*: it holds its link until a cloud completion frees a slot; blocked links
+  are released in the order they blocked.
+* **Cloud**: ``cloud_workers`` FIFO servers in order of arrival at the cloud.
+* Edge-only tasks never touch a link or the cloud; at bandwidth 0 only edge-only is
+  feasible.
+
+Ordering: the event heap is ordered by ``(time, kind, task)`` where kind orders cloud
+completions, transfer completions, edge completions and arrivals, and task ids run
+edge-major (edge 0's frames first). All events at one instant are applied before
+anything starts at that instant, so resources freed at t are visible to every start at
+t; then blocked links are released (in blocking order), idle links start (by index),
+cloud servers start (FIFO), and finally edges ask for their decisions (by edge index).
+A run is therefore a pure function of (cut table, config, arrival times, decisions).
+
+The simulator is driven one decision at a time::
+
+    sim = Simulator(cut_table, SimConfig(bandwidth_mbps=1.1))
+    ctx = sim.reset(arrivals)          # first decision context, or None
+    while ctx is not None:
+        ctx = sim.decide(policy(ctx))  # the cut of task ctx["task"]
+    sim.metrics(), sim.records()
+
+It imports no gymnasium: the env, the baselines and the agents all drive this class.
+"""
+
+from __future__ import annotations
+
+import heapq
+import math
+from collections import deque
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from splitgym.profiles.cuts import CutTable
+
+from .config import SimConfig
+
+_CLOUD_DONE, _TX_DONE, _EDGE_DONE, _ARRIVAL = 0, 1, 2, 3
+_NAN = math.nan
+
+
+class InvalidActionError(ValueError):
+    """A cut that is out of range or infeasible (masked) for the pending task."""
+
+
+@dataclass(frozen=True)
+class TaskRecords:
+    """Per-task timeline of one run; every array has shape ``(n_tasks,)``.
+
+    Tasks are numbered edge-major: edge 0's frames first. Times are [s]; fields a task
+    never reached (the link and cloud of an edge-only task) are NaN.
+    """
+
+    edge: np.ndarray  # int, edge index
+    frame: np.ndarray  # int, frame index within its edge
+    arrival_s: np.ndarray
+    cut: np.ndarray  # int, cut index chosen
+    edge_start_s: np.ndarray
+    edge_end_s: np.ndarray
+    link_start_s: np.ndarray  # transfer start (after any blocking)
+    link_end_s: np.ndarray
+    cloud_start_s: np.ndarray
+    cloud_end_s: np.ndarray
+    completion_s: np.ndarray
+
+    @property
+    def latency_s(self) -> np.ndarray:
+        """Completion minus arrival per task [s]."""
+        return self.completion_s - self.arrival_s
+
+    def per_edge(self, name: str) -> list[np.ndarray]:
+        """One field split per edge: ``per_edge("completion_s")[e][k]``."""
+        values = getattr(self, name)
+        n_edges = int(self.edge.max()) + 1 if self.edge.size else 0
+        return [values[self.edge == e] for e in range(n_edges)]
+
+
+class Simulator:
+    """Event-driven simulation of one episode; see the module docstring.
+
+    Args:
+        cuts: the candidate cuts of the model on the (edge, cloud) device pair.
+        config: bandwidth, uplink mode, queue capacity, cloud workers.
+    """
+
+    def __init__(self, cuts: CutTable, config: SimConfig) -> None:
+        self.cuts = cuts
+        self.config = config
+        self._edge_s = cuts.edge_s.tolist()
+        self._cloud_s = cuts.cloud_s.tolist()
+        self._offloads = cuts.offloads.tolist()
+        self._set_bandwidth(config.bandwidth_mbps)
+        self._started = False
+
+    # -- configuration -----------------------------------------------------------------
+    def _set_bandwidth(self, mbps: float) -> None:
+        self.bandwidth_mbps = mbps
+        tx = self.cuts.transfer_s(mbps)
+        self._tx_s = tx.tolist()
+        tx.flags.writeable = False
+        self.transfer_s = tx
+        mask = self.cuts.feasible(mbps)
+        mask.flags.writeable = False
+        self.mask = mask
+
+    # -- driving -----------------------------------------------------------------------
+    def reset(self, arrivals: Sequence[Sequence[float]]) -> dict[str, Any] | None:
+        """Start an episode with per-edge arrival times [s]; return the first decision
+        context (None when there is nothing to decide)."""
+        n_edges = len(arrivals)
+        counts = [len(a) for a in arrivals]
+        self.n_edges = n_edges
+        self.n_tasks = n = sum(counts)
+        self._offset = np.concatenate([[0], np.cumsum(counts)]).astype(int).tolist()
+        self._edge_of = [e for e in range(n_edges) for _ in range(counts[e])]
+        self._frame_of = [k for e in range(n_edges) for k in range(counts[e])]
+        self._arr = [float(x) for a in arrivals for x in a]
+        self._cut = [-1] * n
+        self._es = [_NAN] * n
+        self._ee = [_NAN] * n
+        self._ls = [_NAN] * n
+        self._le = [_NAN] * n
+        self._cs = [_NAN] * n
+        self._ce = [_NAN] * n
+        self._done = [_NAN] * n
+        self._n_links = n_edges if self.config.uplink == "per_edge" else 1
+        self._shared = self.config.uplink == "shared"
+        self._n_arrived = [0] * n_edges
+        self._next_start = [0] * n_edges
+        self._edge_busy = [-1] * n_edges
+        self._ready: list[int] = []
+        self._in_ready = [False] * n_edges
+        self._link_q: list[deque[int]] = [deque() for _ in range(self._n_links)]
+        self._link_busy = [-1] * self._n_links
+        self._link_blocked = [False] * self._n_links
+        self._link_cand: list[int] = []
+        self._in_link_cand = [False] * self._n_links
+        self._blocked: deque[int] = deque()
+        self._cloud_q: deque[int] = deque()
+        self._in_service: set[int] = set()
+        self._free_workers = self.config.cloud_workers
+        self._slots = 0
+        self._heap: list[tuple[float, int, int]] = []
+        self.now = 0.0
+        self.latency_area = 0.0  # integral of (tasks in system) dt, = sum of latencies at end
+        self._in_system = 0
+        self._n_done = 0
+        self._n_decided = 0
+        self._waiting = 0
+        self._busy_edges = 0
+        self.makespan_s = 0.0
+        self.done = False
+        self._pending = -1
+        for e in range(n_edges):
+            if counts[e]:
+                t = self._offset[e]
+                heapq.heappush(self._heap, (self._arr[t], _ARRIVAL, t))
+        self._started = True
+        return self._advance()
+
+    def decide(self, cut: int) -> dict[str, Any] | None:
+        """Give the pending task its cut; run to the next decision (None at the end)."""
+        task = self._pending
+        if task < 0:
+            raise RuntimeError("no decision is pending: call reset() first, or the episode "
+                               "is over")
+        k = len(self._edge_s)
+        if isinstance(cut, (bool, np.bool_)) or not isinstance(cut, (int, np.integer)) \
+                or not 0 <= cut < k:
+            raise InvalidActionError(f"action={cut!r}: expected a cut index in 0..{k - 1}")
+        cut = int(cut)
+        if not self.mask[cut]:
+            raise InvalidActionError(
+                f"action={cut}: cut {cut} is infeasible at bandwidth_mbps="
+                f"{self.bandwidth_mbps} (only edge-only, cut {k - 1}, can run); "
+                f"feasible cuts: {np.flatnonzero(self.mask).tolist()}")
+        self._pending = -1
+        e = self._edge_of[task]
+        now = self.now
+        self._cut[task] = cut
+        self._es[task] = now
+        end = now + self._edge_s[cut]
+        self._ee[task] = end
+        self._edge_busy[e] = task
+        self._busy_edges += 1
+        self._next_start[e] += 1
+        self._waiting -= 1
+        self._n_decided += 1
+        heapq.heappush(self._heap, (end, _EDGE_DONE, task))
+        return self._advance()
+
+    @property
+    def pending_task(self) -> int:
+        """Global id of the task awaiting its cut (-1 when none)."""
+        return self._pending
+
+    # -- the event loop ----------------------------------------------------------------
+    def _advance(self) -> dict[str, Any] | None:
+        heap = self._heap
+        pop = heapq.heappop
+        while True:
+            if self._ready:
+                e = pop(self._ready)
+                self._in_ready[e] = False
+                self._pending = self._offset[e] + self._next_start[e]
+                return self._context(e)
+            if not heap:
+                if self._n_done != self.n_tasks:  # pragma: no cover - internal invariant
+                    raise RuntimeError(f"simulation ended with {self.n_tasks - self._n_done} "
+                                       f"tasks unfinished")
+                self.done = True
+                return None
+            t = heap[0][0]
+            self.latency_area += self._in_system * (t - self.now)
+            self.now = t
+            while heap and heap[0][0] == t:
+                _, kind, task = pop(heap)
+                if kind == _CLOUD_DONE:
+                    self._free_workers += 1
+                    self._slots -= 1
+                    self._in_service.discard(task)
+                    self._complete(task, t)
+                elif kind == _TX_DONE:
+                    link = self._link_of(task)
+                    self._link_busy[link] = -1
+                    self._cloud_q.append(task)
+                    if self._link_q[link]:
+                        self._mark_link(link)
+                elif kind == _EDGE_DONE:
+                    e = self._edge_of[task]
+                    self._edge_busy[e] = -1
+                    self._busy_edges -= 1
+                    if self._offloads[self._cut[task]]:
+                        link = 0 if self._shared else e
+                        self._link_q[link].append(task)
+                        self._mark_link(link)
+                    else:
+                        self._complete(task, t)
+                    if self._next_start[e] < self._n_arrived[e]:
+                        self._mark_ready(e)
+                else:  # arrival
+                    e = self._edge_of[task]
+                    self._n_arrived[e] += 1
+                    self._in_system += 1
+                    self._waiting += 1
+                    nxt = task + 1
+                    if nxt < self._offset[e + 1]:
+                        heapq.heappush(heap, (self._arr[nxt], _ARRIVAL, nxt))
+                    if self._edge_busy[e] < 0:
+                        self._mark_ready(e)
+            self._dispatch(t)
+
+    def _dispatch(self, t: float) -> None:
+        cap = self.config.queue_capacity
+        while self._blocked and self._slots < cap:
+            link = self._blocked.popleft()
+            self._link_blocked[link] = False
+            self._start_transfer(link, t)
+        cand = self._link_cand
+        while cand:
+            link = heapq.heappop(cand)
+            self._in_link_cand[link] = False
+            if self._link_busy[link] >= 0 or self._link_blocked[link] or not self._link_q[link]:
+                continue
+            if self._slots < cap:
+                self._start_transfer(link, t)
+            else:
+                self._link_blocked[link] = True
+                self._blocked.append(link)
+        while self._free_workers and self._cloud_q:
+            task = self._cloud_q.popleft()
+            self._free_workers -= 1
+            self._in_service.add(task)
+            self._cs[task] = t
+            end = t + self._cloud_s[self._cut[task]]
+            self._ce[task] = end
+            heapq.heappush(self._heap, (end, _CLOUD_DONE, task))
+
+    def _start_transfer(self, link: int, t: float) -> None:
+        task = self._link_q[link].popleft()
+        self._slots += 1
+        self._link_busy[link] = task
+        self._ls[task] = t
+        end = t + self._tx_s[self._cut[task]]
+        self._le[task] = end
+        heapq.heappush(self._heap, (end, _TX_DONE, task))
+
+    def _complete(self, task: int, t: float) -> None:
+        self._done[task] = t
+        self._in_system -= 1
+        self._n_done += 1
+        if t > self.makespan_s:
+            self.makespan_s = t
+
+    def _link_of(self, task: int) -> int:
+        return 0 if self._shared else self._edge_of[task]
+
+    def _mark_ready(self, e: int) -> None:
+        if not self._in_ready[e]:
+            self._in_ready[e] = True
+            heapq.heappush(self._ready, e)
+
+    def _mark_link(self, link: int) -> None:
+        if not self._in_link_cand[link]:
+            self._in_link_cand[link] = True
+            heapq.heappush(self._link_cand, link)
+
+    # -- what a decision sees ----------------------------------------------------------
+    def predicted_backlog(self, edge: int) -> tuple[float, float]:
+        """``(cloud_free_at_s, link_free_at_s)``: when the cloud finishes the committed
+        work, and when `edge`'s link finishes its committed transfers, predicted by
+        replaying every committed, unfinished, cloud-bound task through its FIFO link and
+        the FIFO cloud (queue blocking and future decisions ignored). Both are >= now."""
+        now = self.now
+        tx, cloud_s, ee, cut = self._tx_s, self._cloud_s, self._ee, self._cut
+        # (predicted arrival at the cloud [s], cloud time [s]) of each committed task
+        work = [(self._le[task], cloud_s[cut[task]]) for task in self._cloud_q]
+        link_free = [now] * self._n_links
+        for link in range(self._n_links):
+            free = now
+            busy = self._link_busy[link]
+            if busy >= 0:
+                free = self._le[busy]
+                work.append((free, cloud_s[cut[busy]]))
+            for task in self._link_q[link]:
+                free = max(free, ee[task]) + tx[cut[task]]
+                work.append((free, cloud_s[cut[task]]))
+            link_free[link] = free
+        computing = [task for task in self._edge_busy
+                     if task >= 0 and self._offloads[cut[task]]]
+        if self._shared:
+            computing.sort(key=lambda task: (ee[task], task))
+        for task in computing:
+            link = self._link_of(task)
+            link_free[link] = max(link_free[link], ee[task]) + tx[cut[task]]
+            work.append((link_free[link], cloud_s[cut[task]]))
+        workers = [self._ce[task] for task in self._in_service]
+        workers += [now] * (self.config.cloud_workers - len(workers))
+        heapq.heapify(workers)
+        for arrive, service in sorted(work):
+            w = heapq.heappop(workers)
+            heapq.heappush(workers, max(w, arrive) + service)
+        return max(workers[0], now), link_free[0 if self._shared else edge]
+
+    def _context(self, e: int) -> dict[str, Any]:
+        task = self._pending
+        now = self.now
+        cloud_free, link_free = self.predicted_backlog(e)
+        edge_s, tx, cloud_s = self.cuts.edge_s, self.transfer_s, self.cuts.cloud_s
+        with np.errstate(invalid="ignore"):
+            ready = now + edge_s
+            arrive = np.maximum(ready, link_free) + tx
+            finish = np.where(self.cuts.offloads, np.maximum(arrive, cloud_free) + cloud_s, ready)
+        nxt = task + 1
+        return {
+            "edge": e,
+            "frame": self._frame_of[task],
+            "task": task,
+            "time_s": now,
+            "edge_s": edge_s,
+            "transfer_s": tx,
+            "cloud_s": cloud_s,
+            "transfer_bytes": self.cuts.transfer_bytes,
+            "mask": self.mask,
+            "cloud_free_at_s": cloud_free,
+            "link_free_at_s": link_free,
+            "finish_at_s": finish,
+            "next_arrival_s": self._arr[nxt] if nxt < self._offset[e + 1] else math.inf,
+            "edge_waiting": self._n_arrived[e] - self._next_start[e] - 1,
+            "frames_left": self._offset[e + 1] - task,
+            "waiting_total": self._waiting - 1,
+            "busy_edges": self._busy_edges,
+            "queue_used": self._slots,
+            "queue_capacity": self.config.queue_capacity,
+            "blocked_links": len(self._blocked),
+            "n_edges": self.n_edges,
+            "n_tasks": self.n_tasks,
+            "tasks_decided": self._n_decided,
+            "bandwidth_mbps": self.bandwidth_mbps,
+        }
+
+    # -- results -----------------------------------------------------------------------
+    def records(self) -> TaskRecords:
+        """Per-task timeline (complete once the run is done)."""
+        f = np.array
+        return TaskRecords(
+            edge=f(self._edge_of, dtype=np.int64), frame=f(self._frame_of, dtype=np.int64),
+            arrival_s=f(self._arr), cut=f(self._cut, dtype=np.int64),
+            edge_start_s=f(self._es), edge_end_s=f(self._ee), link_start_s=f(self._ls),
+            link_end_s=f(self._le), cloud_start_s=f(self._cs), cloud_end_s=f(self._ce),
+            completion_s=f(self._done))
+
+    def metrics(self) -> dict[str, Any]:
+        """Makespan, mean / p95 / max latency [s] and the histogram of cuts."""
+        if not self.done:
+            raise RuntimeError("metrics() needs a finished run")
+        lat = np.asarray(self._done) - np.asarray(self._arr)
+        hist = np.bincount(np.asarray(self._cut, dtype=np.int64), minlength=len(self._edge_s))
+        return {
+            "makespan_s": self.makespan_s,
+            "mean_latency_s": float(lat.mean()) if lat.size else 0.0,
+            "p95_latency_s": float(np.percentile(lat, 95)) if lat.size else 0.0,
+            "max_latency_s": float(lat.max()) if lat.size else 0.0,
+            "cut_histogram": hist.tolist(),
+            "n_tasks": self.n_tasks,
+        }
