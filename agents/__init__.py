@@ -1,1 +1,4 @@
-"""splitgym subpackage."""
+"""Learned schedulers (stable-baselines3): training, evaluation and pretrained agents.
+
+Nothing here yet: agents arrive with the learned-schedulers work.
+"""

@@ -1,1 +1,1 @@
-"""splitgym subpackage."""
+"""Experiments and the ``splitgym`` command line (`splitgym.experiments.cli`)."""

@@ -1,1 +1,17 @@
-"""splitgym subpackage."""
+"""The simulator core: configuration, workload and the event simulator (no gymnasium)."""
+
+from .config import (
+    BANDWIDTH_PRESETS_MBPS,
+    ConfigError,
+    SimConfig,
+    WorkloadConfig,
+    parse_bandwidth_mbps,
+)
+from .simulator import InvalidActionError, Simulator, TaskRecords
+from .workload import check_arrivals, periodic_arrivals
+
+__all__ = [
+    "BANDWIDTH_PRESETS_MBPS", "ConfigError", "InvalidActionError", "SimConfig", "Simulator",
+    "TaskRecords", "WorkloadConfig", "check_arrivals", "parse_bandwidth_mbps",
+    "periodic_arrivals",
+]

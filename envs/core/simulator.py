@@ -120,7 +120,8 @@ class Simulator:
     # -- driving -----------------------------------------------------------------------
     def reset(self, arrivals: Sequence[Sequence[float]]) -> dict[str, Any] | None:
         """Start an episode with per-edge arrival times [s]; return the first decision
-        context (None when there is nothing to decide)."""
+        context (None when there is nothing to decide).
+        """
         n_edges = len(arrivals)
         counts = [len(a) for a in arrivals]
         self.n_edges = n_edges
@@ -324,7 +325,8 @@ class Simulator:
         """``(cloud_free_at_s, link_free_at_s)``: when the cloud finishes the committed
         work, and when `edge`'s link finishes its committed transfers, predicted by
         replaying every committed, unfinished, cloud-bound task through its FIFO link and
-        the FIFO cloud (queue blocking and future decisions ignored). Both are >= now."""
+        the FIFO cloud (queue blocking and future decisions ignored). Both are >= now.
+        """
         now = self.now
         tx, cloud_s, ee, cut = self._tx_s, self._cloud_s, self._ee, self._cut
         # (predicted arrival at the cloud [s], cloud time [s]) of each committed task
@@ -371,11 +373,11 @@ class Simulator:
             "frame": self._frame_of[task],
             "task": task,
             "time_s": now,
-            "edge_s": edge_s,
-            "transfer_s": tx,
-            "cloud_s": cloud_s,
-            "transfer_bytes": self.cuts.transfer_bytes,
-            "mask": self.mask,
+            "edge_s": edge_s.copy(),
+            "transfer_s": tx.copy(),
+            "cloud_s": cloud_s.copy(),
+            "transfer_bytes": self.cuts.transfer_bytes.copy(),
+            "mask": self.mask.copy(),
             "cloud_free_at_s": cloud_free,
             "link_free_at_s": link_free,
             "finish_at_s": finish,

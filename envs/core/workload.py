@@ -36,7 +36,8 @@ def periodic_arrivals(workload: WorkloadConfig, rng: np.random.Generator) -> lis
 
 def check_arrivals(arrivals: Any, field: str = "arrival_times_s") -> list[np.ndarray]:
     """Validate explicit per-edge arrival times: a non-empty list (one per edge) of
-    non-empty, non-decreasing lists of finite times >= 0 [s]."""
+    non-empty, non-decreasing lists of finite times >= 0 [s].
+    """
     if not isinstance(arrivals, Sequence) or isinstance(arrivals, (str, bytes)) \
             or len(arrivals) == 0:
         raise ConfigError(f"{field}: expected a non-empty list with one list of arrival "
@@ -52,12 +53,12 @@ def check_arrivals(arrivals: Any, field: str = "arrival_times_s") -> list[np.nda
         bad = ~np.isfinite(a) | (a < 0)
         if bad.any():
             k = int(np.argmax(bad))
-            raise ConfigError(f"{field}[{e}][{k}]={a[k]!r}: expected a finite time >= 0")
+            raise ConfigError(f"{field}[{e}][{k}]={float(a[k])!r}: expected a finite time >= 0")
         dec = np.diff(a) < 0
         if dec.any():
             k = int(np.argmax(dec)) + 1
-            raise ConfigError(f"{field}[{e}][{k}]={a[k]!r}: arrivals must be non-decreasing "
-                              f"(previous {a[k - 1]!r})")
+            raise ConfigError(f"{field}[{e}][{k}]={float(a[k])!r}: arrivals must be non-decreasing "
+                              f"(previous {float(a[k - 1])!r})")
         out.append(a)
     return out
 

@@ -1,0 +1,81 @@
+"""Encoding of a decision context as a flat, scale-free float32 vector.
+
+Times are divided by the model's whole-model edge time ``T_E`` (the edge-only cut's
+edge time), so one agent reads AlexNet on a Raspberry Pi and GoogLeNet on a Jetson on
+the same scale. Infinite values (a transfer at bandwidth 0, no next frame) and large
+ones are clipped to `OBS_CAP`; every field is >= 0.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+
+#: Upper clip of every observation field.
+OBS_CAP = 1.0e4
+
+#: Per-cut blocks, each K long, in this order.
+PER_CUT_FIELDS: tuple[tuple[str, str], ...] = (
+    ("edge", "edge time of the cut / T_E"),
+    ("transfer", "transfer time of the cut at the current bandwidth / T_E (cap: infeasible)"),
+    ("cloud", "cloud time of the cut / T_E"),
+    ("finish", "predicted completion of this task with the cut, minus now, / T_E "
+               "(greedy earliest-finish estimate from the link and cloud backlogs)"),
+)
+
+#: Scalars after the per-cut blocks, in this order.
+SCALAR_FIELDS: tuple[tuple[str, str], ...] = (
+    ("cloud_wait", "predicted time until the cloud finishes the committed work / T_E"),
+    ("link_wait", "predicted time until this edge's link is free / T_E"),
+    ("next_arrival", "time until this edge's next frame arrives / T_E (0: already here, "
+                     "cap: none left)"),
+    ("queue_occupancy", "cloud queue slots taken / C"),
+    ("blocked_links", "links blocked on a full cloud queue / number of links"),
+    ("edge_waiting", "frames waiting on this edge behind this one (a count)"),
+    ("waiting_per_edge", "frames waiting on all edges / number of edges"),
+    ("busy_edges", "edges computing / number of edges"),
+    ("frames_left", "this edge's frames not yet started, this one included, / its frames"),
+    ("progress", "decisions taken so far / tasks in the episode"),
+)
+
+
+def obs_size(n_cuts: int) -> int:
+    """Length of the observation vector for K = `n_cuts` cuts."""
+    return len(PER_CUT_FIELDS) * n_cuts + len(SCALAR_FIELDS)
+
+
+def field_names(n_cuts: int) -> list[str]:
+    """Name of every entry of the observation vector, e.g. ``edge[3]``, ``cloud_wait``."""
+    names = [f"{f}[{i}]" for f, _ in PER_CUT_FIELDS for i in range(n_cuts)]
+    return names + [f for f, _ in SCALAR_FIELDS]
+
+
+def encode(ctx: dict[str, Any], scale_s: float, out: np.ndarray) -> np.ndarray:
+    """Write the observation of decision context `ctx` into `out` (float32) and return it."""
+    k = len(ctx["edge_s"])
+    now = ctx["time_s"]
+    inv = 1.0 / scale_s
+    out[0:k] = ctx["edge_s"] * inv
+    with np.errstate(invalid="ignore", over="ignore"):
+        out[k:2 * k] = np.minimum(ctx["transfer_s"] * inv, OBS_CAP)
+        out[2 * k:3 * k] = ctx["cloud_s"] * inv
+        out[3 * k:4 * k] = np.minimum((ctx["finish_at_s"] - now) * inv, OBS_CAP)
+    n_edges = ctx["n_edges"]
+    nxt = ctx["next_arrival_s"]
+    frames_left = ctx["frames_left"]
+    frames_of_edge = frames_left + ctx["frame"]
+    s = 4 * k
+    out[s + 0] = (ctx["cloud_free_at_s"] - now) * inv
+    out[s + 1] = (ctx["link_free_at_s"] - now) * inv
+    out[s + 2] = OBS_CAP if math.isinf(nxt) else max(0.0, nxt - now) * inv
+    out[s + 3] = ctx["queue_used"] / ctx["queue_capacity"]
+    out[s + 4] = ctx["blocked_links"] / n_edges
+    out[s + 5] = ctx["edge_waiting"]
+    out[s + 6] = ctx["waiting_total"] / n_edges
+    out[s + 7] = ctx["busy_edges"] / n_edges
+    out[s + 8] = frames_left / frames_of_edge
+    out[s + 9] = ctx["tasks_decided"] / ctx["n_tasks"]
+    np.clip(out, 0.0, OBS_CAP, out=out)
+    return out

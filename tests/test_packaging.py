@@ -1,0 +1,41 @@
+"""The wheel holds every package folder of the repository and the shipped data."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+import zipfile
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+SKIP = {".git", ".venv", ".venv-ci", "build", "dist", "tests", "results", "runs"}
+
+
+def _package_dirs() -> set[str]:
+    found = set()
+    for init in ROOT.rglob("__init__.py"):
+        rel = init.parent.relative_to(ROOT)
+        if rel.parts and (rel.parts[0] in SKIP or rel.parts[0].startswith(".")):
+            continue
+        found.add("/".join(("splitgym", *rel.parts)))
+    return found
+
+
+def test_wheel__contains_every_package_and_the_shipped_profiles(tmp_path):
+    src = tmp_path / "src"
+    shutil.copytree(ROOT, src, ignore=shutil.ignore_patterns(
+        ".git", ".venv*", "build", "dist", "*.egg-info", "__pycache__", "results", "runs"))
+    out = tmp_path / "wheel"
+    subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation",
+                    "-q", "-w", str(out), str(src)], check=True)
+    (wheel,) = out.glob("splitgym-*.whl")
+    names = zipfile.ZipFile(wheel).namelist()
+    packaged = {n.rsplit("/", 1)[0] for n in names if n.endswith("/__init__.py")}
+    expected = _package_dirs()
+    assert "splitgym/envs/core" in expected
+    assert expected <= packaged, f"missing from the wheel: {sorted(expected - packaged)}"
+    for data in ("splitgym/profiles/toy.json", "splitgym/profiles/alexnet.json",
+                 "splitgym/py.typed"):
+        assert data in names
+    assert not any(n.startswith(("tests/", "splitgym/tests/")) for n in names)
