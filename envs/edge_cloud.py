@@ -48,7 +48,10 @@ class EdgeCloudEnv(gym.Env[np.ndarray, np.int64]):
 
     ``Discrete(K)``: the cut of the task about to start on its edge. For a chain model
     K = N + 1 and the action is the number of layers run on the edge (0 = cloud-only,
-    N = edge-only). Cuts are ordered by edge time; `cut_table` lists each cut's edge
+    N = edge-only). For a DAG model the K candidate cuts come from
+    `splitgym.profiles.cuts.dag_cut_table` (the parametric min-cut sweep, which includes
+    the optimal cut at ``bandwidth_mbps``, plus the narrow block boundaries), 0 being
+    cloud-only and K - 1 edge-only. Cuts are ordered by edge time; `cut_table` lists each cut's edge
     layers, edge time, bytes sent and cloud time. At bandwidth 0 only edge-only is
     feasible: `action_masks()` (used by sb3-contrib's MaskablePPO) and
     ``info["action_mask"]`` say which cuts are, and an infeasible action raises
@@ -90,7 +93,9 @@ class EdgeCloudEnv(gym.Env[np.ndarray, np.int64]):
 
     ## Arguments
 
-    * ``model``: a shipped profile name (``"alexnet"``, ``"toy"``), a path to a
+    * ``model``: a shipped profile name (``"alexnet"``, ``"tiny_yolo"``,
+      ``"darknet19"``, ``"alexnet_parallel"``, ``"resnet18"``, ``"googlenet"``,
+      ``"toy"``), a path to a
       ``splitgym-profile/1`` JSON file, or a `Profile`.
     * ``edge_device``, ``cloud_device``: device names of the profile (default: its
       ``default_edge`` / ``default_cloud``).
@@ -136,9 +141,10 @@ class EdgeCloudEnv(gym.Env[np.ndarray, np.int64]):
         objective: Literal["makespan", "mean_latency"] = "makespan",
     ) -> None:
         self.profile = load_profile(model)
-        self._cut_table = make_cut_table(self.profile, edge_device, cloud_device)
         self.sim_config = SimConfig(bandwidth_mbps=bandwidth_mbps, uplink=uplink,
                                     queue_capacity=queue_capacity, cloud_workers=cloud_workers)
+        self._cut_table = make_cut_table(self.profile, edge_device, cloud_device,
+                                         bandwidths_mbps=(self.sim_config.bandwidth_mbps,))
         self.workload = WorkloadConfig(
             n_edges=n_edges, frames_per_edge=frames_per_edge,
             fps=tuple(fps) if isinstance(fps, list) else fps,

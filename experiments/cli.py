@@ -42,6 +42,29 @@ def _build_parser() -> argparse.ArgumentParser:
     ev.add_argument("--objective", choices=("makespan", "mean_latency"), default="makespan")
     ev.add_argument("--csv", default=None, help="also write the table to this CSV file")
     ev.add_argument("--no-progress", action="store_true", help="hide the progress bar")
+
+    pr = sub.add_parser("profile", help="measure a torch model layer by layer",
+                        description="Capture MODEL with torch.fx, time every layer (warm-up, "
+                        "repeats, median) and write a splitgym-profile/1 JSON file.")
+    pr.add_argument("model", help="alexnet, tiny_yolo, darknet19, alexnet_parallel, "
+                    "resnet18, googlenet, or package.module:factory")
+    pr.add_argument("--device", required=True, metavar="NAME",
+                    help="the device name to record the latencies under (e.g. jetson)")
+    pr.add_argument("--out", required=True, metavar="FILE.json")
+    pr.add_argument("--torch-device", default="cpu", help="cpu (default), cuda, cuda:1, ...")
+    pr.add_argument("--repeats", type=int, default=20)
+    pr.add_argument("--warmup", type=int, default=3)
+    pr.add_argument("--threads", type=int, default=None, help="torch CPU threads")
+    pr.add_argument("--input-shape", default=None, metavar="N,C,H,W",
+                    help="input shape (required for package.module:factory)")
+    pr.add_argument("--merge", action="store_true",
+                    help="add this device to the existing profile FILE.json")
+    pr.add_argument("--no-progress", action="store_true", help="hide the progress bar")
+
+    be = sub.add_parser("bench", help="benchmarks (printed figures and ratios)")
+    be.add_argument("what", choices=("partition",), help="partition: best-cut and "
+                    "candidate-list times per model against an enumeration reference")
+    be.add_argument("--repeats", type=int, default=200)
     return parser
 
 
@@ -69,16 +92,57 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_profile(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    import torch
+
+    from splitgym.profiles.measure import measure_profile, merge_device
+    from splitgym.profiles.schema import load_profile
+
+    if args.threads is not None:
+        if args.threads < 1:
+            raise ConfigError(f"--threads={args.threads}: expected a whole number >= 1")
+        torch.set_num_threads(args.threads)
+    shape = None
+    if args.input_shape:
+        try:
+            shape = tuple(int(x) for x in args.input_shape.split(","))
+        except ValueError:
+            raise ConfigError(f"--input-shape={args.input_shape!r}: expected integers "
+                              f"separated by commas, e.g. 1,3,224,224") from None
+    out = Path(args.out)
+    if args.merge and not out.is_file():
+        raise ConfigError(f"--merge: {str(out)!r} does not exist; run without --merge first")
+    base = load_profile(out) if args.merge else None  # validate before measuring
+    prof = measure_profile(args.model, args.device, torch_device=args.torch_device,
+                           repeats=args.repeats, warmup=args.warmup, input_shape=shape,
+                           progress=not args.no_progress)
+    if base is not None:
+        prof = merge_device(base, prof, args.device)
+    prof.save(out)
+    print(f"{prof.model}: {prof.n_layers} layers, {'chain' if prof.is_chain else 'DAG'}, "
+          f"{args.device} whole model {prof.whole_model_s(args.device) * 1e3:.2f} ms, "
+          f"devices {sorted(prof.devices)} -> {out}")
+    return 0
+
+
+def _cmd_bench(args: argparse.Namespace) -> int:
+    from .bench import bench_partition
+
+    bench_partition(repeats=args.repeats)
+    return 0
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``splitgym`` console script."""
     args = _build_parser().parse_args(argv)
+    commands = {"evaluate": _cmd_evaluate, "profile": _cmd_profile, "bench": _cmd_bench}
     try:
-        if args.command == "evaluate":
-            return _cmd_evaluate(args)
+        return commands[args.command](args)
     except (ConfigError, ProfileError, ValueError) as exc:
         print(f"splitgym {args.command}: error: {exc}", file=sys.stderr)
         return 2
-    return 1  # pragma: no cover - argparse rejects unknown commands
 
 
 if __name__ == "__main__":

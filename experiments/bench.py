@@ -1,0 +1,100 @@
+"""Benchmarks: figures printed against a reference measured in the same run."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+
+import networkx as nx
+import numpy as np
+
+from splitgym.profiles import load_profile
+from splitgym.profiles.cuts import DagCutter, make_cut_table
+from splitgym.profiles.schema import INPUT, Profile
+
+SIX = ("alexnet", "tiny_yolo", "darknet19", "alexnet_parallel", "resnet18", "googlenet")
+BANDWIDTH_MBPS = 5.85
+
+
+def _per_call_s(fn: Callable[[], object], repeats: int) -> float:
+    fn()
+    t0 = time.perf_counter()
+    for _ in range(repeats):
+        fn()
+    return (time.perf_counter() - t0) / repeats
+
+
+def networkx_best_cost(profile: Profile, bandwidth_mbps: float) -> float:
+    """The same DADS construction solved by networkx's float max-flow (the reference)."""
+    te = profile.latencies_s(profile.default_edge)
+    tc = profile.latencies_s(profile.default_cloud)
+    g = nx.DiGraph()
+    g.add_edge("s", INPUT)  # no capacity attribute: infinite
+    for i, lay in enumerate(profile.layers):
+        g.add_edge("s", lay.name, capacity=tc[i])
+        g.add_edge(lay.name, "t", capacity=te[i])
+        for src in lay.inputs:
+            g.add_edge(lay.name, src)  # closed under predecessors
+            nbytes = profile.input_bytes if src == INPUT else \
+                profile.layers[profile.index(src)].output_bytes
+            g.add_edge(src, ("aux", src), capacity=8.0 * nbytes / (bandwidth_mbps * 1e6))
+            g.add_edge(("aux", src), lay.name)
+    value, _ = nx.minimum_cut(g, "s", "t")
+    return float(value)
+
+
+def chain_enumeration_cost(profile: Profile, bandwidth_mbps: float) -> float:
+    """Eq. (1) by enumerating every prefix (chains only)."""
+    table = make_cut_table(profile)
+    return float(np.min(table.edge_s + table.transfer_s(bandwidth_mbps) + table.cloud_s))
+
+
+def bench_partition(repeats: int = 200) -> None:
+    """Best-cut time per model (scipy min-cut) against networkx's max-flow and, for
+    chains, prefix enumeration; then the candidate lists of all six models."""
+    print(f"best partition at {BANDWIDTH_MBPS} Mbit/s, mean of {repeats} calls per model")
+    print(f"{'model':<18}{'N':>4}{'min-cut ms':>12}{'networkx ms':>13}{'ratio':>8}"
+          f"{'enum ms':>10}  cost check")
+    for name in SIX:
+        prof = load_profile(name)
+        cutter = DagCutter(prof)
+        ours = _per_call_s(lambda c=cutter: c.best_set(BANDWIDTH_MBPS), repeats)
+        ref = _per_call_s(lambda p=prof: networkx_best_cost(p, BANDWIDTH_MBPS),
+                          max(5, repeats // 20))
+        best = cutter.best(BANDWIDTH_MBPS)
+        cost = best.edge_s + best.transfer_s(BANDWIDTH_MBPS) + best.cloud_s
+        ref_cost = networkx_best_cost(prof, BANDWIDTH_MBPS)
+        enum = "-"
+        if prof.is_chain:
+            t_enum = _per_call_s(lambda p=prof: chain_enumeration_cost(p, BANDWIDTH_MBPS),
+                                 repeats)
+            enum = f"{t_enum * 1e3:.3f}"
+        ok = "ok" if abs(cost - ref_cost) <= 1e-6 * max(1.0, ref_cost) else \
+            f"MISMATCH {cost} vs {ref_cost}"
+        print(f"{name:<18}{prof.n_layers:>4}{ours * 1e3:>12.3f}{ref * 1e3:>13.3f}"
+              f"{ref / ours:>7.1f}x{enum:>10}  {ok}")
+    t0 = time.perf_counter()
+    sizes = {name: make_cut_table(load_profile(name)).n_cuts for name in SIX}
+    total = time.perf_counter() - t0
+    print(f"candidate cut lists of all six models: {total * 1e3:.0f} ms "
+          f"(target < 1000 ms); K = {sizes}")
+    small = load_profile("alexnet_parallel")
+    print(f"(brute force over predecessor-closed sets is exponential: "
+          f"{_count_closed(small)} sets for alexnet_parallel's {small.n_layers} layers)")
+
+
+def _count_closed(profile: Profile, limit: int = 10**6) -> int | str:
+    """Number of predecessor-closed layer sets (by enumeration, capped)."""
+    names = [lay.name for lay in profile.layers]
+    if len(names) > 22:
+        return "too many to count"
+    count = 0
+    for mask in range(1 << len(names)):
+        chosen = {names[i] for i in range(len(names)) if mask >> i & 1}
+        if all(s == INPUT or s in chosen for lay in profile.layers if lay.name in chosen
+               for s in lay.inputs):
+            count += 1
+            if count >= limit:
+                return f">={limit}"
+    return count
+
