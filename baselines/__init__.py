@@ -1,7 +1,10 @@
 """Scheduling policies: ``make_policy(name, **kwargs)`` returns ``policy(obs, info) -> cut``.
 
-Names: ``edge_only``, ``cloud_only``, ``fixed`` (``cut=i``), ``single_cut`` (the
-paper's eq. 1), ``queue_aware`` (the paper's Scheduling with Queuing).
+The paper's: ``edge_only``, ``cloud_only``, ``fixed`` (``cut=i``), ``single_cut``
+(eq. 1), ``queue_aware`` (Scheduling with Queuing). Yardsticks beyond the paper:
+``greedy_eft``, ``sq_fill``, ``sq_lookahead`` and the oracle ``best_static``
+(`splitgym.baselines.yardsticks`); `makespan_lower_bound` (`splitgym.baselines.bounds`)
+is the LP bound no policy can beat.
 """
 
 from __future__ import annotations
@@ -17,10 +20,15 @@ from .paper import (
     SingleCut,
     single_cut_index,
 )
+from .yardsticks import BestStatic, GreedyEFT, QueueFill, QueueLookahead  # noqa: E402
 
 POLICIES: dict[str, type[Policy]] = {
-    cls.name: cls for cls in (EdgeOnly, CloudOnly, SingleCut, QueueAware, Fixed)
+    cls.name: cls for cls in (EdgeOnly, CloudOnly, SingleCut, QueueAware, Fixed, GreedyEFT,
+                              QueueFill, QueueLookahead, BestStatic)
 }
+
+#: The yardsticks beyond the paper.
+YARDSTICKS: tuple[str, ...] = ("best_static", "greedy_eft", "sq_fill", "sq_lookahead")
 
 #: The paper's four policies, in Table 1's order.
 PAPER_POLICIES: tuple[str, ...] = ("cloud_only", "edge_only", "single_cut", "queue_aware")
@@ -38,7 +46,15 @@ def make_policy(name: str, **kwargs: Any) -> Policy:
         raise ValueError(f"policy={name!r}: bad arguments {kwargs!r} ({exc})") from None
 
 
+def makespan_lower_bound(*args: Any, **kwargs: Any) -> float:
+    """The LP lower bound on the makespan (`splitgym.baselines.bounds`)."""
+    from .bounds import makespan_lower_bound as bound
+
+    return bound(*args, **kwargs)
+
+
 __all__ = [
-    "PAPER_POLICIES", "POLICIES", "CloudOnly", "EdgeOnly", "Fixed", "Policy", "QueueAware",
-    "SingleCut", "make_policy", "single_cut_index",
+    "PAPER_POLICIES", "POLICIES", "YARDSTICKS", "BestStatic", "CloudOnly", "EdgeOnly",
+    "Fixed", "GreedyEFT", "Policy", "QueueAware", "QueueFill", "QueueLookahead", "SingleCut",
+    "make_policy", "makespan_lower_bound", "single_cut_index",
 ]

@@ -69,9 +69,7 @@ class Fixed(Policy):
 
 def single_cut_index(ctx: dict[str, Any]) -> int:
     """Eq. (1): ``argmin_i Te(i) + Tt(i) + Tc(i)`` over feasible cuts (ties: smaller i)."""
-    with np.errstate(invalid="ignore"):
-        total = ctx["edge_s"] + ctx["transfer_s"] + ctx["cloud_s"]
-    total = np.where(ctx["mask"], total, np.inf)
+    total = np.where(ctx["mask"], ctx["edge_s"] + ctx["transfer_s"] + ctx["cloud_s"], np.inf)
     return int(np.argmin(total))
 
 

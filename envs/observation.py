@@ -58,10 +58,9 @@ def encode(ctx: dict[str, Any], scale_s: float, out: np.ndarray) -> np.ndarray:
     now = ctx["time_s"]
     inv = 1.0 / scale_s
     out[0:k] = ctx["edge_s"] * inv
-    with np.errstate(invalid="ignore", over="ignore"):
-        out[k:2 * k] = np.minimum(ctx["transfer_s"] * inv, OBS_CAP)
-        out[2 * k:3 * k] = ctx["cloud_s"] * inv
-        out[3 * k:4 * k] = np.minimum((ctx["finish_at_s"] - now) * inv, OBS_CAP)
+    out[k:2 * k] = np.minimum(ctx["transfer_s"] * inv, OBS_CAP)  # inf (infeasible) -> cap
+    out[2 * k:3 * k] = ctx["cloud_s"] * inv
+    out[3 * k:4 * k] = np.minimum((ctx["finish_at_s"] - now) * inv, OBS_CAP)
     n_edges = ctx["n_edges"]
     nxt = ctx["next_arrival_s"]
     frames_left = ctx["frames_left"]

@@ -29,9 +29,13 @@ def rollout(env: gym.Env, policy: Policy, seed: int | None = None,
     """Reset `env` with `seed` (and `options`), act with `policy` to the end.
 
     `env` may be wrapped (``gym.make``) or not; every policy, baseline or learned,
-    goes through this one loop and the same simulator core.
+    goes through this one loop and the same simulator core. A policy with an
+    ``on_episode_start(env)`` method (the oracle ``best_static``) is told after reset.
     """
     obs, info = env.reset(seed=seed, options=dict(options) if options else None)
+    start = getattr(policy, "on_episode_start", None)
+    if start is not None:  # oracles (best_static) plan from the episode's arrivals
+        start(env)
     total = 0.0
     actions = []
     while True:

@@ -120,8 +120,26 @@ class Simulator:
     # -- driving -----------------------------------------------------------------------
     def reset(self, arrivals: Sequence[Sequence[float]]) -> dict[str, Any] | None:
         """Start an episode with per-edge arrival times [s]; return the first decision
-        context (None when there is nothing to decide).
+        context (None when there is nothing to decide)."""
+        self._setup(arrivals)
+        return self._context_of(self._advance())
+
+    def run_fixed(self, arrivals: Sequence[Sequence[float]], cut: int) -> dict[str, Any]:
+        """Run a whole episode giving every task `cut`; return its `metrics()`.
+
+        The fast path of oracles that simulate many fixed cuts: no decision contexts.
         """
+        self._setup(arrivals)
+        e = self._advance()
+        if e >= 0:
+            self._check_cut(cut)
+        while e >= 0:
+            self._start(int(cut))
+            e = self._advance()
+        return self.metrics()
+
+    def _setup(self, arrivals: Sequence[Sequence[float]]) -> None:
+        self.arrivals = [np.asarray(a, dtype=np.float64) for a in arrivals]
         n_edges = len(arrivals)
         counts = [len(a) for a in arrivals]
         self.n_edges = n_edges
@@ -171,24 +189,30 @@ class Simulator:
                 t = self._offset[e]
                 heapq.heappush(self._heap, (self._arr[t], _ARRIVAL, t))
         self._started = True
-        return self._advance()
 
     def decide(self, cut: int) -> dict[str, Any] | None:
         """Give the pending task its cut; run to the next decision (None at the end)."""
-        task = self._pending
-        if task < 0:
+        if self._pending < 0:
             raise RuntimeError("no decision is pending: call reset() first, or the episode "
                                "is over")
+        self._check_cut(cut)
+        self._start(int(cut))
+        return self._context_of(self._advance())
+
+    def _check_cut(self, cut: Any) -> None:
         k = len(self._edge_s)
         if isinstance(cut, (bool, np.bool_)) or not isinstance(cut, (int, np.integer)) \
                 or not 0 <= cut < k:
             raise InvalidActionError(f"action={cut!r}: expected a cut index in 0..{k - 1}")
-        cut = int(cut)
         if not self.mask[cut]:
             raise InvalidActionError(
                 f"action={cut}: cut {cut} is infeasible at bandwidth_mbps="
                 f"{self.bandwidth_mbps} (only edge-only, cut {k - 1}, can run); "
                 f"feasible cuts: {np.flatnonzero(self.mask).tolist()}")
+
+    def _start(self, cut: int) -> None:
+        """Start the pending task on its edge with `cut` (already checked)."""
+        task = self._pending
         self._pending = -1
         e = self._edge_of[task]
         now = self.now
@@ -202,7 +226,9 @@ class Simulator:
         self._waiting -= 1
         self._n_decided += 1
         heapq.heappush(self._heap, (end, _EDGE_DONE, task))
-        return self._advance()
+
+    def _context_of(self, e: int) -> dict[str, Any] | None:
+        return None if e < 0 else self._context(e)
 
     @property
     def pending_task(self) -> int:
@@ -210,7 +236,8 @@ class Simulator:
         return self._pending
 
     # -- the event loop ----------------------------------------------------------------
-    def _advance(self) -> dict[str, Any] | None:
+    def _advance(self) -> int:
+        """Run events until an edge needs a decision (return it) or the end (-1)."""
         heap = self._heap
         pop = heapq.heappop
         while True:
@@ -218,13 +245,13 @@ class Simulator:
                 e = pop(self._ready)
                 self._in_ready[e] = False
                 self._pending = self._offset[e] + self._next_start[e]
-                return self._context(e)
+                return e
             if not heap:
                 if self._n_done != self.n_tasks:  # pragma: no cover - internal invariant
                     raise RuntimeError(f"simulation ended with {self.n_tasks - self._n_done} "
                                        f"tasks unfinished")
                 self.done = True
-                return None
+                return -1
             t = heap[0][0]
             self.latency_area += self._in_system * (t - self.now)
             self.now = t
@@ -325,48 +352,68 @@ class Simulator:
         """``(cloud_free_at_s, link_free_at_s)``: when the cloud finishes the committed
         work, and when `edge`'s link finishes its committed transfers, predicted by
         replaying every committed, unfinished, cloud-bound task through its FIFO link and
-        the FIFO cloud (queue blocking and future decisions ignored). Both are >= now.
-        """
+        the FIFO cloud (queue blocking and future decisions ignored). Both are >= now."""
         now = self.now
         tx, cloud_s, ee, cut = self._tx_s, self._cloud_s, self._ee, self._cut
+        le = self._le
         # (predicted arrival at the cloud [s], cloud time [s]) of each committed task
-        work = [(self._le[task], cloud_s[cut[task]]) for task in self._cloud_q]
+        work = [(le[task], cloud_s[cut[task]]) for task in self._cloud_q]
         link_free = [now] * self._n_links
+        busy_links = self._link_busy
+        link_q = self._link_q
         for link in range(self._n_links):
+            queue = link_q[link]
+            busy = busy_links[link]
+            if busy < 0 and not queue:
+                continue
             free = now
-            busy = self._link_busy[link]
             if busy >= 0:
-                free = self._le[busy]
+                free = le[busy]
                 work.append((free, cloud_s[cut[busy]]))
-            for task in self._link_q[link]:
-                free = max(free, ee[task]) + tx[cut[task]]
+            for task in queue:
+                start = ee[task]
+                if start < free:
+                    start = free
+                free = start + tx[cut[task]]
                 work.append((free, cloud_s[cut[task]]))
             link_free[link] = free
-        computing = [task for task in self._edge_busy
-                     if task >= 0 and self._offloads[cut[task]]]
-        if self._shared:
+        offloads = self._offloads
+        computing = [task for task in self._edge_busy if task >= 0 and offloads[cut[task]]]
+        if self._shared and len(computing) > 1:
             computing.sort(key=lambda task: (ee[task], task))
         for task in computing:
-            link = self._link_of(task)
-            link_free[link] = max(link_free[link], ee[task]) + tx[cut[task]]
-            work.append((link_free[link], cloud_s[cut[task]]))
-        workers = [self._ce[task] for task in self._in_service]
-        workers += [now] * (self.config.cloud_workers - len(workers))
-        heapq.heapify(workers)
-        for arrive, service in sorted(work):
-            w = heapq.heappop(workers)
-            heapq.heappush(workers, max(w, arrive) + service)
-        return max(workers[0], now), link_free[0 if self._shared else edge]
+            link = 0 if self._shared else self._edge_of[task]
+            start = ee[task]
+            if start < link_free[link]:
+                start = link_free[link]
+            link_free[link] = free = start + tx[cut[task]]
+            work.append((free, cloud_s[cut[task]]))
+        work.sort()
+        if self.config.cloud_workers == 1:
+            t = now
+            for task in self._in_service:
+                t = self._ce[task]
+            for arrive, service in work:
+                t = (arrive if arrive > t else t) + service
+            cloud_free = t
+        else:
+            workers = [self._ce[task] for task in self._in_service]
+            workers += [now] * (self.config.cloud_workers - len(workers))
+            heapq.heapify(workers)
+            for arrive, service in work:
+                w = heapq.heappop(workers)
+                heapq.heappush(workers, (arrive if arrive > w else w) + service)
+            cloud_free = workers[0]
+        return (cloud_free if cloud_free > now else now), link_free[0 if self._shared else edge]
 
     def _context(self, e: int) -> dict[str, Any]:
         task = self._pending
         now = self.now
         cloud_free, link_free = self.predicted_backlog(e)
         edge_s, tx, cloud_s = self.cuts.edge_s, self.transfer_s, self.cuts.cloud_s
-        with np.errstate(invalid="ignore"):
-            ready = now + edge_s
-            arrive = np.maximum(ready, link_free) + tx
-            finish = np.where(self.cuts.offloads, np.maximum(arrive, cloud_free) + cloud_s, ready)
+        ready = now + edge_s  # no NaN can arise: inf (bandwidth 0) only adds
+        arrive = np.maximum(ready, link_free) + tx
+        finish = np.where(self.cuts.offloads, np.maximum(arrive, cloud_free) + cloud_s, ready)
         nxt = task + 1
         return {
             "edge": e,
