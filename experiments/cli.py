@@ -54,8 +54,41 @@ def _build_parser() -> argparse.ArgumentParser:
     ev.add_argument("--cloud-workers", type=int, default=1)
     ev.add_argument("--uplink", choices=("per_edge", "shared"), default="per_edge")
     ev.add_argument("--objective", choices=("makespan", "mean_latency"), default="makespan")
+    ev.add_argument("--agent", action="append", default=[], metavar="RUN_DIR_OR_ZIP",
+                    help="add a trained agent (repeatable); the policy name 'learned' is "
+                    "the shipped agent of this model and bandwidth")
+    ev.add_argument("--seed-offset", type=int, default=0,
+                    help="evaluate on seeds offset..offset+n-1 (default 0; training never "
+                    "resets with these)")
+    ev.add_argument("--plot", default=None, metavar="FILE.png", help="also draw a bar plot")
     ev.add_argument("--csv", default=None, help="also write the table to this CSV file")
     ev.add_argument("--no-progress", action="store_true", help="hide the progress bar")
+
+    tr = sub.add_parser("train", help="train a stable-baselines3 agent",
+                        description="Train an agent on one scenario (or on randomised "
+                        "conditions) into runs/<algo>/<scenario>_<n>/.")
+    tr.add_argument("--algo", default="maskable_ppo",
+                    choices=("maskable_ppo", "ppo", "dqn", "a2c"))
+    tr.add_argument("--model", default="alexnet")
+    tr.add_argument("--bandwidth", default="3g", help="3g, 4g or Mbit/s (default 3g)")
+    tr.add_argument("--timesteps", type=int, default=200_000)
+    tr.add_argument("--seed", type=int, default=0)
+    tr.add_argument("--env-kwargs", nargs="*", default=[], metavar="KEY=VALUE",
+                    help="extra gym.make arguments, e.g. n_edges=3 uplink=shared")
+    tr.add_argument("--hyperparams", nargs="*", default=[], metavar="KEY=VALUE",
+                    help="override agents/hyperparams/<algo>.yml, e.g. learning_rate=1e-4")
+    tr.add_argument("--randomize", action="store_true",
+                    help="redraw bandwidth (0.5-12 Mbit/s), edges (1-8) and C (5-30) per "
+                    "episode")
+    tr.add_argument("--runs", default="runs", help="root of the run folders")
+    tr.add_argument("--vec", choices=("dummy", "subproc"), default="dummy",
+                    help="vectorised envs in this process (default) or in subprocesses")
+    tr.add_argument("--checkpoint-freq", type=int, default=20_000)
+    tr.add_argument("--eval-freq", type=int, default=20_000)
+    tr.add_argument("--threads", type=int, default=1, help="torch threads (default 1)")
+    tr.add_argument("--resume", default=None, metavar="RUN_DIR",
+                    help="continue this run from its last checkpoint (other flags ignored)")
+    tr.add_argument("--no-progress", action="store_true")
 
     pr = sub.add_parser("profile", help="measure a torch model layer by layer",
                         description="Capture MODEL with torch.fx, time every layer (warm-up, "
@@ -80,6 +113,25 @@ def _build_parser() -> argparse.ArgumentParser:
                     "candidate-list times per model against an enumeration reference")
     be.add_argument("--repeats", type=int, default=200)
     return parser
+
+
+def _cmd_train(args: argparse.Namespace) -> int:
+    import torch
+
+    from splitgym.agents.train import parse_kv, resume, train
+
+    torch.set_num_threads(max(1, args.threads))
+    if args.resume:
+        run = resume(args.resume, progress=not args.no_progress)
+    else:
+        run = train(args.algo, args.model, args.bandwidth, args.timesteps, args.seed,
+                    env_kwargs=parse_kv(args.env_kwargs, "--env-kwargs"),
+                    hyperparams=parse_kv(args.hyperparams, "--hyperparams"),
+                    randomize=args.randomize, run_root=args.runs, vec=args.vec,
+                    checkpoint_freq=args.checkpoint_freq, eval_freq=args.eval_freq,
+                    progress=not args.no_progress)
+    print(f"run folder: {run}")
+    return 0
 
 
 def _cmd_reproduce(args: argparse.Namespace) -> int:
@@ -115,8 +167,10 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
                   "queue_capacity": args.queue_capacity, "cloud_workers": args.cloud_workers,
                   "uplink": args.uplink, "objective": args.objective}
     policies = [p for p in args.policies.split(",") if p.strip()]
+    policies += [f"agent:{a}" for a in args.agent]
     t0 = time.perf_counter()
-    results = evaluate_policies(env_kwargs, policies, range(args.seeds),
+    results = evaluate_policies(env_kwargs, policies,
+                                range(args.seed_offset, args.seed_offset + args.seeds),
                                 progress=not args.no_progress)
     print(f"model={args.model} bandwidth={args.bandwidth} Mbit/s edges={args.n_edges} "
           f"frames/edge={args.frames} C={args.queue_capacity} uplink={args.uplink} "
@@ -125,6 +179,11 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
     if args.csv:
         write_csv(results, args.csv)
         print(f"wrote {args.csv}")
+    if args.plot:
+        from .evaluate import bar_plot
+
+        bar_plot(results, args.plot, f"{args.model}, {args.bandwidth} Mbit/s")
+        print(f"wrote {args.plot}")
     print(f"({time.perf_counter() - t0:.2f} s)")
     return 0
 
@@ -175,10 +234,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``splitgym`` console script."""
     args = _build_parser().parse_args(argv)
     commands = {"evaluate": _cmd_evaluate, "profile": _cmd_profile, "bench": _cmd_bench,
-                "reproduce": _cmd_reproduce}
+                "reproduce": _cmd_reproduce, "train": _cmd_train}
     try:
         return commands[args.command](args)
-    except (ConfigError, ProfileError, ValueError) as exc:
+    except (ConfigError, ProfileError, ValueError, FileNotFoundError) as exc:
         print(f"splitgym {args.command}: error: {exc}", file=sys.stderr)
         return 2
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import csv
 import math
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -13,7 +13,7 @@ import gymnasium as gym
 import numpy as np
 from tqdm.auto import tqdm
 
-from splitgym.baselines import make_policy
+from splitgym.baselines import make_policy, makespan_lower_bound
 from splitgym.envs import ENV_ID, rollout
 from splitgym.envs.core.simulator import InvalidActionError
 
@@ -29,6 +29,26 @@ class PolicyResult:
     p95_latency_s: float
     n_seeds: int
     makespans_s: tuple[float, ...]
+    ratio_to_sq: float = math.nan  # makespan / queue_aware's on the same seeds
+    gap_to_bound: float = math.nan  # makespan / LP lower bound - 1
+
+
+def build_policy(spec: str, env_kwargs: Mapping[str, Any]) -> Any:
+    """A policy from its command-line name: a baseline, ``fixed:<cut>``, ``learned`` (the
+    shipped agent of this model and bandwidth) or ``agent:<run folder or zip>``."""
+    if spec.startswith("agent:"):
+        from splitgym.agents.policy import LearnedPolicy
+
+        return LearnedPolicy.load(spec[len("agent:"):])
+    if spec == "learned":
+        from splitgym.agents.policy import load_pretrained
+        from splitgym.envs.core.config import BANDWIDTH_PRESETS_MBPS, parse_bandwidth_mbps
+
+        bw = parse_bandwidth_mbps(env_kwargs.get("bandwidth_mbps", 5.85))
+        net = next((k for k, v in BANDWIDTH_PRESETS_MBPS.items() if v == bw), "random")
+        return load_pretrained(str(env_kwargs.get("model", "alexnet")), net)
+    name, kw = parse_policy(spec)
+    return make_policy(name, **kw)
 
 
 def parse_policy(spec: str) -> tuple[str, dict[str, Any]]:
@@ -51,8 +71,7 @@ def evaluate_policies(env_kwargs: Mapping[str, Any], policies: Sequence[str],
     makespan, the spec's reading of "its delay is infinite".
     """
     seeds = list(seeds)
-    parsed = [(spec, *parse_policy(spec)) for spec in policies]
-    built = [(spec, make_policy(name, **kw)) for spec, name, kw in parsed]
+    built = [(spec, build_policy(spec, env_kwargs)) for spec in policies]
     env = gym.make(ENV_ID, **env_kwargs)
     results = []
     bar = tqdm(total=len(built) * len(seeds), desc="evaluate", unit="run", disable=not progress,
@@ -74,21 +93,42 @@ def evaluate_policies(env_kwargs: Mapping[str, Any], policies: Sequence[str],
             p95_latency_s=float(np.mean([r["p95_latency_s"] for r in rows])),
             n_seeds=len(seeds), makespans_s=tuple(float(x) for x in mk)))
     bar.close()
+    bounds = []
+    for seed in seeds:
+        env.reset(seed=seed)
+        sim = env.unwrapped.simulator
+        bounds.append(makespan_lower_bound(sim.cuts, sim.config, sim.arrivals))
     env.close()
-    return results
+    sq = dict(zip(seeds, _makespans(env_kwargs, "queue_aware", seeds, results), strict=True))
+    lb = float(np.mean(bounds))
+    return [replace(r, ratio_to_sq=float(np.mean([m / sq[s] for s, m in
+                                                  zip(seeds, r.makespans_s, strict=True)])),
+                    gap_to_bound=r.makespan_s / lb - 1.0) for r in results]
+
+
+def _makespans(env_kwargs: Mapping[str, Any], policy: str, seeds: Sequence[int],
+               results: Sequence[PolicyResult]) -> list[float]:
+    for r in results:
+        if r.policy == policy:
+            return list(r.makespans_s)
+    env = gym.make(ENV_ID, **env_kwargs)
+    return [rollout(env, make_policy(policy), seed=s).metrics["makespan_s"] for s in seeds]
 
 
 COLUMNS = ("policy", "makespan_s", "makespan_std_s", "mean_latency_s", "p95_latency_s",
-           "n_seeds")
+           "ratio_to_sq", "gap_to_bound", "n_seeds")
 
 
 def format_table(results: Sequence[PolicyResult]) -> str:
     """A plain-text table of the results, one row per policy."""
-    head = f"{'policy':<16} {'makespan_s':>12} {'± std':>8} {'mean_lat_s':>11} {'p95_lat_s':>10}"
+    width = max([16] + [len(r.policy) + 1 for r in results])
+    head = (f"{'policy':<{width}} {'makespan_s':>12} {'± std':>8} {'mean_lat_s':>11} "
+            f"{'p95_lat_s':>10} {'vs S-Q':>8} {'vs bound':>9}")
     lines = [head, "-" * len(head)]
     for r in results:
-        lines.append(f"{r.policy:<16} {r.makespan_s:>12.3f} {r.makespan_std_s:>8.3f} "
-                     f"{r.mean_latency_s:>11.3f} {r.p95_latency_s:>10.3f}")
+        lines.append(f"{r.policy:<{width}} {r.makespan_s:>12.3f} {r.makespan_std_s:>8.3f} "
+                     f"{r.mean_latency_s:>11.3f} {r.p95_latency_s:>10.3f} "
+                     f"{r.ratio_to_sq:>7.3f}x {r.gap_to_bound:>+8.1%}")
     return "\n".join(lines)
 
 
@@ -99,4 +139,23 @@ def write_csv(results: Sequence[PolicyResult], path: str | Path) -> None:
         w.writerow(COLUMNS)
         for r in results:
             w.writerow([r.policy, r.makespan_s, r.makespan_std_s, r.mean_latency_s,
-                        r.p95_latency_s, r.n_seeds])
+                        r.p95_latency_s, r.ratio_to_sq, r.gap_to_bound, r.n_seeds])
+
+
+def bar_plot(results: Sequence[PolicyResult], path: str | Path, title: str) -> None:
+    """Mean makespan per policy with its spread over seeds."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(1.1 * len(results) + 2, 3.8))
+    finite = [r for r in results if math.isfinite(r.makespan_s)]
+    ax.bar([r.policy for r in finite], [r.makespan_s for r in finite],
+           yerr=[r.makespan_std_s for r in finite], color="#1f77b4")
+    ax.set_ylabel("makespan (s)")
+    ax.set_title(title)
+    ax.tick_params(axis="x", rotation=30)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)

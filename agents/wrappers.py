@@ -1,0 +1,80 @@
+"""What a learning agent sees: the env's observation squashed, its reward scaled, and
+(optionally) the scenario redrawn every episode."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import gymnasium as gym
+import numpy as np
+
+from splitgym.envs.observation import OBS_CAP
+
+
+def squash(obs: np.ndarray) -> np.ndarray:
+    """``log1p`` of the (non-negative, up to 1e4) observation: the network's input."""
+    return np.log1p(obs, dtype=np.float32)
+
+
+class AgentEnv(gym.Wrapper):
+    """The env as agents train on it: observation ``log1p(obs)``, reward divided by the
+    model's whole-model edge time (so returns are scale-free), masks passed through.
+
+    ``info["metrics"]`` and the unscaled reward (``info["reward_s"]``) are kept.
+    """
+
+    def __init__(self, env: gym.Env) -> None:
+        super().__init__(env)
+        shape = env.observation_space.shape
+        self.observation_space = gym.spaces.Box(0.0, float(np.log1p(OBS_CAP)), shape,
+                                                np.float32)
+        self._scale = env.unwrapped.cut_table.whole_edge_s or 1.0
+
+    def reset(self, **kwargs: Any) -> tuple[np.ndarray, dict[str, Any]]:
+        obs, info = self.env.reset(**kwargs)
+        return squash(obs), info
+
+    def step(self, action: Any) -> tuple[np.ndarray, float, bool, bool, dict[str, Any]]:
+        obs, reward, terminated, truncated, info = self.env.step(action)
+        info["reward_s"] = reward
+        return squash(obs), reward / self._scale, terminated, truncated, info
+
+    def action_masks(self) -> np.ndarray:
+        """Feasible cuts of the pending task (sb3-contrib's MaskablePPO calls this)."""
+        return self.env.unwrapped.action_masks()
+
+
+#: The randomised conditions of the "changing conditions" agent (issue: one agent per
+#: model for bandwidth 0.5-12 Mbit/s, 1-8 edges, fps 5-15, C 5-30).
+RANDOM_RANGES: dict[str, tuple[float, float]] = {
+    "bandwidth_mbps": (0.5, 12.0), "n_edges": (1, 8), "queue_capacity": (5, 30)}
+
+
+class RandomizedScenario(gym.Wrapper):
+    """Draws ``bandwidth_mbps`` (log-uniform), ``n_edges`` and ``queue_capacity``
+    (uniform integers) per episode from `ranges`, from its own generator seeded at the
+    first seeded reset; fps stays the env's (a 5-15 range drawn per edge)."""
+
+    def __init__(self, env: gym.Env,
+                 ranges: Mapping[str, tuple[float, float]] | None = None) -> None:
+        super().__init__(env)
+        self.ranges = dict(ranges or RANDOM_RANGES)
+        self._rng = np.random.default_rng()
+
+    def reset(self, *, seed: int | None = None,
+              options: Mapping[str, Any] | None = None) -> tuple[np.ndarray, dict[str, Any]]:
+        if seed is not None:
+            self._rng = np.random.default_rng(seed + 7_919)
+        drawn: dict[str, Any] = {}
+        for key, (lo, hi) in self.ranges.items():
+            if key == "bandwidth_mbps":
+                drawn[key] = float(np.exp(self._rng.uniform(np.log(lo), np.log(hi))))
+            else:
+                drawn[key] = int(self._rng.integers(int(lo), int(hi) + 1))
+        drawn.update(options or {})
+        return self.env.reset(seed=seed, options=drawn)
+
+    def action_masks(self) -> np.ndarray:
+        """Feasible cuts of the pending task."""
+        return self.env.unwrapped.action_masks()
