@@ -14,11 +14,18 @@ ENV_ID = "splitgym/EdgeCloud-v0"
 
 
 def register_envs() -> None:
-    """Register the splitgym ids with Gymnasium (idempotent)."""
+    """Register the splitgym ids with Gymnasium (idempotent): the base id and one per
+    scenario preset (``splitgym/EdgeCloud-CellularMarkov-v0``, ...)."""
     import gymnasium as gym
 
+    from .scenarios import SCENARIOS, env_id
+
+    entry = "splitgym.envs.edge_cloud:EdgeCloudEnv"
     if ENV_ID not in gym.registry:
-        gym.register(id=ENV_ID, entry_point="splitgym.envs.edge_cloud:EdgeCloudEnv")
+        gym.register(id=ENV_ID, entry_point=entry)
+    for name in SCENARIOS:
+        if env_id(name) not in gym.registry:
+            gym.register(id=env_id(name), entry_point=entry, kwargs={"scenario": name})
 
 
 try:  # the core works without gymnasium; the env and the registration need it

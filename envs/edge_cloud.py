@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from pathlib import Path
@@ -11,21 +12,23 @@ import gymnasium as gym
 import numpy as np
 from gymnasium import spaces
 
-from splitgym.profiles.cuts import CutTable, make_cut_table
+from splitgym.profiles.cuts import CutTable, cut_for_edge_set, make_cut_table
 from splitgym.profiles.schema import Profile, load_profile
 
 from .core.config import ConfigError, SimConfig, WorkloadConfig
 from .core.simulator import Simulator, TaskRecords
-from .core.workload import check_arrivals, periodic_arrivals
+from .core.traces import RateTrace, check_spec, is_constant_spec, make_trace
+from .core.workload import check_arrivals, make_arrivals
 from .observation import OBS_CAP, PER_CUT_FIELDS, SCALAR_FIELDS, encode, field_names, obs_size
+from .scenarios import SCENARIOS
 
-OBJECTIVES: tuple[str, ...] = ("makespan", "mean_latency")
+OBJECTIVES: tuple[str, ...] = ("makespan", "mean_latency", "deadline_miss")
 
 #: Keys `reset(options=...)` accepts: one-episode overrides of the constructor's workload
 #: and system arguments, plus an explicit arrival stream.
 RESET_OPTIONS: tuple[str, ...] = (
     "arrival_times_s", "bandwidth_mbps", "uplink", "queue_capacity", "cloud_workers",
-    "n_edges", "frames_per_edge", "fps", "phase_s", "objective")
+    "n_edges", "frames_per_edge", "fps", "phase_s", "objective", "arrivals", "deadline_s")
 
 
 def _field_table(fields: Sequence[tuple[str, str]]) -> str:
@@ -99,13 +102,36 @@ class EdgeCloudEnv(gym.Env[np.ndarray, np.int64]):
       ``splitgym-profile/1`` JSON file, or a `Profile`.
     * ``edge_device``, ``cloud_device``: device names of the profile (default: its
       ``default_edge`` / ``default_cloud``).
-    * ``bandwidth_mbps``: uplink rate [Mbit/s] >= 0, or ``"3g"`` (1.1) / ``"4g"`` (5.85).
+    * ``bandwidth_mbps``: uplink rate [Mbit/s] >= 0, or ``"3g"`` (1.1) / ``"4g"``
+      (5.85); or a rate over time: a list of ``(t_s, mbps)`` steps, a CSV path, or a
+      generator ``{"kind": "markov" | "lognormal_ar1", ...}`` drawn from the episode
+      seed (`splitgym.envs.core.traces`). A transfer under a changing rate takes the
+      exact time; a zero rate pauses it.
+    * ``bandwidth_per_edge``: draw the ``bandwidth_mbps`` trace independently per edge
+      (default: one trace shared by every link). ``edge_bandwidth_mbps``: one spec per
+      edge instead.
+    * ``bandwidth_estimator``: what decisions see of the rate: ``"oracle"`` (the true
+      current rate) or ``"ewma"`` (an average over completed transfers).
     * ``uplink``: ``"per_edge"`` (one link per edge) or ``"shared"`` (one for all).
-    * ``n_edges``, ``frames_per_edge``: E and frames per edge (paper: 5 and 30).
+    * ``n_edges``, ``frames_per_edge``: E and frames per edge (paper: 5 and 30; a list
+      gives one count per edge).
     * ``fps``: frames per second, a number or a ``(low, high)`` range drawn per edge.
     * ``phase_s``: per-edge phases [s], or None to draw them.
+    * ``arrivals``: ``"periodic"`` (the paper's), ``"poisson"`` or ``"bursty"`` (a
+      two-state Markov-modulated Poisson process; a dict sets its parameters).
+    * ``edge_device``: a profile device, or one per edge; ``edge_speed``: one speed
+      factor per edge (2.0 runs every layer twice as fast): a heterogeneous fleet.
     * ``queue_capacity``: C (paper: 20). ``cloud_workers``: cloud servers (paper: 1).
-    * ``objective``: ``"makespan"`` (the paper's total delay) or ``"mean_latency"``.
+    * ``deadline_s``: per-frame deadline after its arrival [s] (metrics gain
+      ``deadline_miss_rate``); ``drop_late``: drop, and count, a frame whose deadline
+      passed before it starts on its edge.
+    * ``objective``: ``"makespan"`` (the paper's total delay), ``"mean_latency"`` or
+      ``"deadline_miss"`` (the return is minus the miss rate).
+    * ``predictor``: how contexts predict the backlogs: ``"replay"`` (exact FIFO replay),
+      ``"fluid"`` (O(1) per decision), ``"auto"`` (replay up to 32 edges).
+    * ``scenario``: a preset of `splitgym.envs.scenarios.SCENARIOS` (``"paper-4g"``,
+      ``"paper-3g"``, ``"cellular-markov"``, ``"rush-hour"``, ``"mixed-fleet"``), also
+      registered as ``splitgym/EdgeCloud-<Name>-v0``; explicit arguments win.
 
     Defaults are the paper's 4G AlexNet setting.
 
@@ -120,7 +146,9 @@ class EdgeCloudEnv(gym.Env[np.ndarray, np.int64]):
 
     ## Version History
 
-    * v0: first release.
+    * v0: first release (the paper's setting, then changing conditions: bandwidth
+      traces, heterogeneous edges, Poisson and bursty arrivals, deadlines, presets; the
+      paper's setting is unchanged bit for bit).
     """
 
     metadata = {"render_modes": []}  # noqa: RUF012
@@ -128,28 +156,73 @@ class EdgeCloudEnv(gym.Env[np.ndarray, np.int64]):
     def __init__(
         self,
         model: str | Path | Profile = "alexnet",
-        edge_device: str | None = None,
+        edge_device: str | Sequence[str] | None = None,
         cloud_device: str | None = None,
-        bandwidth_mbps: float | str = 5.85,
+        bandwidth_mbps: Any = 5.85,
         uplink: Literal["per_edge", "shared"] = "per_edge",
         n_edges: int = 5,
-        frames_per_edge: int = 30,
+        frames_per_edge: int | Sequence[int] = 30,
         fps: float | tuple[float, float] = (5.0, 15.0),
         phase_s: Sequence[float] | None = None,
         queue_capacity: int = 20,
         cloud_workers: int = 1,
-        objective: Literal["makespan", "mean_latency"] = "makespan",
+        objective: Literal["makespan", "mean_latency", "deadline_miss"] = "makespan",
+        edge_bandwidth_mbps: Sequence[Any] | None = None,
+        bandwidth_per_edge: bool = False,
+        bandwidth_estimator: Literal["oracle", "ewma"] = "oracle",
+        edge_speed: Sequence[float] | None = None,
+        arrivals: str | Mapping[str, Any] = "periodic",
+        deadline_s: float | None = None,
+        drop_late: bool = False,
+        predictor: Literal["auto", "replay", "fluid"] = "auto",
+        scenario: str | None = None,
     ) -> None:
-        self.profile = load_profile(model)
-        self.sim_config = SimConfig(bandwidth_mbps=bandwidth_mbps, uplink=uplink,
-                                    queue_capacity=queue_capacity, cloud_workers=cloud_workers)
-        self._cut_table = make_cut_table(self.profile, edge_device, cloud_device,
+        args = dict(locals())
+        del args["self"]
+        args = _apply_scenario(args)
+        self.scenario = args["scenario"]
+        self.profile = load_profile(args["model"])
+        devices = args["edge_device"]
+        default_edge = devices[0] if isinstance(devices, (list, tuple)) else devices
+        self._bw_spec = args["bandwidth_mbps"]
+        self._edge_bw = args["edge_bandwidth_mbps"]
+        if self._edge_bw is not None and (not isinstance(self._edge_bw, (list, tuple))
+                                          or not self._edge_bw):
+            raise ConfigError(f"edge_bandwidth_mbps={self._edge_bw!r}: expected a list with "
+                              f"one bandwidth spec per edge")
+        for i, spec in enumerate(self._edge_bw or []):
+            check_spec(spec, f"edge_bandwidth_mbps[{i}]")
+        if is_constant_spec(self._bw_spec):
+            nominal = self._bw_spec
+        else:
+            check_spec(self._bw_spec)
+            nominal = make_trace(self._bw_spec, np.random.default_rng(0)).mean_mbps
+        if not isinstance(args["bandwidth_per_edge"], bool):
+            raise ConfigError(f"bandwidth_per_edge={args['bandwidth_per_edge']!r}: expected "
+                              f"True or False")
+        self._bw_per_edge = args["bandwidth_per_edge"]
+        self.sim_config = SimConfig(
+            bandwidth_mbps=nominal, uplink=args["uplink"],
+            queue_capacity=args["queue_capacity"], cloud_workers=args["cloud_workers"],
+            deadline_s=args["deadline_s"], drop_late=args["drop_late"],
+            bandwidth_estimator=args["bandwidth_estimator"], predictor=args["predictor"])
+        self._cut_table = make_cut_table(self.profile, default_edge, args["cloud_device"],
                                          bandwidths_mbps=(self.sim_config.bandwidth_mbps,))
+        self._edge_devices = devices
+        self._edge_speed = args["edge_speed"]
+        arr = args["arrivals"]
+        fps = args["fps"]
         self.workload = WorkloadConfig(
-            n_edges=n_edges, frames_per_edge=frames_per_edge,
+            n_edges=args["n_edges"],
+            frames_per_edge=tuple(args["frames_per_edge"]) if isinstance(
+                args["frames_per_edge"], list) else args["frames_per_edge"],
             fps=tuple(fps) if isinstance(fps, list) else fps,
-            phase_s=tuple(phase_s) if isinstance(phase_s, list) else phase_s)
-        self.objective = _check_objective(objective)
+            phase_s=tuple(args["phase_s"]) if isinstance(args["phase_s"], list)
+            else args["phase_s"], arrivals=dict(arr) if isinstance(arr, Mapping) else arr)
+        self.objective = _check_objective(args["objective"], self.sim_config)
+        self._device_edge_s: dict[str, list[float]] = {}
+        self._edge_rows(self.workload.n_edges)  # validate the fleet arguments now
+        self._check_links(self.workload.n_edges, self.sim_config)
         k = self._cut_table.n_cuts
         self.action_space = spaces.Discrete(k)
         self.observation_space = spaces.Box(0.0, OBS_CAP, shape=(obs_size(k),),
@@ -159,6 +232,60 @@ class EdgeCloudEnv(gym.Env[np.ndarray, np.int64]):
         self._ctx: dict[str, Any] | None = None
         self._episode_objective = self.objective
         self._obj_prev = 0.0
+
+    def _edge_rows(self, n_edges: int) -> list[list[float]] | None:
+        """Per-edge, per-cut edge times [s] for a fleet of `n_edges`, or None when every
+        edge is the profile's default edge device at speed 1 (the paper's fleet)."""
+        devices, speed = self._edge_devices, self._edge_speed
+        if not isinstance(devices, (list, tuple)) and speed is None:
+            return None
+        if isinstance(devices, (list, tuple)):
+            if len(devices) != n_edges:
+                raise ConfigError(f"edge_device={list(devices)!r}: expected one device per "
+                                  f"edge ({n_edges})")
+            names = list(devices)
+        else:
+            names = [self._cut_table.edge_device] * n_edges
+        if speed is None:
+            speed = [1.0] * n_edges
+        if not isinstance(speed, (list, tuple)) or len(speed) != n_edges or not all(
+                isinstance(x, (int, float)) and not isinstance(x, bool) and 0 < x < math.inf
+                for x in speed):
+            raise ConfigError(f"edge_speed={speed!r}: expected {n_edges} factors > 0 (one "
+                              f"per edge)")
+        rows = []
+        for name, factor in zip(names, speed, strict=True):
+            if name not in self._device_edge_s:
+                self.profile.check_device(name, "edge_device")
+                self._device_edge_s[name] = [
+                    cut_for_edge_set(self.profile, c.edge_layers, name,
+                                     self._cut_table.cloud_device).edge_s
+                    for c in self._cut_table.cuts]
+            rows.append([t / factor for t in self._device_edge_s[name]])
+        return rows
+
+    def _check_links(self, n_edges: int, config: SimConfig) -> None:
+        if self._edge_bw is not None:
+            if config.uplink == "shared":
+                raise ConfigError("edge_bandwidth_mbps: per-edge uplinks need "
+                                  "uplink='per_edge'")
+            if len(self._edge_bw) != n_edges:
+                raise ConfigError(f"edge_bandwidth_mbps: expected {n_edges} specs (one per "
+                                  f"edge), got {len(self._edge_bw)}")
+
+    def _link_traces(self, n_edges: int, config: SimConfig,
+                     spec: Any) -> list[RateTrace] | None:
+        """The episode's uplink traces (drawn from the episode seed), or None for the
+        paper's constant bandwidth."""
+        n_links = n_edges if config.uplink == "per_edge" else 1
+        if self._edge_bw is not None:
+            return [make_trace(s, self.np_random, f"edge_bandwidth_mbps[{i}]")
+                    for i, s in enumerate(self._edge_bw)]
+        if is_constant_spec(spec):
+            return None
+        if self._bw_per_edge:
+            return [make_trace(spec, self.np_random) for _ in range(n_links)]
+        return [make_trace(spec, self.np_random)] * n_links
 
     # -- accessors ---------------------------------------------------------------------
     @property
@@ -196,14 +323,18 @@ class EdgeCloudEnv(gym.Env[np.ndarray, np.int64]):
               options: Mapping[str, Any] | None = None) -> tuple[np.ndarray, dict[str, Any]]:
         """Start an episode; see the class docstring for `options`."""
         super().reset(seed=seed)
-        sim_config, workload, objective, arrivals = self._episode_setup(options)
+        sim_config, workload, objective, arrivals, bw_spec = self._episode_setup(options)
         if arrivals is None:
-            arrivals = periodic_arrivals(workload, self.np_random)
+            arrivals = make_arrivals(workload, self.np_random)
+        n_edges = len(arrivals)
+        self._check_links(n_edges, sim_config)
+        traces = self._link_traces(n_edges, sim_config, bw_spec)
+        edge_rows = self._edge_rows(n_edges)
         self._episode_objective = objective
         if self._sim is None or self._sim.config != sim_config:
             self._sim = Simulator(self._cut_table, sim_config)
         self._obj_prev = 0.0
-        self._ctx = self._sim.reset(arrivals)
+        self._ctx = self._sim.reset(arrivals, link_traces=traces, edge_s=edge_rows)
         return self._observe(), self._info()
 
     def step(self, action: Any) -> tuple[np.ndarray, float, bool, bool, dict[str, Any]]:
@@ -214,8 +345,10 @@ class EdgeCloudEnv(gym.Env[np.ndarray, np.int64]):
         self._ctx = self._sim.decide(action)
         if self._episode_objective == "makespan":
             current = self._sim.now
-        else:
+        elif self._episode_objective == "mean_latency":
             current = self._sim.latency_area / self._sim.n_tasks
+        else:
+            current = self._sim.n_missed / self._sim.n_tasks
         reward = self._obj_prev - current
         self._obj_prev = current
         terminated = self._ctx is None
@@ -226,35 +359,43 @@ class EdgeCloudEnv(gym.Env[np.ndarray, np.int64]):
 
     # -- helpers -----------------------------------------------------------------------
     def _episode_setup(self, options: Mapping[str, Any] | None) -> tuple[
-            SimConfig, WorkloadConfig, str, list[np.ndarray] | None]:
+            SimConfig, WorkloadConfig, str, list[np.ndarray] | None, Any]:
         if not options:
-            return self.sim_config, self.workload, self.objective, None
+            return self.sim_config, self.workload, self.objective, None, self._bw_spec
         if not isinstance(options, Mapping):
             raise ConfigError(f"options: expected a dict, got {type(options).__name__}")
         unknown = sorted(set(options) - set(RESET_OPTIONS))
         if unknown:
             raise ConfigError(f"options[{unknown[0]!r}]: unknown reset option; allowed: "
                               f"{list(RESET_OPTIONS)}")
-        sim_kw = {k: options[k] for k in ("bandwidth_mbps", "uplink", "queue_capacity",
-                                          "cloud_workers") if k in options}
+        bw_spec = options.get("bandwidth_mbps", self._bw_spec)
+        sim_kw = {k: options[k] for k in ("uplink", "queue_capacity", "cloud_workers",
+                                          "deadline_s") if k in options}
+        if "bandwidth_mbps" in options:
+            if is_constant_spec(bw_spec):
+                sim_kw["bandwidth_mbps"] = bw_spec
+            else:
+                check_spec(bw_spec)
+                sim_kw["bandwidth_mbps"] = make_trace(bw_spec,
+                                                      np.random.default_rng(0)).mean_mbps
         sim_config = replace(self.sim_config, **sim_kw) if sim_kw else self.sim_config
-        objective = _check_objective(options.get("objective", self.objective))
+        objective = _check_objective(options.get("objective", self.objective), sim_config)
         arrivals = None
         workload = self.workload
         if "arrival_times_s" in options:
             arrivals = check_arrivals(options["arrival_times_s"])
         else:
-            wl_kw = {k: options[k] for k in ("n_edges", "frames_per_edge", "fps", "phase_s")
-                     if k in options}
+            wl_kw = {k: options[k] for k in ("n_edges", "frames_per_edge", "fps", "phase_s",
+                                             "arrivals") if k in options}
             if wl_kw:
                 if "n_edges" in wl_kw and "phase_s" not in wl_kw \
                         and workload.phase_s is not None:
                     wl_kw["phase_s"] = None
-                for key in ("fps", "phase_s"):
+                for key in ("fps", "phase_s", "frames_per_edge"):
                     if isinstance(wl_kw.get(key), list):
                         wl_kw[key] = tuple(wl_kw[key])
                 workload = replace(workload, **wl_kw)
-        return sim_config, workload, objective, arrivals
+        return sim_config, workload, objective, arrivals, bw_spec
 
     def _observe(self) -> np.ndarray:
         out = np.zeros(self.observation_space.shape, dtype=np.float32)
@@ -268,10 +409,34 @@ class EdgeCloudEnv(gym.Env[np.ndarray, np.int64]):
         return {"action_mask": np.array(self._ctx["mask"], dtype=bool), "decision": self._ctx}
 
 
-def _check_objective(objective: Any) -> str:
+def _check_objective(objective: Any, config: SimConfig) -> str:
     if objective not in OBJECTIVES:
         raise ConfigError(f"objective={objective!r}: expected one of {list(OBJECTIVES)}")
+    if objective == "deadline_miss" and config.deadline_s is None:
+        raise ConfigError("objective='deadline_miss': needs a deadline_s")
     return objective
+
+
+_DEFAULTS: dict[str, Any] = {}
+
+
+def _apply_scenario(args: dict[str, Any]) -> dict[str, Any]:
+    """Preset values for the arguments left at their defaults (see `SCENARIOS`)."""
+    name = args.get("scenario")
+    if name is None:
+        return args
+    if name not in SCENARIOS:
+        raise ConfigError(f"scenario={name!r}: expected one of {sorted(SCENARIOS)}")
+    if not _DEFAULTS:
+        import inspect
+
+        sig = inspect.signature(EdgeCloudEnv.__init__)
+        _DEFAULTS.update({k: p.default for k, p in sig.parameters.items() if k != "self"})
+    out = dict(args)
+    for key, value in SCENARIOS[name].items():
+        if out[key] == _DEFAULTS[key]:
+            out[key] = value
+    return out
 
 
 EdgeCloudEnv.__doc__ = (EdgeCloudEnv.__doc__ or "").format(

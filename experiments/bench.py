@@ -98,3 +98,27 @@ def _count_closed(profile: Profile, limit: int = 10**6) -> int | str:
                 return f">={limit}"
     return count
 
+
+
+def bench_scale(fleets: tuple[int, ...] = (5, 50, 500), decisions: int = 20_000) -> None:
+    """Cost per decision against fleet size: the same number of decisions, greedy EFT,
+    AlexNet at 4G with C = the fleet size (the predictor: replay up to 32 edges, fluid
+    above). The target: it does not grow with the number of edges."""
+    from splitgym.baselines import make_policy
+    from splitgym.envs import EdgeCloudEnv, rollout
+
+    print(f"cost per decision, {decisions} decisions per fleet (greedy_eft, alexnet, 4G)")
+    print(f"{'edges':>6}{'frames/edge':>13}{'predictor':>11}{'us/decision':>13}{'ratio':>8}")
+    base = None
+    for n in fleets:
+        frames = max(1, decisions // n)
+        env = EdgeCloudEnv(model="alexnet", bandwidth_mbps="4g", n_edges=n,
+                           frames_per_edge=frames, queue_capacity=max(20, n))
+        pol = make_policy("greedy_eft")
+        rollout(env, pol, seed=0)  # warm up
+        t0 = time.perf_counter()
+        ep = rollout(env, pol, seed=1)
+        per = (time.perf_counter() - t0) / ep.metrics["n_tasks"]
+        base = base or per
+        kind = "fluid" if env.simulator._fluid else "replay"
+        print(f"{n:>6}{frames:>13}{kind:>11}{per * 1e6:>13.1f}{per / base:>7.2f}x")

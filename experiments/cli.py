@@ -109,8 +109,9 @@ def _build_parser() -> argparse.ArgumentParser:
     pr.add_argument("--no-progress", action="store_true", help="hide the progress bar")
 
     be = sub.add_parser("bench", help="benchmarks (printed figures and ratios)")
-    be.add_argument("what", choices=("partition",), help="partition: best-cut and "
-                    "candidate-list times per model against an enumeration reference")
+    be.add_argument("what", choices=("partition", "scale"), help="partition: best-cut and "
+                    "candidate-list times per model against an enumeration reference; scale: "
+                    "cost per decision for 5, 50 and 500 edges")
     be.add_argument("--repeats", type=int, default=200)
     return parser
 
@@ -224,9 +225,12 @@ def _cmd_profile(args: argparse.Namespace) -> int:
 
 
 def _cmd_bench(args: argparse.Namespace) -> int:
-    from .bench import bench_partition
+    from .bench import bench_partition, bench_scale
 
-    bench_partition(repeats=args.repeats)
+    if args.what == "partition":
+        bench_partition(repeats=args.repeats)
+    else:
+        bench_scale()
     return 0
 
 

@@ -207,3 +207,27 @@ def test_core__imports_and_runs_without_gymnasium():
         "               if sys.modules[m] is not None)\n"
     )
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_env__every_registered_id_passes_check_env_and_presets_apply():
+    from splitgym.envs.scenarios import SCENARIOS, env_id
+
+    ids = [k for k in gym.registry if k.startswith("splitgym/")]
+    assert len(ids) == 1 + len(SCENARIOS)
+    for env_name in ids:
+        env = gym.make(env_name, frames_per_edge=4)
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")
+            gym_check_env(env.unwrapped, skip_render_check=True)
+        ep = rollout(env, make_policy("greedy_eft"), seed=0)
+        assert math.isclose(ep.episode_return, -ep.metrics["deadline_miss_rate"]
+                            if "deadline_miss_rate" in ep.metrics and
+                            env.unwrapped.objective == "deadline_miss"
+                            else -ep.metrics["makespan_s"], rel_tol=1e-9, abs_tol=1e-12)
+    mixed = gym.make(env_id("mixed-fleet")).unwrapped
+    assert mixed.workload.n_edges == 6 and mixed.sim_config.bandwidth_mbps == 1.1
+    # explicit arguments win over the preset's
+    assert gym.make(env_id("paper-3g"), bandwidth_mbps=2.0).unwrapped \
+        .sim_config.bandwidth_mbps == 2.0
+    with pytest.raises(ConfigError, match="scenario='moon'"):
+        EdgeCloudEnv(scenario="moon")

@@ -8,10 +8,11 @@ from .config import (
     parse_bandwidth_mbps,
 )
 from .simulator import InvalidActionError, Simulator, TaskRecords
-from .workload import check_arrivals, periodic_arrivals
+from .traces import RateTrace, make_trace
+from .workload import check_arrivals, make_arrivals
 
 __all__ = [
     "BANDWIDTH_PRESETS_MBPS", "ConfigError", "InvalidActionError", "SimConfig", "Simulator",
     "TaskRecords", "WorkloadConfig", "check_arrivals", "parse_bandwidth_mbps",
-    "periodic_arrivals",
+    "make_arrivals", "RateTrace", "make_trace",
 ]

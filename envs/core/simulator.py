@@ -14,6 +14,11 @@ This is the system model of the project's spec (section 1), and nothing else:
 * **Cloud**: ``cloud_workers`` FIFO servers in order of arrival at the cloud.
 * Edge-only tasks never touch a link or the cloud; at bandwidth 0 only edge-only is
   feasible.
+* Changing conditions (all off by default, where the run is the paper's bit for bit):
+  per-link rate traces (`RateTrace`: a transfer takes the exact time under a
+  piecewise-constant rate, pausing through zero-rate intervals), per-edge edge times
+  (heterogeneous fleets), per-frame deadlines (``deadline_s``; with ``drop_late`` a
+  frame whose deadline has passed before it starts on its edge is dropped, counted).
 
 Ordering: the event heap is ordered by ``(time, kind, task)`` where kind orders cloud
 completions, transfer completions, edge completions and arrivals, and task ids run
@@ -48,6 +53,7 @@ import numpy as np
 from splitgym.profiles.cuts import CutTable
 
 from .config import SimConfig
+from .traces import RateTrace
 
 _CLOUD_DONE, _TX_DONE, _EDGE_DONE, _ARRIVAL = 0, 1, 2, 3
 _NAN = math.nan
@@ -75,7 +81,8 @@ class TaskRecords:
     link_end_s: np.ndarray
     cloud_start_s: np.ndarray
     cloud_end_s: np.ndarray
-    completion_s: np.ndarray
+    completion_s: np.ndarray  # NaN for a dropped frame
+    dropped: np.ndarray  # bool, dropped because its deadline passed before it started
 
     @property
     def latency_s(self) -> np.ndarray:
@@ -118,18 +125,30 @@ class Simulator:
         self.mask = mask
 
     # -- driving -----------------------------------------------------------------------
-    def reset(self, arrivals: Sequence[Sequence[float]]) -> dict[str, Any] | None:
-        """Start an episode with per-edge arrival times [s]; return the first decision
-        context (None when there is nothing to decide)."""
-        self._setup(arrivals)
+    def reset(self, arrivals: Sequence[Sequence[float]],
+              link_traces: Sequence[RateTrace] | None = None,
+              edge_s: Sequence[Sequence[float]] | None = None) -> dict[str, Any] | None:
+        """Start an episode; return the first decision context (None when there is
+        nothing to decide).
+
+        Args:
+            arrivals: per-edge arrival times [s] (lists may differ in length).
+            link_traces: one `RateTrace` per link (per edge, or one for a shared
+                uplink); None for the constant ``config.bandwidth_mbps``.
+            edge_s: per-edge, per-cut edge times [s] (a heterogeneous fleet); None for
+                the cut table's on every edge.
+        """
+        self._setup(arrivals, link_traces, edge_s)
         return self._context_of(self._advance())
 
-    def run_fixed(self, arrivals: Sequence[Sequence[float]], cut: int) -> dict[str, Any]:
+    def run_fixed(self, arrivals: Sequence[Sequence[float]], cut: int,
+                  link_traces: Sequence[RateTrace] | None = None,
+                  edge_s: Sequence[Sequence[float]] | None = None) -> dict[str, Any]:
         """Run a whole episode giving every task `cut`; return its `metrics()`.
 
         The fast path of oracles that simulate many fixed cuts: no decision contexts.
         """
-        self._setup(arrivals)
+        self._setup(arrivals, link_traces, edge_s)
         e = self._advance()
         if e >= 0:
             self._check_cut(cut)
@@ -138,7 +157,9 @@ class Simulator:
             e = self._advance()
         return self.metrics()
 
-    def _setup(self, arrivals: Sequence[Sequence[float]]) -> None:
+    def _setup(self, arrivals: Sequence[Sequence[float]],
+               link_traces: Sequence[RateTrace] | None,
+               edge_s: Sequence[Sequence[float]] | None) -> None:
         self.arrivals = [np.asarray(a, dtype=np.float64) for a in arrivals]
         n_edges = len(arrivals)
         counts = [len(a) for a in arrivals]
@@ -174,6 +195,10 @@ class Simulator:
         self._free_workers = self.config.cloud_workers
         self._slots = 0
         self._heap: list[tuple[float, int, int]] = []
+        self._setup_conditions(n_edges, link_traces, edge_s)
+        self.n_missed = 0
+        self.n_dropped = 0
+        self._dropped = [False] * n
         self.now = 0.0
         self.latency_area = 0.0  # integral of (tasks in system) dt, = sum of latencies at end
         self._in_system = 0
@@ -190,6 +215,48 @@ class Simulator:
                 heapq.heappush(self._heap, (self._arr[t], _ARRIVAL, t))
         self._started = True
 
+    def _setup_conditions(self, n_edges: int, link_traces: Sequence[RateTrace] | None,
+                          edge_s: Sequence[Sequence[float]] | None) -> None:
+        cfg = self.config
+        k = len(self._edge_s)
+        if edge_s is not None:
+            if len(edge_s) != n_edges or any(len(row) != k for row in edge_s):
+                raise ValueError(f"edge_s: expected {n_edges} rows of {k} edge times")
+            self._edge_s_of: list[list[float]] | None = [[float(x) for x in row]
+                                                         for row in edge_s]
+        else:
+            self._edge_s_of = None
+        if link_traces is not None and len(link_traces) != self._n_links:
+            raise ValueError(f"link_traces: expected {self._n_links} traces (one per link), "
+                             f"got {len(link_traces)}")
+        self._traces = list(link_traces) if link_traces is not None else None
+        if self._traces is not None:
+            offload = self.cuts.offloads
+            self._link_mask = [np.where(offload, tr.total_mbit > 0, True)
+                               for tr in self._traces]
+            self._rate_est = [tr.mean_mbps if cfg.bandwidth_estimator == "ewma"
+                              else tr.rate_at(0.0) for tr in self._traces]
+            self._bits = (8.0 * self.cuts.transfer_bytes).tolist()
+        self._fluid = cfg.predictor == "fluid" or (cfg.predictor == "auto" and n_edges > 32)
+        self._cloud_backlog_s = 0.0  # fluid predictor: decided, not yet served cloud work
+        self._link_pred = [0.0] * self._n_links
+
+    def _mask_of(self, e: int) -> np.ndarray:
+        if self._traces is None:
+            return self.mask
+        return self._link_mask[0 if self._shared else e]
+
+    def _est_tx(self, link: int) -> list[float]:
+        """Per-cut transfer time [s] at the link's current rate estimate."""
+        if self._traces is None:
+            return self._tx_s
+        if self.config.bandwidth_estimator == "oracle":
+            self._rate_est[link] = self._traces[link].rate_at(self.now)
+        r = self._rate_est[link]
+        off = self._offloads
+        return [(b / (r * 1e6) if r > 0 else math.inf) if off[i] else 0.0
+                for i, b in enumerate(self._bits)]
+
     def decide(self, cut: int) -> dict[str, Any] | None:
         """Give the pending task its cut; run to the next decision (None at the end)."""
         if self._pending < 0:
@@ -204,11 +271,12 @@ class Simulator:
         if isinstance(cut, (bool, np.bool_)) or not isinstance(cut, (int, np.integer)) \
                 or not 0 <= cut < k:
             raise InvalidActionError(f"action={cut!r}: expected a cut index in 0..{k - 1}")
-        if not self.mask[cut]:
+        mask = self._mask_of(self._edge_of[self._pending]) if self._pending >= 0 else self.mask
+        if not mask[cut]:
             raise InvalidActionError(
                 f"action={cut}: cut {cut} is infeasible at bandwidth_mbps="
                 f"{self.bandwidth_mbps} (only edge-only, cut {k - 1}, can run); "
-                f"feasible cuts: {np.flatnonzero(self.mask).tolist()}")
+                f"feasible cuts: {np.flatnonzero(mask).tolist()}")
 
     def _start(self, cut: int) -> None:
         """Start the pending task on its edge with `cut` (already checked)."""
@@ -218,8 +286,13 @@ class Simulator:
         now = self.now
         self._cut[task] = cut
         self._es[task] = now
-        end = now + self._edge_s[cut]
+        end = now + (self._edge_s if self._edge_s_of is None else self._edge_s_of[e])[cut]
         self._ee[task] = end
+        if self._fluid and self._offloads[cut]:
+            link = 0 if self._shared else e
+            tx = self._est_tx(link)[cut]
+            self._link_pred[link] = max(self._link_pred[link], end) + tx
+            self._cloud_backlog_s += self._cloud_s[cut]
         self._edge_busy[e] = task
         self._busy_edges += 1
         self._next_start[e] += 1
@@ -244,7 +317,13 @@ class Simulator:
             if self._ready:
                 e = pop(self._ready)
                 self._in_ready[e] = False
-                self._pending = self._offset[e] + self._next_start[e]
+                task = self._offset[e] + self._next_start[e]
+                if self.config.drop_late and self._late(task):
+                    self._drop(task)
+                    if self._next_start[e] < self._n_arrived[e]:
+                        self._mark_ready(e)
+                    continue
+                self._pending = task
                 return e
             if not heap:
                 if self._n_done != self.n_tasks:  # pragma: no cover - internal invariant
@@ -265,6 +344,12 @@ class Simulator:
                 elif kind == _TX_DONE:
                     link = self._link_of(task)
                     self._link_busy[link] = -1
+                    if self._traces is not None and self.config.bandwidth_estimator == "ewma":
+                        dt = t - self._ls[task]
+                        if dt > 0:
+                            a = self.config.ewma_alpha
+                            obs = self._bits[self._cut[task]] / 1e6 / dt
+                            self._rate_est[link] = a * obs + (1 - a) * self._rate_est[link]
                     self._cloud_q.append(task)
                     if self._link_q[link]:
                         self._mark_link(link)
@@ -314,6 +399,8 @@ class Simulator:
             self._free_workers -= 1
             self._in_service.add(task)
             self._cs[task] = t
+            if self._fluid:
+                self._cloud_backlog_s -= self._cloud_s[self._cut[task]]
             end = t + self._cloud_s[self._cut[task]]
             self._ce[task] = end
             heapq.heappush(self._heap, (end, _CLOUD_DONE, task))
@@ -323,7 +410,10 @@ class Simulator:
         self._slots += 1
         self._link_busy[link] = task
         self._ls[task] = t
-        end = t + self._tx_s[self._cut[task]]
+        if self._traces is None:
+            end = t + self._tx_s[self._cut[task]]
+        else:
+            end = self._traces[link].finish(t, self.cuts.transfer_bytes[self._cut[task]])
         self._le[task] = end
         heapq.heappush(self._heap, (end, _TX_DONE, task))
 
@@ -333,6 +423,24 @@ class Simulator:
         self._n_done += 1
         if t > self.makespan_s:
             self.makespan_s = t
+        deadline = self.config.deadline_s
+        if deadline is not None and t - self._arr[task] > deadline:
+            self.n_missed += 1
+
+    def _late(self, task: int) -> bool:
+        deadline = self.config.deadline_s
+        return deadline is not None and self.now - self._arr[task] > deadline
+
+    def _drop(self, task: int) -> None:
+        """A frame whose deadline passed before it started: counted, never run."""
+        e = self._edge_of[task]
+        self._dropped[task] = True
+        self._next_start[e] += 1
+        self._waiting -= 1
+        self._in_system -= 1
+        self._n_done += 1
+        self.n_missed += 1
+        self.n_dropped += 1
 
     def _link_of(self, task: int) -> int:
         return 0 if self._shared else self._edge_of[task]
@@ -352,10 +460,27 @@ class Simulator:
         """``(cloud_free_at_s, link_free_at_s)``: when the cloud finishes the committed
         work, and when `edge`'s link finishes its committed transfers, predicted by
         replaying every committed, unfinished, cloud-bound task through its FIFO link and
-        the FIFO cloud (queue blocking and future decisions ignored). Both are >= now."""
+        the FIFO cloud (queue blocking and future decisions ignored). Both are >= now.
+
+        With the ``fluid`` predictor (``config.predictor``; ``auto`` picks it above 32
+        edges) the cost does not grow with the fleet: the link is free at the later of
+        its running transfer and its committed transfers chained at decision time, and
+        the cloud when its running work ends plus the committed, not yet started cloud
+        work divided by the workers.
+        """
         now = self.now
+        if self._fluid:
+            link = 0 if self._shared else edge
+            busy = self._link_busy[link]
+            link_free = max(now, self._link_pred[link], self._le[busy] if busy >= 0 else now)
+            start = now
+            if self._free_workers == 0:
+                start = min(self._ce[task] for task in self._in_service)
+            cloud_free = max(now, start) + self._cloud_backlog_s / self.config.cloud_workers
+            return cloud_free, link_free
         tx, cloud_s, ee, cut = self._tx_s, self._cloud_s, self._ee, self._cut
         le = self._le
+        traced = self._traces is not None
         # (predicted arrival at the cloud [s], cloud time [s]) of each committed task
         work = [(le[task], cloud_s[cut[task]]) for task in self._cloud_q]
         link_free = [now] * self._n_links
@@ -370,6 +495,8 @@ class Simulator:
             if busy >= 0:
                 free = le[busy]
                 work.append((free, cloud_s[cut[busy]]))
+            if traced:
+                tx = self._est_tx(link)
             for task in queue:
                 start = ee[task]
                 if start < free:
@@ -383,6 +510,8 @@ class Simulator:
             computing.sort(key=lambda task: (ee[task], task))
         for task in computing:
             link = 0 if self._shared else self._edge_of[task]
+            if traced:
+                tx = self._est_tx(link)
             start = ee[task]
             if start < link_free[link]:
                 start = link_free[link]
@@ -411,6 +540,13 @@ class Simulator:
         now = self.now
         cloud_free, link_free = self.predicted_backlog(e)
         edge_s, tx, cloud_s = self.cuts.edge_s, self.transfer_s, self.cuts.cloud_s
+        mask, rate = self.mask, self.bandwidth_mbps
+        if self._edge_s_of is not None:
+            edge_s = np.array(self._edge_s_of[e])
+        if self._traces is not None:
+            link = 0 if self._shared else e
+            tx = np.array(self._est_tx(link))
+            mask, rate = self._link_mask[link], self._rate_est[link]
         ready = now + edge_s  # no NaN can arise: inf (bandwidth 0) only adds
         arrive = np.maximum(ready, link_free) + tx
         finish = np.where(self.cuts.offloads, np.maximum(arrive, cloud_free) + cloud_s, ready)
@@ -424,7 +560,7 @@ class Simulator:
             "transfer_s": tx.copy(),
             "cloud_s": cloud_s.copy(),
             "transfer_bytes": self.cuts.transfer_bytes.copy(),
-            "mask": self.mask.copy(),
+            "mask": mask.copy(),
             "cloud_free_at_s": cloud_free,
             "link_free_at_s": link_free,
             "finish_at_s": finish,
@@ -439,7 +575,8 @@ class Simulator:
             "n_edges": self.n_edges,
             "n_tasks": self.n_tasks,
             "tasks_decided": self._n_decided,
-            "bandwidth_mbps": self.bandwidth_mbps,
+            "bandwidth_mbps": rate,
+            "deadline_s": self.config.deadline_s,
         }
 
     # -- results -----------------------------------------------------------------------
@@ -451,19 +588,28 @@ class Simulator:
             arrival_s=f(self._arr), cut=f(self._cut, dtype=np.int64),
             edge_start_s=f(self._es), edge_end_s=f(self._ee), link_start_s=f(self._ls),
             link_end_s=f(self._le), cloud_start_s=f(self._cs), cloud_end_s=f(self._ce),
-            completion_s=f(self._done))
+            completion_s=f(self._done), dropped=f(self._dropped, dtype=bool))
 
     def metrics(self) -> dict[str, Any]:
-        """Makespan, mean / p95 / max latency [s] and the histogram of cuts."""
+        """Makespan, mean / p95 / p99 / max latency [s] of the completed frames, the
+        histogram of cuts, dropped frames and (with a deadline) the miss rate."""
         if not self.done:
             raise RuntimeError("metrics() needs a finished run")
         lat = np.asarray(self._done) - np.asarray(self._arr)
-        hist = np.bincount(np.asarray(self._cut, dtype=np.int64), minlength=len(self._edge_s))
-        return {
+        if self.n_dropped:
+            lat = lat[~np.asarray(self._dropped)]
+        cuts = np.asarray(self._cut, dtype=np.int64)
+        hist = np.bincount(cuts[cuts >= 0], minlength=len(self._edge_s))
+        out = {
             "makespan_s": self.makespan_s,
             "mean_latency_s": float(lat.mean()) if lat.size else 0.0,
             "p95_latency_s": float(np.percentile(lat, 95)) if lat.size else 0.0,
+            "p99_latency_s": float(np.percentile(lat, 99)) if lat.size else 0.0,
             "max_latency_s": float(lat.max()) if lat.size else 0.0,
             "cut_histogram": hist.tolist(),
             "n_tasks": self.n_tasks,
+            "n_dropped": self.n_dropped,
         }
+        if self.config.deadline_s is not None:
+            out["deadline_miss_rate"] = self.n_missed / self.n_tasks if self.n_tasks else 0.0
+        return out

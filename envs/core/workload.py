@@ -1,6 +1,6 @@
 """Arrival times of frames: the only source of randomness of an episode.
 
-`periodic_arrivals` draws the paper's workload from a numpy `Generator` (the env's
+`make_arrivals` draws the workload (periodic, Poisson or bursty) from a numpy `Generator` (the env's
 episode seed); `check_arrivals` validates an explicit, recorded stream.
 """
 
@@ -15,23 +15,58 @@ import numpy as np
 from .config import ConfigError, WorkloadConfig
 
 
-def periodic_arrivals(workload: WorkloadConfig, rng: np.random.Generator) -> list[np.ndarray]:
-    """Per-edge arrival times [s]: frame k of edge e at ``phase_e + k / fps_e``.
+def make_arrivals(workload: WorkloadConfig, rng: np.random.Generator) -> list[np.ndarray]:
+    """Per-edge arrival times [s].
 
-    Draws, in this order, the per-edge fps (when `workload.fps` is a range) and the
-    per-edge phases (when `workload.phase_s` is None), so one seed gives one workload.
+    Periodic (the paper's): frame k of edge e at ``phase_e + k / fps_e``. Draws, in this
+    order, the per-edge fps (when `workload.fps` is a range) and the per-edge phases
+    (when `workload.phase_s` is None), so one seed gives one workload. Poisson and
+    bursty draw the per-edge fps, then each edge's process in edge order.
     """
     n = workload.n_edges
     if isinstance(workload.fps, tuple):
         fps = rng.uniform(workload.fps[0], workload.fps[1], size=n)
     else:
         fps = np.full(n, workload.fps)
-    if workload.phase_s is None:
-        phase = rng.uniform(0.0, 1.0, size=n) / fps
-    else:
-        phase = np.asarray(workload.phase_s, dtype=np.float64)
-    k = np.arange(workload.frames_per_edge, dtype=np.float64)
-    return [phase[e] + k / fps[e] for e in range(n)]
+    frames = workload.frames_per_edge
+    counts = list(frames) if isinstance(frames, tuple) else [frames] * n
+    kind = workload.arrivals if isinstance(workload.arrivals, str) else \
+        dict(workload.arrivals)["kind"]
+    if kind == "periodic":
+        if workload.phase_s is None:
+            phase = rng.uniform(0.0, 1.0, size=n) / fps
+        else:
+            phase = np.asarray(workload.phase_s, dtype=np.float64)
+        return [phase[e] + np.arange(counts[e], dtype=np.float64) / fps[e] for e in range(n)]
+    if kind == "poisson":
+        return [np.cumsum(rng.exponential(1.0 / fps[e], size=counts[e])) for e in range(n)]
+    params = {} if isinstance(workload.arrivals, str) else dict(workload.arrivals)
+    return [_mmpp(rng, fps[e], counts[e], params) for e in range(n)]
+
+
+def _mmpp(rng: np.random.Generator, fps: float, count: int,
+          params: dict[str, Any]) -> np.ndarray:
+    """A two-state Markov-modulated Poisson process: `count` arrival times."""
+    rates = (fps * float(params.get("high_factor", 3.0)),
+             fps * float(params.get("low_factor", 0.25)))
+    dwell = [float(x) for x in params.get("mean_dwell_s", (2.0, 6.0))]
+    if len(dwell) != 2 or min(dwell) <= 0 or min(rates) < 0 or max(rates) <= 0:
+        raise ConfigError(f"arrivals: bursty needs mean_dwell_s of two numbers > 0 and "
+                          f"factors >= 0 (not both 0), got {params!r}")
+    state = 0 if rng.uniform() < dwell[0] / (dwell[0] + dwell[1]) else 1
+    t, out = 0.0, []
+    switch = rng.exponential(dwell[state])
+    while len(out) < count:
+        nxt = rng.exponential(1.0 / rates[state]) if rates[state] > 0 else math.inf
+        if nxt < switch:
+            t += nxt
+            switch -= nxt
+            out.append(t)
+        else:
+            t += switch
+            state = 1 - state
+            switch = rng.exponential(dwell[state])
+    return np.asarray(out)
 
 
 def check_arrivals(arrivals: Any, field: str = "arrival_times_s") -> list[np.ndarray]:
