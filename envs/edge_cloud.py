@@ -104,7 +104,7 @@ class EdgeCloudEnv(gym.Env[np.ndarray, np.int64]):
       ``default_edge`` / ``default_cloud``).
     * ``bandwidth_mbps``: uplink rate [Mbit/s] >= 0, or ``"3g"`` (1.1) / ``"4g"``
       (5.85); or a rate over time: a list of ``(t_s, mbps)`` steps, a CSV path, or a
-      generator ``{"kind": "markov" | "lognormal_ar1", ...}`` drawn from the episode
+      generator ``{{"kind": "markov" | "lognormal_ar1", ...}}`` drawn from the episode
       seed (`splitgym.envs.core.traces`). A transfer under a changing rate takes the
       exact time; a zero rate pauses it.
     * ``bandwidth_per_edge``: draw the ``bandwidth_mbps`` trace independently per edge
