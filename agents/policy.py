@@ -127,7 +127,8 @@ def available_pretrained() -> list[str]:
 
 def load_pretrained(model: str, bandwidth: str = "3g") -> LearnedPolicy:
     """A shipped agent as a policy: `model` one of the six, `bandwidth` ``"3g"``,
-    ``"4g"`` or ``"random"`` (the agent trained on randomised conditions)."""
+    ``"4g"``, ``"random"`` (the agent trained on randomised conditions) or a scenario
+    preset it was trained on (``"cellular-markov"``, ``"mixed-fleet"``)."""
     name = f"{model}-{str(bandwidth).lower()}"
     folder = pretrained_dir()
     zip_path = folder.joinpath(f"{name}.zip")

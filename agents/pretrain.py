@@ -23,7 +23,7 @@ from typing import Any
 
 import numpy as np
 
-from splitgym.baselines import PAPER_POLICIES, YARDSTICKS, make_policy, makespan_lower_bound
+from splitgym.baselines import PAPER_POLICIES, YARDSTICKS, episode_lower_bound, make_policy
 from splitgym.envs.core.simulator import InvalidActionError
 from splitgym.envs.edge_cloud import EdgeCloudEnv
 from splitgym.envs.rollout import rollout
@@ -35,6 +35,9 @@ HELD_OUT_SEEDS = tuple(range(10))
 ROOM = 0.85  # "room": a yardstick at least 15% below S-Q
 
 
+PRESETS = ("cellular-markov", "mixed-fleet")
+
+
 def _train_one(args: tuple[str, str, int, int, str]) -> dict[str, Any]:
     import torch
 
@@ -43,18 +46,20 @@ def _train_one(args: tuple[str, str, int, int, str]) -> dict[str, Any]:
     torch.set_num_threads(1)
     model, bandwidth, timesteps, seed, runs = args
     t0 = time.perf_counter()
-    run = train("maskable_ppo", model, "3g" if bandwidth == "random" else bandwidth,
-                timesteps, seed, randomize=bandwidth == "random", run_root=runs,
-                progress=False)
+    preset = {"scenario": bandwidth} if bandwidth in PRESETS else None
+    run = train("maskable_ppo", model, "3g" if bandwidth in ("random",) + PRESETS
+                else bandwidth, timesteps, seed, randomize=bandwidth == "random",
+                env_kwargs=preset, run_root=runs, progress=False)
     return {"model": model, "bandwidth": bandwidth, "run": str(run),
             "train_wall_s": time.perf_counter() - t0}
 
 
 def held_out(model: str, bandwidth: str, agent: LearnedPolicy,
              seeds: Sequence[int] = HELD_OUT_SEEDS) -> dict[str, Any]:
-    """Every baseline, the lower bound and the agent on the paper scenario's held-out
-    seeds: mean and std of the makespan per policy [s]."""
-    env = EdgeCloudEnv(model=model, bandwidth_mbps=bandwidth)
+    """Every baseline, the lower bound and the agent on the scenario's held-out seeds
+    (a paper scenario, or a preset): mean and std of the makespan per policy [s]."""
+    env = EdgeCloudEnv(model=model, scenario=bandwidth) if bandwidth in PRESETS else \
+        EdgeCloudEnv(model=model, bandwidth_mbps=bandwidth)
     table: dict[str, dict[str, float]] = {}
     for name in PAPER_POLICIES + YARDSTICKS + ("learned",):
         pol = agent if name == "learned" else make_policy(name)
@@ -69,7 +74,7 @@ def held_out(model: str, bandwidth: str, agent: LearnedPolicy,
     for s in seeds:
         env.reset(seed=s)
         sim = env.simulator
-        bounds.append(makespan_lower_bound(sim.cuts, sim.config, sim.arrivals))
+        bounds.append(episode_lower_bound(sim))
     table["lower_bound"] = {"mean_s": float(np.mean(bounds)), "std_s": float(np.std(bounds))}
     return table
 
@@ -86,6 +91,18 @@ def bar_check(table: dict[str, dict[str, float]]) -> dict[str, Any]:
             "passes": learned <= paper_best * (1 + 1e-9) and (not room or learned <= ROOM * sq),
             "vs_paper_best": learned / paper_best - 1.0, "vs_sq": learned / sq - 1.0,
             "vs_bound": learned / table["lower_bound"]["mean_s"] - 1.0}
+
+
+def preset_bar(table: dict[str, dict[str, float]]) -> dict[str, Any]:
+    """The changing-conditions bar: at least 10% below the best heuristic (single_cut,
+    queue_aware, greedy_eft), reported also against S-Q look-ahead."""
+    check = bar_check(table)
+    best = min(table[p]["mean_s"] for p in ("single_cut", "queue_aware", "greedy_eft"))
+    learned = table["learned"]["mean_s"]
+    check.update({"vs_best_heuristic": learned / best - 1.0,
+                  "vs_sq_lookahead": learned / table["sq_lookahead"]["mean_s"] - 1.0,
+                  "passes": learned <= 0.9 * best})
+    return check
 
 
 def sweep(model: str, agent: LearnedPolicy, bandwidths: Sequence[float],
@@ -135,12 +152,74 @@ def card(scenario: str, info: dict[str, Any], table: dict[str, dict[str, float]]
               f"{'yes' if check['room'] else 'no'}; learned vs queue_aware: "
               f"{check['vs_sq']:+.1%} ({'meets' if check['beats_sq_by_15pct'] else 'misses'} "
               f"the 15% bar)",
-              f"- gap to the lower bound: {check['vs_bound']:+.1%}",
-              f"- passes: {'yes' if check['passes'] else 'NO'}"]
+              f"- gap to the lower bound: {check['vs_bound']:+.1%}"]
+    if "vs_best_heuristic" in check:
+        lines += [f"- changing-conditions bar (at least 10% below the best of single_cut, "
+                  f"queue_aware, greedy_eft): learned {check['vs_best_heuristic']:+.1%}; "
+                  f"against S-Q look-ahead {check['vs_sq_lookahead']:+.1%}"]
+    lines += [f"- passes: {'yes' if check['passes'] else 'NO'}"]
     if not check["passes"]:
-        lines += ["", "What limits it: see the project notes; the agent imitates S-Q "
-                  "look-ahead, then PPO fine-tunes; the validation-best model is shipped."]
+        lines += ["", "What limits it: the agent starts from imitating S-Q look-ahead (a "
+                  "strong heuristic that already sits close to the lower bound here) and "
+                  "PPO fine-tuning within this budget improves on it only slightly; the "
+                  "remaining gap to the bound is largely the bound's slack (it ignores "
+                  "FIFO order, queue capacity and idle time)."]
     return "\n".join(lines) + "\n"
+
+
+def report(pretrained: Path, docs: Path) -> str:
+    """docs/agents.md (and the sweep plots) from the shipped agents' JSON records."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    docs.mkdir(parents=True, exist_ok=True)
+    records = {p.stem: json.loads(p.read_text()) for p in sorted(pretrained.glob("*.json"))}
+    lines = ["# Shipped agents", "",
+             "Generated by `python -m splitgym.agents.pretrain --report-only` from "
+             "`agents/pretrained/*.json`; each agent has a model card beside its zip. "
+             "Held-out seeds 0-9 (never used in training), the paper's setting (5 edges, 30 "
+             "frames, C = 20); makespans in seconds. The `-random` agents were trained on "
+             "randomised conditions and are evaluated here at 3G.", "",
+             "| agent | steps | train s | S-C | S-Q | S-Q look-ahead | best static | learned "
+             "| vs best of S-C/S-Q | vs S-Q | vs bound | bar |",
+             "|---|---|---|---|---|---|---|---|---|---|---|---|"]
+    for name, r in records.items():
+        t, b = r["held_out"], r["bar"]
+        lines.append(
+            f"| {name} | {r['steps']} | {r['train_wall_s']:.0f} | "
+            f"{t['single_cut']['mean_s']:.1f} | {t['queue_aware']['mean_s']:.1f} | "
+            f"{t['sq_lookahead']['mean_s']:.1f} | {t['best_static']['mean_s']:.1f} | "
+            f"{t['learned']['mean_s']:.1f} | {b['vs_paper_best']:+.1%} | {b['vs_sq']:+.1%} | "
+            f"{b['vs_bound']:+.1%} | {'pass' if b['passes'] else 'FAIL'} |")
+    sweeps = {n: r for n, r in records.items() if "sweep" in r}
+    if sweeps:
+        lines += ["", "## One agent for changing conditions", "",
+                  "Each `-random` agent across bandwidths (5 edges, seeds 0-2), against S-C, "
+                  "S-Q and S-Q look-ahead at every point:", ""]
+        for name, r in sweeps.items():
+            fig, ax = plt.subplots(figsize=(6.5, 3.8))
+            for pol, style in (("single_cut", "-"), ("queue_aware", "-"),
+                               ("sq_lookahead", "--"), ("learned", "-")):
+                ax.plot(r["sweep_mbps"], r["sweep"][pol], style, marker="o", ms=3, label=pol)
+            ax.set_xlabel("uplink (Mbit/s)")
+            ax.set_ylabel("makespan (s)")
+            ax.set_yscale("log")
+            ax.set_title(f"{name}: one agent across bandwidths")
+            ax.legend(fontsize=8)
+            fig.tight_layout()
+            fig.savefig(docs / f"{name}-sweep.png", dpi=100)
+            plt.close(fig)
+            wins = sum(lv <= min(sc, sq) * (1 + 1e-9) for lv, sc, sq in zip(
+                r["sweep"]["learned"], r["sweep"]["single_cut"], r["sweep"]["queue_aware"],
+                strict=True))
+            lines += [f"![{name}]({name}-sweep.png)", "",
+                      f"{name}: no worse than the best of S-C and S-Q at {wins} of "
+                      f"{len(r['sweep_mbps'])} bandwidths.", ""]
+    text = "\n".join(lines) + "\n"
+    (docs / "agents.md").write_text(text)
+    return text
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -151,17 +230,25 @@ def main(argv: Sequence[str] | None = None) -> int:
     ap.add_argument("--timesteps", type=int, default=100_000)
     ap.add_argument("--random-timesteps", type=int, default=200_000)
     ap.add_argument("--models", default=",".join(MODELS))
-    ap.add_argument("--bandwidths", default="3g,4g,random")
+    ap.add_argument("--bandwidths", default="3g,4g,random",
+                    help="3g, 4g, random and/or the presets cellular-markov, mixed-fleet")
     ap.add_argument("--workers", type=int, default=2)
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--docs", default="docs/agents")
+    ap.add_argument("--report-only", action="store_true",
+                    help="only rewrite the docs page from the shipped records")
     args = ap.parse_args(argv)
     out = Path(args.out)
+    if args.report_only:
+        report(out, Path(args.docs))
+        return 0
     out.mkdir(parents=True, exist_ok=True)
     jobs = [(m, b, args.random_timesteps if b == "random" else args.timesteps, args.seed,
              args.runs) for b in args.bandwidths.split(",") for m in args.models.split(",")]
     with ProcessPoolExecutor(max_workers=args.workers) as pool:
         for info in pool.map(_train_one, jobs):
             publish(info, out)
+    report(out, Path(args.docs))
     return 0
 
 
@@ -190,6 +277,8 @@ def publish(info: dict[str, Any], out: Path) -> dict[str, Any]:
     else:
         table = held_out(model, bandwidth, agent)
     check = bar_check(table)
+    if bandwidth in PRESETS:
+        check = preset_bar(table)
     record.update({"held_out": table, "bar": check})
     shutil.copy(run / ("best_model.zip" if (run / "best_model.zip").is_file()
                        else "model.zip"), out / f"{scenario}.zip")

@@ -48,10 +48,14 @@ _BC_KEYS = ("bc_expert", "bc_episodes", "bc_epochs", "bc_learning_rate")
 _OWN_KEYS = ("n_envs", "policy", "net_arch") + _BC_KEYS
 
 
-def scenario_name(model: str, bandwidth: str | float, randomize: bool = False) -> str:
-    """``alexnet-3g``, ``alexnet-2.5mbps``, or ``alexnet-random``."""
+def scenario_name(model: str, bandwidth: str | float | None, randomize: bool = False,
+                  preset: str | None = None) -> str:
+    """``alexnet-3g``, ``alexnet-2.5mbps``, ``alexnet-random`` or, for a scenario preset,
+    ``alexnet-cellular-markov``."""
     if randomize:
         return f"{model}-random"
+    if preset is not None:
+        return f"{model}-{preset}"
     if isinstance(bandwidth, str) and bandwidth.lower() in ("3g", "4g"):
         return f"{model}-{bandwidth.lower()}"
     return f"{model}-{parse_bandwidth_mbps(bandwidth):g}mbps"
@@ -257,15 +261,20 @@ def behaviour_cloning(model: Any, env_kwargs: Mapping[str, Any], randomize: bool
 
 # -- entry points ----------------------------------------------------------------------
 
-def train(algo: str, model: str = "alexnet", bandwidth: str | float = "3g",
+def train(algo: str, model: str = "alexnet", bandwidth: str | float | None = "3g",
           timesteps: int = 200_000, seed: int = 0, env_kwargs: Mapping[str, Any] | None = None,
           hyperparams: Mapping[str, Any] | None = None, randomize: bool = False,
           run_root: str | Path = "runs", vec: str = "dummy", checkpoint_freq: int = 20_000,
           eval_freq: int = 20_000, progress: bool = True) -> Path:
-    """Train one agent in a new run folder; returns the folder."""
-    scenario = scenario_name(model, bandwidth, randomize)
+    """Train one agent in a new run folder; returns the folder. With
+    ``env_kwargs={"scenario": name}`` the preset sets the conditions (and `bandwidth` is
+    ignored)."""
+    preset = (env_kwargs or {}).get("scenario")
+    scenario = scenario_name(model, bandwidth, randomize, preset)
     hp = load_hyperparams(algo, scenario, hyperparams)
-    kwargs = {"model": model, "bandwidth_mbps": parse_bandwidth_mbps(bandwidth)}
+    kwargs: dict[str, Any] = {"model": model}
+    if bandwidth is not None and preset is None:
+        kwargs["bandwidth_mbps"] = parse_bandwidth_mbps(bandwidth)
     kwargs.update(env_kwargs or {})
     EdgeCloudEnv(**kwargs)  # validate every env argument before any work
     if vec not in ("dummy", "subproc"):

@@ -53,8 +53,15 @@ def makespan_lower_bound(*args: Any, **kwargs: Any) -> float:
     return bound(*args, **kwargs)
 
 
+def episode_lower_bound(sim: Any) -> float:
+    """The LP lower bound of a simulator's current episode (`splitgym.baselines.bounds`)."""
+    from .bounds import episode_lower_bound as bound
+
+    return bound(sim)
+
+
 __all__ = [
     "PAPER_POLICIES", "POLICIES", "YARDSTICKS", "BestStatic", "CloudOnly", "EdgeOnly",
     "Fixed", "GreedyEFT", "Policy", "QueueAware", "QueueFill", "QueueLookahead", "SingleCut",
-    "make_policy", "makespan_lower_bound", "single_cut_index",
+    "episode_lower_bound", "make_policy", "makespan_lower_bound", "single_cut_index",
 ]

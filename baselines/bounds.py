@@ -12,12 +12,15 @@ Each edge e splits its F_e tasks among the feasible cuts, ``x[e, k] >= 0`` with
 
 Every schedule's makespan satisfies all of them with integer x, so the LP minimum
 (scipy's ``linprog``, HiGHS) is a lower bound. It ignores queue capacity, FIFO order
-and idle time, so it is not tight.
+and idle time, so it is not tight. With a heterogeneous fleet each edge uses its own
+edge times; with time-varying uplinks each link is charged at its trace's peak rate
+(no transfer can be faster), so the bound stays certified.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 from scipy.optimize import linprog
@@ -26,14 +29,38 @@ from splitgym.envs.core.config import SimConfig
 from splitgym.profiles.cuts import CutTable
 
 
+def episode_lower_bound(sim: Any) -> float:
+    """`makespan_lower_bound` of a simulator's current episode (its arrivals, fleet and
+    uplink traces)."""
+    peak = None
+    if sim._traces is not None:
+        peak = [float(tr.rates_mbps.max()) for tr in sim._traces]
+    return makespan_lower_bound(sim.cuts, sim.config, sim.arrivals, edge_s=sim._edge_s_of,
+                                link_peak_mbps=peak)
+
+
 def makespan_lower_bound(cuts: CutTable, config: SimConfig,
-                         arrivals: Sequence[Sequence[float]]) -> float:
-    """The LP lower bound on the makespan [s] of any policy on these arrivals."""
-    feasible = np.flatnonzero(cuts.feasible(config.bandwidth_mbps))
-    te = cuts.edge_s[feasible]
-    tt = cuts.transfer_s(config.bandwidth_mbps)[feasible]
+                         arrivals: Sequence[Sequence[float]],
+                         edge_s: Sequence[Sequence[float]] | None = None,
+                         link_peak_mbps: Sequence[float] | None = None) -> float:
+    """The LP lower bound on the makespan [s] of any policy on these arrivals.
+
+    `edge_s`: per-edge, per-cut edge times (a heterogeneous fleet); `link_peak_mbps`:
+    per-link peak rates of time-varying uplinks (one for a shared link).
+    """
+    n_e = len(arrivals)
+    peak = list(link_peak_mbps) if link_peak_mbps is not None else None
+    rate = max(peak) if peak else config.bandwidth_mbps
+    feasible = np.flatnonzero(cuts.feasible(rate))
+    rows_te = np.asarray(edge_s)[:, feasible] if edge_s is not None else \
+        np.tile(cuts.edge_s[feasible], (n_e, 1))
+    if peak is not None and config.uplink == "per_edge":
+        rows_tt = np.array([cuts.transfer_s(r)[feasible] for r in peak])
+    else:
+        rows_tt = np.tile(cuts.transfer_s(rate)[feasible], (n_e, 1))
+    rows_tt = np.where(np.isfinite(rows_tt), rows_tt, 1e12)  # a dead link: never used
     tc = cuts.cloud_s[feasible]
-    n_e, n_k = len(arrivals), len(feasible)
+    n_k = len(feasible)
     first = np.array([float(a[0]) for a in arrivals])
     frames = np.array([len(a) for a in arrivals], dtype=np.float64)
     last = max(float(a[-1]) for a in arrivals)
@@ -41,31 +68,32 @@ def makespan_lower_bound(cuts: CutTable, config: SimConfig,
     t_col = n_var - 1
     rows, rhs = [], []
 
-    def load(coeffs_per_edge: np.ndarray, edges: Sequence[int], scale: float = 1.0) -> None:
+    def load(coeffs: np.ndarray, edges: Sequence[int], scale: float = 1.0) -> None:
         row = np.zeros(n_var)
         for e in edges:
-            row[e * n_k:(e + 1) * n_k] = coeffs_per_edge * scale
+            row[e * n_k:(e + 1) * n_k] = coeffs[e] * scale
         row[t_col] = -1.0
         rows.append(row)
 
+    tc_rows = np.tile(tc, (n_e, 1))
     for e in range(n_e):
-        load(te, [e])
+        load(rows_te, [e])
         rhs.append(-first[e])
     if config.uplink == "per_edge":
         for e in range(n_e):
-            load(tt, [e])
+            load(rows_tt, [e])
             rhs.append(-first[e])
     else:
-        load(tt, range(n_e))
+        load(rows_tt, range(n_e))
         rhs.append(-first.min())
-    load(tc, range(n_e), 1.0 / config.cloud_workers)
+    load(tc_rows, range(n_e), 1.0 / config.cloud_workers)
     rhs.append(-first.min())
     a_eq = np.zeros((n_e, n_var))
     for e in range(n_e):
         a_eq[e, e * n_k:(e + 1) * n_k] = 1.0
     c = np.zeros(n_var)
     c[t_col] = 1.0
-    fastest = float(np.min(te + tt + tc))
+    fastest = float(np.min(rows_te + rows_tt + tc))
     bounds = [(0, None)] * (n_var - 1) + [(last + fastest, None)]
     res = linprog(c, A_ub=np.array(rows), b_ub=np.array(rhs), A_eq=a_eq, b_eq=frames,
                   bounds=bounds, method="highs")

@@ -53,7 +53,11 @@ def _build_parser() -> argparse.ArgumentParser:
     ev.add_argument("--queue-capacity", type=int, default=20)
     ev.add_argument("--cloud-workers", type=int, default=1)
     ev.add_argument("--uplink", choices=("per_edge", "shared"), default="per_edge")
-    ev.add_argument("--objective", choices=("makespan", "mean_latency"), default="makespan")
+    ev.add_argument("--objective", choices=("makespan", "mean_latency", "deadline_miss"),
+                    default="makespan")
+    ev.add_argument("--scenario", default=None,
+                    help="a scenario preset; it sets the conditions the flags above leave "
+                    "at their defaults")
     ev.add_argument("--agent", action="append", default=[], metavar="RUN_DIR_OR_ZIP",
                     help="add a trained agent (repeatable); the policy name 'learned' is "
                     "the shipped agent of this model and bandwidth")
@@ -77,6 +81,9 @@ def _build_parser() -> argparse.ArgumentParser:
                     help="extra gym.make arguments, e.g. n_edges=3 uplink=shared")
     tr.add_argument("--hyperparams", nargs="*", default=[], metavar="KEY=VALUE",
                     help="override agents/hyperparams/<algo>.yml, e.g. learning_rate=1e-4")
+    tr.add_argument("--scenario", default=None,
+                    help="a scenario preset (cellular-markov, mixed-fleet, rush-hour, ...); "
+                    "it sets the conditions, --bandwidth is then ignored")
     tr.add_argument("--randomize", action="store_true",
                     help="redraw bandwidth (0.5-12 Mbit/s), edges (1-8) and C (5-30) per "
                     "episode")
@@ -116,6 +123,11 @@ def _build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+_EVAL_DEFAULTS = {"bandwidth_mbps": 5.85, "n_edges": 5, "frames_per_edge": 30,
+                  "queue_capacity": 20, "cloud_workers": 1, "uplink": "per_edge",
+                  "objective": "makespan"}
+
+
 def _cmd_train(args: argparse.Namespace) -> int:
     import torch
 
@@ -125,8 +137,11 @@ def _cmd_train(args: argparse.Namespace) -> int:
     if args.resume:
         run = resume(args.resume, progress=not args.no_progress)
     else:
+        env_kwargs = parse_kv(args.env_kwargs, "--env-kwargs")
+        if args.scenario:
+            env_kwargs["scenario"] = args.scenario
         run = train(args.algo, args.model, args.bandwidth, args.timesteps, args.seed,
-                    env_kwargs=parse_kv(args.env_kwargs, "--env-kwargs"),
+                    env_kwargs=env_kwargs,
                     hyperparams=parse_kv(args.hyperparams, "--hyperparams"),
                     randomize=args.randomize, run_root=args.runs, vec=args.vec,
                     checkpoint_freq=args.checkpoint_freq, eval_freq=args.eval_freq,
@@ -167,15 +182,23 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
                   "n_edges": args.n_edges, "frames_per_edge": args.frames,
                   "queue_capacity": args.queue_capacity, "cloud_workers": args.cloud_workers,
                   "uplink": args.uplink, "objective": args.objective}
+    if args.scenario:
+        env_kwargs["scenario"] = args.scenario
+        env_kwargs = {k: v for k, v in env_kwargs.items()
+                      if k in ("model", "scenario") or v != _EVAL_DEFAULTS.get(k)}
     policies = [p for p in args.policies.split(",") if p.strip()]
     policies += [f"agent:{a}" for a in args.agent]
     t0 = time.perf_counter()
     results = evaluate_policies(env_kwargs, policies,
                                 range(args.seed_offset, args.seed_offset + args.seeds),
                                 progress=not args.no_progress)
-    print(f"model={args.model} bandwidth={args.bandwidth} Mbit/s edges={args.n_edges} "
-          f"frames/edge={args.frames} C={args.queue_capacity} uplink={args.uplink} "
-          f"seeds=0..{args.seeds - 1}")
+    if args.scenario:
+        print(f"model={args.model} scenario={args.scenario} "
+              f"seeds={args.seed_offset}..{args.seed_offset + args.seeds - 1}")
+    else:
+        print(f"model={args.model} bandwidth={args.bandwidth} Mbit/s edges={args.n_edges} "
+              f"frames/edge={args.frames} C={args.queue_capacity} uplink={args.uplink} "
+              f"seeds={args.seed_offset}..{args.seed_offset + args.seeds - 1}")
     print(format_table(results))
     if args.csv:
         write_csv(results, args.csv)

@@ -13,7 +13,7 @@ import gymnasium as gym
 import numpy as np
 from tqdm.auto import tqdm
 
-from splitgym.baselines import make_policy, makespan_lower_bound
+from splitgym.baselines import episode_lower_bound, make_policy
 from splitgym.envs import ENV_ID, rollout
 from splitgym.envs.core.simulator import InvalidActionError
 
@@ -44,7 +44,13 @@ def build_policy(spec: str, env_kwargs: Mapping[str, Any]) -> Any:
         from splitgym.agents.policy import load_pretrained
         from splitgym.envs.core.config import BANDWIDTH_PRESETS_MBPS, parse_bandwidth_mbps
 
-        bw = parse_bandwidth_mbps(env_kwargs.get("bandwidth_mbps", 5.85))
+        if env_kwargs.get("scenario") not in (None, "paper-3g", "paper-4g"):
+            return load_pretrained(str(env_kwargs.get("model", "alexnet")),
+                                   env_kwargs["scenario"])
+        bw = env_kwargs.get("bandwidth_mbps", 5.85)
+        if env_kwargs.get("scenario") in ("paper-3g", "paper-4g"):
+            bw = env_kwargs["scenario"][-2:]
+        bw = parse_bandwidth_mbps(bw)
         net = next((k for k, v in BANDWIDTH_PRESETS_MBPS.items() if v == bw), "random")
         return load_pretrained(str(env_kwargs.get("model", "alexnet")), net)
     name, kw = parse_policy(spec)
@@ -97,7 +103,7 @@ def evaluate_policies(env_kwargs: Mapping[str, Any], policies: Sequence[str],
     for seed in seeds:
         env.reset(seed=seed)
         sim = env.unwrapped.simulator
-        bounds.append(makespan_lower_bound(sim.cuts, sim.config, sim.arrivals))
+        bounds.append(episode_lower_bound(sim))
     env.close()
     sq = dict(zip(seeds, _makespans(env_kwargs, "queue_aware", seeds, results), strict=True))
     lb = float(np.mean(bounds))

@@ -10,7 +10,12 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from splitgym.baselines import POLICIES, make_policy, makespan_lower_bound, single_cut_index
+from splitgym.baselines import (
+    POLICIES,
+    episode_lower_bound,
+    make_policy,
+    single_cut_index,
+)
 from splitgym.envs import ENV_ID, EdgeCloudEnv, rollout
 
 BW = 0.008  # toy profile: 1000 bytes per second
@@ -26,7 +31,7 @@ def test_lower_bound__toy_hand_computed():
     env = EdgeCloudEnv(model="toy", bandwidth_mbps=BW)
     env.reset(options={"arrival_times_s": [[0.0, 0.0, 0.0]]})
     sim = env.simulator
-    assert math.isclose(makespan_lower_bound(sim.cuts, sim.config, sim.arrivals), 3.0,
+    assert math.isclose(episode_lower_bound(sim), 3.0,
                         rel_tol=1e-9)
     # and the best real schedule is no better: all cut 1 finishes at 1+1+.75 ... 3.75
     best = min(rollout(env, make_policy("fixed", cut=k),
@@ -48,7 +53,7 @@ def test_lower_bound__no_policy_ever_beats_it(seed, model, bw, n_edges, frames, 
                        cloud_workers=workers, fps=(5.0, 15.0))
     env.reset(seed=seed)
     sim = env.simulator
-    bound = makespan_lower_bound(sim.cuts, sim.config, sim.arrivals)
+    bound = episode_lower_bound(sim)
     for name in POLICIES:
         if name == "fixed" or (name == "cloud_only" and bw == 0.0):
             continue
@@ -116,3 +121,19 @@ def test_greedy_eft__picks_the_earliest_predicted_finish():
         obs, _, term, _, info = env.step(a)
         if term:
             break
+
+
+@settings(max_examples=25, deadline=None)
+@given(seed=st.integers(0, 10_000), n_edges=st.integers(1, 4),
+       speeds=st.lists(st.floats(0.25, 4.0), min_size=4, max_size=4),
+       per_edge=st.booleans(), uplink=st.sampled_from(["per_edge", "shared"]))
+def test_lower_bound__holds_under_changing_conditions(seed, n_edges, speeds, per_edge, uplink):
+    spec = {"kind": "markov", "rates_mbps": [6.0, 1.0, 0.0], "mean_dwell_s": [3.0, 2.0, 1.0]}
+    env = EdgeCloudEnv(model="alexnet", n_edges=n_edges, frames_per_edge=4,
+                       edge_speed=speeds[:n_edges], bandwidth_mbps=spec,
+                       bandwidth_per_edge=per_edge and uplink == "per_edge", uplink=uplink)
+    env.reset(seed=seed)
+    bound = episode_lower_bound(env.simulator)
+    for name in ("edge_only", "single_cut", "greedy_eft", "sq_lookahead", "best_static"):
+        ep = rollout(env, make_policy(name), seed=seed)
+        assert ep.metrics["makespan_s"] >= bound * (1 - 1e-9), name
