@@ -53,7 +53,18 @@ def field_names(n_cuts: int) -> list[str]:
 
 
 def encode(ctx: dict[str, Any], scale_s: float, out: np.ndarray) -> np.ndarray:
-    """Write the observation of decision context `ctx` into `out` (float32) and return it."""
+    """Write the observation of decision context `ctx` into `out` (float32) and return it.
+
+    Computed in float64 and clipped before the cast, so no value overflows float32.
+    """
+    buf = np.empty(out.shape, dtype=np.float64)
+    _encode(ctx, scale_s, buf)
+    np.clip(buf, 0.0, OBS_CAP, out=buf)
+    out[:] = buf
+    return out
+
+
+def _encode(ctx: dict[str, Any], scale_s: float, out: np.ndarray) -> None:
     k = len(ctx["edge_s"])
     now = ctx["time_s"]
     inv = 1.0 / scale_s
@@ -76,5 +87,3 @@ def encode(ctx: dict[str, Any], scale_s: float, out: np.ndarray) -> np.ndarray:
     out[s + 7] = ctx["busy_edges"] / n_edges
     out[s + 8] = frames_left / frames_of_edge
     out[s + 9] = ctx["tasks_decided"] / ctx["n_tasks"]
-    np.clip(out, 0.0, OBS_CAP, out=out)
-    return out

@@ -219,7 +219,7 @@ def _validate(doc: Any) -> Profile:
         if not isinstance(desc, Mapping):
             raise ProfileError(f"devices[{name!r}]: must be an object, got {desc!r}")
     for key in ("default_edge", "default_cloud"):
-        if doc[key] not in devices:
+        if not isinstance(doc[key], str) or doc[key] not in devices:
             raise ProfileError(f"{key}: {doc[key]!r} is not one of devices {sorted(devices)}")
 
     raw_layers = doc["layers"]

@@ -1,0 +1,178 @@
+"""Property-based tests (hypothesis) over random profiles, configurations, arrivals and
+policies: the invariants of the system model, and the profile loader under fuzzing."""
+
+from __future__ import annotations
+
+import json
+import math
+
+import numpy as np
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from splitgym.baselines import make_policy
+from splitgym.envs import EdgeCloudEnv, rollout
+from splitgym.profiles import Profile, ProfileError, load_profile
+
+from test_cuts import random_dags
+
+
+@st.composite
+def chains(draw):
+    n = draw(st.integers(1, 6))
+    layers = []
+    for i in range(n):
+        layers.append({"name": f"l{i}", "inputs": ["input" if i == 0 else f"l{i - 1}"],
+                       "output_bytes": draw(st.integers(0, 300_000)),
+                       "latency_ms": {"e": draw(st.floats(0, 800)),
+                                      "c": draw(st.floats(0, 80))}})
+    return Profile.from_dict({
+        "format": "splitgym-profile/1", "model": "rand", "devices": {"e": {}, "c": {}},
+        "default_edge": "e", "default_cloud": "c",
+        "input_bytes": draw(st.integers(0, 300_000)), "layers": layers})
+
+
+class RandomPolicy:
+    """Uniform among the feasible cuts, from its own seeded generator."""
+
+    def __init__(self, seed: int) -> None:
+        self.rng = np.random.default_rng(seed)
+
+    def __call__(self, obs, info):
+        return int(self.rng.choice(np.flatnonzero(info["action_mask"])))
+
+
+policies = st.sampled_from(["random", "single_cut", "queue_aware", "greedy_eft",
+                            "sq_lookahead", "edge_only"])
+
+
+@st.composite
+def scenarios(draw):
+    prof = draw(st.one_of(chains(), random_dags()))
+    kwargs = {
+        "model": prof,
+        "bandwidth_mbps": draw(st.sampled_from([0.0, 0.05, 0.5, 2.0, 20.0])),
+        "uplink": draw(st.sampled_from(["per_edge", "shared"])),
+        "n_edges": draw(st.integers(1, 4)),
+        "frames_per_edge": draw(st.integers(1, 6)),
+        "fps": draw(st.sampled_from([1.0, 10.0, (2.0, 30.0)])),
+        "queue_capacity": draw(st.integers(1, 5)),
+        "cloud_workers": draw(st.integers(1, 3)),
+        "arrivals": draw(st.sampled_from(["periodic", "poisson", "bursty"])),
+    }
+    return kwargs, draw(policies), draw(st.integers(0, 2**16))
+
+
+def _policy(name, seed):
+    return RandomPolicy(seed) if name == "random" else make_policy(name)
+
+
+@settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(case=scenarios())
+def test_invariants__of_every_run(case):
+    kwargs, name, seed = case
+    env = EdgeCloudEnv(**kwargs)
+    ep = rollout(env, _policy(name, seed), seed=seed)
+    r = ep.records
+    sim = env.simulator
+    table = env.cut_table
+    n = r.completion_s.size
+    # every task completes exactly once, with a cut, and its decision was taken once
+    assert np.isfinite(r.completion_s).all() and n == ep.metrics["n_tasks"]
+    assert len(ep.actions) == n and (r.cut >= 0).all()
+    assert np.array_equal(np.sort(r.edge * 10_000 + r.frame),
+                          np.unique(r.edge * 10_000 + r.frame))
+    tol = 1e-9 * max(1.0, float(np.nanmax(r.completion_s)))
+    off = table.offloads[r.cut]
+    tx = table.transfer_s(kwargs["bandwidth_mbps"])[r.cut]
+    own = table.edge_s[r.cut] + np.where(off, tx + table.cloud_s[r.cut], 0.0)
+    # no completion earlier than arrival plus its own edge, transfer and cloud times
+    assert np.all(r.completion_s >= r.arrival_s + own - tol)
+    assert np.all(r.edge_start_s >= r.arrival_s - tol)
+    # each edge computes one frame at a time, in frame order
+    for e in range(int(r.edge.max()) + 1):
+        sel = r.edge == e
+        s, f = r.edge_start_s[sel], r.edge_end_s[sel]
+        assert np.all(s[1:] >= f[:-1] - tol)
+    # a link never carries two transfers at once
+    links = r.edge if kwargs["uplink"] == "per_edge" else np.zeros_like(r.edge)
+    for link in np.unique(links[off]):
+        sel = off & (links == link)
+        order = np.argsort(r.link_start_s[sel], kind="stable")
+        s, f = r.link_start_s[sel][order], r.link_end_s[sel][order]
+        assert np.all(s[1:] >= f[:-1] - tol)
+    # the cloud is FIFO in cloud-arrival order, never more than W at once
+    arrive, start = r.link_end_s[off], r.cloud_start_s[off]
+    order = np.lexsort((np.flatnonzero(off), arrive))
+    assert np.all(np.diff(start[order]) >= -tol)
+    events = sorted([(t, 1) for t in start] + [(t, -1) for t in r.cloud_end_s[off]],
+                    key=lambda x: (x[0], x[1]))
+    busy = np.cumsum([d for _, d in events]) if events else np.array([0])
+    assert busy.max(initial=0) <= kwargs["cloud_workers"]
+    # the queue (transfer start .. cloud end) never holds more than C tasks
+    events = sorted([(t, 1) for t in r.link_start_s[off]] +
+                    [(t, -1) for t in r.cloud_end_s[off]], key=lambda x: (x[0], x[1]))
+    occ = np.cumsum([d for _, d in events]) if events else np.array([0])
+    assert occ.max(initial=0) <= kwargs["queue_capacity"]
+    # the return is minus the objective; edge-only tasks never touch link or cloud
+    assert math.isclose(ep.episode_return, -ep.metrics["makespan_s"], rel_tol=1e-9,
+                        abs_tol=1e-9)
+    assert np.isnan(r.link_start_s[~off]).all() and np.isnan(r.cloud_end_s[~off]).all()
+    del sim
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(case=scenarios())
+def test_same_seed__replays_bit_for_bit(case):
+    kwargs, name, seed = case
+    a = rollout(EdgeCloudEnv(**kwargs), _policy(name, seed), seed=seed)
+    b = rollout(EdgeCloudEnv(**kwargs), _policy(name, seed), seed=seed)
+    assert np.array_equal(a.actions, b.actions)
+    for field in a.records.__dataclass_fields__:
+        assert np.array_equal(getattr(a.records, field), getattr(b.records, field),
+                              equal_nan=True)
+    assert a.episode_return == b.episode_return
+
+
+json_values = st.recursive(
+    st.none() | st.booleans() | st.integers(-10**6, 10**12) |
+    st.floats(allow_nan=True, allow_infinity=True) | st.text(max_size=8),
+    lambda children: st.lists(children, max_size=4) |
+    st.dictionaries(st.text(max_size=8), children, max_size=5), max_leaves=30)
+
+
+@st.composite
+def mutated_profiles(draw):
+    """A valid profile with one to three fields replaced by arbitrary JSON."""
+    base = json.loads(json.dumps({
+        "format": "splitgym-profile/1", "model": "m", "input_bytes": 100,
+        "devices": {"a": {}, "b": {}}, "default_edge": "a", "default_cloud": "b",
+        "layers": [{"name": "x", "inputs": ["input"], "output_bytes": 10,
+                    "latency_ms": {"a": 1.0, "b": 2.0}},
+                   {"name": "y", "inputs": ["x"], "output_bytes": 5,
+                    "latency_ms": {"a": 1.0, "b": 2.0}}]}))
+    paths = [("format",), ("model",), ("input_bytes",), ("devices",), ("default_edge",),
+             ("layers",), ("layers", 0), ("layers", 1, "inputs"), ("layers", 0, "name"),
+             ("layers", 1, "latency_ms"), ("layers", 0, "latency_ms", "a"),
+             ("layers", 1, "output_bytes"), ("provenance",)]
+    for _ in range(draw(st.integers(1, 3))):
+        path = draw(st.sampled_from(paths))
+        target = base
+        try:
+            for key in path[:-1]:
+                target = target[key]
+            target[path[-1]] = draw(json_values)
+        except (KeyError, IndexError, TypeError):
+            pass
+    return base
+
+
+@settings(max_examples=300, deadline=None)
+@given(doc=st.one_of(json_values, mutated_profiles()))
+def test_profile_loader__fuzzed_json_loads_or_raises_profile_error(doc):
+    try:
+        prof = load_profile(doc) if isinstance(doc, dict) else Profile.from_dict(doc)
+    except ProfileError as exc:
+        assert str(exc)  # a message naming the field
+        return
+    assert prof.n_layers >= 1 and prof.to_dict()["format"] == "splitgym-profile/1"
