@@ -9,12 +9,11 @@ import math
 import numpy as np
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from test_cuts import random_dags
 
 from splitgym.baselines import make_policy
 from splitgym.envs import EdgeCloudEnv, rollout
 from splitgym.profiles import Profile, ProfileError, load_profile
-
-from test_cuts import random_dags
 
 
 @st.composite
