@@ -20,19 +20,20 @@ from typing import Any
 import numpy as np
 from tqdm.auto import tqdm
 
-from splitgym.baselines import PAPER_POLICIES, YARDSTICKS, make_policy, makespan_lower_bound
+from splitgym.baselines import PAPER_POLICIES, YARDSTICKS, episode_lower_bound, make_policy
 from splitgym.envs.core.simulator import InvalidActionError
 from splitgym.envs.edge_cloud import EdgeCloudEnv
 from splitgym.envs.rollout import rollout
 
 from . import paper
 
-POLICIES: tuple[str, ...] = PAPER_POLICIES + YARDSTICKS
+LEARNED = "learned"
+POLICIES: tuple[str, ...] = PAPER_POLICIES + YARDSTICKS + (LEARNED,)
 LOWER_BOUND = "lower_bound"
 LABELS = {"cloud_only": "C-O", "edge_only": "E-O", "single_cut": "S-C", "queue_aware": "S-Q",
           "best_static": "best static (oracle)", "greedy_eft": "greedy EFT",
           "sq_fill": "S-Q fill", "sq_lookahead": "S-Q look-ahead",
-          LOWER_BOUND: "lower bound"}
+          LEARNED: "learned (shipped agent)", LOWER_BOUND: "lower bound"}
 PAPER_SETTING: dict[str, Any] = {"n_edges": 5, "frames_per_edge": 30, "queue_capacity": 20,
                                  "fps": (5.0, 15.0)}
 
@@ -49,17 +50,35 @@ class Job:
     seeds: tuple[int, ...] = ()
 
 
+def _learned(job: Job) -> Any:
+    """The shipped agent for a job: the scenario's own in Table 1, else the one trained
+    on randomised conditions; None when none is shipped."""
+    from splitgym.agents.policy import available_pretrained, load_pretrained
+
+    net = job.x if job.group == "table1" else "random"
+    if f"{job.model}-{net}" not in available_pretrained():
+        return None
+    return load_pretrained(job.model, net)
+
+
 def _run_job(job: Job) -> tuple[Job, list[float]]:
+    import torch
+
+    torch.set_num_threads(1)
     env = EdgeCloudEnv(model=job.model, **job.env_kwargs)
+    agent = _learned(job) if job.policy == LEARNED else None
+    if job.policy == LEARNED and agent is None:
+        return job, [math.nan] * len(job.seeds)
     out = []
     for seed in job.seeds:
         if job.policy == LOWER_BOUND:
             env.reset(seed=seed)
             sim = env.simulator
-            out.append(makespan_lower_bound(sim.cuts, sim.config, sim.arrivals))
+            out.append(episode_lower_bound(sim))
             continue
+        policy = agent if agent is not None else make_policy(job.policy)
         try:
-            out.append(rollout(env, make_policy(job.policy), seed=seed).metrics["makespan_s"])
+            out.append(rollout(env, policy, seed=seed).metrics["makespan_s"])
         except InvalidActionError:  # cloud-only at 0 Mbit/s: infinite delay
             out.append(math.inf)
     return job, out
@@ -116,7 +135,8 @@ def run(jobs: Sequence[Job], seeds: Sequence[int], workers: int = 2,
     results = Results(tuple(seeds))
     bar = tqdm(total=len(jobs), desc="reproduce", unit="run", disable=not progress)
     # expensive jobs first so the pool stays busy to the end
-    order = sorted(jobs, key=lambda j: j.policy not in ("best_static", "sq_lookahead"))
+    order = sorted(jobs, key=lambda j: j.policy not in ("best_static", "sq_lookahead",
+                                                        LEARNED))
     if workers > 1:
         with ProcessPoolExecutor(max_workers=workers) as pool:
             for job, out in pool.map(_run_job, order, chunksize=4):
@@ -152,8 +172,8 @@ def table1_rows(res: Results, models: Sequence[str]) -> list[dict[str, Any]]:
                     "makespan_std_s": float(mk.std()) if np.isfinite(mk).all() else math.nan,
                     "paper_s": ref if ref is not None else "",
                     "ratio": mean / ref if ref else "",
-                    "beyond_paper": pol in YARDSTICKS or (pol == "queue_aware"
-                                                           and model in paper.DAG_MODELS),
+                    "beyond_paper": pol in YARDSTICKS + (LEARNED,) or (
+                        pol == "queue_aware" and model in paper.DAG_MODELS),
                     "lower_bound_s": lb, "gap_to_bound": mean / lb - 1.0})
     return rows
 
@@ -169,8 +189,9 @@ def _write_csv(path: Path, columns: Sequence[str], rows: Iterable[dict[str, Any]
 def table1_markdown(rows: Sequence[dict[str, Any]], models: Sequence[str]) -> str:
     """Table 1 side by side: ours (paper) per policy, then yardsticks and the bound."""
     by = {(r["model"], r["network"], r["policy"]): r for r in rows}
+    extra = YARDSTICKS + (LEARNED,)
     head = ["DNN", "net"] + [LABELS[p] + " ours (paper)" for p in PAPER_POLICIES] + \
-        [LABELS[p] for p in YARDSTICKS] + ["lower bound"]
+        [LABELS[p] for p in extra] + ["lower bound"]
     out = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for model in models:
         for net in paper.NETWORKS:
@@ -180,12 +201,14 @@ def table1_markdown(rows: Sequence[dict[str, Any]], models: Sequence[str]) -> st
                 ref = f"{r['paper_s']:.1f}" if r["paper_s"] != "" else "-"
                 mark = "*" if r["beyond_paper"] else ""
                 cells.append(f"{r['makespan_s']:.1f}{mark} ({ref})")
-            cells += [f"{by[(model, net, p)]['makespan_s']:.1f}" for p in YARDSTICKS]
+            cells += [f"{by[(model, net, p)]['makespan_s']:.1f}" for p in extra]
             cells.append(f"{by[(model, net, PAPER_POLICIES[0])]['lower_bound_s']:.1f}")
             out.append("| " + " | ".join(cells) + " |")
     out.append("")
     out.append("Seconds, mean over seeds; in brackets the paper's Table 1; `*` S-Q on a DAG "
-               "model, beyond the paper (which ran S-Q on chains only).")
+               "model, beyond the paper (which ran S-Q on chains only). Learned: the shipped "
+               "MaskablePPO agent of the scenario (`agents/pretrained`), evaluated on seeds it "
+               "never trained on.")
     return "\n".join(out) + "\n"
 
 
@@ -201,7 +224,7 @@ def _plt() -> Any:
 def _colors() -> dict[str, str]:
     names = list(POLICIES)
     cmap = ["#7f7f7f", "#bcbd22", "#1f77b4", "#d62728", "#9467bd", "#2ca02c", "#ff7f0e",
-            "#17becf"]
+            "#17becf", "#e377c2"]
     return dict(zip(names, cmap, strict=True))
 
 
@@ -263,7 +286,8 @@ def fig_lines(res: Results, group: str, model: str, xs: Sequence[Any], out: Path
                          "speedup_std": s,
                          "makespan_s": res.mean(group, model, x, pol)})
         style = "-" if pol in PAPER_POLICIES else "--"
-        ax.errorbar(xs, ms, yerr=ss, label=LABELS[pol], color=colors[pol], ls=style,
+        label = "learned (randomised-conditions agent)" if pol == LEARNED else LABELS[pol]
+        ax.errorbar(xs, ms, yerr=ss, label=label, color=colors[pol], ls=style,
                     marker="o", ms=3, capsize=2)
     for pol, (lo, hi) in ranges.items():
         ax.axhspan(lo, hi, color=colors[pol], alpha=0.15,

@@ -1,0 +1,149 @@
+"""Agents: train, resume and evaluate as a user would, in subprocesses; shipped agents."""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import yaml
+
+from splitgym.agents import LearnedPolicy, available_pretrained, load_pretrained
+from splitgym.agents.train import load_hyperparams, scenario_name
+from splitgym.envs import EdgeCloudEnv, rollout
+
+TOY = ["--model", "toy", "--bandwidth", "0.008",
+       "--env-kwargs", "n_edges=1", "frames_per_edge=3"]
+
+
+def _cli(*args, **kw):
+    return subprocess.run([sys.executable, "-m", "splitgym.experiments.cli", *args],
+                          capture_output=True, text=True, **kw)
+
+
+@pytest.mark.parametrize("algo,extra", [
+    ("maskable_ppo", ["n_envs=2", "n_steps=64", "batch_size=64", "bc_episodes=2",
+                      "bc_epochs=1"]),
+    ("ppo", ["n_envs=1", "n_steps=64", "batch_size=32", "bc_epochs=0"]),
+    ("a2c", ["n_envs=2", "n_steps=8", "bc_epochs=0"]),
+    ("dqn", ["n_envs=1", "learning_starts=32", "buffer_size=500"]),
+])
+def test_cli_train__smoke_every_algorithm(tmp_path, algo, extra):
+    res = _cli("train", "--algo", algo, *TOY, "--timesteps", "256", "--runs", str(tmp_path),
+               "--checkpoint-freq", "128", "--eval-freq", "128", "--no-progress",
+               "--hyperparams", *extra)
+    assert res.returncode == 0, res.stderr[-2000:]
+    run = tmp_path / algo / "toy-0.008mbps_1"
+    cfg = yaml.safe_load((run / "config.yml").read_text())
+    assert cfg["algo"] == algo and cfg["seed"] == 0 and cfg["total_timesteps"] == 256
+    assert cfg["commit"] and cfg["splitgym_version"]
+    assert (run / "model.zip").is_file() and (run / "best_model.zip").is_file()
+    assert list((run / "checkpoints").glob("ckpt_*_steps.zip"))
+    assert list((run / "tb").rglob("events.out.tfevents.*"))
+    val = json.loads((run / "validation.json").read_text())
+    assert math.isfinite(val["best_makespan_s"]) and val["best_baseline_makespan_s"] > 0
+    # evaluate the run folder beside the baselines
+    out = tmp_path / "eval.csv"
+    res = _cli("evaluate", "--model", "toy", "--bandwidth", "0.008", "--n-edges", "1",
+               "--frames", "3", "--seeds", "2", "--policies", "single_cut,queue_aware",
+               "--agent", str(run), "--csv", str(out), "--no-progress")
+    assert res.returncode == 0, res.stderr[-2000:]
+    assert f"agent:{run}" in res.stdout
+    rows = out.read_text().splitlines()
+    assert rows[0].startswith("policy,makespan_s") and len(rows) == 4
+
+
+def test_cli_train__resume_after_interruption(tmp_path):
+    args = ["train", "--algo", "ppo", *TOY, "--timesteps", "6000", "--runs", str(tmp_path),
+            "--checkpoint-freq", "256", "--eval-freq", "100000", "--no-progress",
+            "--hyperparams", "n_envs=1", "n_steps=128", "batch_size=64", "bc_epochs=0"]
+    proc = subprocess.Popen([sys.executable, "-m", "splitgym.experiments.cli", *args],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    run = tmp_path / "ppo" / "toy-0.008mbps_1"
+    deadline = time.time() + 240
+    while time.time() < deadline and not list((run / "checkpoints").glob("ckpt_*.zip")):
+        time.sleep(0.2)
+    proc.send_signal(signal.SIGKILL)  # an interruption, not a clean stop
+    proc.wait()
+    assert not (run / "model.zip").exists(), "the run finished before it was interrupted"
+    res = _cli("train", "--resume", str(run), "--no-progress")
+    assert res.returncode == 0, res.stderr[-2000:]
+    timing = [json.loads(line) for line in (run / "timing.jsonl").read_text().splitlines()]
+    assert timing[-1]["resumed_from"] and "ckpt_" in timing[-1]["resumed_from"]
+    assert timing[-1]["num_timesteps"] == 6016  # 6000 rounded up to whole rollouts of 128
+    pol = LearnedPolicy.load(run / "model.zip")
+    assert pol.model.num_timesteps == 6016
+
+
+def _first_losses(run: Path) -> list[float]:
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    (tb,) = [p.parent for p in run.rglob("events.out.tfevents.*")]
+    acc = EventAccumulator(str(tb))
+    acc.Reload()
+    return [e.value for tag in ("train/loss", "train/value_loss", "train/policy_gradient_loss")
+            for e in acc.Scalars(tag)[:1]]
+
+
+def test_train__same_seed_one_env_gives_the_same_first_update_losses(tmp_path):
+    from splitgym.agents.train import train
+
+    hp = {"n_envs": 1, "n_steps": 64, "batch_size": 32, "n_epochs": 2, "bc_episodes": 2,
+          "bc_epochs": 2}
+    kw = dict(env_kwargs={"n_edges": 2, "frames_per_edge": 4}, hyperparams=hp,
+              checkpoint_freq=10_000, eval_freq=10_000, progress=False)
+    a = train("maskable_ppo", "toy", 0.008, 192, 3, run_root=tmp_path / "a", **kw)
+    b = train("maskable_ppo", "toy", 0.008, 192, 3, run_root=tmp_path / "b", **kw)
+    la, lb = _first_losses(a), _first_losses(b)
+    assert len(la) == 3 and la == lb
+    c = train("maskable_ppo", "toy", 0.008, 192, 4, run_root=tmp_path / "c", **kw)
+    assert _first_losses(c) != la
+
+
+def test_hyperparams__default_then_scenario_then_overrides():
+    hp = load_hyperparams("maskable_ppo", "alexnet-random", {"gamma": 0.9})
+    assert hp["n_steps"] == 512 and hp["gamma"] == 0.9 and hp["n_envs"] == 8
+    assert load_hyperparams("maskable_ppo", "resnet18-3g")["n_steps"] == 256
+    assert scenario_name("alexnet", "3G") == "alexnet-3g"
+    assert scenario_name("alexnet", 2.5) == "alexnet-2.5mbps"
+    with pytest.raises(ValueError, match="--algo='sac'"):
+        load_hyperparams("sac", "x")
+
+
+SHIPPED = [f"{m}-{b}" for m in ("alexnet", "tiny_yolo", "darknet19", "alexnet_parallel",
+                                "resnet18", "googlenet") for b in ("3g", "4g", "random")]
+
+
+@pytest.mark.parametrize("scenario", SHIPPED)
+def test_pretrained__loads_and_acts_on_a_fresh_env(scenario):
+    assert scenario in available_pretrained()
+    model, bandwidth = scenario.rsplit("-", 1)
+    pol = load_pretrained(model, bandwidth)
+    bw = 5.85 if bandwidth == "4g" else 1.1
+    ep = rollout(EdgeCloudEnv(model=model, bandwidth_mbps=bw, frames_per_edge=5), pol, seed=0)
+    assert math.isfinite(ep.metrics["makespan_s"]) and ep.metrics["n_tasks"] == 25
+    card = (Path(__file__).parents[1] / "agents" / "pretrained" / f"{scenario}.md")
+    assert "Held-out evaluation" in card.read_text()
+    size = card.with_suffix(".zip").stat().st_size
+    assert size < 400_000, f"{scenario}.zip is {size} bytes"
+
+
+def test_pretrained__unknown_is_a_clear_error():
+    with pytest.raises(ValueError, match="no shipped agent 'vgg-3g'"):
+        load_pretrained("vgg", "3g")
+
+
+def test_cli_train__bad_input(tmp_path):
+    res = _cli("train", "--model", "toy", "--bandwidth", "-1", "--runs", str(tmp_path))
+    assert res.returncode == 2 and "bandwidth" in res.stderr
+    res = _cli("train", "--resume", str(tmp_path / "nope"))
+    assert res.returncode == 2 and "no config.yml" in res.stderr
+    res = _cli("train", "--model", "toy", "--env-kwargs", "n_edges", "--runs", str(tmp_path))
+    assert res.returncode == 2 and "expected key=value" in res.stderr
+    assert not os.listdir(tmp_path)  # nothing was created for a refused run
