@@ -21,11 +21,13 @@ def register_envs() -> None:
     from .scenarios import SCENARIOS, env_id
 
     entry = "splitgym.envs.edge_cloud:EdgeCloudEnv"
+    vector = "splitgym.envs.vector:EdgeCloudVectorEnv"
     if ENV_ID not in gym.registry:
-        gym.register(id=ENV_ID, entry_point=entry)
+        gym.register(id=ENV_ID, entry_point=entry, vector_entry_point=vector)
     for name in SCENARIOS:
         if env_id(name) not in gym.registry:
-            gym.register(id=env_id(name), entry_point=entry, kwargs={"scenario": name})
+            gym.register(id=env_id(name), entry_point=entry, vector_entry_point=vector,
+                         kwargs={"scenario": name})
 
 
 try:  # the core works without gymnasium; the env and the registration need it

@@ -206,8 +206,8 @@ class EdgeCloudEnv(gym.Env[np.ndarray, np.int64]):
             queue_capacity=args["queue_capacity"], cloud_workers=args["cloud_workers"],
             deadline_s=args["deadline_s"], drop_late=args["drop_late"],
             bandwidth_estimator=args["bandwidth_estimator"], predictor=args["predictor"])
-        self._cut_table = make_cut_table(self.profile, default_edge, args["cloud_device"],
-                                         bandwidths_mbps=(self.sim_config.bandwidth_mbps,))
+        self._cut_table = _cut_table(self.profile, default_edge, args["cloud_device"],
+                                     self.sim_config.bandwidth_mbps)
         self._edge_devices = devices
         self._edge_speed = args["edge_speed"]
         arr = args["arrivals"]
@@ -415,6 +415,24 @@ def _check_objective(objective: Any, config: SimConfig) -> str:
     if objective == "deadline_miss" and config.deadline_s is None:
         raise ConfigError("objective='deadline_miss': needs a deadline_s")
     return objective
+
+
+_CUT_TABLES: dict[tuple[int, Any, Any, float], tuple[Profile, CutTable]] = {}
+
+
+def _cut_table(profile: Profile, edge: str | None, cloud: str | None,
+               bandwidth_mbps: float) -> CutTable:
+    """`make_cut_table`, shared by envs built on the same profile object (a vector env's
+    sub-envs): a DAG's parametric sweep then runs once, not once per env."""
+    key = (id(profile), edge, cloud, bandwidth_mbps)
+    hit = _CUT_TABLES.get(key)
+    if hit is not None and hit[0] is profile:
+        return hit[1]
+    table = make_cut_table(profile, edge, cloud, bandwidths_mbps=(bandwidth_mbps,))
+    if len(_CUT_TABLES) >= 64:
+        _CUT_TABLES.pop(next(iter(_CUT_TABLES)))
+    _CUT_TABLES[key] = (profile, table)
+    return table
 
 
 _DEFAULTS: dict[str, Any] = {}

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from typing import Any
 
 import networkx as nx
 import numpy as np
@@ -100,7 +101,7 @@ def _count_closed(profile: Profile, limit: int = 10**6) -> int | str:
 
 
 
-def bench_scale(fleets: tuple[int, ...] = (5, 50, 500), decisions: int = 20_000) -> None:
+def bench_scale(decisions: int = 20_000, fleets: tuple[int, ...] = (5, 50, 500)) -> None:
     """Cost per decision against fleet size: the same number of decisions, greedy EFT,
     AlexNet at 4G with C = the fleet size (the predictor: replay up to 32 edges, fluid
     above). The target: it does not grow with the number of edges."""
@@ -122,3 +123,103 @@ def bench_scale(fleets: tuple[int, ...] = (5, 50, 500), decisions: int = 20_000)
         base = base or per
         kind = "fluid" if env.simulator._fluid else "replay"
         print(f"{n:>6}{frames:>13}{kind:>11}{per * 1e6:>13.1f}{per / base:>7.2f}x")
+
+
+def _rate(step: Callable[[], None], n_per_call: int, seconds: float) -> float:
+    """Decisions per second of `step` (each call makes `n_per_call` decisions)."""
+    step()
+    calls, t0 = 0, time.perf_counter()
+    while time.perf_counter() - t0 < seconds:
+        step()
+        calls += 1
+    return calls * n_per_call / (time.perf_counter() - t0)
+
+
+def _single_stepper(env: Any, action: int) -> Callable[[], None]:
+    env.reset(seed=0)
+
+    def step() -> None:
+        _, _, term, trunc, _ = env.step(action)
+        if term or trunc:
+            env.reset()
+    return step
+
+
+def _vector_stepper(venv: Any, action: int) -> Callable[[], None]:
+    venv.reset(seed=0)
+    acts = np.full(venv.num_envs, action)
+    return lambda: venv.step(acts)
+
+
+def bench_env(quick: bool = False) -> dict[str, float]:
+    """Decisions per second of splitgym (gym.make, unwrapped, the native vector env at
+    64 and 1,024 envs) beside Gymnasium's CartPole-v1 measured the same way, and the
+    resident memory of a long run."""
+    import resource
+
+    import gymnasium as gym
+    from gymnasium.envs.classic_control.cartpole import CartPoleVectorEnv
+
+    import splitgym.envs  # noqa: F401
+    from splitgym.envs import ENV_ID, EdgeCloudEnv
+    from splitgym.envs.vector import EdgeCloudVectorEnv
+
+    secs = 0.5 if quick else 3.0
+    sizes = (64,) if quick else (64, 1024)
+    cut = 2  # AlexNet at 4G: a cut that uses edge, link and cloud
+    rows = [("single env, gym.make",
+             _rate(_single_stepper(gym.make(ENV_ID), cut), 1, secs),
+             _rate(_single_stepper(gym.make("CartPole-v1"), 1), 1, secs)),
+            ("single env, unwrapped",
+             _rate(_single_stepper(EdgeCloudEnv(), cut), 1, secs),
+             _rate(_single_stepper(gym.make("CartPole-v1").unwrapped, 1), 1, secs))]
+    for n in sizes:
+        rows.append((f"native vector env, N={n}",
+                     _rate(_vector_stepper(EdgeCloudVectorEnv(n), cut), n, secs),
+                     _rate(_vector_stepper(CartPoleVectorEnv(num_envs=n), 1), n, secs)))
+    print("decisions per second, measured here in the same run")
+    print(f"{'':<28}{'splitgym':>14}{'CartPole-v1':>14}{'ratio':>9}")
+    out = {}
+    for name, ours, ref in rows:
+        print(f"{name:<28}{ours:>14,.0f}{ref:>14,.0f}{ours / ref:>8.3f}x")
+        out[name] = ours
+    targets = [("single env >= 0.5x CartPole's wrapped rate", rows[0][1] >= 0.5 * rows[0][2])]
+    for (_, ours, ref), n in zip(rows[2:], sizes, strict=True):
+        targets.append((f"vector env N={n} >= 1x CartPole's vector rate", ours >= ref))
+        if n == 1024:
+            targets.append(("vector env N=1024 > 1,000,000 decisions/s", ours > 1e6))
+    for what, ok in targets:
+        print(f"  target: {what}: {'met' if ok else 'NOT met'}")
+    decisions = 20_000 if quick else 300_000
+    env = EdgeCloudEnv()
+    step = _single_stepper(env, cut)
+    rss = []
+    for _ in range(2):
+        for _ in range(decisions // 2):
+            step()
+        rss.append(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
+    print(f"memory: peak resident {rss[0]:.0f} MiB after {decisions // 2:,} decisions, "
+          f"{rss[1]:.0f} MiB after {decisions:,} (growth {rss[1] - rss[0]:+.1f} MiB)")
+    return out
+
+
+def bench_all(quick: bool = False) -> None:
+    """Env throughput, partition times, scale and the default reproduction's wall time."""
+    t0 = time.perf_counter()
+    bench_env(quick)
+    print()
+    bench_partition(repeats=20 if quick else 200)
+    print()
+    bench_scale(decisions=2_000 if quick else 20_000)
+    print()
+    if quick:
+        print("reproduction: skipped in --quick (run splitgym reproduce; it reports its time)")
+    else:
+        import tempfile
+
+        from .reproduce import reproduce
+
+        with tempfile.TemporaryDirectory() as tmp:
+            rep = reproduce(tmp, progress=False)
+        print(f"default reproduction: {rep.wall_s:.1f} s (target < 60 s)")
+    print(f"bench wall time: {time.perf_counter() - t0:.1f} s")

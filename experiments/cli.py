@@ -116,9 +116,12 @@ def _build_parser() -> argparse.ArgumentParser:
     pr.add_argument("--no-progress", action="store_true", help="hide the progress bar")
 
     be = sub.add_parser("bench", help="benchmarks (printed figures and ratios)")
-    be.add_argument("what", choices=("partition", "scale"), help="partition: best-cut and "
-                    "candidate-list times per model against an enumeration reference; scale: "
-                    "cost per decision for 5, 50 and 500 edges")
+    be.add_argument("what", nargs="?", default="all",
+                    choices=("all", "env", "partition", "scale"),
+                    help="env: decisions/s against CartPole; partition: best-cut and "
+                    "candidate-list times against references; scale: cost per decision for "
+                    "5, 50 and 500 edges; all (default): everything and the reproduction")
+    be.add_argument("--quick", action="store_true", help="a CI-sized run")
     be.add_argument("--repeats", type=int, default=200)
     return parser
 
@@ -248,12 +251,16 @@ def _cmd_profile(args: argparse.Namespace) -> int:
 
 
 def _cmd_bench(args: argparse.Namespace) -> int:
-    from .bench import bench_partition, bench_scale
+    from .bench import bench_all, bench_env, bench_partition, bench_scale
 
     if args.what == "partition":
-        bench_partition(repeats=args.repeats)
+        bench_partition(repeats=20 if args.quick else args.repeats)
+    elif args.what == "scale":
+        bench_scale(decisions=2_000 if args.quick else 20_000)
+    elif args.what == "env":
+        bench_env(args.quick)
     else:
-        bench_scale()
+        bench_all(args.quick)
     return 0
 
 

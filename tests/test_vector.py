@@ -1,0 +1,70 @@
+"""The native vector env gives exactly the episodes of N single envs."""
+
+from __future__ import annotations
+
+import gymnasium as gym
+import numpy as np
+import pytest
+
+import splitgym.envs  # noqa: F401
+from splitgym.envs import ENV_ID, EdgeCloudEnv
+from splitgym.envs.vector import EdgeCloudVectorEnv
+
+KW = dict(model="toy", bandwidth_mbps=0.5, n_edges=2, frames_per_edge=3)
+
+
+def _actions(masks, step):
+    # a deterministic, mask-respecting action per env: cycle through the feasible cuts
+    return np.array([np.flatnonzero(m)[(step + i) % m.sum()] for i, m in enumerate(masks)])
+
+
+def test_vector__bit_for_bit_with_single_envs_across_autoresets():
+    n = 4
+    venv = gym.make_vec(ENV_ID, num_envs=n, vectorization_mode="vector_entry_point", **KW)
+    assert isinstance(venv.unwrapped, EdgeCloudVectorEnv)
+    singles = [EdgeCloudEnv(**KW) for _ in range(n)]
+    obs, info = venv.reset(seed=7)
+    s_obs = [e.reset(seed=7 + i)[0] for i, e in enumerate(singles)]
+    s_mask = [e.action_masks() for e in singles]
+    assert np.array_equal(obs, np.stack(s_obs))
+    pending = [False] * n
+    episodes = 0
+    for step in range(40):  # six decisions an episode: several autoresets per env
+        acts = _actions(info["action_mask"], step)
+        assert np.array_equal(info["action_mask"], np.stack(s_mask))
+        obs, rew, term, trunc, info = venv.step(acts)
+        for i, env in enumerate(singles):
+            if pending[i]:  # next-step autoreset: reset without a seed, reward 0
+                o, inf = env.reset()
+                r, t = 0.0, False
+            else:
+                o, r, t, _, inf = env.step(int(acts[i]))
+                if t:
+                    assert info["metrics"][i] == inf["metrics"]
+                    episodes += 1
+            pending[i] = t
+            assert np.array_equal(obs[i], o) and rew[i] == r and term[i] == t
+            s_mask[i] = inf["action_mask"]
+    assert episodes >= 2 * n and not trunc.any()
+
+
+def test_vector__batched_spaces_and_errors():
+    venv = EdgeCloudVectorEnv(3, **KW)
+    assert venv.observation_space.shape == (3, *venv.single_observation_space.shape)
+    venv.reset(seed=0)
+    assert venv.action_masks().shape == (3, 4)
+    with pytest.raises(ValueError, match=r"actions: expected shape \(3,\)"):
+        venv.step(np.zeros(2, dtype=int))
+    with pytest.raises(ValueError, match="num_envs=0"):
+        EdgeCloudVectorEnv(0, **KW)
+
+
+def test_cli_bench__quick_runs_and_reports_targets():
+    import subprocess
+    import sys
+
+    res = subprocess.run([sys.executable, "-m", "splitgym.experiments.cli", "bench", "env",
+                          "--quick"], capture_output=True, text=True)
+    assert res.returncode == 0, res.stderr[-2000:]
+    assert "CartPole-v1" in res.stdout and "target:" in res.stdout
+    assert "memory: peak resident" in res.stdout
