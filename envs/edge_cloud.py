@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import functools
+import inspect
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import replace
@@ -131,7 +133,8 @@ class EdgeCloudEnv(gym.Env[np.ndarray, np.int64]):
       ``"fluid"`` (O(1) per decision), ``"auto"`` (replay up to 32 edges).
     * ``scenario``: a preset of `splitgym.envs.scenarios.SCENARIOS` (``"paper-4g"``,
       ``"paper-3g"``, ``"cellular-markov"``, ``"rush-hour"``, ``"mixed-fleet"``), also
-      registered as ``splitgym/EdgeCloud-<Name>-v0``; explicit arguments win.
+      registered as ``splitgym/EdgeCloud-<Name>-v0``; arguments given explicitly win
+      over the preset's.
 
     Defaults are the paper's 4G AlexNet setting.
 
@@ -179,7 +182,7 @@ class EdgeCloudEnv(gym.Env[np.ndarray, np.int64]):
     ) -> None:
         args = dict(locals())
         del args["self"]
-        args = _apply_scenario(args)
+        args = _apply_scenario(args, getattr(self, "_explicit", set(args)))
         self.scenario = args["scenario"]
         self.profile = load_profile(args["model"])
         devices = args["edge_device"]
@@ -435,26 +438,32 @@ def _cut_table(profile: Profile, edge: str | None, cloud: str | None,
     return table
 
 
-_DEFAULTS: dict[str, Any] = {}
-
-
-def _apply_scenario(args: dict[str, Any]) -> dict[str, Any]:
-    """Preset values for the arguments left at their defaults (see `SCENARIOS`)."""
+def _apply_scenario(args: dict[str, Any], explicit: set[str]) -> dict[str, Any]:
+    """Preset values for every argument not given explicitly (see `SCENARIOS`)."""
     name = args.get("scenario")
     if name is None:
         return args
     if name not in SCENARIOS:
         raise ConfigError(f"scenario={name!r}: expected one of {sorted(SCENARIOS)}")
-    if not _DEFAULTS:
-        import inspect
-
-        sig = inspect.signature(EdgeCloudEnv.__init__)
-        _DEFAULTS.update({k: p.default for k, p in sig.parameters.items() if k != "self"})
     out = dict(args)
     for key, value in SCENARIOS[name].items():
-        if out[key] == _DEFAULTS[key]:
+        if key not in explicit:
             out[key] = value
     return out
+
+
+def _track_explicit(init: Any) -> Any:
+    """Record which arguments the caller gave, so a preset fills only the others."""
+    names = list(inspect.signature(init).parameters)[1:]
+
+    @functools.wraps(init)
+    def wrapper(self: Any, *args: Any, **kwargs: Any) -> None:
+        self._explicit = set(names[:len(args)]) | set(kwargs)
+        init(self, *args, **kwargs)
+    return wrapper
+
+
+EdgeCloudEnv.__init__ = _track_explicit(EdgeCloudEnv.__init__)  # type: ignore[method-assign]
 
 
 EdgeCloudEnv.__doc__ = (EdgeCloudEnv.__doc__ or "").format(

@@ -117,16 +117,23 @@ def test_hyperparams__default_then_scenario_then_overrides():
 
 
 SHIPPED = [f"{m}-{b}" for m in ("alexnet", "tiny_yolo", "darknet19", "alexnet_parallel",
-                                "resnet18", "googlenet") for b in ("3g", "4g", "random")]
+                                "resnet18", "googlenet") for b in ("3g", "4g", "random")] + [
+    f"{m}-{p}" for m in ("alexnet", "resnet18") for p in ("cellular-markov", "mixed-fleet")]
 
 
 @pytest.mark.parametrize("scenario", SHIPPED)
 def test_pretrained__loads_and_acts_on_a_fresh_env(scenario):
     assert scenario in available_pretrained()
-    model, bandwidth = scenario.rsplit("-", 1)
+    model, bandwidth = scenario.split("-", 1)
     pol = load_pretrained(model, bandwidth)
-    bw = 5.85 if bandwidth == "4g" else 1.1
-    ep = rollout(EdgeCloudEnv(model=model, bandwidth_mbps=bw, frames_per_edge=5), pol, seed=0)
+    if bandwidth in ("cellular-markov", "mixed-fleet"):
+        env = EdgeCloudEnv(model=model, scenario=bandwidth, n_edges=5, frames_per_edge=5,
+                           edge_speed=[1.0, 2.0, 1.0, 0.5, 1.0]
+                           if bandwidth == "mixed-fleet" else None)
+    else:
+        env = EdgeCloudEnv(model=model, bandwidth_mbps=5.85 if bandwidth == "4g" else 1.1,
+                           frames_per_edge=5)
+    ep = rollout(env, pol, seed=0)
     assert math.isfinite(ep.metrics["makespan_s"]) and ep.metrics["n_tasks"] == 25
     card = (Path(__file__).parents[1] / "agents" / "pretrained" / f"{scenario}.md")
     assert "Held-out evaluation" in card.read_text()
