@@ -261,7 +261,7 @@ class DagCutter:
         tt = 8.0 * self._bytes / (bandwidth_mbps * 1e6)
         finite = np.concatenate([self._tc, self._te, tt])
         total = float(finite.sum())
-        scale = (2.0 ** 30) / total if total > 0 else 1.0
+        scale = (2.0 ** 30) / total if total > 1e-12 else 1.0  # all-zero costs: any cut
         data = np.full(len(self._slot), self._inf, dtype=np.int32)
         data[: self._n_finite] = np.rint(finite * scale)
         cap = self._cap

@@ -39,3 +39,19 @@ def test_wheel__contains_every_package_and_the_shipped_profiles(tmp_path):
                  "splitgym/py.typed"):
         assert data in names
     assert not any(n.startswith(("tests/", "splitgym/tests/")) for n in names)
+
+
+def test_wheel__ships_the_agents_and_hyperparameters(tmp_path):
+    src = tmp_path / "src"
+    shutil.copytree(ROOT, src, ignore=shutil.ignore_patterns(
+        ".git", ".venv*", "build", "dist", "*.egg-info", "__pycache__", "results", "runs"))
+    out = tmp_path / "wheel"
+    res = subprocess.run([sys.executable, "-m", "pip", "wheel", "-v", "--no-deps",
+                          "--no-build-isolation", "-w", str(out), str(src)],
+                         capture_output=True, text=True, check=True)
+    assert "absent from the `packages` configuration" not in res.stdout + res.stderr
+    (wheel,) = out.glob("splitgym-*.whl")
+    names = zipfile.ZipFile(wheel).namelist()
+    assert "splitgym/agents/hyperparams/maskable_ppo.yml" in names
+    assert "splitgym/agents/pretrained/alexnet-3g.zip" in names
+    assert "splitgym/agents/pretrained/alexnet-3g.md" in names
