@@ -111,7 +111,6 @@ class Simulator:
         self._cloud_s = cuts.cloud_s.tolist()
         self._offloads = cuts.offloads.tolist()
         self._set_bandwidth(config.bandwidth_mbps)
-        self._started = False
 
     # -- configuration -----------------------------------------------------------------
     def _set_bandwidth(self, mbps: float) -> None:
@@ -213,7 +212,6 @@ class Simulator:
             if counts[e]:
                 t = self._offset[e]
                 heapq.heappush(self._heap, (self._arr[t], _ARRIVAL, t))
-        self._started = True
 
     def _setup_conditions(self, n_edges: int, link_traces: Sequence[RateTrace] | None,
                           edge_s: Sequence[Sequence[float]] | None) -> None:

@@ -96,8 +96,3 @@ def check_arrivals(arrivals: Any, field: str = "arrival_times_s") -> list[np.nda
                               f"(previous {float(a[k - 1])!r})")
         out.append(a)
     return out
-
-
-def last_arrival_s(arrivals: Sequence[np.ndarray]) -> float:
-    """The latest arrival over all edges [s]."""
-    return max((float(a[-1]) for a in arrivals), default=-math.inf)
