@@ -9,9 +9,12 @@ reset without a seed after each episode. Observations, rewards, flags and action
 are numpy arrays with a leading axis of N (``infos["action_mask"]``, shape (N, K),
 and `action_masks()`).
 
-The sub-envs share one profile and cut table and are stepped by a Python loop over the
-simulator core, without Gymnasium's per-env wrappers; ``splitgym bench env`` measures
-it against CartPole's vector env.
+The sub-envs share one profile and cut table. In the paper's family of settings
+(constant bandwidth, one edge device at speed 1, no deadlines, equal frame counts) the
+N simulations run in one compiled loop (`splitgym.envs.fast`, numba) that a test checks
+bit for bit against single envs; otherwise, and for an episode reset with `options`,
+they are stepped by a Python loop over the simulator core. ``splitgym bench env``
+measures both against CartPole's vector env.
 """
 
 from __future__ import annotations
@@ -23,6 +26,8 @@ import numpy as np
 from gymnasium.vector import AutoresetMode, VectorEnv
 from gymnasium.vector.utils import batch_space
 
+from .core.simulator import InvalidActionError
+from .core.workload import make_arrivals
 from .edge_cloud import EdgeCloudEnv
 
 
@@ -31,7 +36,7 @@ class EdgeCloudVectorEnv(VectorEnv):
 
     metadata = {"autoreset_mode": AutoresetMode.NEXT_STEP, "render_modes": []}  # noqa: RUF012
 
-    def __init__(self, num_envs: int = 1, **kwargs: Any) -> None:
+    def __init__(self, num_envs: int = 1, compiled: bool = True, **kwargs: Any) -> None:
         if isinstance(num_envs, bool) or not isinstance(num_envs, int) or num_envs < 1:
             raise ValueError(f"num_envs={num_envs!r}: expected a whole number >= 1")
         first = EdgeCloudEnv(**kwargs)
@@ -46,6 +51,15 @@ class EdgeCloudVectorEnv(VectorEnv):
         k = first.action_space.n
         self._masks = np.ones((num_envs, k), dtype=bool)
         self._obs = np.zeros((num_envs, *first.observation_space.shape), dtype=np.float32)
+        self._kernel: Any = None
+        self._use_kernel = False
+        if compiled:
+            try:
+                from . import fast
+            except ImportError:  # pragma: no cover - numba is a dependency
+                fast = None
+            if fast is not None and fast.supports(first):
+                self._kernel = fast.FastKernel(num_envs, first)
 
     def reset(self, *, seed: int | list[int | None] | None = None,
               options: dict[str, Any] | None = None) -> tuple[np.ndarray, dict[str, Any]]:
@@ -56,12 +70,23 @@ class EdgeCloudVectorEnv(VectorEnv):
             if len(seed) != self.num_envs:
                 raise ValueError(f"seed: expected {self.num_envs} seeds, got {len(seed)}")
             seeds = list(seed)
+        self._use_kernel = self._kernel is not None and not options
         for i, env in enumerate(self.envs):
+            if self._use_kernel:
+                self._kernel_reset(i, seeds[i])
+                continue
             obs, info = env.reset(seed=seeds[i], options=options)
             self._obs[i] = obs
             self._masks[i] = info["action_mask"]
         self._autoreset[:] = False
         return self._obs.copy(), {"action_mask": self._masks.copy()}
+
+    def _kernel_reset(self, i: int, seed: int | None) -> None:
+        env = self.envs[i]
+        gym.Env.reset(env, seed=seed)  # the sub-env's generator, as EdgeCloudEnv.reset
+        arrivals = make_arrivals(env.workload, env.np_random)
+        self._kernel.reset_one(i, arrivals, self._obs)
+        self._masks[i] = self._kernel.mask
 
     def step(self, actions: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray,
                                           dict[str, Any]]:
@@ -70,6 +95,8 @@ class EdgeCloudVectorEnv(VectorEnv):
         if actions.shape != (self.num_envs,):
             raise ValueError(f"actions: expected shape ({self.num_envs},), got "
                              f"{actions.shape}")
+        if self._use_kernel:
+            return self._kernel_step(actions)
         rewards = np.zeros(self.num_envs, dtype=np.float64)
         terminated = np.zeros(self.num_envs, dtype=bool)
         metrics: list[Any] = [None] * self.num_envs
@@ -86,6 +113,40 @@ class EdgeCloudVectorEnv(VectorEnv):
         if terminated.any():
             infos["metrics"] = np.array(metrics, dtype=object)
             infos["_metrics"] = terminated.copy()
+        return (self._obs.copy(), rewards, terminated, np.zeros(self.num_envs, dtype=bool),
+                infos)
+
+    def _kernel_step(self, actions: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray,
+                                                         np.ndarray, dict[str, Any]]:
+        kernel = self._kernel
+        active = ~self._autoreset
+        if active.any():
+            acts = actions[active]
+            k = self._masks.shape[1]
+            bad = (acts < 0) | (acts >= k)
+            if not bad.any():
+                bad = ~self._masks[active][np.arange(acts.size), acts]
+            if bad.any():
+                j = int(np.flatnonzero(active)[np.argmax(bad)])
+                self.envs[j].simulator._check_cut(actions[j])  # raises the env's message
+                raise InvalidActionError(f"action={actions[j]!r}: infeasible for env {j}")
+        rewards = np.zeros(self.num_envs, dtype=np.float64)
+        terminated = np.zeros(self.num_envs, dtype=bool)
+        for i in np.flatnonzero(self._autoreset):
+            self._kernel_reset(int(i), None)
+        kernel.step(actions, active, self._obs, rewards, terminated)
+        terminated &= active
+        infos: dict[str, Any] = {}
+        if terminated.any():
+            metrics = np.array([None] * self.num_envs, dtype=object)
+            for i in np.flatnonzero(terminated):
+                metrics[i] = kernel.metrics(int(i))
+            self._masks[terminated] = True
+            infos["metrics"] = metrics
+            infos["_metrics"] = terminated.copy()
+        self._masks[active & ~terminated] = kernel.mask
+        infos["action_mask"] = self._masks.copy()
+        self._autoreset = terminated.copy()
         return (self._obs.copy(), rewards, terminated, np.zeros(self.num_envs, dtype=bool),
                 infos)
 
