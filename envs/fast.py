@@ -123,7 +123,7 @@ class FastState:
         f = np.float64
         self.arr = np.zeros((n, t))
         self.cut = np.full((n, t), -1, dtype=np.int64)
-        self.times = np.full((7, n, t), np.nan)  # es, ee, ls, le, cs, ce, done
+        self.times = np.full((n, 7, t), np.nan)  # es, ee, ls, le, cs, ce, done
         self.n_arrived = np.zeros((n, e), dtype=np.int64)
         self.next_start = np.zeros((n, e), dtype=np.int64)
         self.edge_busy = np.full((n, e), -1, dtype=np.int64)
@@ -146,9 +146,9 @@ class FastState:
         # counters: 0 heap size, 1 ready size, 2 cand size, 3 blocked head, 4 blocked tail,
         # 5 cloud head, 6 cloud tail, 7 n in service, 8 free workers, 9 slots,
         # 10 in system, 11 done, 12 decided, 13 waiting, 14 busy edges, 15 pending
-        self.cnt = np.zeros((16, n), dtype=np.int64)
+        self.cnt = np.zeros((n, 16), dtype=np.int64)
         # reals: 0 now, 1 latency area, 2 makespan, 3 objective so far
-        self.real = np.zeros((4, n))
+        self.real = np.zeros((n, 4))
         self.link_free = np.zeros((n, links))
         self.work_a = np.zeros((n, t + links + e + 1))
         self.work_c = np.zeros((n, t + links + e + 1))
@@ -173,7 +173,7 @@ def _setup(i, arrivals, dims, edge_s, tx_s, cloud_s, offloads, arr, cut, times,
         for k in range(frames):
             arr[i, e * frames + k] = arrivals[e, k]
     cut[i, :] = -1
-    times[:, i, :] = np.nan
+    times[i, :, :] = np.nan
     n_arrived[i, :] = 0
     next_start[i, :] = 0
     edge_busy[i, :] = -1
@@ -184,35 +184,35 @@ def _setup(i, arrivals, dims, edge_s, tx_s, cloud_s, offloads, arr, cut, times,
     link_blocked[i, :] = False
     in_link_cand[i, :] = False
     in_service[i, :] = -1
-    cnt[:, i] = 0
-    cnt[8, i] = workers
-    cnt[15, i] = -1
-    real[:, i] = 0.0
+    cnt[i, :] = 0
+    cnt[i, 8] = workers
+    cnt[i, 15] = -1
+    real[i, :] = 0.0
     for e in range(n_edges):
-        _ev_push(ht, hk, hj, cnt[0], i, arr[i, e * frames], _ARRIVAL, e * frames)
+        _ev_push(ht, hk, hj, cnt[:, 0], i, arr[i, e * frames], _ARRIVAL, e * frames)
 
 
 @njit(cache=True, inline="always")
 def _complete(i, task, t, times, cnt, real):
-    times[6, i, task] = t
-    cnt[10, i] -= 1
-    cnt[11, i] += 1
-    if t > real[2, i]:
-        real[2, i] = t
+    times[i, 6, task] = t
+    cnt[i, 10] -= 1
+    cnt[i, 11] += 1
+    if t > real[i, 2]:
+        real[i, 2] = t
 
 
 @njit(cache=True, inline="always")
 def _mark_link(i, link, link_cand, in_link_cand, cnt):
     if not in_link_cand[i, link]:
         in_link_cand[i, link] = True
-        _int_push(link_cand, cnt[2], i, link)
+        _int_push(link_cand, cnt[:, 2], i, link)
 
 
 @njit(cache=True, inline="always")
 def _mark_ready(i, e, ready, in_ready, cnt):
     if not in_ready[i, e]:
         in_ready[i, e] = True
-        _int_push(ready, cnt[1], i, e)
+        _int_push(ready, cnt[:, 1], i, e)
 
 
 @njit(cache=True)
@@ -225,39 +225,39 @@ def _advance(i, dims, edge_s, tx_s, cloud_s, offloads, arr, cut, times, n_arrive
     ring = n_tasks + 1
     bring = links + 1
     while True:
-        if cnt[1, i] > 0:
-            e = _int_pop(ready, cnt[1], i)
+        if cnt[i, 1] > 0:
+            e = _int_pop(ready, cnt[:, 1], i)
             in_ready[i, e] = False
-            cnt[15, i] = e * frames + next_start[i, e]
+            cnt[i, 15] = e * frames + next_start[i, e]
             return e
-        if cnt[0, i] == 0:
+        if cnt[i, 0] == 0:
             return -1
         t = ht[i, 0]
-        real[1, i] += cnt[10, i] * (t - real[0, i])
-        real[0, i] = t
-        while cnt[0, i] > 0 and ht[i, 0] == t:
-            _, kind, task = _ev_pop(ht, hk, hj, cnt[0], i)
+        real[i, 1] += cnt[i, 10] * (t - real[i, 0])
+        real[i, 0] = t
+        while cnt[i, 0] > 0 and ht[i, 0] == t:
+            _, kind, task = _ev_pop(ht, hk, hj, cnt[:, 0], i)
             if kind == _CLOUD_DONE:
-                cnt[8, i] += 1
-                cnt[9, i] -= 1
-                for w in range(cnt[7, i]):
+                cnt[i, 8] += 1
+                cnt[i, 9] -= 1
+                for w in range(cnt[i, 7]):
                     if in_service[i, w] == task:
-                        cnt[7, i] -= 1
-                        in_service[i, w] = in_service[i, cnt[7, i]]
-                        in_service[i, cnt[7, i]] = -1
+                        cnt[i, 7] -= 1
+                        in_service[i, w] = in_service[i, cnt[i, 7]]
+                        in_service[i, cnt[i, 7]] = -1
                         break
                 _complete(i, task, t, times, cnt, real)
             elif kind == _TX_DONE:
                 link = 0 if shared else task // frames
                 link_busy[i, link] = -1
-                cloud_q[i, cnt[6, i] % ring] = task
-                cnt[6, i] += 1
+                cloud_q[i, cnt[i, 6] % ring] = task
+                cnt[i, 6] += 1
                 if link_qt[i, link] > link_qh[i, link]:
                     _mark_link(i, link, link_cand, in_link_cand, cnt)
             elif kind == _EDGE_DONE:
                 e = task // frames
                 edge_busy[i, e] = -1
-                cnt[14, i] -= 1
+                cnt[i, 14] -= 1
                 if offloads[cut[i, task]]:
                     link = 0 if shared else e
                     link_q[i, link, link_qt[i, link] % ring] = task
@@ -270,43 +270,43 @@ def _advance(i, dims, edge_s, tx_s, cloud_s, offloads, arr, cut, times, n_arrive
             else:
                 e = task // frames
                 n_arrived[i, e] += 1
-                cnt[10, i] += 1
-                cnt[13, i] += 1
+                cnt[i, 10] += 1
+                cnt[i, 13] += 1
                 nxt = task + 1
                 if nxt < (e + 1) * frames:
-                    _ev_push(ht, hk, hj, cnt[0], i, arr[i, nxt], _ARRIVAL, nxt)
+                    _ev_push(ht, hk, hj, cnt[:, 0], i, arr[i, nxt], _ARRIVAL, nxt)
                 if edge_busy[i, e] < 0:
                     _mark_ready(i, e, ready, in_ready, cnt)
         # dispatch: blocked links first, then idle links by index, then the cloud
-        while cnt[4, i] > cnt[3, i] and cnt[9, i] < cap:
-            link = blocked[i, cnt[3, i] % bring]
-            cnt[3, i] += 1
+        while cnt[i, 4] > cnt[i, 3] and cnt[i, 9] < cap:
+            link = blocked[i, cnt[i, 3] % bring]
+            cnt[i, 3] += 1
             link_blocked[i, link] = False
             _start_tx(i, link, t, cut, times, link_q, link_qh, tx_s, link_busy, ring, ht,
                       hk, hj, cnt)
-        while cnt[2, i] > 0:
-            link = _int_pop(link_cand, cnt[2], i)
+        while cnt[i, 2] > 0:
+            link = _int_pop(link_cand, cnt[:, 2], i)
             in_link_cand[i, link] = False
             if link_busy[i, link] >= 0 or link_blocked[i, link] or \
                     link_qt[i, link] == link_qh[i, link]:
                 continue
-            if cnt[9, i] < cap:
+            if cnt[i, 9] < cap:
                 _start_tx(i, link, t, cut, times, link_q, link_qh, tx_s, link_busy, ring,
                           ht, hk, hj, cnt)
             else:
                 link_blocked[i, link] = True
-                blocked[i, cnt[4, i] % bring] = link
-                cnt[4, i] += 1
-        while cnt[8, i] > 0 and cnt[6, i] > cnt[5, i]:
-            task = cloud_q[i, cnt[5, i] % ring]
-            cnt[5, i] += 1
-            cnt[8, i] -= 1
-            in_service[i, cnt[7, i]] = task
-            cnt[7, i] += 1
-            times[4, i, task] = t
+                blocked[i, cnt[i, 4] % bring] = link
+                cnt[i, 4] += 1
+        while cnt[i, 8] > 0 and cnt[i, 6] > cnt[i, 5]:
+            task = cloud_q[i, cnt[i, 5] % ring]
+            cnt[i, 5] += 1
+            cnt[i, 8] -= 1
+            in_service[i, cnt[i, 7]] = task
+            cnt[i, 7] += 1
+            times[i, 4, task] = t
             end = t + cloud_s[cut[i, task]]
-            times[5, i, task] = end
-            _ev_push(ht, hk, hj, cnt[0], i, end, _CLOUD_DONE, task)
+            times[i, 5, task] = end
+            _ev_push(ht, hk, hj, cnt[:, 0], i, end, _CLOUD_DONE, task)
 
 
 @njit(cache=True)
@@ -314,31 +314,31 @@ def _start_tx(i, link, t, cut, times, link_q, link_qh, tx_s, link_busy, ring, ht
               cnt):
     task = link_q[i, link, link_qh[i, link] % ring]
     link_qh[i, link] += 1
-    cnt[9, i] += 1
+    cnt[i, 9] += 1
     link_busy[i, link] = task
-    times[2, i, task] = t
+    times[i, 2, task] = t
     end = t + tx_s[cut[i, task]]
-    times[3, i, task] = end
-    _ev_push(ht, hk, hj, cnt[0], i, end, _TX_DONE, task)
+    times[i, 3, task] = end
+    _ev_push(ht, hk, hj, cnt[:, 0], i, end, _TX_DONE, task)
 
 
 @njit(cache=True)
 def _start(i, c, dims, edge_s, cut, times, edge_busy, next_start, ht, hk, hj, cnt, real):
     frames = dims[1]
-    task = cnt[15, i]
-    cnt[15, i] = -1
+    task = cnt[i, 15]
+    cnt[i, 15] = -1
     e = task // frames
-    now = real[0, i]
+    now = real[i, 0]
     cut[i, task] = c
-    times[0, i, task] = now
+    times[i, 0, task] = now
     end = now + edge_s[c]
-    times[1, i, task] = end
+    times[i, 1, task] = end
     edge_busy[i, e] = task
-    cnt[14, i] += 1
+    cnt[i, 14] += 1
     next_start[i, e] += 1
-    cnt[13, i] -= 1
-    cnt[12, i] += 1
-    _ev_push(ht, hk, hj, cnt[0], i, end, _EDGE_DONE, task)
+    cnt[i, 13] -= 1
+    cnt[i, 12] += 1
+    _ev_push(ht, hk, hj, cnt[:, 0], i, end, _EDGE_DONE, task)
 
 
 @njit(cache=True)
@@ -348,12 +348,12 @@ def _observe(i, e, out, inv, cap_obs, dims, edge_s, tx_s, cloud_s, offloads, arr
     n_edges, frames, links, workers, cap, shared = (dims[0], dims[1], dims[2], dims[3],
                                                      dims[4], dims[5])
     ring = n_edges * frames + 1
-    now = real[0, i]
-    ee = times[1, i]
-    le = times[3, i]
-    ce = times[5, i]
+    now = real[i, 0]
+    ee = times[i, 1]
+    le = times[i, 3]
+    ce = times[i, 5]
     n = 0
-    for q in range(cnt[5, i], cnt[6, i]):
+    for q in range(cnt[i, 5], cnt[i, 6]):
         task = cloud_q[i, q % ring]
         work_a[i, n] = le[task]
         work_c[i, n] = cloud_s[cut[i, task]]
@@ -416,7 +416,7 @@ def _observe(i, e, out, inv, cap_obs, dims, edge_s, tx_s, cloud_s, offloads, arr
         a[q + 1], c[q + 1] = xa, xc
     if workers == 1:
         t = now
-        if cnt[7, i] > 0:
+        if cnt[i, 7] > 0:
             t = ce[in_service[i, 0]]
         for j in range(n):
             aa = a[j]
@@ -425,7 +425,7 @@ def _observe(i, e, out, inv, cap_obs, dims, edge_s, tx_s, cloud_s, offloads, arr
     else:
         wk = np.empty(workers)
         for w in range(workers):
-            wk[w] = ce[in_service[i, w]] if w < cnt[7, i] else now
+            wk[w] = ce[in_service[i, w]] if w < cnt[i, 7] else now
         for j in range(n):
             w = np.argmin(wk)
             aa = a[j]
@@ -435,7 +435,7 @@ def _observe(i, e, out, inv, cap_obs, dims, edge_s, tx_s, cloud_s, offloads, arr
         cloud_free = now
     lf = link_free[i, 0 if shared else e]
     k = edge_s.shape[0]
-    task = cnt[15, i]
+    task = cnt[i, 15]
     for j in range(k):
         ready = now + edge_s[j]
         arrive = (ready if ready > lf else lf) + tx_s[j]
@@ -455,13 +455,13 @@ def _observe(i, e, out, inv, cap_obs, dims, edge_s, tx_s, cloud_s, offloads, arr
     out[s + 0] = _clip((cloud_free - now) * inv, cap_obs)
     out[s + 1] = _clip((lf - now) * inv, cap_obs)
     out[s + 2] = cap_obs if math.isinf(nxt_t) else _clip(max(0.0, nxt_t - now) * inv, cap_obs)
-    out[s + 3] = _clip(cnt[9, i] / cap, cap_obs)
-    out[s + 4] = _clip((cnt[4, i] - cnt[3, i]) / n_edges, cap_obs)
+    out[s + 3] = _clip(cnt[i, 9] / cap, cap_obs)
+    out[s + 4] = _clip((cnt[i, 4] - cnt[i, 3]) / n_edges, cap_obs)
     out[s + 5] = _clip(float(n_arrived[i, e] - next_start[i, e] - 1), cap_obs)
-    out[s + 6] = _clip((cnt[13, i] - 1) / n_edges, cap_obs)
-    out[s + 7] = _clip(cnt[14, i] / n_edges, cap_obs)
+    out[s + 6] = _clip((cnt[i, 13] - 1) / n_edges, cap_obs)
+    out[s + 7] = _clip(cnt[i, 14] / n_edges, cap_obs)
     out[s + 8] = _clip(frames_left / (frames_left + frame), cap_obs)
-    out[s + 9] = _clip(cnt[12, i] / (n_edges * frames), cap_obs)
+    out[s + 9] = _clip(cnt[i, 12] / (n_edges * frames), cap_obs)
 
 
 @njit(cache=True, inline="always")
@@ -516,9 +516,9 @@ def _step_all(actions, active, obs, rewards, done, inv, cap_obs, dims, edge_s, t
         else:
             obs[i, :] = 0.0
             done[i] = True
-        current = real[0, i] if dims[6] == 0 else real[1, i] / n_tasks
-        rewards[i] = real[3, i] - current
-        real[3, i] = current
+        current = real[i, 0] if dims[6] == 0 else real[i, 1] / n_tasks
+        rewards[i] = real[i, 3] - current
+        real[i, 3] = current
 
 
 class FastKernel:
@@ -554,12 +554,12 @@ class FastKernel:
     def metrics(self, i: int) -> dict[str, Any]:
         """`Simulator.metrics()` of env i's finished episode."""
         st = self.state
-        done_t = st.times[6, i]
+        done_t = st.times[i, 6]
         lat = done_t - st.arr[i]
         cuts = st.cut[i]
         hist = np.bincount(cuts[cuts >= 0], minlength=st.edge_s.shape[0])
         return {
-            "makespan_s": float(st.real[2, i]),
+            "makespan_s": float(st.real[i, 2]),
             "mean_latency_s": float(lat.mean()) if lat.size else 0.0,
             "p95_latency_s": float(np.percentile(lat, 95)) if lat.size else 0.0,
             "p99_latency_s": float(np.percentile(lat, 99)) if lat.size else 0.0,
