@@ -173,9 +173,12 @@ def bench_env(quick: bool = False) -> dict[str, float]:
             ("single env, unwrapped",
              _rate(_single_stepper(EdgeCloudEnv(), cut), 1, secs),
              _rate(_single_stepper(gym.make("CartPole-v1").unwrapped, 1), 1, secs))]
+    cartpole_64 = _rate(_vector_stepper(CartPoleVectorEnv(num_envs=64), 1), 64, secs)
+    python_loop = _rate(_vector_stepper(EdgeCloudVectorEnv(64, compiled=False), cut), 64, secs)
     for n in sizes:
         rows.append((f"native vector env, N={n}",
                      _rate(_vector_stepper(EdgeCloudVectorEnv(n), cut), n, secs),
+                     cartpole_64 if n == 64 else
                      _rate(_vector_stepper(CartPoleVectorEnv(num_envs=n), 1), n, secs)))
     print("decisions per second, measured here in the same run")
     print(f"{'':<28}{'splitgym':>14}{'CartPole-v1':>14}{'ratio':>9}")
@@ -188,6 +191,8 @@ def bench_env(quick: bool = False) -> dict[str, float]:
         targets.append((f"vector env N={n} >= 1x CartPole's vector rate", ours >= ref))
         if n == 1024:
             targets.append(("vector env N=1024 > 1,000,000 decisions/s", ours > 1e6))
+    print(f"{'(vector env, Python loop, N=64)':<28}{python_loop:>14,.0f}{cartpole_64:>14,.0f}"
+          f"{python_loop / cartpole_64:>8.3f}x")
     for what, ok in targets:
         print(f"  target: {what}: {'met' if ok else 'NOT met'}")
     decisions = 20_000 if quick else 300_000
