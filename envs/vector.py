@@ -26,7 +26,7 @@ import numpy as np
 from gymnasium.vector import AutoresetMode, VectorEnv
 from gymnasium.vector.utils import batch_space
 
-from .core.simulator import InvalidActionError
+from .core.simulator import check_cut
 from .core.workload import make_arrivals
 from .edge_cloud import EdgeCloudEnv
 
@@ -128,8 +128,8 @@ class EdgeCloudVectorEnv(VectorEnv):
                 bad = ~self._masks[active][np.arange(acts.size), acts]
             if bad.any():
                 j = int(np.flatnonzero(active)[np.argmax(bad)])
-                self.envs[j].simulator._check_cut(actions[j])  # raises the env's message
-                raise InvalidActionError(f"action={actions[j]!r}: infeasible for env {j}")
+                check_cut(int(actions[j]), self._masks[j],
+                          self.envs[j].sim_config.bandwidth_mbps)
         rewards = np.zeros(self.num_envs, dtype=np.float64)
         terminated = np.zeros(self.num_envs, dtype=bool)
         for i in np.flatnonzero(self._autoreset):

@@ -71,6 +71,20 @@ def test_vector__batched_spaces_and_errors():
         EdgeCloudVectorEnv(0, **KW)
 
 
+@pytest.mark.parametrize("compiled", [True, False])
+def test_vector__infeasible_action_gets_the_single_env_message(compiled):
+    from splitgym.envs.core import InvalidActionError
+
+    venv = EdgeCloudVectorEnv(2, compiled=compiled, **dict(KW, bandwidth_mbps=0.0))
+    venv.reset(seed=0)
+    assert venv._use_kernel == compiled
+    with pytest.raises(InvalidActionError, match=r"action=0: cut 0 is infeasible at "
+                                                 r"bandwidth_mbps=0\.0"):
+        venv.step(np.array([3, 0]))
+    with pytest.raises(InvalidActionError, match=r"action=7: expected a cut index in 0\.\.3"):
+        venv.step(np.array([7, 3]))
+
+
 def test_cli_bench__quick_runs_and_reports_targets():
     import subprocess
     import sys

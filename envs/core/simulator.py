@@ -63,6 +63,19 @@ class InvalidActionError(ValueError):
     """A cut that is out of range or infeasible (masked) for the pending task."""
 
 
+def check_cut(cut: Any, mask: np.ndarray, bandwidth_mbps: float) -> None:
+    """Raise `InvalidActionError` unless `cut` is an index of `mask` that is feasible."""
+    k = len(mask)
+    if isinstance(cut, (bool, np.bool_)) or not isinstance(cut, (int, np.integer)) \
+            or not 0 <= cut < k:
+        raise InvalidActionError(f"action={cut!r}: expected a cut index in 0..{k - 1}")
+    if not mask[cut]:
+        raise InvalidActionError(
+            f"action={cut}: cut {cut} is infeasible at bandwidth_mbps={bandwidth_mbps} "
+            f"(only edge-only, cut {k - 1}, can run); "
+            f"feasible cuts: {np.flatnonzero(mask).tolist()}")
+
+
 @dataclass(frozen=True)
 class TaskRecords:
     """Per-task timeline of one run; every array has shape ``(n_tasks,)``.
@@ -265,16 +278,8 @@ class Simulator:
         return self._context_of(self._advance())
 
     def _check_cut(self, cut: Any) -> None:
-        k = len(self._edge_s)
-        if isinstance(cut, (bool, np.bool_)) or not isinstance(cut, (int, np.integer)) \
-                or not 0 <= cut < k:
-            raise InvalidActionError(f"action={cut!r}: expected a cut index in 0..{k - 1}")
         mask = self._mask_of(self._edge_of[self._pending]) if self._pending >= 0 else self.mask
-        if not mask[cut]:
-            raise InvalidActionError(
-                f"action={cut}: cut {cut} is infeasible at bandwidth_mbps="
-                f"{self.bandwidth_mbps} (only edge-only, cut {k - 1}, can run); "
-                f"feasible cuts: {np.flatnonzero(mask).tolist()}")
+        check_cut(cut, mask, self.bandwidth_mbps)
 
     def _start(self, cut: int) -> None:
         """Start the pending task on its edge with `cut` (already checked)."""
