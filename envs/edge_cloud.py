@@ -19,7 +19,7 @@ from splitgym.profiles.schema import Profile, load_profile
 
 from .core.config import ConfigError, SimConfig, WorkloadConfig
 from .core.simulator import Simulator, TaskRecords
-from .core.traces import RateTrace, check_spec, is_constant_spec, make_trace
+from .core.traces import RateTrace, check_spec, is_constant_spec, make_trace, nominal_mbps
 from .core.workload import check_arrivals, make_arrivals
 from .observation import OBS_CAP, PER_CUT_FIELDS, SCALAR_FIELDS, encode, field_names, obs_size
 from .scenarios import SCENARIOS
@@ -195,11 +195,7 @@ class EdgeCloudEnv(gym.Env[np.ndarray, np.int64]):
                               f"one bandwidth spec per edge")
         for i, spec in enumerate(self._edge_bw or []):
             check_spec(spec, f"edge_bandwidth_mbps[{i}]")
-        if is_constant_spec(self._bw_spec):
-            nominal = self._bw_spec
-        else:
-            check_spec(self._bw_spec)
-            nominal = make_trace(self._bw_spec, np.random.default_rng(0)).mean_mbps
+        nominal = nominal_mbps(self._bw_spec)
         if not isinstance(args["bandwidth_per_edge"], bool):
             raise ConfigError(f"bandwidth_per_edge={args['bandwidth_per_edge']!r}: expected "
                               f"True or False")
@@ -375,12 +371,7 @@ class EdgeCloudEnv(gym.Env[np.ndarray, np.int64]):
         sim_kw = {k: options[k] for k in ("uplink", "queue_capacity", "cloud_workers",
                                           "deadline_s") if k in options}
         if "bandwidth_mbps" in options:
-            if is_constant_spec(bw_spec):
-                sim_kw["bandwidth_mbps"] = bw_spec
-            else:
-                check_spec(bw_spec)
-                sim_kw["bandwidth_mbps"] = make_trace(bw_spec,
-                                                      np.random.default_rng(0)).mean_mbps
+            sim_kw["bandwidth_mbps"] = nominal_mbps(bw_spec)
         sim_config = replace(self.sim_config, **sim_kw) if sim_kw else self.sim_config
         objective = _check_objective(options.get("objective", self.objective), sim_config)
         arrivals = None

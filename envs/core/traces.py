@@ -208,6 +208,14 @@ def check_spec(spec: Any, field: str = "bandwidth_mbps") -> None:
     make_trace(spec, np.random.default_rng(0), field)
 
 
+def nominal_mbps(spec: Any, field: str = "bandwidth_mbps") -> float:
+    """A validated spec's nominal rate [Mbit/s]: the constant, or the time-average of one
+    throwaway realisation (generators drawn with seed 0)."""
+    if is_constant_spec(spec):
+        return parse_bandwidth_mbps(spec, field)
+    return make_trace(spec, np.random.default_rng(0), field).mean_mbps
+
+
 def is_constant_spec(spec: Any) -> bool:
     """A number or a preset name: the paper's constant bandwidth."""
     return not isinstance(spec, (Mapping, list, tuple, RateTrace)) and not (
