@@ -23,7 +23,7 @@ from typing import Any
 
 import numpy as np
 
-from splitgym.baselines import PAPER_POLICIES, YARDSTICKS, episode_lower_bound, make_policy
+from splitgym.baselines import PAPER_POLICIES, YARDSTICKS, make_policy, seed_lower_bounds
 from splitgym.envs.core.simulator import InvalidActionError
 from splitgym.envs.edge_cloud import EdgeCloudEnv
 from splitgym.envs.rollout import rollout
@@ -70,11 +70,7 @@ def held_out(model: str, bandwidth: str, agent: LearnedPolicy,
             except InvalidActionError:
                 values.append(math.inf)
         table[name] = {"mean_s": float(np.mean(values)), "std_s": float(np.std(values))}
-    bounds = []
-    for s in seeds:
-        env.reset(seed=s)
-        sim = env.simulator
-        bounds.append(episode_lower_bound(sim))
+    bounds = seed_lower_bounds(env, seeds)
     table["lower_bound"] = {"mean_s": float(np.mean(bounds)), "std_s": float(np.std(bounds))}
     return table
 

@@ -60,8 +60,16 @@ def episode_lower_bound(sim: Any) -> float:
     return bound(sim)
 
 
+def seed_lower_bounds(env: Any, seeds: Any) -> list[float]:
+    """The LP lower bound of each seed's episode of `env` (`splitgym.baselines.bounds`)."""
+    from .bounds import seed_lower_bounds as bounds
+
+    return bounds(env, seeds)
+
+
 __all__ = [
     "PAPER_POLICIES", "POLICIES", "YARDSTICKS", "BestStatic", "CloudOnly", "EdgeOnly",
     "Fixed", "GreedyEFT", "Policy", "QueueAware", "QueueFill", "QueueLookahead", "SingleCut",
-    "episode_lower_bound", "make_policy", "makespan_lower_bound", "single_cut_index",
+    "episode_lower_bound", "make_policy", "makespan_lower_bound", "seed_lower_bounds",
+    "single_cut_index",
 ]

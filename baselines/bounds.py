@@ -39,6 +39,15 @@ def episode_lower_bound(sim: Any) -> float:
                                 link_peak_mbps=peak)
 
 
+def seed_lower_bounds(env: Any, seeds: Sequence[int]) -> list[float]:
+    """The bound of each seed's episode of `env` (wrapped or not): reset, then bound."""
+    out = []
+    for seed in seeds:
+        env.reset(seed=seed)
+        out.append(episode_lower_bound(env.unwrapped.simulator))
+    return out
+
+
 def makespan_lower_bound(cuts: CutTable, config: SimConfig,
                          arrivals: Sequence[Sequence[float]],
                          edge_s: Sequence[Sequence[float]] | None = None,

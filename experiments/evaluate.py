@@ -13,7 +13,7 @@ import gymnasium as gym
 import numpy as np
 from tqdm.auto import tqdm
 
-from splitgym.baselines import episode_lower_bound, make_policy
+from splitgym.baselines import make_policy, seed_lower_bounds
 from splitgym.envs import ENV_ID, rollout
 from splitgym.envs.core.simulator import InvalidActionError
 
@@ -99,11 +99,7 @@ def evaluate_policies(env_kwargs: Mapping[str, Any], policies: Sequence[str],
             p95_latency_s=float(np.mean([r["p95_latency_s"] for r in rows])),
             n_seeds=len(seeds), makespans_s=tuple(float(x) for x in mk)))
     bar.close()
-    bounds = []
-    for seed in seeds:
-        env.reset(seed=seed)
-        sim = env.unwrapped.simulator
-        bounds.append(episode_lower_bound(sim))
+    bounds = seed_lower_bounds(env, seeds)
     env.close()
     sq = dict(zip(seeds, _makespans(env_kwargs, "queue_aware", seeds, results), strict=True))
     lb = float(np.mean(bounds))

@@ -20,7 +20,7 @@ from typing import Any
 import numpy as np
 from tqdm.auto import tqdm
 
-from splitgym.baselines import PAPER_POLICIES, YARDSTICKS, episode_lower_bound, make_policy
+from splitgym.baselines import PAPER_POLICIES, YARDSTICKS, make_policy, seed_lower_bounds
 from splitgym.envs.core.simulator import InvalidActionError
 from splitgym.envs.edge_cloud import EdgeCloudEnv
 from splitgym.envs.rollout import rollout
@@ -69,13 +69,10 @@ def _run_job(job: Job) -> tuple[Job, list[float]]:
     agent = _learned(job) if job.policy == LEARNED else None
     if job.policy == LEARNED and agent is None:
         return job, [math.nan] * len(job.seeds)
+    if job.policy == LOWER_BOUND:
+        return job, seed_lower_bounds(env, job.seeds)
     out = []
     for seed in job.seeds:
-        if job.policy == LOWER_BOUND:
-            env.reset(seed=seed)
-            sim = env.simulator
-            out.append(episode_lower_bound(sim))
-            continue
         policy = agent if agent is not None else make_policy(job.policy)
         try:
             out.append(rollout(env, policy, seed=seed).metrics["makespan_s"])
