@@ -192,6 +192,15 @@ def shipped_profile(name: str, repeats: int = 20, warmup: int = 3,
     return Profile.from_dict(doc)
 
 
+def _gpu_ms(p: Profile, device: str = "h100") -> str:
+    """'sum of layers (plain forward)' in ms, or '-' where `device` was not measured."""
+    if device not in p.devices:
+        return "-"
+    fwd = (p.provenance or {}).get("devices", {}).get(device, {}).get("whole_model_forward_ms")
+    sum_ms = p.whole_model_s(device) * 1e3
+    return f"{sum_ms:.2f} ({fwd:.2f})" if fwd is not None else f"{sum_ms:.2f}"
+
+
 def profiles_doc() -> str:
     """The text of docs/profiles.md, generated from the shipped profiles."""
     from .cuts import make_cut_table
@@ -216,11 +225,17 @@ def profiles_doc() -> str:
         "- `paper-cloud`: likewise scaled to the paper's implied cloud time (Table 1 4G C-O "
         "/ 150). Calibrated, not measured; the shape of the profile is the host CPU's, not "
         "a GPU's.",
+        "- `h100`: measured on an NVIDIA H100 80GB (a GPU machine lent to the project; "
+        "CUDA, cuDNN and torch versions and the date are in `provenance`), eager mode, batch "
+        "1: each layer between two `torch.cuda.synchronize()` calls, so launch overhead is "
+        "part of every layer and the sum of layers exceeds a plain forward "
+        "(`whole_model_forward_ms`). A real GPU cloud profile; not the paper's cloud, so not "
+        "the default: `gym.make(..., cloud_device=\"h100\")`.",
         "- `input_bytes`: the paper's implied per-frame input (Table 1 3G C-O / 30 frames "
         "at 1.1 Mbit/s), calibrated; the raw float32 input is `raw_input_bytes`.", "",
-        "| model | kind | N | K cuts | host whole ms | rpi3b s | paper-cloud s | input B "
-        "(raw) | GFLOPs | params |",
-        "|---|---|---|---|---|---|---|---|---|---|",
+        "| model | kind | N | K cuts | host whole ms | rpi3b s | paper-cloud s | h100 ms "
+        "(forward) | input B (raw) | GFLOPs | params |",
+        "|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     names = list(PAPER_IMPLIED)
     profs = {n: load_profile(n) for n in names}
@@ -232,7 +247,7 @@ def profiles_doc() -> str:
         out.append(
             f"| {n} | {'chain' if p.is_chain else 'DAG'} | {p.n_layers} | {t.n_cuts} | "
             f"{p.whole_model_s('host') * 1e3:.1f} | {p.whole_model_s('rpi3b'):.3f} | "
-            f"{p.whole_model_s('paper-cloud'):.3f} | {p.input_bytes} "
+            f"{p.whole_model_s('paper-cloud'):.3f} | {_gpu_ms(p)} | {p.input_bytes} "
             f"({p.provenance['raw_input_bytes']}) | {flops:.2f} | {params:.2f}M |")
     for n in names:
         p, t = profs[n], tables[n]

@@ -266,5 +266,12 @@ def environment(torch_device: str, repeats: int, warmup: int) -> dict[str, Any]:
         "date": _dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
     }
     if torch_device.startswith("cuda"):
-        env["gpu_model"] = torch.cuda.get_device_name(torch.device(torch_device))
+        dev = torch.device(torch_device)
+        env["gpu_model"] = torch.cuda.get_device_name(dev)
+        env["cuda"] = torch.version.cuda
+        env["cudnn"] = torch.backends.cudnn.version()
+        env["tf32_conv"] = bool(torch.backends.cudnn.allow_tf32)
+        env["tf32_matmul"] = bool(torch.backends.cuda.matmul.allow_tf32)
+        env["timing"] = ("torch.cuda.synchronize() before and after each node, so each "
+                         "layer's time includes its kernel launches (batch 1)")
     return env

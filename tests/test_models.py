@@ -88,6 +88,29 @@ def test_shipped_profile__calibrated_devices_and_provenance(name):
 
 
 @pytest.mark.parametrize("name", SIX)
+def test_shipped_profile__h100_is_a_measured_gpu_device(name):
+    # h100 was measured on a lent GPU (not scaled from host): its provenance names the GPU
+    # and CUDA, and its per-layer shape is not host's times one factor (launch-bound layers
+    # vs FLOP-bound ones on the CPU).
+    prof = load_profile(name)
+    prov = prof.provenance["devices"]["h100"]
+    assert "H100" in prov["gpu_model"] and prov["cuda"] and prov["torch_device"] == "cuda"
+    assert "scale_factor" not in prov and "calibrated_to" not in prov
+    assert 0 < prov["whole_model_forward_ms"] <= prov["sum_of_layers_ms"]
+    assert math.isclose(prof.whole_model_s("h100") * 1e3, prov["sum_of_layers_ms"],
+                        rel_tol=1e-4)
+    ratios = [la.latency_ms["h100"] / la.latency_ms["host"] for la in prof.layers
+              if la.latency_ms["host"] > 0.05]
+    assert max(ratios) > 2 * min(ratios)
+    # selectable as the cloud: a faster cloud never makes cloud-only slower
+    mk = {}
+    for cloud in ("paper-cloud", "h100"):
+        env = gym.make(ENV_ID, model=name, bandwidth_mbps="4g", cloud_device=cloud)
+        mk[cloud] = rollout(env, make_policy("cloud_only"), seed=0).metrics["makespan_s"]
+    assert mk["h100"] <= mk["paper-cloud"]
+
+
+@pytest.mark.parametrize("name", SIX)
 def test_env__works_for_all_six_models(name):
     env = gym.make(ENV_ID, model=name, bandwidth_mbps="3g")
     with warnings.catch_warnings():
