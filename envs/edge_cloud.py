@@ -18,7 +18,7 @@ from splitgym.profiles.cuts import CutTable, cut_for_edge_set, make_cut_table
 from splitgym.profiles.schema import Profile, load_profile
 
 from .core.config import ConfigError, SimConfig, WorkloadConfig
-from .core.simulator import Simulator, TaskRecords
+from .core.simulator import Simulator, TaskRecords, check_cut
 from .core.traces import RateTrace, check_spec, is_constant_spec, make_trace, nominal_mbps
 from .core.workload import check_arrivals, make_arrivals
 from .observation import OBS_CAP, PER_CUT_FIELDS, SCALAR_FIELDS, encode, field_names, obs_size
@@ -135,6 +135,16 @@ class EdgeCloudEnv(gym.Env[np.ndarray, np.int64]):
       ``"paper-3g"``, ``"cellular-markov"``, ``"rush-hour"``, ``"mixed-fleet"``), also
       registered as ``splitgym/EdgeCloud-<Name>-v0``; arguments given explicitly win
       over the preset's.
+    * ``engine``: ``"auto"`` (default: the compiled engine where it covers the
+      configuration, else the Python core), ``"python"`` (always the simulator core,
+      `splitgym.envs.core.Simulator`) or ``"compiled"`` (numba, `splitgym.envs.fast`;
+      an error where it does not cover the configuration). Both give the same episodes
+      bit for bit (tested); the compiled one is several times faster. It covers the
+      paper's family: a constant bandwidth, one edge device at speed 1, equal frame
+      counts, no deadline, the replay predictor, makespan or mean latency, and no
+      ``reset`` options other than ``arrival_times_s`` with equal counts (an episode
+      reset with other options runs on the Python core). With it, `simulator` is
+      rebuilt on access by replaying the episode's decisions.
 
     Defaults are the paper's 4G AlexNet setting.
 
@@ -179,6 +189,7 @@ class EdgeCloudEnv(gym.Env[np.ndarray, np.int64]):
         drop_late: bool = False,
         predictor: Literal["auto", "replay", "fluid"] = "auto",
         scenario: str | None = None,
+        engine: Literal["auto", "python", "compiled"] = "auto",
     ) -> None:
         args = dict(locals())
         del args["self"]
@@ -231,6 +242,33 @@ class EdgeCloudEnv(gym.Env[np.ndarray, np.int64]):
         self._ctx: dict[str, Any] | None = None
         self._episode_objective = self.objective
         self._obj_prev = 0.0
+        self.engine = self._check_engine(args["engine"])
+        self._fast: Any = None  # the compiled engine's state (one row)
+        self._compiled = False  # whether the current episode runs on it
+        self._arrivals: list[np.ndarray] = []
+        self._decisions: list[int] = []
+        self._replay: tuple[Simulator, int] | None = None
+
+    def _check_engine(self, engine: Any) -> str:
+        if engine not in ("auto", "python", "compiled"):
+            raise ConfigError(f"engine={engine!r}: expected 'auto', 'python' or 'compiled'")
+        if engine == "python":
+            return engine
+        try:
+            from . import fast
+        except ImportError:  # pragma: no cover - numba is a dependency
+            if engine == "compiled":
+                raise ConfigError("engine='compiled': numba is not installed") from None
+            return "python"
+        if not fast.supports(self):
+            if engine == "compiled":
+                raise ConfigError(
+                    "engine='compiled': this configuration needs the Python core (the "
+                    "compiled engine covers a constant bandwidth, one edge device at speed "
+                    "1, equal frame counts, no deadline, the replay predictor and the "
+                    "makespan or mean-latency objective); use engine='auto'")
+            return "python"
+        return "compiled"
 
     def _edge_rows(self, n_edges: int) -> list[list[float]] | None:
         """Per-edge, per-cut edge times [s] for a fleet of `n_edges`, or None when every
@@ -296,16 +334,48 @@ class EdgeCloudEnv(gym.Env[np.ndarray, np.int64]):
 
     @property
     def simulator(self) -> Simulator:
-        """The simulator core of the current episode."""
+        """The simulator core of the current episode (on the compiled engine: a core
+        replayed to the same point from the episode's arrivals and decisions)."""
+        if self._compiled:
+            return self._replayed()
         if self._sim is None:
             raise RuntimeError("call reset() first")
         return self._sim
+
+    def _replayed(self) -> Simulator:
+        sim, done = self._replay or (None, 0)
+        if sim is None:
+            sim = Simulator(self._cut_table, self.sim_config)
+            sim.reset(self._arrivals)
+            done = 0
+        for cut in self._decisions[done:]:
+            sim.decide(cut)
+        self._replay = (sim, len(self._decisions))
+        return sim
 
     def records(self) -> TaskRecords:
         """Per-task timeline of the current episode (arrival, cut, edge, link and cloud
         start/end, completion).
         """
+        if self._compiled:
+            return self._fast_records()
         return self.simulator.records()
+
+    def _fast_records(self) -> TaskRecords:
+        from . import fast
+
+        fk = self._fast
+        times = fk.task_times()[0]
+        col = [times[:, f].copy() for f in range(8)]
+        n_edges, frames = fk.n_edges, fk.frames
+        return TaskRecords(
+            edge=np.repeat(np.arange(n_edges, dtype=np.int64), frames),
+            frame=np.tile(np.arange(frames, dtype=np.int64), n_edges),
+            arrival_s=col[fast.T_ARR], cut=fk.cuts()[0].copy(),
+            edge_start_s=col[fast.T_ES], edge_end_s=col[fast.T_EE],
+            link_start_s=col[fast.T_LS], link_end_s=col[fast.T_LE],
+            cloud_start_s=col[fast.T_CS], cloud_end_s=col[fast.T_CE],
+            completion_s=col[fast.T_DONE], dropped=np.zeros(n_edges * frames, dtype=bool))
 
     def observation_fields(self) -> list[str]:
         """Name of every entry of the observation vector."""
@@ -313,6 +383,8 @@ class EdgeCloudEnv(gym.Env[np.ndarray, np.int64]):
 
     def action_masks(self) -> np.ndarray:
         """Boolean mask of feasible cuts for the pending task (MaskablePPO's hook)."""
+        if self._compiled:
+            return self._fast.mask.copy()
         if self._sim is None:
             return np.ones(self._cut_table.n_cuts, dtype=bool)
         return np.array(self._sim.mask, dtype=bool)
@@ -322,6 +394,14 @@ class EdgeCloudEnv(gym.Env[np.ndarray, np.int64]):
               options: Mapping[str, Any] | None = None) -> tuple[np.ndarray, dict[str, Any]]:
         """Start an episode; see the class docstring for `options`."""
         super().reset(seed=seed)
+        if self.engine == "compiled":
+            if not options:
+                return self._fast_reset(make_arrivals(self.workload, self.np_random))
+            if isinstance(options, Mapping) and set(options) == {"arrival_times_s"}:
+                given = check_arrivals(options["arrival_times_s"])
+                if len({len(a) for a in given}) == 1:  # equal frame counts: covered
+                    return self._fast_reset(given)
+        self._compiled = False
         sim_config, workload, objective, arrivals, bw_spec = self._episode_setup(options)
         if arrivals is None:
             arrivals = make_arrivals(workload, self.np_random)
@@ -338,6 +418,8 @@ class EdgeCloudEnv(gym.Env[np.ndarray, np.int64]):
 
     def step(self, action: Any) -> tuple[np.ndarray, float, bool, bool, dict[str, Any]]:
         """Give the pending task cut `action`; advance to the next decision."""
+        if self._compiled:
+            return self._fast_step(action)
         if self._sim is None or self._ctx is None:
             raise RuntimeError("step() called with no pending decision: call reset() first "
                                "(the episode may have ended)")
@@ -355,6 +437,76 @@ class EdgeCloudEnv(gym.Env[np.ndarray, np.int64]):
         if terminated:
             info["metrics"] = self._sim.metrics()
         return self._observe(), float(reward), terminated, False, info
+
+    # -- the compiled engine -----------------------------------------------------------
+    def _fast_reset(self, arrivals: list[np.ndarray]) -> tuple[np.ndarray, dict[str, Any]]:
+        from . import fast
+
+        shape = (len(arrivals), len(arrivals[0]))
+        if self._fast is None or (self._fast.n_edges, self._fast.frames) != shape:
+            self._fast = fast.FastKernel(1, self, *shape)
+            k = self._cut_table.n_cuts
+            self._ctx_buf = np.empty(fast.N_CTX + k)
+            self._ctx_arrays = (self._fast.C[fast.C_EDGE_S].copy(),
+                                self._fast.C[fast.C_TX_S].copy(),
+                                self._fast.C[fast.C_CLOUD_S].copy(),
+                                self._cut_table.transfer_bytes.copy())
+        fk = self._fast
+        self._compiled = True
+        self._episode_objective = self.objective
+        self._arrivals = arrivals
+        self._decisions = []
+        self._replay = None
+        obs = np.empty(self.observation_space.shape, dtype=np.float32)
+        e = fast.reset_env(0, fk.arrivals(self._arrivals), fk.I, fk.F, fk.C, fk.P, fk.inv,
+                           fk.cap, obs, self._ctx_buf)
+        self._ctx = self._fast_context() if e >= 0 else None
+        return obs, self._info()
+
+    def _fast_step(self, action: Any) -> tuple[np.ndarray, float, bool, bool, dict[str, Any]]:
+        from . import fast
+
+        if self._ctx is None:
+            raise RuntimeError("step() called with no pending decision: call reset() first "
+                               "(the episode may have ended)")
+        fk = self._fast
+        check_cut(action, fk.mask, self.sim_config.bandwidth_mbps)
+        cut = int(action)
+        obs = np.empty(self.observation_space.shape, dtype=np.float32)
+        e, reward = fast.step_env(0, cut, fk.I, fk.F, fk.C, fk.P, fk.inv, fk.cap, obs,
+                                  self._ctx_buf)
+        self._decisions.append(cut)
+        if e >= 0:
+            self._ctx = self._fast_context()
+            return obs, reward, False, False, {"action_mask": fk.mask.copy(),
+                                               "decision": self._ctx}
+        self._ctx = None
+        info = {"action_mask": np.ones(self._cut_table.n_cuts, dtype=bool),
+                "metrics": fk.metrics_of(np.zeros(1, dtype=np.int64))[0]}
+        return obs, reward, True, False, info
+
+    def _fast_context(self) -> dict[str, Any]:
+        """The decision context the Python core would give, from the kernel's values."""
+        buf = self._ctx_buf
+        (e, task, now, cloud_free, link_free, next_arrival, edge_waiting, waiting_total,
+         busy_edges, queue_used, blocked, decided) = buf[:12].tolist()
+        e, task = int(e), int(task)
+        frames = self._fast.frames
+        edge_s, tx, cloud_s, nbytes = self._ctx_arrays
+        cfg = self.sim_config
+        return {
+            "edge": e, "frame": task - e * frames, "task": task, "time_s": now,
+            "edge_s": edge_s.copy(), "transfer_s": tx.copy(), "cloud_s": cloud_s.copy(),
+            "transfer_bytes": nbytes.copy(), "mask": self._fast.mask.copy(),
+            "cloud_free_at_s": cloud_free, "link_free_at_s": link_free,
+            "finish_at_s": buf[12:].copy(), "next_arrival_s": next_arrival,
+            "edge_waiting": int(edge_waiting), "frames_left": (e + 1) * frames - task,
+            "waiting_total": int(waiting_total), "busy_edges": int(busy_edges),
+            "queue_used": int(queue_used), "queue_capacity": cfg.queue_capacity,
+            "blocked_links": int(blocked), "n_edges": self._fast.n_edges,
+            "n_tasks": self._fast.n_tasks, "tasks_decided": int(decided),
+            "bandwidth_mbps": cfg.bandwidth_mbps, "deadline_s": cfg.deadline_s,
+        }
 
     # -- helpers -----------------------------------------------------------------------
     def _episode_setup(self, options: Mapping[str, Any] | None) -> tuple[

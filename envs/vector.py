@@ -58,7 +58,7 @@ class EdgeCloudVectorEnv(VectorEnv):
                 from . import fast
             except ImportError:  # pragma: no cover - numba is a dependency
                 fast = None
-            if fast is not None and fast.supports(first):
+            if fast is not None and first.engine == "compiled":
                 self._kernel = fast.FastKernel(num_envs, first)
 
     def reset(self, *, seed: int | list[int | None] | None = None,
@@ -82,11 +82,14 @@ class EdgeCloudVectorEnv(VectorEnv):
         return self._obs.copy(), {"action_mask": self._masks.copy()}
 
     def _kernel_reset(self, i: int, seed: int | None) -> None:
-        env = self.envs[i]
-        gym.Env.reset(env, seed=seed)  # the sub-env's generator, as EdgeCloudEnv.reset
-        arrivals = make_arrivals(env.workload, env.np_random)
-        self._kernel.reset_one(i, arrivals, self._obs)
+        self._kernel.reset_one(i, self._draw_arrivals(i, seed), self._obs)
         self._masks[i] = self._kernel.mask
+
+    def _draw_arrivals(self, i: int, seed: int | None) -> list[np.ndarray]:
+        """Sub-env i's next episode's arrivals, from its own generator (as its reset)."""
+        env = self.envs[i]
+        gym.Env.reset(env, seed=seed)
+        return make_arrivals(env.workload, env.np_random)
 
     def step(self, actions: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray,
                                           dict[str, Any]]:
@@ -132,21 +135,26 @@ class EdgeCloudVectorEnv(VectorEnv):
                           self.envs[j].sim_config.bandwidth_mbps)
         rewards = np.zeros(self.num_envs, dtype=np.float64)
         terminated = np.zeros(self.num_envs, dtype=bool)
-        for i in np.flatnonzero(self._autoreset):
-            self._kernel_reset(int(i), None)
-        kernel.step(actions, active, self._obs, rewards, terminated)
+        rows = np.flatnonzero(self._autoreset)
+        if rows.size:
+            arrivals = np.stack([kernel.arrivals(self._draw_arrivals(int(i), None))
+                                 for i in rows])
+            kernel.reset_many(rows, arrivals, self._obs)
+            self._masks[rows] = kernel.mask
+        kernel.step(actions.astype(np.int64, copy=False), active, self._obs, rewards,
+                    terminated)
         terminated &= active
         infos: dict[str, Any] = {}
-        if terminated.any():
-            metrics = np.array([None] * self.num_envs, dtype=object)
-            for i in np.flatnonzero(terminated):
-                metrics[i] = kernel.metrics(int(i))
-            self._masks[terminated] = True
+        ended = np.flatnonzero(terminated)
+        if ended.size:
+            metrics = np.empty(self.num_envs, dtype=object)
+            metrics[ended] = kernel.metrics_of(ended)
+            self._masks[ended] = True
             infos["metrics"] = metrics
             infos["_metrics"] = terminated.copy()
         self._masks[active & ~terminated] = kernel.mask
         infos["action_mask"] = self._masks.copy()
-        self._autoreset = terminated.copy()
+        self._autoreset = terminated
         return (self._obs.copy(), rewards, terminated, np.zeros(self.num_envs, dtype=bool),
                 infos)
 

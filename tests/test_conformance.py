@@ -22,12 +22,17 @@ DATA = Path(__file__).parent / "data"
 CASES = json.loads((DATA / "conformance_cases.json").read_text())["cases"]
 
 
+@pytest.mark.parametrize("engine", ["python", "auto"])
 @pytest.mark.parametrize("case", CASES, ids=[c["id"] for c in CASES])
-def test_conformance__every_completion_time_matches(case, tmp_path):
+def test_conformance__every_completion_time_matches(case, engine, tmp_path):
+    # on the Python core, and on the compiled engine wherever it covers the case
     path = tmp_path / "profile.json"
     path.write_text(json.dumps(case["profile"]))
-    env = gym.make(ENV_ID, model=str(path), **case["env_kwargs"])
+    env = gym.make(ENV_ID, model=str(path), engine=engine, **case["env_kwargs"])
     obs, info = env.reset(seed=0, options={"arrival_times_s": case["arrival_times_s"]})
+    equal_counts = len({len(a) for a in case["arrival_times_s"]}) == 1
+    assert env.unwrapped._compiled == (engine == "auto" and equal_counts
+                                       and env.unwrapped.engine == "compiled")
     terminated = False
     while not terminated:
         d = info["decision"]
@@ -41,6 +46,17 @@ def test_conformance__every_completion_time_matches(case, tmp_path):
     assert math.isclose(info["metrics"]["makespan_s"], expected["makespan_s"], rel_tol=1e-9)
     assert math.isclose(info["metrics"]["mean_latency_s"], expected["mean_latency_s"],
                         rel_tol=1e-9)
+
+
+def test_conformance__the_compiled_engine_runs_most_cases(tmp_path):
+    covered = 0
+    for case in CASES:
+        path = tmp_path / f"{case['id']}.json"
+        path.write_text(json.dumps(case["profile"]))
+        env = gym.make(ENV_ID, model=str(path), **case["env_kwargs"])
+        env.reset(seed=0, options={"arrival_times_s": case["arrival_times_s"]})
+        covered += env.unwrapped._compiled
+    assert covered >= len(CASES) // 2, covered
 
 
 def test_conformance__cases_cover_every_mode():
