@@ -9,7 +9,7 @@ from typing import Any
 import gymnasium as gym
 import numpy as np
 
-from splitgym.envs.observation import OBS_CAP
+from splitgym.envs.observation import OBS_CAP, time_scale_s
 
 
 def squash(obs: np.ndarray) -> np.ndarray:
@@ -29,7 +29,7 @@ class AgentEnv(gym.Wrapper):
         shape = env.observation_space.shape
         self.observation_space = gym.spaces.Box(0.0, float(np.log1p(OBS_CAP)), shape,
                                                 np.float32)
-        self._scale = env.unwrapped.cut_table.whole_edge_s or 1.0
+        self._scale = time_scale_s(env.unwrapped.cut_table.whole_edge_s)
 
     def reset(self, **kwargs: Any) -> tuple[np.ndarray, dict[str, Any]]:
         obs, info = self.env.reset(**kwargs)

@@ -21,7 +21,15 @@ from .core.config import ConfigError, SimConfig, WorkloadConfig
 from .core.simulator import Simulator, TaskRecords, check_cut
 from .core.traces import RateTrace, check_spec, is_constant_spec, make_trace, nominal_mbps
 from .core.workload import check_arrivals, make_arrivals
-from .observation import OBS_CAP, PER_CUT_FIELDS, SCALAR_FIELDS, encode, field_names, obs_size
+from .observation import (
+    OBS_CAP,
+    PER_CUT_FIELDS,
+    SCALAR_FIELDS,
+    encode,
+    field_names,
+    obs_size,
+    time_scale_s,
+)
 from .scenarios import SCENARIOS
 
 OBJECTIVES: tuple[str, ...] = ("makespan", "mean_latency", "deadline_miss")
@@ -237,7 +245,7 @@ class EdgeCloudEnv(gym.Env[np.ndarray, np.int64]):
         self.action_space = spaces.Discrete(k)
         self.observation_space = spaces.Box(0.0, OBS_CAP, shape=(obs_size(k),),
                                             dtype=np.float32)
-        self._scale_s = self._cut_table.whole_edge_s or 1.0
+        self._scale_s = time_scale_s(self._cut_table.whole_edge_s)
         self._sim: Simulator | None = None
         self._ctx: dict[str, Any] | None = None
         self._episode_objective = self.objective

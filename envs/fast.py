@@ -19,8 +19,10 @@ Layout of env i's rows (offsets in the parameter vector ``P``, see `Layout`):
   the link and cloud FIFO rings; the event heap's keys (``kind * T + task``, so the heap
   orders ``(time, kind, task)`` as the Python core's tuples do).
 
-Every compiled function takes these few arrays rather than one array per field: numba
-reference-counts each array argument of every call, which dominated the first kernel.
+Every compiled function takes one env's two rows rather than one array per field
+(numba reference-counts each array argument of every call). At 1,024 envs the rows no
+longer fit in cache and each decision waits on memory: the cost per decision roughly
+doubles against 64 envs (``splitgym bench env``).
 """
 
 from __future__ import annotations
@@ -47,7 +49,7 @@ N_COUNTERS = 16
 (P_EDGES, P_FRAMES, P_LINKS, P_WORKERS, P_CAP, P_SHARED, P_OBJECTIVE, P_TASKS, P_RING,
  P_LRING, P_O_HT, P_O_LF, P_O_WA, P_O_WC, P_O_WK, P_O_CUT, P_O_NARR, P_O_NEXT, P_O_EBUSY,
  P_O_READY, P_O_INREADY, P_O_LQ, P_O_LQH, P_O_LQT, P_O_LBUSY, P_O_LBLK, P_O_LCAND,
- P_O_INLCAND, P_O_BLOCKED, P_O_CQ, P_O_SERV, P_O_HK, P_O_COMP, P_NF, P_NI) = range(35)
+ P_O_INLCAND, P_O_BLOCKED, P_O_CQ, P_O_SERV, P_O_HK, P_O_COMP, P_O_RUNS, P_NF, P_NI) = range(36)
 # the cut table C
 C_EDGE_S, C_TX_S, C_CLOUD_S, C_OFFLOADS = range(4)
 # the decision context written by `_observe` (single env): scalars, then finish per cut
@@ -64,7 +66,7 @@ def layout(n_edges: int, frames: int, shared: bool, workers: int, capacity: int,
     lring = (t if shared else frames) + 1
     heap = 2 * n_edges + links + workers + 4
     work = t + links + n_edges + 1
-    p = np.zeros(35, dtype=np.int64)
+    p = np.zeros(36, dtype=np.int64)
     p[P_EDGES], p[P_FRAMES], p[P_LINKS], p[P_WORKERS] = n_edges, frames, links, workers
     p[P_CAP], p[P_SHARED] = capacity, int(shared)
     p[P_OBJECTIVE] = 0 if objective == "makespan" else 1
@@ -81,7 +83,8 @@ def layout(n_edges: int, frames: int, shared: bool, workers: int, capacity: int,
                        (P_O_LQ, links * lring), (P_O_LQH, links), (P_O_LQT, links),
                        (P_O_LBUSY, links), (P_O_LBLK, links), (P_O_LCAND, links),
                        (P_O_INLCAND, links), (P_O_BLOCKED, links + 1), (P_O_CQ, t + 1),
-                       (P_O_SERV, workers), (P_O_HK, heap), (P_O_COMP, n_edges)):
+                       (P_O_SERV, workers), (P_O_HK, heap), (P_O_COMP, n_edges),
+                       (P_O_RUNS, 2 * (links + 1))):
         p[slot] = o
         o += size
     p[P_NI] = o
@@ -96,171 +99,171 @@ def _ev_less(t1, k1, t2, k2):
 
 
 @njit(cache=True)
-def _ev_push(i, I, F, P, t, key):
+def _ev_push(g, f, P, t, key):
     oht, ohk = P[P_O_HT], P[P_O_HK]
-    n = I[i, C_HEAP]
-    I[i, C_HEAP] = n + 1
+    n = g[C_HEAP]
+    g[C_HEAP] = n + 1
     while n > 0:
         p = (n - 1) >> 1
-        pt, pk = F[i, oht + p], I[i, ohk + p]
+        pt, pk = f[oht + p], g[ohk + p]
         if _ev_less(t, key, pt, pk):
-            F[i, oht + n], I[i, ohk + n] = pt, pk
+            f[oht + n], g[ohk + n] = pt, pk
             n = p
         else:
             break
-    F[i, oht + n], I[i, ohk + n] = t, key
+    f[oht + n], g[ohk + n] = t, key
 
 
 @njit(cache=True)
-def _ev_pop(i, I, F, P):
+def _ev_pop(g, f, P):
     oht, ohk = P[P_O_HT], P[P_O_HK]
-    key0 = I[i, ohk]
-    n = I[i, C_HEAP] - 1
-    I[i, C_HEAP] = n
+    key0 = g[ohk]
+    n = g[C_HEAP] - 1
+    g[C_HEAP] = n
     if n > 0:
-        t, k = F[i, oht + n], I[i, ohk + n]
+        t, k = f[oht + n], g[ohk + n]
         pos = 0
         while True:
             c = 2 * pos + 1
             if c >= n:
                 break
-            ct, ck = F[i, oht + c], I[i, ohk + c]
+            ct, ck = f[oht + c], g[ohk + c]
             if c + 1 < n:
-                dt, dk = F[i, oht + c + 1], I[i, ohk + c + 1]
+                dt, dk = f[oht + c + 1], g[ohk + c + 1]
                 if _ev_less(dt, dk, ct, ck):
                     c += 1
                     ct, ck = dt, dk
             if _ev_less(ct, ck, t, k):
-                F[i, oht + pos], I[i, ohk + pos] = ct, ck
+                f[oht + pos], g[ohk + pos] = ct, ck
                 pos = c
             else:
                 break
-        F[i, oht + pos], I[i, ohk + pos] = t, k
+        f[oht + pos], g[ohk + pos] = t, k
     return key0
 
 
 @njit(cache=True)
-def _int_push(i, I, o, size_slot, v):
-    n = I[i, size_slot]
-    I[i, size_slot] = n + 1
+def _int_push(g, o, size_slot, v):
+    n = g[size_slot]
+    g[size_slot] = n + 1
     while n > 0:
         p = (n - 1) >> 1
-        if v < I[i, o + p]:
-            I[i, o + n] = I[i, o + p]
+        if v < g[o + p]:
+            g[o + n] = g[o + p]
             n = p
         else:
             break
-    I[i, o + n] = v
+    g[o + n] = v
 
 
 @njit(cache=True)
-def _int_pop(i, I, o, size_slot):
-    top = I[i, o]
-    n = I[i, size_slot] - 1
-    I[i, size_slot] = n
+def _int_pop(g, o, size_slot):
+    top = g[o]
+    n = g[size_slot] - 1
+    g[size_slot] = n
     if n > 0:
-        v = I[i, o + n]
+        v = g[o + n]
         pos = 0
         while True:
             c = 2 * pos + 1
             if c >= n:
                 break
-            if c + 1 < n and I[i, o + c + 1] < I[i, o + c]:
+            if c + 1 < n and g[o + c + 1] < g[o + c]:
                 c += 1
-            if I[i, o + c] < v:
-                I[i, o + pos] = I[i, o + c]
+            if g[o + c] < v:
+                g[o + pos] = g[o + c]
                 pos = c
             else:
                 break
-        I[i, o + pos] = v
+        g[o + pos] = v
     return top
 
 
 # -- the event loop ------------------------------------------------------------------------
 
 @njit(cache=True)
-def _setup(i, arrivals, I, F, P):
+def _setup(g, f, arrivals, P):
     """Start env i's episode on `arrivals` (n_edges x frames)."""
     n_edges, frames, tasks = P[P_EDGES], P[P_FRAMES], P[P_TASKS]
-    F[i, :] = 0.0
-    I[i, :] = 0
+    f[:] = 0.0
+    g[:] = 0
     for e in range(n_edges):
         for k in range(frames):
             base = O_TASK + 8 * (e * frames + k)
-            F[i, base + T_ARR] = arrivals[e, k]
-            for f in range(1, 8):
-                F[i, base + f] = np.nan
+            f[base + T_ARR] = arrivals[e, k]
+            for field in range(1, 8):
+                f[base + field] = np.nan
     o = P[P_O_CUT]
     for task in range(tasks):
-        I[i, o + task] = -1
+        g[o + task] = -1
     o = P[P_O_EBUSY]
     for e in range(n_edges):
-        I[i, o + e] = -1
+        g[o + e] = -1
     o = P[P_O_LBUSY]
     for link in range(P[P_LINKS]):
-        I[i, o + link] = -1
+        g[o + link] = -1
     o = P[P_O_SERV]
     for w in range(P[P_WORKERS]):
-        I[i, o + w] = -1
-    I[i, C_FREE_WORKERS] = P[P_WORKERS]
-    I[i, C_PENDING] = -1
+        g[o + w] = -1
+    g[C_FREE_WORKERS] = P[P_WORKERS]
+    g[C_PENDING] = -1
     for e in range(n_edges):
         task = e * frames
-        _ev_push(i, I, F, P, F[i, O_TASK + 8 * task + T_ARR], _ARRIVAL * tasks + task)
+        _ev_push(g, f, P, f[O_TASK + 8 * task + T_ARR], _ARRIVAL * tasks + task)
 
 
 @njit(cache=True)
-def _complete(i, I, F, task, t):
-    F[i, O_TASK + 8 * task + T_DONE] = t
-    I[i, C_IN_SYSTEM] -= 1
-    I[i, C_DONE] += 1
-    if t > F[i, F_MAKESPAN]:
-        F[i, F_MAKESPAN] = t
+def _complete(g, f, task, t):
+    f[O_TASK + 8 * task + T_DONE] = t
+    g[C_IN_SYSTEM] -= 1
+    g[C_DONE] += 1
+    if t > f[F_MAKESPAN]:
+        f[F_MAKESPAN] = t
 
 
 @njit(cache=True)
-def _mark(i, I, o_flag, o_heap, size_slot, v):
-    if I[i, o_flag + v] == 0:
-        I[i, o_flag + v] = 1
-        _int_push(i, I, o_heap, size_slot, v)
+def _mark(g, o_flag, o_heap, size_slot, v):
+    if g[o_flag + v] == 0:
+        g[o_flag + v] = 1
+        _int_push(g, o_heap, size_slot, v)
 
 
 @njit(cache=True)
-def _start_tx(i, I, F, C, P, link, t):
+def _start_tx(g, f, C, P, link, t):
     lring = P[P_LRING]
-    task = I[i, P[P_O_LQ] + link * lring + I[i, P[P_O_LQH] + link] % lring]
-    I[i, P[P_O_LQH] + link] += 1
-    I[i, C_SLOTS] += 1
-    I[i, P[P_O_LBUSY] + link] = task
+    task = g[P[P_O_LQ] + link * lring + g[P[P_O_LQH] + link] % lring]
+    g[P[P_O_LQH] + link] += 1
+    g[C_SLOTS] += 1
+    g[P[P_O_LBUSY] + link] = task
     base = O_TASK + 8 * task
-    F[i, base + T_LS] = t
-    end = t + C[C_TX_S, I[i, P[P_O_CUT] + task]]
-    F[i, base + T_LE] = end
-    _ev_push(i, I, F, P, end, _TX_DONE * P[P_TASKS] + task)
+    f[base + T_LS] = t
+    end = t + C[C_TX_S, g[P[P_O_CUT] + task]]
+    f[base + T_LE] = end
+    _ev_push(g, f, P, end, _TX_DONE * P[P_TASKS] + task)
 
 
 @njit(cache=True)
-def _start(i, c, I, F, C, P):
+def _start(g, f, c, C, P):
     """Give the pending task of env i cut `c` and start it on its edge."""
-    task = I[i, C_PENDING]
-    I[i, C_PENDING] = -1
+    task = g[C_PENDING]
+    g[C_PENDING] = -1
     e = task // P[P_FRAMES]
-    now = F[i, F_NOW]
-    I[i, P[P_O_CUT] + task] = c
+    now = f[F_NOW]
+    g[P[P_O_CUT] + task] = c
     base = O_TASK + 8 * task
-    F[i, base + T_ES] = now
+    f[base + T_ES] = now
     end = now + C[C_EDGE_S, c]
-    F[i, base + T_EE] = end
-    I[i, P[P_O_EBUSY] + e] = task
-    I[i, C_BUSY_EDGES] += 1
-    I[i, P[P_O_NEXT] + e] += 1
-    I[i, C_WAITING] -= 1
-    I[i, C_DECIDED] += 1
-    _ev_push(i, I, F, P, end, _EDGE_DONE * P[P_TASKS] + task)
+    f[base + T_EE] = end
+    g[P[P_O_EBUSY] + e] = task
+    g[C_BUSY_EDGES] += 1
+    g[P[P_O_NEXT] + e] += 1
+    g[C_WAITING] -= 1
+    g[C_DECIDED] += 1
+    _ev_push(g, f, P, end, _EDGE_DONE * P[P_TASKS] + task)
 
 
 @njit(cache=True)
-def _advance(i, I, F, C, P):
+def _advance(g, f, C, P):
     """Run env i's events until an edge needs a decision (return it) or the end (-1)."""
     frames, cap, shared, tasks = P[P_FRAMES], P[P_CAP], P[P_SHARED], P[P_TASKS]
     ring, lring, bring = P[P_RING], P[P_LRING], P[P_LINKS] + 1
@@ -271,92 +274,92 @@ def _advance(i, I, F, C, P):
                                            P[P_O_INLCAND])
     o_blocked, o_cq, o_serv, o_ht = P[P_O_BLOCKED], P[P_O_CQ], P[P_O_SERV], P[P_O_HT]
     while True:
-        if I[i, C_READY] > 0:
-            e = _int_pop(i, I, o_ready, C_READY)
-            I[i, o_inready + e] = 0
-            I[i, C_PENDING] = e * frames + I[i, o_next + e]
+        if g[C_READY] > 0:
+            e = _int_pop(g, o_ready, C_READY)
+            g[o_inready + e] = 0
+            g[C_PENDING] = e * frames + g[o_next + e]
             return e
-        if I[i, C_HEAP] == 0:
+        if g[C_HEAP] == 0:
             return -1
-        t = F[i, o_ht]
-        F[i, F_AREA] += I[i, C_IN_SYSTEM] * (t - F[i, F_NOW])
-        F[i, F_NOW] = t
-        while I[i, C_HEAP] > 0 and F[i, o_ht] == t:
-            key = _ev_pop(i, I, F, P)
+        t = f[o_ht]
+        f[F_AREA] += g[C_IN_SYSTEM] * (t - f[F_NOW])
+        f[F_NOW] = t
+        while g[C_HEAP] > 0 and f[o_ht] == t:
+            key = _ev_pop(g, f, P)
             kind = key // tasks
             task = key - kind * tasks
             if kind == _CLOUD_DONE:
-                I[i, C_FREE_WORKERS] += 1
-                I[i, C_SLOTS] -= 1
-                n = I[i, C_SERVING]
+                g[C_FREE_WORKERS] += 1
+                g[C_SLOTS] -= 1
+                n = g[C_SERVING]
                 for w in range(n):
-                    if I[i, o_serv + w] == task:
-                        I[i, C_SERVING] = n - 1
-                        I[i, o_serv + w] = I[i, o_serv + n - 1]
-                        I[i, o_serv + n - 1] = -1
+                    if g[o_serv + w] == task:
+                        g[C_SERVING] = n - 1
+                        g[o_serv + w] = g[o_serv + n - 1]
+                        g[o_serv + n - 1] = -1
                         break
-                _complete(i, I, F, task, t)
+                _complete(g, f, task, t)
             elif kind == _TX_DONE:
                 link = 0 if shared else task // frames
-                I[i, o_lbusy + link] = -1
-                I[i, o_cq + I[i, C_CQ_TAIL] % ring] = task
-                I[i, C_CQ_TAIL] += 1
-                if I[i, o_lqt + link] > I[i, o_lqh + link]:
-                    _mark(i, I, o_inlcand, o_lcand, C_CAND, link)
+                g[o_lbusy + link] = -1
+                g[o_cq + g[C_CQ_TAIL] % ring] = task
+                g[C_CQ_TAIL] += 1
+                if g[o_lqt + link] > g[o_lqh + link]:
+                    _mark(g, o_inlcand, o_lcand, C_CAND, link)
             elif kind == _EDGE_DONE:
                 e = task // frames
-                I[i, o_ebusy + e] = -1
-                I[i, C_BUSY_EDGES] -= 1
-                if C[C_OFFLOADS, I[i, o_cut + task]] != 0.0:
+                g[o_ebusy + e] = -1
+                g[C_BUSY_EDGES] -= 1
+                if C[C_OFFLOADS, g[o_cut + task]] != 0.0:
                     link = 0 if shared else e
-                    qt = I[i, o_lqt + link]
-                    I[i, o_lq + link * lring + qt % lring] = task
-                    I[i, o_lqt + link] = qt + 1
-                    _mark(i, I, o_inlcand, o_lcand, C_CAND, link)
+                    qt = g[o_lqt + link]
+                    g[o_lq + link * lring + qt % lring] = task
+                    g[o_lqt + link] = qt + 1
+                    _mark(g, o_inlcand, o_lcand, C_CAND, link)
                 else:
-                    _complete(i, I, F, task, t)
-                if I[i, o_next + e] < I[i, o_narr + e]:
-                    _mark(i, I, o_inready, o_ready, C_READY, e)
+                    _complete(g, f, task, t)
+                if g[o_next + e] < g[o_narr + e]:
+                    _mark(g, o_inready, o_ready, C_READY, e)
             else:
                 e = task // frames
-                I[i, o_narr + e] += 1
-                I[i, C_IN_SYSTEM] += 1
-                I[i, C_WAITING] += 1
+                g[o_narr + e] += 1
+                g[C_IN_SYSTEM] += 1
+                g[C_WAITING] += 1
                 nxt = task + 1
                 if nxt < (e + 1) * frames:
-                    _ev_push(i, I, F, P, F[i, O_TASK + 8 * nxt + T_ARR],
+                    _ev_push(g, f, P, f[O_TASK + 8 * nxt + T_ARR],
                              _ARRIVAL * tasks + nxt)
-                if I[i, o_ebusy + e] < 0:
-                    _mark(i, I, o_inready, o_ready, C_READY, e)
+                if g[o_ebusy + e] < 0:
+                    _mark(g, o_inready, o_ready, C_READY, e)
         # dispatch: blocked links first, then idle links by index, then the cloud
-        while I[i, C_BLK_TAIL] > I[i, C_BLK_HEAD] and I[i, C_SLOTS] < cap:
-            link = I[i, o_blocked + I[i, C_BLK_HEAD] % bring]
-            I[i, C_BLK_HEAD] += 1
-            I[i, o_lblk + link] = 0
-            _start_tx(i, I, F, C, P, link, t)
-        while I[i, C_CAND] > 0:
-            link = _int_pop(i, I, o_lcand, C_CAND)
-            I[i, o_inlcand + link] = 0
-            if I[i, o_lbusy + link] >= 0 or I[i, o_lblk + link] != 0 or \
-                    I[i, o_lqt + link] == I[i, o_lqh + link]:
+        while g[C_BLK_TAIL] > g[C_BLK_HEAD] and g[C_SLOTS] < cap:
+            link = g[o_blocked + g[C_BLK_HEAD] % bring]
+            g[C_BLK_HEAD] += 1
+            g[o_lblk + link] = 0
+            _start_tx(g, f, C, P, link, t)
+        while g[C_CAND] > 0:
+            link = _int_pop(g, o_lcand, C_CAND)
+            g[o_inlcand + link] = 0
+            if g[o_lbusy + link] >= 0 or g[o_lblk + link] != 0 or \
+                    g[o_lqt + link] == g[o_lqh + link]:
                 continue
-            if I[i, C_SLOTS] < cap:
-                _start_tx(i, I, F, C, P, link, t)
+            if g[C_SLOTS] < cap:
+                _start_tx(g, f, C, P, link, t)
             else:
-                I[i, o_lblk + link] = 1
-                I[i, o_blocked + I[i, C_BLK_TAIL] % bring] = link
-                I[i, C_BLK_TAIL] += 1
-        while I[i, C_FREE_WORKERS] > 0 and I[i, C_CQ_TAIL] > I[i, C_CQ_HEAD]:
-            task = I[i, o_cq + I[i, C_CQ_HEAD] % ring]
-            I[i, C_CQ_HEAD] += 1
-            I[i, C_FREE_WORKERS] -= 1
-            I[i, o_serv + I[i, C_SERVING]] = task
-            I[i, C_SERVING] += 1
+                g[o_lblk + link] = 1
+                g[o_blocked + g[C_BLK_TAIL] % bring] = link
+                g[C_BLK_TAIL] += 1
+        while g[C_FREE_WORKERS] > 0 and g[C_CQ_TAIL] > g[C_CQ_HEAD]:
+            task = g[o_cq + g[C_CQ_HEAD] % ring]
+            g[C_CQ_HEAD] += 1
+            g[C_FREE_WORKERS] -= 1
+            g[o_serv + g[C_SERVING]] = task
+            g[C_SERVING] += 1
             base = O_TASK + 8 * task
-            F[i, base + T_CS] = t
-            end = t + C[C_CLOUD_S, I[i, o_cut + task]]
-            F[i, base + T_CE] = end
-            _ev_push(i, I, F, P, end, _CLOUD_DONE * tasks + task)
+            f[base + T_CS] = t
+            end = t + C[C_CLOUD_S, g[o_cut + task]]
+            f[base + T_CE] = end
+            _ev_push(g, f, P, end, _CLOUD_DONE * tasks + task)
 
 
 # -- what a decision sees ------------------------------------------------------------------
@@ -371,7 +374,7 @@ def _clip(x, cap):
 
 
 @njit(cache=True)
-def _observe(i, e, I, F, C, P, inv, cap_obs, out, ctx):
+def _observe(g, f, e, C, P, inv, cap_obs, out, ctx):
     """Write env i's observation of the pending task on edge `e` into `out` and, when
     `ctx` is not empty, its decision context (see the X_* slots)."""
     n_edges, frames, links, workers = P[P_EDGES], P[P_FRAMES], P[P_LINKS], P[P_WORKERS]
@@ -380,110 +383,133 @@ def _observe(i, e, I, F, C, P, inv, cap_obs, out, ctx):
                                           P[P_O_LQT])
     o_lbusy, o_cq, o_serv, o_comp = P[P_O_LBUSY], P[P_O_CQ], P[P_O_SERV], P[P_O_COMP]
     o_lf, o_wa, o_wc, o_wk = P[P_O_LF], P[P_O_WA], P[P_O_WC], P[P_O_WK]
-    now = F[i, F_NOW]
+    now = f[F_NOW]
+    o_runs = P[P_O_RUNS]
+    # (predicted arrival at the cloud, cloud time) of every committed task, in sorted
+    # runs: the cloud queue, then per link its running and queued transfers and the
+    # edges computing for it (a shared link takes them by (edge end, task))
     n = 0
-    # (predicted arrival at the cloud, cloud time) of every committed task: the cloud
-    # queue, then each link's running and queued transfers, then edges computing
-    for q in range(I[i, C_CQ_HEAD], I[i, C_CQ_TAIL]):
-        task = I[i, o_cq + q % ring]
-        F[i, o_wa + n] = F[i, O_TASK + 8 * task + T_LE]
-        F[i, o_wc + n] = C[C_CLOUD_S, I[i, o_cut + task]]
+    nr = 0
+    for q in range(g[C_CQ_HEAD], g[C_CQ_TAIL]):
+        task = g[o_cq + q % ring]
+        f[o_wa + n] = f[O_TASK + 8 * task + T_LE]
+        f[o_wc + n] = C[C_CLOUD_S, g[o_cut + task]]
         n += 1
+    if n > 0:
+        g[o_runs], g[o_runs + 1] = 0, n
+        nr = 1
     for link in range(links):
-        F[i, o_lf + link] = now
-        busy = I[i, o_lbusy + link]
-        if busy < 0 and I[i, o_lqt + link] == I[i, o_lqh + link]:
-            continue
+        lo = n
         free = now
+        busy = g[o_lbusy + link]
         if busy >= 0:
-            free = F[i, O_TASK + 8 * busy + T_LE]
-            F[i, o_wa + n] = free
-            F[i, o_wc + n] = C[C_CLOUD_S, I[i, o_cut + busy]]
+            free = f[O_TASK + 8 * busy + T_LE]
+            f[o_wa + n] = free
+            f[o_wc + n] = C[C_CLOUD_S, g[o_cut + busy]]
             n += 1
-        for q in range(I[i, o_lqh + link], I[i, o_lqt + link]):
-            task = I[i, o_lq + link * lring + q % lring]
-            c = I[i, o_cut + task]
-            start = F[i, O_TASK + 8 * task + T_EE]
+        for q in range(g[o_lqh + link], g[o_lqt + link]):
+            task = g[o_lq + link * lring + q % lring]
+            c = g[o_cut + task]
+            start = f[O_TASK + 8 * task + T_EE]
             if start < free:
                 start = free
             free = start + C[C_TX_S, c]
-            F[i, o_wa + n] = free
-            F[i, o_wc + n] = C[C_CLOUD_S, c]
+            f[o_wa + n] = free
+            f[o_wc + n] = C[C_CLOUD_S, c]
             n += 1
-        F[i, o_lf + link] = free
-    m = 0
-    for ed in range(n_edges):
-        task = I[i, o_ebusy + ed]
-        if task >= 0 and C[C_OFFLOADS, I[i, o_cut + task]] != 0.0:
-            I[i, o_comp + m] = task
-            m += 1
-    if shared and m > 1:  # insertion sort by (edge end, task)
-        for j in range(1, m):
-            x = I[i, o_comp + j]
-            xe = F[i, O_TASK + 8 * x + T_EE]
+        m = 0
+        if shared:
+            for ed in range(n_edges):
+                task = g[o_ebusy + ed]
+                if task >= 0 and C[C_OFFLOADS, g[o_cut + task]] != 0.0:
+                    g[o_comp + m] = task
+                    m += 1
+            for j in range(1, m):  # insertion sort by (edge end, task)
+                x = g[o_comp + j]
+                xe = f[O_TASK + 8 * x + T_EE]
+                q = j - 1
+                while q >= 0:
+                    y = g[o_comp + q]
+                    ye = f[O_TASK + 8 * y + T_EE]
+                    if ye > xe or (ye == xe and y > x):
+                        g[o_comp + q + 1] = y
+                        q -= 1
+                    else:
+                        break
+                g[o_comp + q + 1] = x
+        else:
+            task = g[o_ebusy + link]
+            if task >= 0 and C[C_OFFLOADS, g[o_cut + task]] != 0.0:
+                g[o_comp] = task
+                m = 1
+        for j in range(m):
+            task = g[o_comp + j]
+            c = g[o_cut + task]
+            start = f[O_TASK + 8 * task + T_EE]
+            if start < free:
+                start = free
+            free = start + C[C_TX_S, c]
+            f[o_wa + n] = free
+            f[o_wc + n] = C[C_CLOUD_S, c]
+            n += 1
+        f[o_lf + link] = free
+        if n > lo:
+            g[o_runs + 2 * nr], g[o_runs + 2 * nr + 1] = lo, n
+            nr += 1
+    for r in range(nr):  # each run is sorted by arrival; order equal arrivals by service
+        for j in range(g[o_runs + 2 * r] + 1, g[o_runs + 2 * r + 1]):
+            xa, xc = f[o_wa + j], f[o_wc + j]
             q = j - 1
-            while q >= 0:
-                y = I[i, o_comp + q]
-                ye = F[i, O_TASK + 8 * y + T_EE]
-                if ye > xe or (ye == xe and y > x):
-                    I[i, o_comp + q + 1] = y
+            while q >= g[o_runs + 2 * r]:
+                ya, yc = f[o_wa + q], f[o_wc + q]
+                if ya > xa or (ya == xa and yc > xc):
+                    f[o_wa + q + 1], f[o_wc + q + 1] = ya, yc
                     q -= 1
                 else:
                     break
-            I[i, o_comp + q + 1] = x
-    for j in range(m):
-        task = I[i, o_comp + j]
-        c = I[i, o_cut + task]
-        link = 0 if shared else task // frames
-        start = F[i, O_TASK + 8 * task + T_EE]
-        if start < F[i, o_lf + link]:
-            start = F[i, o_lf + link]
-        free = start + C[C_TX_S, c]
-        F[i, o_lf + link] = free
-        F[i, o_wa + n] = free
-        F[i, o_wc + n] = C[C_CLOUD_S, c]
-        n += 1
-    for j in range(1, n):  # insertion sort of (arrival, service): mostly sorted already
-        xa, xc = F[i, o_wa + j], F[i, o_wc + j]
-        q = j - 1
-        while q >= 0:
-            ya, yc = F[i, o_wa + q], F[i, o_wc + q]
-            if ya > xa or (ya == xa and yc > xc):
-                F[i, o_wa + q + 1], F[i, o_wc + q + 1] = ya, yc
-                q -= 1
-            else:
-                break
-        F[i, o_wa + q + 1], F[i, o_wc + q + 1] = xa, xc
+            f[o_wa + q + 1], f[o_wc + q + 1] = xa, xc
+    # replay the FIFO cloud over the runs merged in (arrival, service) order (equal
+    # pairs are interchangeable: the same values in either order)
     if workers == 1:
         t = now
-        if I[i, C_SERVING] > 0:
-            t = F[i, O_TASK + 8 * I[i, o_serv] + T_CE]
-        for j in range(n):
-            aa = F[i, o_wa + j]
-            t = (aa if aa > t else t) + F[i, o_wc + j]
+        if g[C_SERVING] > 0:
+            t = f[O_TASK + 8 * g[o_serv] + T_CE]
+    else:
+        serving = g[C_SERVING]
+        for w in range(workers):
+            f[o_wk + w] = f[O_TASK + 8 * g[o_serv + w] + T_CE] if w < serving else now
+    for _ in range(n):
+        best = -1
+        ba = 0.0
+        bc = 0.0
+        for r in range(nr):
+            p = g[o_runs + 2 * r]
+            if p < g[o_runs + 2 * r + 1]:
+                a, c = f[o_wa + p], f[o_wc + p]
+                if best < 0 or a < ba or (a == ba and c < bc):
+                    best, ba, bc = r, a, c
+        g[o_runs + 2 * best] += 1
+        if workers == 1:
+            t = (ba if ba > t else t) + bc
+        else:
+            w = 0
+            for v in range(1, workers):
+                if f[o_wk + v] < f[o_wk + w]:
+                    w = v
+            wt = f[o_wk + w]
+            f[o_wk + w] = (ba if ba > wt else wt) + bc
+    if workers == 1:
         cloud_free = t
     else:
-        serving = I[i, C_SERVING]
-        for w in range(workers):
-            F[i, o_wk + w] = F[i, O_TASK + 8 * I[i, o_serv + w] + T_CE] if w < serving \
-                else now
-        for j in range(n):
-            best = 0
-            for w in range(1, workers):
-                if F[i, o_wk + w] < F[i, o_wk + best]:
-                    best = w
-            aa = F[i, o_wa + j]
-            wt = F[i, o_wk + best]
-            F[i, o_wk + best] = (aa if aa > wt else wt) + F[i, o_wc + j]
-        cloud_free = F[i, o_wk]
+        cloud_free = f[o_wk]
         for w in range(1, workers):
-            if F[i, o_wk + w] < cloud_free:
-                cloud_free = F[i, o_wk + w]
+            if f[o_wk + w] < cloud_free:
+                cloud_free = f[o_wk + w]
     if not cloud_free > now:
         cloud_free = now
-    lf = F[i, o_lf + (0 if shared else e)]
+    lf = f[o_lf + (0 if shared else e)]
     k = C.shape[1]
-    task = I[i, C_PENDING]
+    task = g[C_PENDING]
     full = ctx.shape[0] > 0
     for j in range(k):
         ready = now + C[C_EDGE_S, j]
@@ -500,22 +526,22 @@ def _observe(i, e, I, F, C, P, inv, cap_obs, out, ctx):
             ctx[N_CTX + j] = fin
     s = 4 * k
     nxt = task + 1
-    nxt_t = F[i, O_TASK + 8 * nxt + T_ARR] if nxt < (e + 1) * frames else math.inf
+    nxt_t = f[O_TASK + 8 * nxt + T_ARR] if nxt < (e + 1) * frames else math.inf
     frames_left = (e + 1) * frames - task
     frame = task - e * frames
-    n_arr = I[i, P[P_O_NARR] + e]
-    n_next = I[i, P[P_O_NEXT] + e]
-    blocked = I[i, C_BLK_TAIL] - I[i, C_BLK_HEAD]
+    n_arr = g[P[P_O_NARR] + e]
+    n_next = g[P[P_O_NEXT] + e]
+    blocked = g[C_BLK_TAIL] - g[C_BLK_HEAD]
     out[s + 0] = _clip((cloud_free - now) * inv, cap_obs)
     out[s + 1] = _clip((lf - now) * inv, cap_obs)
     out[s + 2] = cap_obs if math.isinf(nxt_t) else _clip(max(0.0, nxt_t - now) * inv, cap_obs)
-    out[s + 3] = _clip(I[i, C_SLOTS] / cap, cap_obs)
+    out[s + 3] = _clip(g[C_SLOTS] / cap, cap_obs)
     out[s + 4] = _clip(blocked / n_edges, cap_obs)
     out[s + 5] = _clip(float(n_arr - n_next - 1), cap_obs)
-    out[s + 6] = _clip((I[i, C_WAITING] - 1) / n_edges, cap_obs)
-    out[s + 7] = _clip(I[i, C_BUSY_EDGES] / n_edges, cap_obs)
+    out[s + 6] = _clip((g[C_WAITING] - 1) / n_edges, cap_obs)
+    out[s + 7] = _clip(g[C_BUSY_EDGES] / n_edges, cap_obs)
     out[s + 8] = _clip(frames_left / (frames_left + frame), cap_obs)
-    out[s + 9] = _clip(I[i, C_DECIDED] / (n_edges * frames), cap_obs)
+    out[s + 9] = _clip(g[C_DECIDED] / (n_edges * frames), cap_obs)
     if full:
         ctx[X_EDGE] = e
         ctx[X_TASK] = task
@@ -524,16 +550,16 @@ def _observe(i, e, I, F, C, P, inv, cap_obs, out, ctx):
         ctx[X_LINK_FREE] = lf
         ctx[X_NEXT_ARRIVAL] = nxt_t
         ctx[X_EDGE_WAITING] = n_arr - n_next - 1
-        ctx[X_WAITING_TOTAL] = I[i, C_WAITING] - 1
-        ctx[X_BUSY_EDGES] = I[i, C_BUSY_EDGES]
-        ctx[X_QUEUE_USED] = I[i, C_SLOTS]
+        ctx[X_WAITING_TOTAL] = g[C_WAITING] - 1
+        ctx[X_BUSY_EDGES] = g[C_BUSY_EDGES]
+        ctx[X_QUEUE_USED] = g[C_SLOTS]
         ctx[X_BLOCKED] = blocked
-        ctx[X_DECIDED] = I[i, C_DECIDED]
+        ctx[X_DECIDED] = g[C_DECIDED]
 
 
 @njit(cache=True)
-def _objective(i, F, P):
-    return F[i, F_NOW] if P[P_OBJECTIVE] == 0 else F[i, F_AREA] / P[P_TASKS]
+def _objective(f, P):
+    return f[F_NOW] if P[P_OBJECTIVE] == 0 else f[F_AREA] / P[P_TASKS]
 
 
 # -- entry points --------------------------------------------------------------------------
@@ -542,10 +568,11 @@ def _objective(i, F, P):
 def reset_env(i, arrivals, I, F, C, P, inv, cap_obs, out, ctx):
     """Start env i's episode; write its first observation. Return the deciding edge or
     -1 (nothing to decide)."""
-    _setup(i, arrivals, I, F, P)
-    e = _advance(i, I, F, C, P)
+    g, f = I[i], F[i]
+    _setup(g, f, arrivals, P)
+    e = _advance(g, f, C, P)
     if e >= 0:
-        _observe(i, e, I, F, C, P, inv, cap_obs, out, ctx)
+        _observe(g, f, e, C, P, inv, cap_obs, out, ctx)
     else:
         out[:] = 0.0
     return e
@@ -555,15 +582,16 @@ def reset_env(i, arrivals, I, F, C, P, inv, cap_obs, out, ctx):
 def step_env(i, c, I, F, C, P, inv, cap_obs, out, ctx):
     """One decision of env i (cut `c`, already checked): its next observation (zeros at
     the end). Return ``(edge or -1, reward)``."""
-    _start(i, c, I, F, C, P)
-    e = _advance(i, I, F, C, P)
+    g, f = I[i], F[i]
+    _start(g, f, c, C, P)
+    e = _advance(g, f, C, P)
     if e >= 0:
-        _observe(i, e, I, F, C, P, inv, cap_obs, out, ctx)
+        _observe(g, f, e, C, P, inv, cap_obs, out, ctx)
     else:
         out[:] = 0.0
-    current = _objective(i, F, P)
-    reward = F[i, F_OBJ] - current
-    F[i, F_OBJ] = current
+    current = _objective(f, P)
+    reward = f[F_OBJ] - current
+    f[F_OBJ] = current
     return e, reward
 
 
@@ -592,7 +620,7 @@ class FastKernel:
 
     def __init__(self, n_envs: int, env: Any, n_edges: int | None = None,
                  frames: int | None = None) -> None:
-        from .observation import OBS_CAP
+        from .observation import OBS_CAP, time_scale_s
 
         sim_cfg, table, wl = env.sim_config, env.cut_table, env.workload
         self.n_envs = n_envs
@@ -608,9 +636,10 @@ class FastKernel:
         self.C[C_OFFLOADS] = np.asarray(table.offloads, dtype=np.float64)
         self.I = np.zeros((n_envs, int(self.P[P_NI])), dtype=np.int64)
         self.F = np.zeros((n_envs, int(self.P[P_NF])))
-        self.inv = 1.0 / (table.whole_edge_s or 1.0)
+        self.inv = 1.0 / time_scale_s(table.whole_edge_s)
         self.cap = float(OBS_CAP)
         self.mask = np.asarray(table.feasible(sim_cfg.bandwidth_mbps), dtype=bool)
+        self.all_feasible = bool(self.mask.all())
         self.n_tasks = self.n_edges * self.frames
 
     def arrivals(self, arrivals: list[np.ndarray]) -> np.ndarray:

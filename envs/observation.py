@@ -41,6 +41,17 @@ SCALAR_FIELDS: tuple[tuple[str, str], ...] = (
 )
 
 
+#: Below this whole-model edge time [s] the scale is 1 s (a profile with next to no edge
+#: cost would otherwise scale times by ~1/0 into inf and NaN).
+MIN_SCALE_S = 1e-9
+
+
+def time_scale_s(whole_edge_s: float) -> float:
+    """``T_E``, the time scale of the observation: the whole-model edge time [s], or 1 s
+    when that is under `MIN_SCALE_S`."""
+    return whole_edge_s if whole_edge_s >= MIN_SCALE_S else 1.0
+
+
 def obs_size(n_cuts: int) -> int:
     """Length of the observation vector for K = `n_cuts` cuts."""
     return len(PER_CUT_FIELDS) * n_cuts + len(SCALAR_FIELDS)

@@ -48,6 +48,7 @@ class EdgeCloudVectorEnv(VectorEnv):
         self.observation_space = batch_space(first.observation_space, num_envs)
         self.action_space = batch_space(first.action_space, num_envs)
         self._autoreset = np.zeros(num_envs, dtype=bool)
+        self._all = np.ones(num_envs, dtype=bool)
         k = first.action_space.n
         self._masks = np.ones((num_envs, k), dtype=bool)
         self._obs = np.zeros((num_envs, *first.observation_space.shape), dtype=np.float32)
@@ -122,41 +123,47 @@ class EdgeCloudVectorEnv(VectorEnv):
     def _kernel_step(self, actions: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray,
                                                          np.ndarray, dict[str, Any]]:
         kernel = self._kernel
-        active = ~self._autoreset
-        if active.any():
-            acts = actions[active]
-            k = self._masks.shape[1]
-            bad = (acts < 0) | (acts >= k)
-            if not bad.any():
-                bad = ~self._masks[active][np.arange(acts.size), acts]
-            if bad.any():
-                j = int(np.flatnonzero(active)[np.argmax(bad)])
-                check_cut(int(actions[j]), self._masks[j],
-                          self.envs[j].sim_config.bandwidth_mbps)
-        rewards = np.zeros(self.num_envs, dtype=np.float64)
-        terminated = np.zeros(self.num_envs, dtype=bool)
-        rows = np.flatnonzero(self._autoreset)
-        if rows.size:
+        n = self.num_envs
+        resetting = self._autoreset.any()
+        active = ~self._autoreset if resetting else self._all
+        if actions.dtype != np.int64:
+            if actions.dtype.kind not in "iu":  # floats, bools, ...: the single env's error
+                self._check_actions(actions, active)
+            actions = actions.astype(np.int64)
+        k = kernel.mask.shape[0]
+        # every action in range and feasible (the mask is the same for every pending
+        # task here), else find the first active env's bad action and raise its error
+        if actions.min() < 0 or actions.max() >= k or \
+                (not kernel.all_feasible and not kernel.mask[actions].all()):
+            self._check_actions(actions, active)
+        rewards = np.zeros(n)
+        terminated = np.zeros(n, dtype=bool)
+        if resetting:
+            rows = np.flatnonzero(self._autoreset)
             arrivals = np.stack([kernel.arrivals(self._draw_arrivals(int(i), None))
                                  for i in rows])
             kernel.reset_many(rows, arrivals, self._obs)
             self._masks[rows] = kernel.mask
-        kernel.step(actions.astype(np.int64, copy=False), active, self._obs, rewards,
-                    terminated)
-        terminated &= active
+        kernel.step(actions, active, self._obs, rewards, terminated)
         infos: dict[str, Any] = {}
-        ended = np.flatnonzero(terminated)
-        if ended.size:
-            metrics = np.empty(self.num_envs, dtype=object)
+        if terminated.any():
+            ended = np.flatnonzero(terminated)
+            metrics = np.empty(n, dtype=object)
             metrics[ended] = kernel.metrics_of(ended)
             self._masks[ended] = True
             infos["metrics"] = metrics
             infos["_metrics"] = terminated.copy()
-        self._masks[active & ~terminated] = kernel.mask
+            self._autoreset = terminated.copy()
+        elif resetting:
+            self._autoreset = terminated.copy()
         infos["action_mask"] = self._masks.copy()
-        self._autoreset = terminated
-        return (self._obs.copy(), rewards, terminated, np.zeros(self.num_envs, dtype=bool),
-                infos)
+        return self._obs.copy(), rewards, terminated, np.zeros(n, dtype=bool), infos
+
+    def _check_actions(self, actions: np.ndarray, active: np.ndarray) -> None:
+        """Raise the single env's error for the first active env's bad action."""
+        for j in np.flatnonzero(active):
+            check_cut(actions[j].item(), self._masks[j],
+                      self.envs[j].sim_config.bandwidth_mbps)
 
     def action_masks(self) -> np.ndarray:
         """Feasible cuts of every sub-env's pending task, shape (N, K)."""

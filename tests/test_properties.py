@@ -151,6 +151,7 @@ def test_compiled_engine__gives_the_python_cores_episodes_bit_for_bit(case, obje
     oa, ia = ref.reset(seed=seed)
     ob, ib = fast.reset(seed=seed)
     while True:
+        assert np.isfinite(oa).all() and ref.observation_space.contains(oa)
         assert np.array_equal(oa, ob) and ia.keys() == ib.keys()
         assert np.array_equal(ia["action_mask"], ib["action_mask"])
         if "decision" in ia:

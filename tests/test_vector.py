@@ -93,4 +93,4 @@ def test_cli_bench__quick_runs_and_reports_targets():
                           "--quick"], capture_output=True, text=True)
     assert res.returncode == 0, res.stderr[-2000:]
     assert "CartPole-v1" in res.stdout and "target:" in res.stdout
-    assert "memory: peak resident" in res.stdout
+    assert "memory, native vector env N=64: resident" in res.stdout and "process peak" in res.stdout
