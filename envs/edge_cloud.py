@@ -169,7 +169,8 @@ class EdgeCloudEnv(gym.Env[np.ndarray, np.int64]):
 
     * v0: first release (the paper's setting, then changing conditions: bandwidth
       traces, heterogeneous edges, Poisson and bursty arrivals, deadlines, presets; the
-      paper's setting is unchanged bit for bit).
+      paper's setting is unchanged bit for bit). The compiled engine (``engine``)
+      changes speed only: episodes are the same bit for bit.
     """
 
     metadata = {"render_modes": []}  # noqa: RUF012

@@ -11,10 +11,11 @@ and `action_masks()`).
 
 The sub-envs share one profile and cut table. In the paper's family of settings
 (constant bandwidth, one edge device at speed 1, no deadlines, equal frame counts) the
-N simulations run in one compiled loop (`splitgym.envs.fast`, numba) that a test checks
-bit for bit against single envs; otherwise, and for an episode reset with `options`,
-they are stepped by a Python loop over the simulator core. ``splitgym bench env``
-measures both against CartPole's vector env.
+N simulations run in one compiled loop (`splitgym.envs.fast`, numba; ``compiled=False``
+or ``engine="python"`` turns it off) that a test checks bit for bit against single envs
+on the Python core; otherwise, and for an episode reset with `options`, they are stepped
+by a loop over the single envs. ``splitgym bench env`` measures both against CartPole's
+vector env.
 """
 
 from __future__ import annotations
