@@ -16,7 +16,7 @@ Layout of env i's rows (offsets in the parameter vector ``P``, see `Layout`):
   in one cache line (arrival, edge start/end, link start/end, cloud start/end,
   completion); the event heap's times; scratch for the backlog replay.
 * ``I[i]`` (int64): counters; per task its cut; per edge and per link their state;
-  the link and cloud FIFO rings; the event heap's keys (``kind * T + task``, so the heap
+  the link and cloud FIFO rings; the event heap's keys (``kind << 32 | task``, so the heap
   orders ``(time, kind, task)`` as the Python core's tuples do).
 
 Every compiled function takes one env's two rows rather than one array per field
@@ -209,7 +209,7 @@ def _setup(g, f, arrivals, P):
     g[C_PENDING] = -1
     for e in range(n_edges):
         task = e * frames
-        _ev_push(g, f, P, f[O_TASK + 8 * task + T_ARR], _ARRIVAL * tasks + task)
+        _ev_push(g, f, P, f[O_TASK + 8 * task + T_ARR], (_ARRIVAL << 32) + task)
 
 
 @njit(cache=True)
@@ -239,7 +239,7 @@ def _start_tx(g, f, C, P, link, t):
     f[base + T_LS] = t
     end = t + C[C_TX_S, g[P[P_O_CUT] + task]]
     f[base + T_LE] = end
-    _ev_push(g, f, P, end, _TX_DONE * P[P_TASKS] + task)
+    _ev_push(g, f, P, end, (_TX_DONE << 32) + task)
 
 
 @njit(cache=True)
@@ -259,13 +259,13 @@ def _start(g, f, c, C, P):
     g[P[P_O_NEXT] + e] += 1
     g[C_WAITING] -= 1
     g[C_DECIDED] += 1
-    _ev_push(g, f, P, end, _EDGE_DONE * P[P_TASKS] + task)
+    _ev_push(g, f, P, end, (_EDGE_DONE << 32) + task)
 
 
 @njit(cache=True)
 def _advance(g, f, C, P):
     """Run env i's events until an edge needs a decision (return it) or the end (-1)."""
-    frames, cap, shared, tasks = P[P_FRAMES], P[P_CAP], P[P_SHARED], P[P_TASKS]
+    frames, cap, shared = P[P_FRAMES], P[P_CAP], P[P_SHARED]
     ring, lring, bring = P[P_RING], P[P_LRING], P[P_LINKS] + 1
     o_cut, o_narr, o_next, o_ebusy = P[P_O_CUT], P[P_O_NARR], P[P_O_NEXT], P[P_O_EBUSY]
     o_ready, o_inready, o_lq, o_lqh, o_lqt = (P[P_O_READY], P[P_O_INREADY], P[P_O_LQ],
@@ -286,8 +286,8 @@ def _advance(g, f, C, P):
         f[F_NOW] = t
         while g[C_HEAP] > 0 and f[o_ht] == t:
             key = _ev_pop(g, f, P)
-            kind = key // tasks
-            task = key - kind * tasks
+            kind = key >> 32
+            task = key & 0xFFFFFFFF
             if kind == _CLOUD_DONE:
                 g[C_FREE_WORKERS] += 1
                 g[C_SLOTS] -= 1
@@ -328,7 +328,7 @@ def _advance(g, f, C, P):
                 nxt = task + 1
                 if nxt < (e + 1) * frames:
                     _ev_push(g, f, P, f[O_TASK + 8 * nxt + T_ARR],
-                             _ARRIVAL * tasks + nxt)
+                             (_ARRIVAL << 32) + nxt)
                 if g[o_ebusy + e] < 0:
                     _mark(g, o_inready, o_ready, C_READY, e)
         # dispatch: blocked links first, then idle links by index, then the cloud
@@ -359,7 +359,7 @@ def _advance(g, f, C, P):
             f[base + T_CS] = t
             end = t + C[C_CLOUD_S, g[o_cut + task]]
             f[base + T_CE] = end
-            _ev_push(g, f, P, end, _CLOUD_DONE * tasks + task)
+            _ev_push(g, f, P, end, (_CLOUD_DONE << 32) + task)
 
 
 # -- what a decision sees ------------------------------------------------------------------
@@ -390,8 +390,10 @@ def _observe(g, f, e, C, P, inv, cap_obs, out, ctx):
     # edges computing for it (a shared link takes them by (edge end, task))
     n = 0
     nr = 0
-    for q in range(g[C_CQ_HEAD], g[C_CQ_TAIL]):
-        task = g[o_cq + q % ring]
+    q = g[C_CQ_HEAD] % ring
+    for _ in range(g[C_CQ_TAIL] - g[C_CQ_HEAD]):  # the ring without a division per item
+        task = g[o_cq + q]
+        q = q + 1 if q + 1 < ring else 0
         f[o_wa + n] = f[O_TASK + 8 * task + T_LE]
         f[o_wc + n] = C[C_CLOUD_S, g[o_cut + task]]
         n += 1
@@ -407,8 +409,11 @@ def _observe(g, f, e, C, P, inv, cap_obs, out, ctx):
             f[o_wa + n] = free
             f[o_wc + n] = C[C_CLOUD_S, g[o_cut + busy]]
             n += 1
-        for q in range(g[o_lqh + link], g[o_lqt + link]):
-            task = g[o_lq + link * lring + q % lring]
+        o_ring = o_lq + link * lring
+        q = g[o_lqh + link] % lring
+        for _ in range(g[o_lqt + link] - g[o_lqh + link]):
+            task = g[o_ring + q]
+            q = q + 1 if q + 1 < lring else 0
             c = g[o_cut + task]
             start = f[O_TASK + 8 * task + T_EE]
             if start < free:
