@@ -374,6 +374,20 @@ def _clip(x, cap):
 
 
 @njit(cache=True)
+def _behind(g, f, C, o_cut, task, free, at_a, at_c):
+    """`task` transferred after a link free at `free`: write its predicted arrival at the
+    cloud and its cloud time to ``f[at_a]``, ``f[at_c]``; return when the link is free."""
+    c = g[o_cut + task]
+    start = f[O_TASK + 8 * task + T_EE]
+    if start < free:
+        start = free
+    free = start + C[C_TX_S, c]
+    f[at_a] = free
+    f[at_c] = C[C_CLOUD_S, c]
+    return free
+
+
+@njit(cache=True)
 def _observe(g, f, e, C, P, inv, cap_obs, out, ctx):
     """Write env i's observation of the pending task on edge `e` into `out` and, when
     `ctx` is not empty, its decision context (see the X_* slots)."""
@@ -412,15 +426,8 @@ def _observe(g, f, e, C, P, inv, cap_obs, out, ctx):
         o_ring = o_lq + link * lring
         q = g[o_lqh + link] % lring
         for _ in range(g[o_lqt + link] - g[o_lqh + link]):
-            task = g[o_ring + q]
+            free = _behind(g, f, C, o_cut, g[o_ring + q], free, o_wa + n, o_wc + n)
             q = q + 1 if q + 1 < lring else 0
-            c = g[o_cut + task]
-            start = f[O_TASK + 8 * task + T_EE]
-            if start < free:
-                start = free
-            free = start + C[C_TX_S, c]
-            f[o_wa + n] = free
-            f[o_wc + n] = C[C_CLOUD_S, c]
             n += 1
         m = 0
         if shared:
@@ -448,14 +455,7 @@ def _observe(g, f, e, C, P, inv, cap_obs, out, ctx):
                 g[o_comp] = task
                 m = 1
         for j in range(m):
-            task = g[o_comp + j]
-            c = g[o_cut + task]
-            start = f[O_TASK + 8 * task + T_EE]
-            if start < free:
-                start = free
-            free = start + C[C_TX_S, c]
-            f[o_wa + n] = free
-            f[o_wc + n] = C[C_CLOUD_S, c]
+            free = _behind(g, f, C, o_cut, g[o_comp + j], free, o_wa + n, o_wc + n)
             n += 1
         f[o_lf + link] = free
         if n > lo:
