@@ -49,7 +49,8 @@ N_COUNTERS = 16
 (P_EDGES, P_FRAMES, P_LINKS, P_WORKERS, P_CAP, P_SHARED, P_OBJECTIVE, P_TASKS, P_RING,
  P_LRING, P_O_HT, P_O_LF, P_O_WA, P_O_WC, P_O_WK, P_O_CUT, P_O_NARR, P_O_NEXT, P_O_EBUSY,
  P_O_READY, P_O_INREADY, P_O_LQ, P_O_LQH, P_O_LQT, P_O_LBUSY, P_O_LBLK, P_O_LCAND,
- P_O_INLCAND, P_O_BLOCKED, P_O_CQ, P_O_SERV, P_O_HK, P_O_COMP, P_O_RUNS, P_NF, P_NI) = range(36)
+ P_O_INLCAND, P_O_BLOCKED, P_O_CQ, P_O_SERV, P_O_HK, P_O_COMP, P_O_RUNS, P_O_XA, P_O_XC, P_NF,
+ P_NI) = range(38)
 # the cut table C
 C_EDGE_S, C_TX_S, C_CLOUD_S, C_OFFLOADS = range(4)
 # the decision context written by `_observe` (single env): scalars, then finish per cut
@@ -66,14 +67,14 @@ def layout(n_edges: int, frames: int, shared: bool, workers: int, capacity: int,
     lring = (t if shared else frames) + 1
     heap = 2 * n_edges + links + workers + 4
     work = t + links + n_edges + 1
-    p = np.zeros(36, dtype=np.int64)
+    p = np.zeros(38, dtype=np.int64)
     p[P_EDGES], p[P_FRAMES], p[P_LINKS], p[P_WORKERS] = n_edges, frames, links, workers
     p[P_CAP], p[P_SHARED] = capacity, int(shared)
     p[P_OBJECTIVE] = 0 if objective == "makespan" else 1
     p[P_TASKS], p[P_RING], p[P_LRING] = t, t + 1, lring
     o = O_TASK + 8 * t
     for slot, size in ((P_O_HT, heap), (P_O_LF, links), (P_O_WA, work), (P_O_WC, work),
-                       (P_O_WK, workers)):
+                       (P_O_XA, work), (P_O_XC, work), (P_O_WK, workers)):
         p[slot] = o
         o += size
     p[P_NF] = o
@@ -473,36 +474,57 @@ def _observe(g, f, e, C, P, inv, cap_obs, out, ctx):
                 else:
                     break
             f[o_wa + q + 1], f[o_wc + q + 1] = xa, xc
-    # replay the FIFO cloud over the runs merged in (arrival, service) order (equal
-    # pairs are interchangeable: the same values in either order)
+    # merge the runs pairwise into one (arrival, service) order (equal pairs are
+    # interchangeable: the same values in either order), then replay the FIFO cloud
+    sa, sc, da, dc = o_wa, o_wc, P[P_O_XA], P[P_O_XC]
+    while nr > 1:
+        w_at = 0
+        merged = 0
+        for r in range(0, nr, 2):
+            i1, h1 = g[o_runs + 2 * r], g[o_runs + 2 * r + 1]
+            i2, h2 = h1, h1
+            if r + 1 < nr:
+                i2, h2 = g[o_runs + 2 * r + 2], g[o_runs + 2 * r + 3]
+            lo = w_at
+            while i1 < h1 and i2 < h2:
+                a1, a2 = f[sa + i1], f[sa + i2]
+                if a2 < a1 or (a2 == a1 and f[sc + i2] < f[sc + i1]):
+                    f[da + w_at], f[dc + w_at] = a2, f[sc + i2]
+                    i2 += 1
+                else:
+                    f[da + w_at], f[dc + w_at] = a1, f[sc + i1]
+                    i1 += 1
+                w_at += 1
+            while i1 < h1:
+                f[da + w_at], f[dc + w_at] = f[sa + i1], f[sc + i1]
+                i1 += 1
+                w_at += 1
+            while i2 < h2:
+                f[da + w_at], f[dc + w_at] = f[sa + i2], f[sc + i2]
+                i2 += 1
+                w_at += 1
+            g[o_runs + 2 * merged], g[o_runs + 2 * merged + 1] = lo, w_at
+            merged += 1
+        nr = merged
+        sa, sc, da, dc = da, dc, sa, sc
     if workers == 1:
         t = now
         if g[C_SERVING] > 0:
             t = f[O_TASK + 8 * g[o_serv] + T_CE]
+        for j in range(n):
+            aa = f[sa + j]
+            t = (aa if aa > t else t) + f[sc + j]
     else:
         serving = g[C_SERVING]
         for w in range(workers):
             f[o_wk + w] = f[O_TASK + 8 * g[o_serv + w] + T_CE] if w < serving else now
-    for _ in range(n):
-        best = -1
-        ba = 0.0
-        bc = 0.0
-        for r in range(nr):
-            p = g[o_runs + 2 * r]
-            if p < g[o_runs + 2 * r + 1]:
-                a, c = f[o_wa + p], f[o_wc + p]
-                if best < 0 or a < ba or (a == ba and c < bc):
-                    best, ba, bc = r, a, c
-        g[o_runs + 2 * best] += 1
-        if workers == 1:
-            t = (ba if ba > t else t) + bc
-        else:
+        for j in range(n):
             w = 0
             for v in range(1, workers):
                 if f[o_wk + v] < f[o_wk + w]:
                     w = v
-            wt = f[o_wk + w]
-            f[o_wk + w] = (ba if ba > wt else wt) + bc
+            aa, wt = f[sa + j], f[o_wk + w]
+            f[o_wk + w] = (aa if aa > wt else wt) + f[sc + j]
     if workers == 1:
         cloud_free = t
     else:
