@@ -467,7 +467,7 @@ class EdgeCloudEnv(gym.Env[np.ndarray, np.int64]):
         self._decisions = []
         self._replay = None
         obs = np.empty(self.observation_space.shape, dtype=np.float32)
-        e = fast.reset_env(0, fk.arrivals(self._arrivals), fk.I, fk.F, fk.C, fk.P, fk.inv,
+        e = fast.reset_env(0, fk.arrivals(self._arrivals), fk.I, fk.F, fk.S, fk.C, fk.P, fk.inv,
                            fk.cap, obs, self._ctx_buf)
         self._ctx = self._fast_context() if e >= 0 else None
         return obs, self._info()
@@ -482,7 +482,7 @@ class EdgeCloudEnv(gym.Env[np.ndarray, np.int64]):
         check_cut(action, fk.mask, self.sim_config.bandwidth_mbps)
         cut = int(action)
         obs = np.empty(self.observation_space.shape, dtype=np.float32)
-        e, reward = fast.step_env(0, cut, fk.I, fk.F, fk.C, fk.P, fk.inv, fk.cap, obs,
+        e, reward = fast.step_env(0, cut, fk.I, fk.F, fk.S, fk.C, fk.P, fk.inv, fk.cap, obs,
                                   self._ctx_buf)
         self._decisions.append(cut)
         if e >= 0:

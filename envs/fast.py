@@ -14,7 +14,9 @@ Layout of env i's rows (offsets in the parameter vector ``P``, see `Layout`):
 
 * ``F[i]`` (float64): now, latency area, makespan, objective so far; per task, 8 times
   in one cache line (arrival, edge start/end, link start/end, cloud start/end,
-  completion); the event heap's times; scratch for the backlog replay.
+  completion); the event heap's times.
+* ``S`` (float64, one for all envs): the backlog replay's scratch, which then stays in
+  cache however many envs there are.
 * ``I[i]`` (int64): counters; per task its cut; per edge and per link their state;
   the link and cloud FIFO rings; the event heap's keys (``kind << 32 | task``, so the heap
   orders ``(time, kind, task)`` as the Python core's tuples do).
@@ -50,7 +52,7 @@ N_COUNTERS = 16
  P_LRING, P_O_HT, P_O_LF, P_O_WA, P_O_WC, P_O_WK, P_O_CUT, P_O_NARR, P_O_NEXT, P_O_EBUSY,
  P_O_READY, P_O_INREADY, P_O_LQ, P_O_LQH, P_O_LQT, P_O_LBUSY, P_O_LBLK, P_O_LCAND,
  P_O_INLCAND, P_O_BLOCKED, P_O_CQ, P_O_SERV, P_O_HK, P_O_COMP, P_O_RUNS, P_O_XA, P_O_XC, P_NF,
- P_NI) = range(38)
+ P_NI, P_NS) = range(39)
 # the cut table C
 C_EDGE_S, C_TX_S, C_CLOUD_S, C_OFFLOADS = range(4)
 # the decision context written by `_observe` (single env): scalars, then finish per cut
@@ -67,17 +69,19 @@ def layout(n_edges: int, frames: int, shared: bool, workers: int, capacity: int,
     lring = (t if shared else frames) + 1
     heap = 2 * n_edges + links + workers + 4
     work = t + links + n_edges + 1
-    p = np.zeros(38, dtype=np.int64)
+    p = np.zeros(39, dtype=np.int64)
     p[P_EDGES], p[P_FRAMES], p[P_LINKS], p[P_WORKERS] = n_edges, frames, links, workers
     p[P_CAP], p[P_SHARED] = capacity, int(shared)
     p[P_OBJECTIVE] = 0 if objective == "makespan" else 1
     p[P_TASKS], p[P_RING], p[P_LRING] = t, t + 1, lring
-    o = O_TASK + 8 * t
-    for slot, size in ((P_O_HT, heap), (P_O_LF, links), (P_O_WA, work), (P_O_WC, work),
-                       (P_O_XA, work), (P_O_XC, work), (P_O_WK, workers)):
+    p[P_O_HT] = O_TASK + 8 * t
+    p[P_NF] = O_TASK + 8 * t + heap
+    o = 0  # the scratch of the backlog replay: one for all envs, so it stays in cache
+    for slot, size in ((P_O_LF, links), (P_O_WA, work), (P_O_WC, work), (P_O_XA, work),
+                       (P_O_XC, work), (P_O_WK, workers)):
         p[slot] = o
         o += size
-    p[P_NF] = o
+    p[P_NS] = o
     o = N_COUNTERS
     for slot, size in ((P_O_CUT, t), (P_O_NARR, n_edges), (P_O_NEXT, n_edges),
                        (P_O_EBUSY, n_edges), (P_O_READY, n_edges), (P_O_INREADY, n_edges),
@@ -375,21 +379,21 @@ def _clip(x, cap):
 
 
 @njit(cache=True)
-def _behind(g, f, C, o_cut, task, free, at_a, at_c):
+def _behind(g, f, S, C, o_cut, task, free, at_a, at_c):
     """`task` transferred after a link free at `free`: write its predicted arrival at the
-    cloud and its cloud time to ``f[at_a]``, ``f[at_c]``; return when the link is free."""
+    cloud and its cloud time to ``S[at_a]``, ``S[at_c]``; return when the link is free."""
     c = g[o_cut + task]
     start = f[O_TASK + 8 * task + T_EE]
     if start < free:
         start = free
     free = start + C[C_TX_S, c]
-    f[at_a] = free
-    f[at_c] = C[C_CLOUD_S, c]
+    S[at_a] = free
+    S[at_c] = C[C_CLOUD_S, c]
     return free
 
 
 @njit(cache=True)
-def _observe(g, f, e, C, P, inv, cap_obs, out, ctx):
+def _observe(g, f, S, e, C, P, inv, cap_obs, out, ctx):
     """Write env i's observation of the pending task on edge `e` into `out` and, when
     `ctx` is not empty, its decision context (see the X_* slots)."""
     n_edges, frames, links, workers = P[P_EDGES], P[P_FRAMES], P[P_LINKS], P[P_WORKERS]
@@ -409,8 +413,8 @@ def _observe(g, f, e, C, P, inv, cap_obs, out, ctx):
     for _ in range(g[C_CQ_TAIL] - g[C_CQ_HEAD]):  # the ring without a division per item
         task = g[o_cq + q]
         q = q + 1 if q + 1 < ring else 0
-        f[o_wa + n] = f[O_TASK + 8 * task + T_LE]
-        f[o_wc + n] = C[C_CLOUD_S, g[o_cut + task]]
+        S[o_wa + n] = f[O_TASK + 8 * task + T_LE]
+        S[o_wc + n] = C[C_CLOUD_S, g[o_cut + task]]
         n += 1
     if n > 0:
         g[o_runs], g[o_runs + 1] = 0, n
@@ -421,13 +425,13 @@ def _observe(g, f, e, C, P, inv, cap_obs, out, ctx):
         busy = g[o_lbusy + link]
         if busy >= 0:
             free = f[O_TASK + 8 * busy + T_LE]
-            f[o_wa + n] = free
-            f[o_wc + n] = C[C_CLOUD_S, g[o_cut + busy]]
+            S[o_wa + n] = free
+            S[o_wc + n] = C[C_CLOUD_S, g[o_cut + busy]]
             n += 1
         o_ring = o_lq + link * lring
         q = g[o_lqh + link] % lring
         for _ in range(g[o_lqt + link] - g[o_lqh + link]):
-            free = _behind(g, f, C, o_cut, g[o_ring + q], free, o_wa + n, o_wc + n)
+            free = _behind(g, f, S, C, o_cut, g[o_ring + q], free, o_wa + n, o_wc + n)
             q = q + 1 if q + 1 < lring else 0
             n += 1
         m = 0
@@ -456,24 +460,24 @@ def _observe(g, f, e, C, P, inv, cap_obs, out, ctx):
                 g[o_comp] = task
                 m = 1
         for j in range(m):
-            free = _behind(g, f, C, o_cut, g[o_comp + j], free, o_wa + n, o_wc + n)
+            free = _behind(g, f, S, C, o_cut, g[o_comp + j], free, o_wa + n, o_wc + n)
             n += 1
-        f[o_lf + link] = free
+        S[o_lf + link] = free
         if n > lo:
             g[o_runs + 2 * nr], g[o_runs + 2 * nr + 1] = lo, n
             nr += 1
     for r in range(nr):  # each run is sorted by arrival; order equal arrivals by service
         for j in range(g[o_runs + 2 * r] + 1, g[o_runs + 2 * r + 1]):
-            xa, xc = f[o_wa + j], f[o_wc + j]
+            xa, xc = S[o_wa + j], S[o_wc + j]
             q = j - 1
             while q >= g[o_runs + 2 * r]:
-                ya, yc = f[o_wa + q], f[o_wc + q]
+                ya, yc = S[o_wa + q], S[o_wc + q]
                 if ya > xa or (ya == xa and yc > xc):
-                    f[o_wa + q + 1], f[o_wc + q + 1] = ya, yc
+                    S[o_wa + q + 1], S[o_wc + q + 1] = ya, yc
                     q -= 1
                 else:
                     break
-            f[o_wa + q + 1], f[o_wc + q + 1] = xa, xc
+            S[o_wa + q + 1], S[o_wc + q + 1] = xa, xc
     # merge the runs pairwise into one (arrival, service) order (equal pairs are
     # interchangeable: the same values in either order), then replay the FIFO cloud
     sa, sc, da, dc = o_wa, o_wc, P[P_O_XA], P[P_O_XC]
@@ -487,20 +491,20 @@ def _observe(g, f, e, C, P, inv, cap_obs, out, ctx):
                 i2, h2 = g[o_runs + 2 * r + 2], g[o_runs + 2 * r + 3]
             lo = w_at
             while i1 < h1 and i2 < h2:
-                a1, a2 = f[sa + i1], f[sa + i2]
-                if a2 < a1 or (a2 == a1 and f[sc + i2] < f[sc + i1]):
-                    f[da + w_at], f[dc + w_at] = a2, f[sc + i2]
+                a1, a2 = S[sa + i1], S[sa + i2]
+                if a2 < a1 or (a2 == a1 and S[sc + i2] < S[sc + i1]):
+                    S[da + w_at], S[dc + w_at] = a2, S[sc + i2]
                     i2 += 1
                 else:
-                    f[da + w_at], f[dc + w_at] = a1, f[sc + i1]
+                    S[da + w_at], S[dc + w_at] = a1, S[sc + i1]
                     i1 += 1
                 w_at += 1
             while i1 < h1:
-                f[da + w_at], f[dc + w_at] = f[sa + i1], f[sc + i1]
+                S[da + w_at], S[dc + w_at] = S[sa + i1], S[sc + i1]
                 i1 += 1
                 w_at += 1
             while i2 < h2:
-                f[da + w_at], f[dc + w_at] = f[sa + i2], f[sc + i2]
+                S[da + w_at], S[dc + w_at] = S[sa + i2], S[sc + i2]
                 i2 += 1
                 w_at += 1
             g[o_runs + 2 * merged], g[o_runs + 2 * merged + 1] = lo, w_at
@@ -512,29 +516,29 @@ def _observe(g, f, e, C, P, inv, cap_obs, out, ctx):
         if g[C_SERVING] > 0:
             t = f[O_TASK + 8 * g[o_serv] + T_CE]
         for j in range(n):
-            aa = f[sa + j]
-            t = (aa if aa > t else t) + f[sc + j]
+            aa = S[sa + j]
+            t = (aa if aa > t else t) + S[sc + j]
     else:
         serving = g[C_SERVING]
         for w in range(workers):
-            f[o_wk + w] = f[O_TASK + 8 * g[o_serv + w] + T_CE] if w < serving else now
+            S[o_wk + w] = f[O_TASK + 8 * g[o_serv + w] + T_CE] if w < serving else now
         for j in range(n):
             w = 0
             for v in range(1, workers):
-                if f[o_wk + v] < f[o_wk + w]:
+                if S[o_wk + v] < S[o_wk + w]:
                     w = v
-            aa, wt = f[sa + j], f[o_wk + w]
-            f[o_wk + w] = (aa if aa > wt else wt) + f[sc + j]
+            aa, wt = S[sa + j], S[o_wk + w]
+            S[o_wk + w] = (aa if aa > wt else wt) + S[sc + j]
     if workers == 1:
         cloud_free = t
     else:
-        cloud_free = f[o_wk]
+        cloud_free = S[o_wk]
         for w in range(1, workers):
-            if f[o_wk + w] < cloud_free:
-                cloud_free = f[o_wk + w]
+            if S[o_wk + w] < cloud_free:
+                cloud_free = S[o_wk + w]
     if not cloud_free > now:
         cloud_free = now
-    lf = f[o_lf + (0 if shared else e)]
+    lf = S[o_lf + (0 if shared else e)]
     k = C.shape[1]
     task = g[C_PENDING]
     full = ctx.shape[0] > 0
@@ -592,28 +596,28 @@ def _objective(f, P):
 # -- entry points --------------------------------------------------------------------------
 
 @njit(cache=True)
-def reset_env(i, arrivals, I, F, C, P, inv, cap_obs, out, ctx):
+def reset_env(i, arrivals, I, F, S, C, P, inv, cap_obs, out, ctx):
     """Start env i's episode; write its first observation. Return the deciding edge or
     -1 (nothing to decide)."""
     g, f = I[i], F[i]
     _setup(g, f, arrivals, P)
     e = _advance(g, f, C, P)
     if e >= 0:
-        _observe(g, f, e, C, P, inv, cap_obs, out, ctx)
+        _observe(g, f, S, e, C, P, inv, cap_obs, out, ctx)
     else:
         out[:] = 0.0
     return e
 
 
 @njit(cache=True)
-def step_env(i, c, I, F, C, P, inv, cap_obs, out, ctx):
+def step_env(i, c, I, F, S, C, P, inv, cap_obs, out, ctx):
     """One decision of env i (cut `c`, already checked): its next observation (zeros at
     the end). Return ``(edge or -1, reward)``."""
     g, f = I[i], F[i]
     _start(g, f, c, C, P)
     e = _advance(g, f, C, P)
     if e >= 0:
-        _observe(g, f, e, C, P, inv, cap_obs, out, ctx)
+        _observe(g, f, S, e, C, P, inv, cap_obs, out, ctx)
     else:
         out[:] = 0.0
     current = _objective(f, P)
@@ -623,23 +627,23 @@ def step_env(i, c, I, F, C, P, inv, cap_obs, out, ctx):
 
 
 @njit(cache=True)
-def step_all(actions, active, I, F, C, P, inv, cap_obs, obs, rewards, done):
+def step_all(actions, active, I, F, S, C, P, inv, cap_obs, obs, rewards, done):
     """One decision in every active env, in lock step."""
     ctx = np.empty(0)
     for i in range(actions.shape[0]):
         if not active[i]:
             continue
-        e, r = step_env(i, actions[i], I, F, C, P, inv, cap_obs, obs[i], ctx)
+        e, r = step_env(i, actions[i], I, F, S, C, P, inv, cap_obs, obs[i], ctx)
         rewards[i] = r
         done[i] = e < 0
 
 
 @njit(cache=True)
-def reset_envs(rows, arrivals, I, F, C, P, inv, cap_obs, obs):
+def reset_envs(rows, arrivals, I, F, S, C, P, inv, cap_obs, obs):
     """`reset_env` of each env in `rows`, arrivals[j] for rows[j]."""
     ctx = np.empty(0)
     for j in range(rows.shape[0]):
-        reset_env(rows[j], arrivals[j], I, F, C, P, inv, cap_obs, obs[rows[j]], ctx)
+        reset_env(rows[j], arrivals[j], I, F, S, C, P, inv, cap_obs, obs[rows[j]], ctx)
 
 
 class FastKernel:
@@ -663,6 +667,7 @@ class FastKernel:
         self.C[C_OFFLOADS] = np.asarray(table.offloads, dtype=np.float64)
         self.I = np.zeros((n_envs, int(self.P[P_NI])), dtype=np.int64)
         self.F = np.zeros((n_envs, int(self.P[P_NF])))
+        self.S = np.zeros(int(self.P[P_NS]))
         self.inv = 1.0 / time_scale_s(table.whole_edge_s)
         self.cap = float(OBS_CAP)
         self.mask = np.asarray(table.feasible(sim_cfg.bandwidth_mbps), dtype=bool)
@@ -676,18 +681,19 @@ class FastKernel:
     def reset_one(self, i: int, arrivals: list[np.ndarray], obs: np.ndarray) -> None:
         """Start env i's episode on `arrivals` and write its first observation into
         ``obs[i]``."""
-        reset_env(i, self.arrivals(arrivals), self.I, self.F, self.C, self.P, self.inv,
+        reset_env(i, self.arrivals(arrivals), self.I, self.F, self.S, self.C, self.P, self.inv,
                   self.cap, obs[i], np.empty(0))
 
     def reset_many(self, rows: np.ndarray, arrivals: np.ndarray, obs: np.ndarray) -> None:
         """Start the episodes of envs `rows` on ``arrivals[j]`` (n_edges x frames)."""
-        reset_envs(rows, arrivals, self.I, self.F, self.C, self.P, self.inv, self.cap, obs)
+        reset_envs(rows, arrivals, self.I, self.F, self.S, self.C, self.P, self.inv, self.cap,
+                   obs)
 
     def step(self, actions: np.ndarray, active: np.ndarray, obs: np.ndarray,
              rewards: np.ndarray, done: np.ndarray) -> None:
         """One decision in every active env."""
-        step_all(actions, active, self.I, self.F, self.C, self.P, self.inv, self.cap, obs,
-                 rewards, done)
+        step_all(actions, active, self.I, self.F, self.S, self.C, self.P, self.inv, self.cap,
+                 obs, rewards, done)
 
     def task_times(self) -> np.ndarray:
         """View of every env's per-task times, shape (N, tasks, 8) (T_* fields)."""
