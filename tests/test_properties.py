@@ -167,6 +167,10 @@ def test_compiled_engine__gives_the_python_cores_episodes_bit_for_bit(case, obje
             break
         act = pol_a(oa, ia)
         assert pol_b(ob, ib) == act
+        # the core the compiled env replays for env.simulator is at the same point
+        assert fast.simulator.pending_task == ref.simulator.pending_task
+        assert fast.simulator.predicted_backlog(ia["decision"]["edge"]) == \
+            ref.simulator.predicted_backlog(ia["decision"]["edge"])
         oa, ra, ta, _, ia = ref.step(act)
         ob, rb, tb, _, ib = fast.step(act)
         assert ra == rb and type(ra) is type(rb) and ta == tb
