@@ -10,7 +10,7 @@ It covers the paper's family of settings (constant bandwidth, one edge device at
 objective): `supports` says when; elsewhere the env runs the Python core. Tests check it
 against the Python core bit for bit (observations, rewards, records, metrics).
 
-Layout of env i's rows (offsets in the parameter vector ``P``, see `Layout`):
+Layout of env i's rows (offsets in the parameter vector ``P``, see `layout`):
 
 * ``F[i]`` (float64): now, latency area, makespan, objective so far; per task, 8 times
   in one cache line (arrival, edge start/end, link start/end, cloud start/end,
@@ -23,8 +23,8 @@ Layout of env i's rows (offsets in the parameter vector ``P``, see `Layout`):
 
 Every compiled function takes one env's two rows rather than one array per field
 (numba reference-counts each array argument of every call). At 1,024 envs the rows no
-longer fit in cache and each decision waits on memory: the cost per decision roughly
-doubles against 64 envs (``splitgym bench env``).
+longer fit in cache and each decision waits on memory: the cost per decision is two to
+three times that at 64 envs (``splitgym bench env``).
 """
 
 from __future__ import annotations
