@@ -49,10 +49,10 @@ O_TASK = 8
 N_COUNTERS = 16
 # the parameter vector P
 (P_EDGES, P_FRAMES, P_LINKS, P_WORKERS, P_CAP, P_SHARED, P_OBJECTIVE, P_TASKS, P_RING,
- P_LRING, P_O_HT, P_O_LF, P_O_WA, P_O_WC, P_O_WK, P_O_CUT, P_O_NARR, P_O_NEXT, P_O_EBUSY,
+ P_LRING, P_O_HT, P_O_LF, P_O_WA, P_O_WK, P_O_CUT, P_O_NARR, P_O_NEXT, P_O_EBUSY,
  P_O_READY, P_O_INREADY, P_O_LQ, P_O_LQH, P_O_LQT, P_O_LBUSY, P_O_LBLK, P_O_LCAND,
- P_O_INLCAND, P_O_BLOCKED, P_O_CQ, P_O_SERV, P_O_HK, P_O_COMP, P_O_RUNS, P_O_XA, P_O_XC, P_NF,
- P_NI, P_NS) = range(39)
+ P_O_INLCAND, P_O_BLOCKED, P_O_CQ, P_O_SERV, P_O_HK, P_O_COMP, P_O_RUNS, P_O_XA, P_NF,
+ P_NI, P_NS) = range(37)
 # the cut table C
 C_EDGE_S, C_TX_S, C_CLOUD_S, C_OFFLOADS = range(4)
 # the decision context written by `_observe` (single env): scalars, then finish per cut
@@ -68,8 +68,8 @@ def layout(n_edges: int, frames: int, shared: bool, workers: int, capacity: int,
     links = 1 if shared else n_edges
     lring = (t if shared else frames) + 1
     heap = 2 * n_edges + links + workers + 4
-    work = t + links + n_edges + 1
-    p = np.zeros(39, dtype=np.int64)
+    work = 2 * (t + 2 * (links + 1) + n_edges + 1)  # (arrival, service) pairs, sentinels
+    p = np.zeros(P_NS + 1, dtype=np.int64)
     p[P_EDGES], p[P_FRAMES], p[P_LINKS], p[P_WORKERS] = n_edges, frames, links, workers
     p[P_CAP], p[P_SHARED] = capacity, int(shared)
     p[P_OBJECTIVE] = 0 if objective == "makespan" else 1
@@ -77,8 +77,7 @@ def layout(n_edges: int, frames: int, shared: bool, workers: int, capacity: int,
     p[P_O_HT] = O_TASK + 8 * t
     p[P_NF] = O_TASK + 8 * t + heap
     o = 0  # the scratch of the backlog replay: one for all envs, so it stays in cache
-    for slot, size in ((P_O_LF, links), (P_O_WA, work), (P_O_WC, work), (P_O_XA, work),
-                       (P_O_XC, work), (P_O_WK, workers)):
+    for slot, size in ((P_O_LF, links), (P_O_WA, work), (P_O_XA, work), (P_O_WK, workers)):
         p[slot] = o
         o += size
     p[P_NS] = o
@@ -379,17 +378,99 @@ def _clip(x, cap):
 
 
 @njit(cache=True)
-def _behind(g, f, S, C, o_cut, task, free, at_a, at_c):
+def _behind(g, f, S, C, o_cut, task, free, at):
     """`task` transferred after a link free at `free`: write its predicted arrival at the
-    cloud and its cloud time to ``S[at_a]``, ``S[at_c]``; return when the link is free."""
+    cloud and its cloud time to ``S[at]``, ``S[at + 1]``; return when the link is free."""
     c = g[o_cut + task]
     start = f[O_TASK + 8 * task + T_EE]
     if start < free:
         start = free
     free = start + C[C_TX_S, c]
-    S[at_a] = free
-    S[at_c] = C[C_CLOUD_S, c]
+    S[at] = free
+    S[at + 1] = C[C_CLOUD_S, c]
     return free
+
+
+@njit(cache=True)
+def _end_run(g, S, o_w, o_runs, nr, lo, n):
+    """Close the run [lo, n) of (arrival, service) pairs: record it, order equal arrivals
+    by service (each run is already sorted by arrival) and put an (inf, inf) sentinel
+    after it. Return the next free pair index."""
+    if n == lo:
+        return n
+    g[o_runs + 2 * nr], g[o_runs + 2 * nr + 1] = lo, n
+    for j in range(lo + 1, n):  # insertion sort: one comparison per pair when sorted
+        xa, xc = S[o_w + 2 * j], S[o_w + 2 * j + 1]
+        q = j - 1
+        while q >= lo:
+            ya, yc = S[o_w + 2 * q], S[o_w + 2 * q + 1]
+            if ya > xa or (ya == xa and yc > xc):
+                S[o_w + 2 * q + 2], S[o_w + 2 * q + 3] = ya, yc
+                q -= 1
+            else:
+                break
+        S[o_w + 2 * q + 2], S[o_w + 2 * q + 3] = xa, xc
+    S[o_w + 2 * n], S[o_w + 2 * n + 1] = math.inf, math.inf
+    return n + 1
+
+
+@njit(cache=True)
+def _merge_runs(g, S, o_runs, nr, src, dst):
+    """Merge the `nr` sentinel-ended runs of pairs in ``S[src:]`` pairwise until one is
+    left (alternating between the `src` and `dst` areas); return the area holding it
+    (its bounds are then ``g[o_runs]``, ``g[o_runs + 1]``). Equal pairs are
+    interchangeable (the same values in either order), so the result is the one
+    (arrival, service) order whatever the merge tree."""
+    while nr > 1:
+        w = 0
+        merged = 0
+        for r in range(0, nr, 2):
+            i1, h1 = g[o_runs + 2 * r], g[o_runs + 2 * r + 1]
+            i2, h2 = h1, h1  # an odd run out merges with an empty run (its own sentinel)
+            if r + 1 < nr:
+                i2, h2 = g[o_runs + 2 * r + 2], g[o_runs + 2 * r + 3]
+            lo = w
+            for _ in range((h1 - i1) + (h2 - i2)):  # the sentinels stop an ended run
+                a1, a2 = S[src + 2 * i1], S[src + 2 * i2]
+                if a2 < a1 or (a2 == a1 and S[src + 2 * i2 + 1] < S[src + 2 * i1 + 1]):
+                    S[dst + 2 * w], S[dst + 2 * w + 1] = a2, S[src + 2 * i2 + 1]
+                    i2 += 1
+                else:
+                    S[dst + 2 * w], S[dst + 2 * w + 1] = a1, S[src + 2 * i1 + 1]
+                    i1 += 1
+                w += 1
+            g[o_runs + 2 * merged], g[o_runs + 2 * merged + 1] = lo, w
+            S[dst + 2 * w], S[dst + 2 * w + 1] = math.inf, math.inf
+            w += 1
+            merged += 1
+        nr = merged
+        src, dst = dst, src
+    return src
+
+
+@njit(cache=True)
+def _fold1(S, o, lo, hi, t):
+    """One cloud worker free at `t` serves the pairs ``lo..hi`` of ``S[o:]`` in order:
+    return when it is free again."""
+    for j in range(lo, hi):
+        a = S[o + 2 * j]
+        t = (a if a > t else t) + S[o + 2 * j + 1]
+    return t
+
+
+@njit(cache=True)
+def _precedes(g, S, o_w, o_runs, nr):
+    """Whether run 0's last pair is no later, in (arrival, service) order, than the first
+    pair of every other run (then run 0 followed by the merge of the others is the
+    order of all)."""
+    last = 2 * (g[o_runs + 1] - 1)
+    la, lc = S[o_w + last], S[o_w + last + 1]
+    for r in range(1, nr):
+        first = 2 * g[o_runs + 2 * r]
+        fa = S[o_w + first]
+        if fa < la or (fa == la and S[o_w + first + 1] < lc):
+            return False
+    return True
 
 
 @njit(cache=True)
@@ -401,23 +482,25 @@ def _observe(g, f, S, e, C, P, inv, cap_obs, out, ctx):
     o_cut, o_ebusy, o_lq, o_lqh, o_lqt = (P[P_O_CUT], P[P_O_EBUSY], P[P_O_LQ], P[P_O_LQH],
                                           P[P_O_LQT])
     o_lbusy, o_cq, o_serv, o_comp = P[P_O_LBUSY], P[P_O_CQ], P[P_O_SERV], P[P_O_COMP]
-    o_lf, o_wa, o_wc, o_wk = P[P_O_LF], P[P_O_WA], P[P_O_WC], P[P_O_WK]
+    o_lf, o_w, o_wk = P[P_O_LF], P[P_O_WA], P[P_O_WK]
     now = f[F_NOW]
     o_runs = P[P_O_RUNS]
-    # (predicted arrival at the cloud, cloud time) of every committed task, in sorted
-    # runs: the cloud queue, then per link its running and queued transfers and the
-    # edges computing for it (a shared link takes them by (edge end, task))
+    # (predicted arrival at the cloud, cloud time) pairs of every committed task in
+    # ``S[o_w:]``, in sorted runs: the cloud queue, then per link its running and queued
+    # transfers and the edges computing for it (a shared link takes them by (edge end,
+    # task))
     n = 0
     nr = 0
     q = g[C_CQ_HEAD] % ring
     for _ in range(g[C_CQ_TAIL] - g[C_CQ_HEAD]):  # the ring without a division per item
         task = g[o_cq + q]
         q = q + 1 if q + 1 < ring else 0
-        S[o_wa + n] = f[O_TASK + 8 * task + T_LE]
-        S[o_wc + n] = C[C_CLOUD_S, g[o_cut + task]]
+        S[o_w + 2 * n] = f[O_TASK + 8 * task + T_LE]
+        S[o_w + 2 * n + 1] = C[C_CLOUD_S, g[o_cut + task]]
         n += 1
+    cq_n = n
     if n > 0:
-        g[o_runs], g[o_runs + 1] = 0, n
+        n = _end_run(g, S, o_w, o_runs, nr, 0, n)
         nr = 1
     for link in range(links):
         lo = n
@@ -425,13 +508,13 @@ def _observe(g, f, S, e, C, P, inv, cap_obs, out, ctx):
         busy = g[o_lbusy + link]
         if busy >= 0:
             free = f[O_TASK + 8 * busy + T_LE]
-            S[o_wa + n] = free
-            S[o_wc + n] = C[C_CLOUD_S, g[o_cut + busy]]
+            S[o_w + 2 * n] = free
+            S[o_w + 2 * n + 1] = C[C_CLOUD_S, g[o_cut + busy]]
             n += 1
         o_ring = o_lq + link * lring
         q = g[o_lqh + link] % lring
         for _ in range(g[o_lqt + link] - g[o_lqh + link]):
-            free = _behind(g, f, S, C, o_cut, g[o_ring + q], free, o_wa + n, o_wc + n)
+            free = _behind(g, f, S, C, o_cut, g[o_ring + q], free, o_w + 2 * n)
             q = q + 1 if q + 1 < lring else 0
             n += 1
         m = 0
@@ -460,75 +543,39 @@ def _observe(g, f, S, e, C, P, inv, cap_obs, out, ctx):
                 g[o_comp] = task
                 m = 1
         for j in range(m):
-            free = _behind(g, f, S, C, o_cut, g[o_comp + j], free, o_wa + n, o_wc + n)
+            free = _behind(g, f, S, C, o_cut, g[o_comp + j], free, o_w + 2 * n)
             n += 1
         S[o_lf + link] = free
         if n > lo:
-            g[o_runs + 2 * nr], g[o_runs + 2 * nr + 1] = lo, n
+            n = _end_run(g, S, o_w, o_runs, nr, lo, n)
             nr += 1
-    for r in range(nr):  # each run is sorted by arrival; order equal arrivals by service
-        for j in range(g[o_runs + 2 * r] + 1, g[o_runs + 2 * r + 1]):
-            xa, xc = S[o_wa + j], S[o_wc + j]
-            q = j - 1
-            while q >= g[o_runs + 2 * r]:
-                ya, yc = S[o_wa + q], S[o_wc + q]
-                if ya > xa or (ya == xa and yc > xc):
-                    S[o_wa + q + 1], S[o_wc + q + 1] = ya, yc
-                    q -= 1
-                else:
-                    break
-            S[o_wa + q + 1], S[o_wc + q + 1] = xa, xc
-    # merge the runs pairwise into one (arrival, service) order (equal pairs are
-    # interchangeable: the same values in either order), then replay the FIFO cloud
-    sa, sc, da, dc = o_wa, o_wc, P[P_O_XA], P[P_O_XC]
-    while nr > 1:
-        w_at = 0
-        merged = 0
-        for r in range(0, nr, 2):
-            i1, h1 = g[o_runs + 2 * r], g[o_runs + 2 * r + 1]
-            i2, h2 = h1, h1
-            if r + 1 < nr:
-                i2, h2 = g[o_runs + 2 * r + 2], g[o_runs + 2 * r + 3]
-            lo = w_at
-            while i1 < h1 and i2 < h2:
-                a1, a2 = S[sa + i1], S[sa + i2]
-                if a2 < a1 or (a2 == a1 and S[sc + i2] < S[sc + i1]):
-                    S[da + w_at], S[dc + w_at] = a2, S[sc + i2]
-                    i2 += 1
-                else:
-                    S[da + w_at], S[dc + w_at] = a1, S[sc + i1]
-                    i1 += 1
-                w_at += 1
-            while i1 < h1:
-                S[da + w_at], S[dc + w_at] = S[sa + i1], S[sc + i1]
-                i1 += 1
-                w_at += 1
-            while i2 < h2:
-                S[da + w_at], S[dc + w_at] = S[sa + i2], S[sc + i2]
-                i2 += 1
-                w_at += 1
-            g[o_runs + 2 * merged], g[o_runs + 2 * merged + 1] = lo, w_at
-            merged += 1
-        nr = merged
-        sa, sc, da, dc = da, dc, sa, sc
+    # replay the FIFO cloud over the runs merged into one (arrival, service) order
     if workers == 1:
         t = now
         if g[C_SERVING] > 0:
             t = f[O_TASK + 8 * g[o_serv] + T_CE]
-        for j in range(n):
-            aa = S[sa + j]
-            t = (aa if aa > t else t) + S[sc + j]
+        r0 = 0
+        if cq_n > 0 and _precedes(g, S, o_w, o_runs, nr):
+            # the cloud queue arrived before every transfer's predicted arrival (the
+            # usual case): replay it first, then merge the links' runs only
+            t = _fold1(S, o_w, 0, cq_n, t)
+            r0 = 1
+        if nr > r0:
+            sa = _merge_runs(g, S, o_runs + 2 * r0, nr - r0, o_w, P[P_O_XA])
+            t = _fold1(S, sa, g[o_runs + 2 * r0], g[o_runs + 2 * r0 + 1], t)
     else:
+        sa = _merge_runs(g, S, o_runs, nr, o_w, P[P_O_XA])
+        lo, hi = (g[o_runs], g[o_runs + 1]) if nr > 0 else (0, 0)
         serving = g[C_SERVING]
         for w in range(workers):
             S[o_wk + w] = f[O_TASK + 8 * g[o_serv + w] + T_CE] if w < serving else now
-        for j in range(n):
+        for j in range(lo, hi):
             w = 0
             for v in range(1, workers):
                 if S[o_wk + v] < S[o_wk + w]:
                     w = v
-            aa, wt = S[sa + j], S[o_wk + w]
-            S[o_wk + w] = (aa if aa > wt else wt) + S[sc + j]
+            aa, wt = S[sa + 2 * j], S[o_wk + w]
+            S[o_wk + w] = (aa if aa > wt else wt) + S[sa + 2 * j + 1]
     if workers == 1:
         cloud_free = t
     else:
