@@ -125,9 +125,13 @@ def bench_scale(decisions: int = 20_000, fleets: tuple[int, ...] = (5, 50, 500))
         print(f"{n:>6}{frames:>13}{kind:>11}{per * 1e6:>13.1f}{per / base:>7.2f}x")
 
 
-def _rate(step: Callable[[], None], n_per_call: int, seconds: float) -> float:
-    """Decisions per second of `step` (each call makes `n_per_call` decisions)."""
-    step()
+def _rate(step: Callable[[], None], n_per_call: int, seconds: float,
+          warm_calls: int = 302) -> float:
+    """Decisions per second of `step` (each call makes `n_per_call` decisions), after
+    `warm_calls` untimed calls: two episodes of the default 5 x 30 frames, so that the
+    first autoresets (which load or compile their code) fall outside the timed window."""
+    for _ in range(warm_calls):
+        step()
     calls, t0 = 0, time.perf_counter()
     while time.perf_counter() - t0 < seconds:
         step()
