@@ -28,7 +28,7 @@ from gymnasium.vector import AutoresetMode, VectorEnv
 from gymnasium.vector.utils import batch_space
 
 from .core.simulator import check_cut
-from .core.workload import make_arrivals
+from .core.workload import make_arrivals_batch
 from .edge_cloud import EdgeCloudEnv
 
 
@@ -73,25 +73,25 @@ class EdgeCloudVectorEnv(VectorEnv):
                 raise ValueError(f"seed: expected {self.num_envs} seeds, got {len(seed)}")
             seeds = list(seed)
         self._use_kernel = self._kernel is not None and not options
-        for i, env in enumerate(self.envs):
-            if self._use_kernel:
-                self._kernel_reset(i, seeds[i])
-                continue
-            obs, info = env.reset(seed=seeds[i], options=options)
-            self._obs[i] = obs
-            self._masks[i] = info["action_mask"]
+        if self._use_kernel:
+            for env, s in zip(self.envs, seeds, strict=True):
+                gym.Env.reset(env, seed=s)  # seeds the sub-env's generator, as its reset
+            rows = np.arange(self.num_envs)
+            self._kernel.reset_many(rows, self._draw_arrivals(rows), self._obs)
+            self._masks[:] = self._kernel.mask
+        else:
+            for i, env in enumerate(self.envs):
+                obs, info = env.reset(seed=seeds[i], options=options)
+                self._obs[i] = obs
+                self._masks[i] = info["action_mask"]
         self._autoreset[:] = False
         return self._obs.copy(), {"action_mask": self._masks.copy()}
 
-    def _kernel_reset(self, i: int, seed: int | None) -> None:
-        self._kernel.reset_one(i, self._draw_arrivals(i, seed), self._obs)
-        self._masks[i] = self._kernel.mask
-
-    def _draw_arrivals(self, i: int, seed: int | None) -> list[np.ndarray]:
-        """Sub-env i's next episode's arrivals, from its own generator (as its reset)."""
-        env = self.envs[i]
-        gym.Env.reset(env, seed=seed)
-        return make_arrivals(env.workload, env.np_random)
+    def _draw_arrivals(self, rows: np.ndarray) -> np.ndarray:
+        """The next episode's arrivals of sub-envs `rows`, each from its own generator
+        (as its reset), shape (len(rows), n_edges, frames)."""
+        return make_arrivals_batch(self.envs[0].workload,
+                                   [self.envs[i].np_random for i in rows])
 
     def step(self, actions: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray,
                                           dict[str, Any]]:
@@ -141,9 +141,7 @@ class EdgeCloudVectorEnv(VectorEnv):
         terminated = np.zeros(n, dtype=bool)
         if resetting:
             rows = np.flatnonzero(self._autoreset)
-            arrivals = np.stack([kernel.arrivals(self._draw_arrivals(int(i), None))
-                                 for i in rows])
-            kernel.reset_many(rows, arrivals, self._obs)
+            kernel.reset_many(rows, self._draw_arrivals(rows), self._obs)
             self._masks[rows] = kernel.mask
         kernel.step(actions, active, self._obs, rewards, terminated)
         infos: dict[str, Any] = {}

@@ -44,6 +44,39 @@ def make_arrivals(workload: WorkloadConfig, rng: np.random.Generator) -> list[np
     return [_mmpp(rng, fps[e], counts[e], params) for e in range(n)]
 
 
+def make_arrivals_batch(workload: WorkloadConfig,
+                        rngs: Sequence[np.random.Generator]) -> np.ndarray:
+    """`make_arrivals` of each generator in `rngs`, stacked: shape (len(rngs), n_edges,
+    frames); needs an equal frame count on every edge.
+
+    Each generator makes the same draws as in `make_arrivals`; periodic times are then
+    computed for all generators in one broadcast of the same elementwise operations,
+    so they are the same bits (a vector env resets its sub-envs this way).
+    """
+    n, frames = workload.n_edges, workload.frames_per_edge
+    if not isinstance(frames, int):
+        raise ConfigError(f"frames_per_edge={frames!r}: a batch of workloads needs one "
+                          f"frame count for every edge")
+    if workload.arrivals != "periodic":
+        return np.asarray([make_arrivals(workload, rng) for rng in rngs],
+                          dtype=np.float64).reshape(len(rngs), n, frames)
+    fps = np.empty((len(rngs), n))
+    phase = np.empty((len(rngs), n))
+    for j, rng in enumerate(rngs):  # per generator, in make_arrivals' order
+        if isinstance(workload.fps, tuple):
+            fps[j] = rng.uniform(workload.fps[0], workload.fps[1], size=n)
+        else:
+            fps[j] = workload.fps
+        if workload.phase_s is None:
+            phase[j] = rng.uniform(0.0, 1.0, size=n)
+    if workload.phase_s is None:
+        phase /= fps
+    else:
+        phase[:] = np.asarray(workload.phase_s, dtype=np.float64)
+    steps = np.arange(frames, dtype=np.float64)
+    return phase[:, :, None] + steps / fps[:, :, None]
+
+
 def _mmpp(rng: np.random.Generator, fps: float, count: int,
           params: dict[str, Any]) -> np.ndarray:
     """A two-state Markov-modulated Poisson process: `count` arrival times."""
