@@ -51,8 +51,8 @@ N_COUNTERS = 16
 (P_EDGES, P_FRAMES, P_LINKS, P_WORKERS, P_CAP, P_SHARED, P_OBJECTIVE, P_TASKS, P_RING,
  P_LRING, P_O_HT, P_O_LF, P_O_WA, P_O_WK, P_O_CUT, P_O_NARR, P_O_NEXT, P_O_EBUSY,
  P_O_READY, P_O_INREADY, P_O_LQ, P_O_LQH, P_O_LQT, P_O_LBUSY, P_O_LBLK, P_O_LCAND,
- P_O_INLCAND, P_O_BLOCKED, P_O_CQ, P_O_SERV, P_O_HK, P_O_COMP, P_O_RUNS, P_O_XA, P_NF,
- P_NI, P_NS) = range(37)
+ P_O_INLCAND, P_O_BLOCKED, P_O_CQ, P_O_SERV, P_O_HK, P_O_COMP, P_O_RUNS, P_O_XA, P_O_ECD,
+ P_O_LBD, P_O_CQD, P_O_LQD, P_NF, P_NI, P_NS) = range(41)
 # the cut table C
 C_EDGE_S, C_TX_S, C_CLOUD_S, C_OFFLOADS = range(4)
 # the decision context written by `_observe` (single env): scalars, then finish per cut
@@ -74,8 +74,16 @@ def layout(n_edges: int, frames: int, shared: bool, workers: int, capacity: int,
     p[P_CAP], p[P_SHARED] = capacity, int(shared)
     p[P_OBJECTIVE] = 0 if objective == "makespan" else 1
     p[P_TASKS], p[P_RING], p[P_LRING] = t, t + 1, lring
-    p[P_O_HT] = O_TASK + 8 * t
-    p[P_NF] = O_TASK + 8 * t + heap
+    o = O_TASK + 8 * t
+    # the heap's times, then what the backlog replay reads, packed: per edge its task's
+    # (edge end, transfer, cloud time, offloads), per link its transfer's (end, cloud
+    # time), per cloud-queue slot (arrival, cloud time), per link-queue slot (edge end,
+    # transfer, cloud time)
+    for slot, size in ((P_O_HT, heap), (P_O_ECD, 4 * n_edges), (P_O_LBD, 2 * links),
+                       (P_O_CQD, 2 * (t + 1)), (P_O_LQD, 3 * links * lring)):
+        p[slot] = o
+        o += size
+    p[P_NF] = o
     o = 0  # the scratch of the backlog replay: one for all envs, so it stays in cache
     for slot, size in ((P_O_LF, links), (P_O_WA, work), (P_O_XA, work), (P_O_WK, workers)):
         p[slot] = o
@@ -235,14 +243,18 @@ def _mark(g, o_flag, o_heap, size_slot, v):
 @njit(cache=True)
 def _start_tx(g, f, C, P, link, t):
     lring = P[P_LRING]
-    task = g[P[P_O_LQ] + link * lring + g[P[P_O_LQH] + link] % lring]
+    slot = link * lring + g[P[P_O_LQH] + link] % lring
+    task = g[P[P_O_LQ] + slot]
     g[P[P_O_LQH] + link] += 1
     g[C_SLOTS] += 1
     g[P[P_O_LBUSY] + link] = task
     base = O_TASK + 8 * task
     f[base + T_LS] = t
-    end = t + C[C_TX_S, g[P[P_O_CUT] + task]]
+    d = P[P_O_LQD] + 3 * slot
+    end = t + f[d + 1]
     f[base + T_LE] = end
+    o = P[P_O_LBD] + 2 * link
+    f[o], f[o + 1] = end, f[d + 2]
     _ev_push(g, f, P, end, (_TX_DONE << 32) + task)
 
 
@@ -258,6 +270,8 @@ def _start(g, f, c, C, P):
     f[base + T_ES] = now
     end = now + C[C_EDGE_S, c]
     f[base + T_EE] = end
+    o = P[P_O_ECD] + 4 * e
+    f[o], f[o + 1], f[o + 2], f[o + 3] = end, C[C_TX_S, c], C[C_CLOUD_S, c], C[C_OFFLOADS, c]
     g[P[P_O_EBUSY] + e] = task
     g[C_BUSY_EDGES] += 1
     g[P[P_O_NEXT] + e] += 1
@@ -277,6 +291,7 @@ def _advance(g, f, C, P):
     o_lbusy, o_lblk, o_lcand, o_inlcand = (P[P_O_LBUSY], P[P_O_LBLK], P[P_O_LCAND],
                                            P[P_O_INLCAND])
     o_blocked, o_cq, o_serv, o_ht = P[P_O_BLOCKED], P[P_O_CQ], P[P_O_SERV], P[P_O_HT]
+    o_ecd, o_lbd, o_cqd, o_lqd = P[P_O_ECD], P[P_O_LBD], P[P_O_CQD], P[P_O_LQD]
     while True:
         if g[C_READY] > 0:
             e = _int_pop(g, o_ready, C_READY)
@@ -306,7 +321,9 @@ def _advance(g, f, C, P):
             elif kind == _TX_DONE:
                 link = 0 if shared else task // frames
                 g[o_lbusy + link] = -1
-                g[o_cq + g[C_CQ_TAIL] % ring] = task
+                slot = g[C_CQ_TAIL] % ring
+                g[o_cq + slot] = task
+                f[o_cqd + 2 * slot], f[o_cqd + 2 * slot + 1] = t, f[o_lbd + 2 * link + 1]
                 g[C_CQ_TAIL] += 1
                 if g[o_lqt + link] > g[o_lqh + link]:
                     _mark(g, o_inlcand, o_lcand, C_CAND, link)
@@ -314,10 +331,14 @@ def _advance(g, f, C, P):
                 e = task // frames
                 g[o_ebusy + e] = -1
                 g[C_BUSY_EDGES] -= 1
-                if C[C_OFFLOADS, g[o_cut + task]] != 0.0:
+                o = o_ecd + 4 * e
+                if f[o + 3] != 0.0:
                     link = 0 if shared else e
                     qt = g[o_lqt + link]
-                    g[o_lq + link * lring + qt % lring] = task
+                    slot = link * lring + qt % lring
+                    g[o_lq + slot] = task
+                    d = o_lqd + 3 * slot
+                    f[d], f[d + 1], f[d + 2] = t, f[o + 1], f[o + 2]
                     g[o_lqt + link] = qt + 1
                     _mark(g, o_inlcand, o_lcand, C_CAND, link)
                 else:
@@ -377,17 +398,17 @@ def _clip(x, cap):
     return x
 
 
-@njit(cache=True)
-def _behind(g, f, S, C, o_cut, task, free, at):
-    """`task` transferred after a link free at `free`: write its predicted arrival at the
-    cloud and its cloud time to ``S[at]``, ``S[at + 1]``; return when the link is free."""
-    c = g[o_cut + task]
-    start = f[O_TASK + 8 * task + T_EE]
+@njit(cache=True, inline="always")
+def _behind(S, free, d, at, f):
+    """The task of (edge end, transfer, cloud time) ``f[d:d + 3]`` transferred after a
+    link free at `free`: write its predicted arrival at the cloud and its cloud time to
+    ``S[at]``, ``S[at + 1]``; return when the link is free."""
+    start = f[d]
     if start < free:
         start = free
-    free = start + C[C_TX_S, c]
+    free = start + f[d + 1]
     S[at] = free
-    S[at + 1] = C[C_CLOUD_S, c]
+    S[at + 1] = f[d + 2]
     return free
 
 
@@ -479,10 +500,8 @@ def _observe(g, f, S, e, C, P, inv, cap_obs, out, ctx):
     `ctx` is not empty, its decision context (see the X_* slots)."""
     n_edges, frames, links, workers = P[P_EDGES], P[P_FRAMES], P[P_LINKS], P[P_WORKERS]
     cap, shared, ring, lring = P[P_CAP], P[P_SHARED], P[P_RING], P[P_LRING]
-    o_cut, o_ebusy, o_lq, o_lqh, o_lqt = (P[P_O_CUT], P[P_O_EBUSY], P[P_O_LQ], P[P_O_LQH],
-                                          P[P_O_LQT])
-    o_lbusy, o_cq, o_serv, o_comp = P[P_O_LBUSY], P[P_O_CQ], P[P_O_SERV], P[P_O_COMP]
-    o_lf, o_w, o_wk = P[P_O_LF], P[P_O_WA], P[P_O_WK]
+    o_ebusy, o_lqh, o_lqt, o_lbusy = P[P_O_EBUSY], P[P_O_LQH], P[P_O_LQT], P[P_O_LBUSY]
+    o_serv, o_comp, o_lf, o_w, o_wk = P[P_O_SERV], P[P_O_COMP], P[P_O_LF], P[P_O_WA], P[P_O_WK]
     now = f[F_NOW]
     o_runs = P[P_O_RUNS]
     # (predicted arrival at the cloud, cloud time) pairs of every committed task in
@@ -491,12 +510,12 @@ def _observe(g, f, S, e, C, P, inv, cap_obs, out, ctx):
     # task))
     n = 0
     nr = 0
+    o_ecd, o_lbd, o_cqd, o_lqd = P[P_O_ECD], P[P_O_LBD], P[P_O_CQD], P[P_O_LQD]
     q = g[C_CQ_HEAD] % ring
     for _ in range(g[C_CQ_TAIL] - g[C_CQ_HEAD]):  # the ring without a division per item
-        task = g[o_cq + q]
+        S[o_w + 2 * n] = f[o_cqd + 2 * q]
+        S[o_w + 2 * n + 1] = f[o_cqd + 2 * q + 1]
         q = q + 1 if q + 1 < ring else 0
-        S[o_w + 2 * n] = f[O_TASK + 8 * task + T_LE]
-        S[o_w + 2 * n + 1] = C[C_CLOUD_S, g[o_cut + task]]
         n += 1
     cq_n = n
     if n > 0:
@@ -505,45 +524,41 @@ def _observe(g, f, S, e, C, P, inv, cap_obs, out, ctx):
     for link in range(links):
         lo = n
         free = now
-        busy = g[o_lbusy + link]
-        if busy >= 0:
-            free = f[O_TASK + 8 * busy + T_LE]
+        if g[o_lbusy + link] >= 0:
+            free = f[o_lbd + 2 * link]
             S[o_w + 2 * n] = free
-            S[o_w + 2 * n + 1] = C[C_CLOUD_S, g[o_cut + busy]]
+            S[o_w + 2 * n + 1] = f[o_lbd + 2 * link + 1]
             n += 1
-        o_ring = o_lq + link * lring
+        o_ring = o_lqd + 3 * link * lring
         q = g[o_lqh + link] % lring
         for _ in range(g[o_lqt + link] - g[o_lqh + link]):
-            free = _behind(g, f, S, C, o_cut, g[o_ring + q], free, o_w + 2 * n)
+            free = _behind(S, free, o_ring + 3 * q, o_w + 2 * n, f)
             q = q + 1 if q + 1 < lring else 0
             n += 1
         m = 0
-        if shared:
+        if shared:  # the edges computing tasks to offload, by (edge end, task)
             for ed in range(n_edges):
-                task = g[o_ebusy + ed]
-                if task >= 0 and C[C_OFFLOADS, g[o_cut + task]] != 0.0:
-                    g[o_comp + m] = task
+                if g[o_ebusy + ed] >= 0 and f[o_ecd + 4 * ed + 3] != 0.0:
+                    g[o_comp + m] = ed
                     m += 1
-            for j in range(1, m):  # insertion sort by (edge end, task)
+            for j in range(1, m):  # insertion sort (a task's edge orders it as its id)
                 x = g[o_comp + j]
-                xe = f[O_TASK + 8 * x + T_EE]
+                xe = f[o_ecd + 4 * x]
                 q = j - 1
                 while q >= 0:
                     y = g[o_comp + q]
-                    ye = f[O_TASK + 8 * y + T_EE]
+                    ye = f[o_ecd + 4 * y]
                     if ye > xe or (ye == xe and y > x):
                         g[o_comp + q + 1] = y
                         q -= 1
                     else:
                         break
                 g[o_comp + q + 1] = x
-        else:
-            task = g[o_ebusy + link]
-            if task >= 0 and C[C_OFFLOADS, g[o_cut + task]] != 0.0:
-                g[o_comp] = task
-                m = 1
+        elif g[o_ebusy + link] >= 0 and f[o_ecd + 4 * link + 3] != 0.0:
+            g[o_comp] = link
+            m = 1
         for j in range(m):
-            free = _behind(g, f, S, C, o_cut, g[o_comp + j], free, o_w + 2 * n)
+            free = _behind(S, free, o_ecd + 4 * g[o_comp + j], o_w + 2 * n, f)
             n += 1
         S[o_lf + link] = free
         if n > lo:
