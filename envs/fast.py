@@ -33,7 +33,10 @@ import math
 from typing import Any
 
 import numpy as np
-from numba import njit
+from llvmlite import ir
+from numba import njit, types
+from numba.core import cgutils
+from numba.extending import intrinsic
 
 _CLOUD_DONE, _TX_DONE, _EDGE_DONE, _ARRIVAL = 0, 1, 2, 3
 
@@ -59,6 +62,10 @@ C_EDGE_S, C_TX_S, C_CLOUD_S, C_OFFLOADS = range(4)
 (X_EDGE, X_TASK, X_NOW, X_CLOUD_FREE, X_LINK_FREE, X_NEXT_ARRIVAL, X_EDGE_WAITING,
  X_WAITING_TOTAL, X_BUSY_EDGES, X_QUEUE_USED, X_BLOCKED, X_DECIDED) = range(12)
 N_CTX = 12
+# `step_all` prefetches the next envs' rows above this many envs: below, the rows stay in
+# cache and the hints only cost (measured: 1.04x the time per decision at 64 envs,
+# 0.83x at 1,024)
+PREFETCH_ABOVE = 128
 
 
 def layout(n_edges: int, frames: int, shared: bool, workers: int, capacity: int,
@@ -89,18 +96,78 @@ def layout(n_edges: int, frames: int, shared: bool, workers: int, capacity: int,
         p[slot] = o
         o += size
     p[P_NS] = o
-    o = N_COUNTERS
-    for slot, size in ((P_O_CUT, t), (P_O_NARR, n_edges), (P_O_NEXT, n_edges),
-                       (P_O_EBUSY, n_edges), (P_O_READY, n_edges), (P_O_INREADY, n_edges),
-                       (P_O_LQ, links * lring), (P_O_LQH, links), (P_O_LQT, links),
-                       (P_O_LBUSY, links), (P_O_LBLK, links), (P_O_LCAND, links),
-                       (P_O_INLCAND, links), (P_O_BLOCKED, links + 1), (P_O_CQ, t + 1),
+    o = N_COUNTERS  # the small fields first (`_prefetch_next` fetches them as a block)
+    for slot, size in ((P_O_NARR, n_edges), (P_O_NEXT, n_edges), (P_O_EBUSY, n_edges),
+                       (P_O_READY, n_edges), (P_O_INREADY, n_edges), (P_O_LQH, links),
+                       (P_O_LQT, links), (P_O_LBUSY, links), (P_O_LBLK, links),
+                       (P_O_LCAND, links), (P_O_INLCAND, links), (P_O_BLOCKED, links + 1),
                        (P_O_SERV, workers), (P_O_HK, heap), (P_O_COMP, n_edges),
-                       (P_O_RUNS, 2 * (links + 1))):
+                       (P_O_RUNS, 2 * (links + 1)), (P_O_CUT, t), (P_O_CQ, t + 1),
+                       (P_O_LQ, links * lring)):
         p[slot] = o
         o += size
     p[P_NI] = o
     return p
+
+
+@intrinsic
+def _prefetch(typingctx, arr, idx):
+    """Ask the CPU to start loading the cache line of ``arr[idx]`` (``llvm.prefetch``:
+    a hint, never a fault; numba has no prefetch of its own)."""
+    def codegen(context, builder, sig, args):
+        ary = context.make_array(sig.args[0])(context, builder, args[0])
+        ptr = cgutils.get_item_pointer(context, builder, sig.args[0], ary, [args[1]])
+        i8p, i32 = ir.IntType(8).as_pointer(), ir.IntType(32)
+        fn = cgutils.get_or_insert_function(
+            builder.module, ir.FunctionType(ir.VoidType(), [i8p, i32, i32, i32]),
+            "llvm.prefetch.p0i8")
+        builder.call(fn, [builder.bitcast(ptr, i8p), ir.Constant(i32, 0),
+                          ir.Constant(i32, 3), ir.Constant(i32, 1)])
+        return context.get_dummy_value()
+    return types.void(arr, idx), codegen
+
+
+@njit(cache=True)
+def _prefetch_block(a, lo, hi):
+    for j in range(lo, hi, 8):  # one hint per 64-byte line
+        _prefetch(a, j)
+    _prefetch(a, hi - 1)
+
+
+@njit(cache=True)
+def _prefetch_fixed(g, f, P):
+    """Stage 1 for an env two ahead: its counters and small fields, its heap, and its
+    per-edge and per-link times (fixed offsets)."""
+    _prefetch_block(g, 0, P[P_O_CUT])
+    _prefetch(f, 0)
+    _prefetch_block(f, P[P_O_HT], P[P_O_CQD])
+
+
+@njit(cache=True)
+def _prefetch_queues(g, f, P):
+    """Stage 2 for the next env (its counters are in cache by now): the occupied slots
+    of its cloud and link queues, and its pending task's line."""
+    ring, lring = P[P_RING], P[P_LRING]
+    n = g[C_CQ_TAIL] - g[C_CQ_HEAD]
+    if n > 0:
+        q = g[C_CQ_HEAD] % ring
+        end = min(q + n, ring)
+        _prefetch_block(f, P[P_O_CQD] + 2 * q, P[P_O_CQD] + 2 * end)
+        if q + n > ring:
+            _prefetch_block(f, P[P_O_CQD], P[P_O_CQD] + 2 * (q + n - ring))
+    for link in range(P[P_LINKS]):
+        n = g[P[P_O_LQT] + link] - g[P[P_O_LQH] + link]
+        if n > 0:
+            q = g[P[P_O_LQH] + link] % lring
+            base = P[P_O_LQD] + 3 * link * lring
+            end = min(q + n, lring)
+            _prefetch_block(f, base + 3 * q, base + 3 * end)
+            if q + n > lring:
+                _prefetch_block(f, base, base + 3 * (q + n - lring))
+    task = g[C_PENDING]
+    if task >= 0:
+        _prefetch(f, O_TASK + 8 * task)
+        _prefetch(g, P[P_O_CUT] + task)
 
 
 # -- heaps inside the rows ----------------------------------------------------------------
@@ -692,7 +759,14 @@ def step_env(i, c, I, F, S, C, P, inv, cap_obs, out, ctx):
 def step_all(actions, active, I, F, S, C, P, inv, cap_obs, obs, rewards, done):
     """One decision in every active env, in lock step."""
     ctx = np.empty(0)
-    for i in range(actions.shape[0]):
+    n = actions.shape[0]
+    ahead = n > PREFETCH_ABOVE
+    for i in range(n):
+        if ahead:  # the rows no longer fit in cache: start loading the next envs' rows
+            if i + 2 < n:
+                _prefetch_fixed(I[i + 2], F[i + 2], P)
+            if i + 1 < n:
+                _prefetch_queues(I[i + 1], F[i + 1], P)
         if not active[i]:
             continue
         e, r = step_env(i, actions[i], I, F, S, C, P, inv, cap_obs, obs[i], ctx)
