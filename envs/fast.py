@@ -30,11 +30,12 @@ three times that at 64 envs (``splitgym bench env``).
 from __future__ import annotations
 
 import math
+import threading
 from typing import Any
 
 import numpy as np
 from llvmlite import ir
-from numba import njit, types
+from numba import njit, prange, types
 from numba.core import cgutils
 from numba.extending import intrinsic
 
@@ -66,6 +67,7 @@ N_CTX = 12
 # cache and the hints only cost (measured: 1.04x the time per decision at 64 envs,
 # 0.83x at 1,024)
 PREFETCH_ABOVE = 128
+_LAUNCH = threading.Lock()
 
 
 def layout(n_edges: int, frames: int, shared: bool, workers: int, capacity: int,
@@ -756,22 +758,77 @@ def step_env(i, c, I, F, S, C, P, inv, cap_obs, out, ctx):
 
 
 @njit(cache=True)
-def step_all(actions, active, I, F, S, C, P, inv, cap_obs, obs, rewards, done):
-    """One decision in every active env, in lock step."""
-    ctx = np.empty(0)
+def check_actions(actions, skip, mask):
+    """The first env not in `skip` whose action is not a cut in range that `mask` allows,
+    or -1."""
+    k = mask.shape[0]
+    for i in range(actions.shape[0]):
+        a = actions[i]
+        if not skip[i] and (a < 0 or a >= k or not mask[a]):
+            return i
+    return -1
+
+
+@njit(cache=True)
+def step_all(actions, skip, mask, I, F, S, C, P, inv, cap_obs, obs, rewards, done):
+    """One decision in every env but those with ``skip[i]`` (just reset), in lock step.
+
+    First checks every stepped env's action (a cut in range that `mask` allows): if one
+    is not, returns its env's index having changed nothing. Else returns ``-1 - ended``
+    (`ended`: how many episodes ended, flagged in `done`)."""
     n = actions.shape[0]
+    bad = check_actions(actions, skip, mask)
+    if bad >= 0:
+        return bad
+    ctx = np.empty(0)
     ahead = n > PREFETCH_ABOVE
+    ended = 0
     for i in range(n):
         if ahead:  # the rows no longer fit in cache: start loading the next envs' rows
             if i + 2 < n:
                 _prefetch_fixed(I[i + 2], F[i + 2], P)
             if i + 1 < n:
                 _prefetch_queues(I[i + 1], F[i + 1], P)
-        if not active[i]:
+        if skip[i]:
             continue
         e, r = step_env(i, actions[i], I, F, S, C, P, inv, cap_obs, obs[i], ctx)
         rewards[i] = r
-        done[i] = e < 0
+        if e < 0:
+            done[i] = True
+            ended += 1
+    return -1 - ended
+
+
+@njit(cache=True, parallel=True)
+def step_all_threads(actions, skip, mask, I, F, S2, C, P, inv, cap_obs, obs, rewards, done):
+    """`step_all` on ``S2.shape[0]`` threads, each over a contiguous block of envs with its
+    own scratch row ``S2[t]`` (the envs are independent: the same bits as `step_all`)."""
+    n = actions.shape[0]
+    bad = check_actions(actions, skip, mask)
+    if bad >= 0:
+        return bad
+    nt = S2.shape[0]
+    block = (n + nt - 1) // nt
+    ended = np.zeros(nt, dtype=np.int64)
+    ahead = n > nt * PREFETCH_ABOVE
+    for t in prange(nt):
+        ctx = np.empty(0)
+        S = S2[t]
+        hi = min(n, (t + 1) * block)
+        for i in range(t * block, hi):
+            if ahead:
+                if i + 2 < hi:
+                    _prefetch_fixed(I[i + 2], F[i + 2], P)
+                if i + 1 < hi:
+                    _prefetch_queues(I[i + 1], F[i + 1], P)
+            if skip[i]:
+                continue
+            e, r = step_env(i, actions[i], I, F, S, C, P, inv, cap_obs, obs[i], ctx)
+            rewards[i] = r
+            if e < 0:
+                done[i] = True
+                ended[t] += 1
+    return -1 - ended.sum()
 
 
 @njit(cache=True)
@@ -786,7 +843,7 @@ class FastKernel:
     """The compiled engine's state and entry points for N envs of one configuration."""
 
     def __init__(self, n_envs: int, env: Any, n_edges: int | None = None,
-                 frames: int | None = None) -> None:
+                 frames: int | None = None, threads: int = 1) -> None:
         from .observation import OBS_CAP, time_scale_s
 
         sim_cfg, table, wl = env.sim_config, env.cut_table, env.workload
@@ -803,7 +860,9 @@ class FastKernel:
         self.C[C_OFFLOADS] = np.asarray(table.offloads, dtype=np.float64)
         self.I = np.zeros((n_envs, int(self.P[P_NI])), dtype=np.int64)
         self.F = np.zeros((n_envs, int(self.P[P_NF])))
-        self.S = np.zeros(int(self.P[P_NS]))
+        self.threads = threads
+        self.S2 = np.zeros((threads, int(self.P[P_NS])))  # a replay scratch per thread
+        self.S = self.S2[0]
         self.inv = 1.0 / time_scale_s(table.whole_edge_s)
         self.cap = float(OBS_CAP)
         self.mask = np.asarray(table.feasible(sim_cfg.bandwidth_mbps), dtype=bool)
@@ -819,11 +878,15 @@ class FastKernel:
         reset_envs(rows, arrivals, self.I, self.F, self.S, self.C, self.P, self.inv, self.cap,
                    obs)
 
-    def step(self, actions: np.ndarray, active: np.ndarray, obs: np.ndarray,
-             rewards: np.ndarray, done: np.ndarray) -> None:
-        """One decision in every active env."""
-        step_all(actions, active, self.I, self.F, self.S, self.C, self.P, self.inv, self.cap,
-                 obs, rewards, done)
+    def step(self, actions: np.ndarray, skip: np.ndarray, obs: np.ndarray,
+             rewards: np.ndarray, done: np.ndarray) -> int:
+        """One decision in every env not in `skip` (int64 `actions`); see `step_all`."""
+        if self.threads == 1:
+            return step_all(actions, skip, self.mask, self.I, self.F, self.S, self.C, self.P,
+                            self.inv, self.cap, obs, rewards, done)
+        with _LAUNCH:  # numba's default threading layer takes one parallel call at a time
+            return step_all_threads(actions, skip, self.mask, self.I, self.F, self.S2, self.C,
+                                    self.P, self.inv, self.cap, obs, rewards, done)
 
     def task_times(self) -> np.ndarray:
         """View of every env's per-task times, shape (N, tasks, 8) (T_* fields)."""

@@ -14,8 +14,10 @@ The sub-envs share one profile and cut table. In the paper's family of settings
 N simulations run in one compiled loop (`splitgym.envs.fast`, numba; ``compiled=False``
 or ``engine="python"`` turns it off) that a test checks bit for bit against single envs
 on the Python core; otherwise, and for an episode reset with `options`, they are stepped
-by a loop over the single envs. ``splitgym bench env`` measures both against CartPole's
-vector env.
+by a loop over the single envs. The compiled loop runs on ``threads`` threads, each over
+its own block of envs (default: one per core, at most one per 16 envs; ``threads=1``
+for one; any count gives the same bits). ``splitgym bench env`` measures both against
+CartPole's vector env.
 """
 
 from __future__ import annotations
@@ -23,13 +25,17 @@ from __future__ import annotations
 from typing import Any
 
 import gymnasium as gym
+import numba
 import numpy as np
 from gymnasium.vector import AutoresetMode, VectorEnv
 from gymnasium.vector.utils import batch_space
 
+from . import fast
 from .core.simulator import check_cut
 from .core.workload import make_arrivals_batch
 from .edge_cloud import EdgeCloudEnv
+
+ENVS_PER_THREAD = 16  # the default `threads` gives each thread at least this many envs
 
 
 class EdgeCloudVectorEnv(VectorEnv):
@@ -37,9 +43,14 @@ class EdgeCloudVectorEnv(VectorEnv):
 
     metadata = {"autoreset_mode": AutoresetMode.NEXT_STEP, "render_modes": []}  # noqa: RUF012
 
-    def __init__(self, num_envs: int = 1, compiled: bool = True, **kwargs: Any) -> None:
+    def __init__(self, num_envs: int = 1, compiled: bool = True, threads: int | None = None,
+                 **kwargs: Any) -> None:
         if isinstance(num_envs, bool) or not isinstance(num_envs, int) or num_envs < 1:
             raise ValueError(f"num_envs={num_envs!r}: expected a whole number >= 1")
+        if threads is not None and (isinstance(threads, bool) or not isinstance(threads, int)
+                                    or threads < 1):
+            raise ValueError(f"threads={threads!r}: expected a whole number >= 1, or None "
+                             f"(one per core, at most one per {ENVS_PER_THREAD} envs)")
         first = EdgeCloudEnv(**kwargs)
         shared = dict(kwargs, model=first.profile)
         self.envs = [first] + [EdgeCloudEnv(**shared) for _ in range(num_envs - 1)]
@@ -49,19 +60,18 @@ class EdgeCloudVectorEnv(VectorEnv):
         self.observation_space = batch_space(first.observation_space, num_envs)
         self.action_space = batch_space(first.action_space, num_envs)
         self._autoreset = np.zeros(num_envs, dtype=bool)
-        self._all = np.ones(num_envs, dtype=bool)
+        self._resetting = False  # whether any sub-env resets at the next step
         k = first.action_space.n
         self._masks = np.ones((num_envs, k), dtype=bool)
         self._obs = np.zeros((num_envs, *first.observation_space.shape), dtype=np.float32)
         self._kernel: Any = None
         self._use_kernel = False
-        if compiled:
-            try:
-                from . import fast
-            except ImportError:  # pragma: no cover - numba is a dependency
-                fast = None
-            if fast is not None and first.engine == "compiled":
-                self._kernel = fast.FastKernel(num_envs, first)
+        self.threads = 1
+        if compiled and first.engine == "compiled":
+            if threads is None:
+                threads = max(1, min(numba.get_num_threads(), num_envs // ENVS_PER_THREAD))
+            self.threads = min(threads, num_envs)
+            self._kernel = fast.FastKernel(num_envs, first, threads=self.threads)
 
     def reset(self, *, seed: int | list[int | None] | None = None,
               options: dict[str, Any] | None = None) -> tuple[np.ndarray, dict[str, Any]]:
@@ -85,6 +95,7 @@ class EdgeCloudVectorEnv(VectorEnv):
                 self._obs[i] = obs
                 self._masks[i] = info["action_mask"]
         self._autoreset[:] = False
+        self._resetting = False
         return self._obs.copy(), {"action_mask": self._masks.copy()}
 
     def _draw_arrivals(self, rows: np.ndarray) -> np.ndarray:
@@ -102,6 +113,7 @@ class EdgeCloudVectorEnv(VectorEnv):
                              f"{actions.shape}")
         if self._use_kernel:
             return self._kernel_step(actions)
+        self._check_actions(actions, ~self._autoreset)  # before any sub-env moves
         rewards = np.zeros(self.num_envs, dtype=np.float64)
         terminated = np.zeros(self.num_envs, dtype=bool)
         metrics: list[Any] = [None] * self.num_envs
@@ -125,36 +137,35 @@ class EdgeCloudVectorEnv(VectorEnv):
                                                          np.ndarray, dict[str, Any]]:
         kernel = self._kernel
         n = self.num_envs
-        resetting = self._autoreset.any()
-        active = ~self._autoreset if resetting else self._all
+        skip = self._autoreset
         if actions.dtype != np.int64:
             if actions.dtype.kind not in "iu":  # floats, bools, ...: the single env's error
-                self._check_actions(actions, active)
+                self._check_actions(actions, ~skip)
             actions = actions.astype(np.int64)
-        k = kernel.mask.shape[0]
-        # every action in range and feasible (the mask is the same for every pending
-        # task here), else find the first active env's bad action and raise its error
-        if actions.min() < 0 or actions.max() >= k or \
-                (not kernel.all_feasible and not kernel.mask[actions].all()):
-            self._check_actions(actions, active)
         rewards = np.zeros(n)
         terminated = np.zeros(n, dtype=bool)
-        if resetting:
-            rows = np.flatnonzero(self._autoreset)
+        if self._resetting:  # check the actions before the resets draw new episodes
+            if fast.check_actions(actions, skip, kernel.mask) >= 0:
+                self._check_actions(actions, ~skip)
+            rows = np.flatnonzero(skip)
             kernel.reset_many(rows, self._draw_arrivals(rows), self._obs)
             self._masks[rows] = kernel.mask
-        kernel.step(actions, active, self._obs, rewards, terminated)
+        # the kernel checks every stepped action first (in range, feasible: the mask is
+        # the same for every pending task here) and steps nothing if one is bad
+        ended = -1 - kernel.step(actions, skip, self._obs, rewards, terminated)
+        if ended < 0:
+            self._check_actions(actions, ~skip)
         infos: dict[str, Any] = {}
-        if terminated.any():
-            ended = np.flatnonzero(terminated)
+        if ended:
+            rows = np.flatnonzero(terminated)
             metrics = np.empty(n, dtype=object)
-            metrics[ended] = kernel.metrics_of(ended)
-            self._masks[ended] = True
+            metrics[rows] = kernel.metrics_of(rows)
+            self._masks[rows] = True
             infos["metrics"] = metrics
             infos["_metrics"] = terminated.copy()
+        if ended or self._resetting:
             self._autoreset = terminated.copy()
-        elif resetting:
-            self._autoreset = terminated.copy()
+            self._resetting = bool(ended)
         infos["action_mask"] = self._masks.copy()
         return self._obs.copy(), rewards, terminated, np.zeros(n, dtype=bool), infos
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import time
 from collections.abc import Callable
 from typing import Any
@@ -161,8 +162,6 @@ def _rss_mib() -> float:
 
     try:
         with open("/proc/self/statm") as fh:
-            import os
-
             return int(fh.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
     except (OSError, ValueError, IndexError):
         return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
@@ -195,13 +194,18 @@ def bench_env(quick: bool = False) -> dict[str, float]:
     python_core = _rate(_single_stepper(EdgeCloudEnv(engine="python"), cut), 1, secs)
     cartpole_64 = _rate(_vector_stepper(CartPoleVectorEnv(num_envs=64), 1), 64, secs)
     loop = _rate(_vector_stepper(EdgeCloudVectorEnv(64, compiled=False), cut), 64, secs)
+    one_thread = _rate(_vector_stepper(EdgeCloudVectorEnv(64, threads=1), cut), 64, secs)
+    threads = {}
     for n in sizes:
+        venv = EdgeCloudVectorEnv(n)  # the default: one thread per core (<= 1 per 16 envs)
+        threads[n] = venv.threads
         rows.append((f"native vector env, N={n}",
-                     _rate(_vector_stepper(EdgeCloudVectorEnv(n), cut), n, secs),
+                     _rate(_vector_stepper(venv, cut), n, secs),
                      cartpole_64 if n == 64 else
                      _rate(_vector_stepper(CartPoleVectorEnv(num_envs=n), 1), n, secs)))
-    print(f"decisions per second, measured here in the same run ({cpu_model()}); "
-          f"splitgym: AlexNet at 4G, every task at cut {cut}")
+    print(f"decisions per second, measured here in the same run ({cpu_model()}, "
+          f"{os.cpu_count()} cores); splitgym: AlexNet at 4G, every task at cut {cut}; its "
+          f"vector env on {threads[64]} threads (CartPole's: numpy, one thread)")
     print(f"{'':<34}{'splitgym':>14}{'CartPole-v1':>14}{'ratio':>9}")
     out = {}
     for name, ours, ref in rows:
@@ -209,6 +213,8 @@ def bench_env(quick: bool = False) -> dict[str, float]:
         out[name] = ours
     print(f"{'(single env, engine=python)':<34}{python_core:>14,.0f}{rows[0][2]:>14,.0f}"
           f"{python_core / rows[0][2]:>8.3f}x")
+    print(f"{'(vector env N=64, threads=1)':<34}{one_thread:>14,.0f}{cartpole_64:>14,.0f}"
+          f"{one_thread / cartpole_64:>8.3f}x")
     print(f"{'(vector env, loop of single envs)':<34}{loop:>14,.0f}{cartpole_64:>14,.0f}"
           f"{loop / cartpole_64:>8.3f}x")
     targets = [("single env >= 0.5x CartPole's wrapped rate", rows[0][1] >= 0.5 * rows[0][2])]

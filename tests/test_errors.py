@@ -17,6 +17,7 @@ import pytest
 from splitgym.envs import EdgeCloudEnv
 from splitgym.envs.core import ConfigError, InvalidActionError
 from splitgym.envs.core.traces import make_trace
+from splitgym.envs.vector import EdgeCloudVectorEnv
 from splitgym.profiles import ProfileError, load_profile
 
 DOC = Path(__file__).parents[1] / "docs" / "errors.md"
@@ -65,6 +66,10 @@ ROWS = [
      ConfigError, r"phase_s=\(0\.0,\): expected None or 5 finite phases"),
     ("env", "zero queue capacity", lambda: EdgeCloudEnv(queue_capacity=0),
      ConfigError, r"queue_capacity=0: expected a whole number >= 1"),
+    ("vector env", "no sub-envs", lambda: EdgeCloudVectorEnv(0),
+     ValueError, r"num_envs=0: expected a whole number >= 1"),
+    ("vector env", "threads below 1", lambda: EdgeCloudVectorEnv(4, threads=0),
+     ValueError, r"threads=0: expected a whole number >= 1, or None \(one per core"),
     ("env", "unknown engine", lambda: EdgeCloudEnv(engine="gpu"),
      ConfigError, r"engine='gpu': expected 'auto', 'python' or 'compiled'"),
     ("env", "compiled engine for a setting it does not cover",

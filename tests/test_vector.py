@@ -8,6 +8,7 @@ import pytest
 
 import splitgym.envs  # noqa: F401
 from splitgym.envs import ENV_ID, EdgeCloudEnv
+from splitgym.envs.core import InvalidActionError
 from splitgym.envs.core.config import ConfigError, WorkloadConfig
 from splitgym.envs.core.workload import make_arrivals, make_arrivals_batch
 from splitgym.envs.vector import EdgeCloudVectorEnv
@@ -105,8 +106,6 @@ def test_vector__batched_spaces_and_errors():
 
 @pytest.mark.parametrize("compiled", [True, False])
 def test_vector__infeasible_action_gets_the_single_env_message(compiled):
-    from splitgym.envs.core import InvalidActionError
-
     venv = EdgeCloudVectorEnv(2, compiled=compiled, **dict(KW, bandwidth_mbps=0.0))
     venv.reset(seed=0)
     assert venv._use_kernel == compiled
@@ -115,6 +114,51 @@ def test_vector__infeasible_action_gets_the_single_env_message(compiled):
         venv.step(np.array([3, 0]))
     with pytest.raises(InvalidActionError, match=r"action=7: expected a cut index in 0\.\.3"):
         venv.step(np.array([7, 3]))
+
+
+def test_vector__threads_give_the_same_bits():
+    # 7 envs on 3 threads: blocks of 3, 3 and 1 envs, each thread with its own scratch;
+    # every output equals the one-thread run across autoresets
+    kw = dict(model="alexnet", bandwidth_mbps="4g", n_edges=3, frames_per_edge=4)
+    one, many = EdgeCloudVectorEnv(7, threads=1, **kw), EdgeCloudVectorEnv(7, threads=3, **kw)
+    assert (one.threads, many.threads) == (1, 3)
+    assert np.array_equal(one.reset(seed=5)[0], many.reset(seed=5)[0])
+    rng = np.random.default_rng(0)
+    for _ in range(40):  # episodes of 12 decisions
+        acts = rng.integers(0, one.single_action_space.n, size=7)
+        ra, rb = one.step(acts), many.step(acts)
+        for x, y in zip(ra[:4], rb[:4], strict=True):
+            assert np.array_equal(x, y)
+        if "metrics" in ra[4]:
+            assert list(ra[4]["metrics"]) == list(rb[4]["metrics"])
+    assert EdgeCloudVectorEnv(64, **kw).threads >= 1  # the default: one per core
+
+
+@pytest.mark.parametrize("compiled", [True, False])
+def test_vector__a_refused_step_changes_nothing(compiled):
+    # a bad action raises before any env moves: the run then goes on as if it never
+    # happened. On the step that autoresets the ended envs (here all of them: equal
+    # episode lengths) the actions are ignored, bad or not (Gymnasium's next-step autoreset)
+    kw = dict(KW, bandwidth_mbps=0.0)  # cut 0 (cloud-only) is infeasible
+    a, b = EdgeCloudVectorEnv(2, compiled=compiled, **kw), \
+        EdgeCloudVectorEnv(2, compiled=compiled, **kw)
+    a.reset(seed=3)
+    b.reset(seed=3)
+    good = np.array([3, 3])
+    ended = np.zeros(2, dtype=bool)
+    for step in range(20):  # episodes of 6 decisions: three autoreset steps
+        bad = np.array([3, 0]) if step % 2 else np.array([-1, 3])
+        if ended.all():
+            ra = a.step(bad)
+        else:
+            with pytest.raises(InvalidActionError):
+                a.step(bad)
+            ra = a.step(good)
+        rb = b.step(good)
+        ended = rb[2]
+        for x, y in zip(ra[:4], rb[:4], strict=True):
+            assert np.array_equal(x, y)
+        assert np.array_equal(ra[4]["action_mask"], rb[4]["action_mask"])
 
 
 def test_cli_bench__quick_runs_and_reports_targets():
