@@ -14,10 +14,14 @@ The sub-envs share one profile and cut table. In the paper's family of settings
 N simulations run in one compiled loop (`splitgym.envs.fast`, numba; ``compiled=False``
 or ``engine="python"`` turns it off) that a test checks bit for bit against single envs
 on the Python core; otherwise, and for an episode reset with `options`, they are stepped
-by a loop over the single envs. The compiled loop runs on ``threads`` threads, each over
-its own block of envs (default: one per core, at most one per 16 envs; ``threads=1``
-for one; any count gives the same bits). ``splitgym bench env`` measures both against
-CartPole's vector env.
+by a loop over the single envs. ``threads=k`` runs the compiled loop on k threads, each
+over its own block of envs (``threads=None``: one per core, at most one per 16 envs);
+any count gives the same bits. The default is one thread: a training process usually
+has other thread pools (torch's) and often runs beside other seeds, and numba's
+OpenMP threads keep spinning for a while after each step; ask for threads where the
+env's throughput is the bottleneck, not in a process forked after it used them
+(numba's OpenMP layer refuses to run parallel code in such a child). ``splitgym bench
+env`` measures both against CartPole's vector env.
 """
 
 from __future__ import annotations
@@ -43,7 +47,7 @@ class EdgeCloudVectorEnv(VectorEnv):
 
     metadata = {"autoreset_mode": AutoresetMode.NEXT_STEP, "render_modes": []}  # noqa: RUF012
 
-    def __init__(self, num_envs: int = 1, compiled: bool = True, threads: int | None = None,
+    def __init__(self, num_envs: int = 1, compiled: bool = True, threads: int | None = 1,
                  **kwargs: Any) -> None:
         if isinstance(num_envs, bool) or not isinstance(num_envs, int) or num_envs < 1:
             raise ValueError(f"num_envs={num_envs!r}: expected a whole number >= 1")

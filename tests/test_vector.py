@@ -131,7 +131,9 @@ def test_vector__threads_give_the_same_bits():
             assert np.array_equal(x, y)
         if "metrics" in ra[4]:
             assert list(ra[4]["metrics"]) == list(rb[4]["metrics"])
-    assert EdgeCloudVectorEnv(64, **kw).threads >= 1  # the default: one per core
+    assert EdgeCloudVectorEnv(64, **kw).threads == 1  # the default
+    cores = EdgeCloudVectorEnv(64, threads=None, **kw).threads  # one per core, <= 64 // 16
+    assert 1 <= cores <= 4
 
 
 @pytest.mark.parametrize("compiled", [True, False])
