@@ -58,7 +58,9 @@ N_COUNTERS = 16
  P_O_INLCAND, P_O_BLOCKED, P_O_CQ, P_O_SERV, P_O_HK, P_O_COMP, P_O_RUNS, P_O_XA, P_O_ECD,
  P_O_LBD, P_O_CQD, P_O_LQD, P_NF, P_NI, P_NS) = range(41)
 # the cut table C
-C_EDGE_S, C_TX_S, C_CLOUD_S, C_OFFLOADS = range(4)
+# (rows 4-6: the observation's first three blocks, the first three rows scaled and
+# clipped; the same for every decision, so `scale_cuts` writes them once)
+C_EDGE_S, C_TX_S, C_CLOUD_S, C_OFFLOADS, C_OBS = range(5)
 # the decision context written by `_observe` (single env): scalars, then finish per cut
 (X_EDGE, X_TASK, X_NOW, X_CLOUD_FREE, X_LINK_FREE, X_NEXT_ARRIVAL, X_EDGE_WAITING,
  X_WAITING_TOTAL, X_BUSY_EDGES, X_QUEUE_USED, X_BLOCKED, X_DECIDED) = range(12)
@@ -505,13 +507,13 @@ def _end_run(g, S, o_w, o_runs, nr, lo, n):
 
 
 @njit(cache=True)
-def _merge_runs(g, S, o_runs, nr, src, dst):
-    """Merge the `nr` sentinel-ended runs of pairs in ``S[src:]`` pairwise until one is
-    left (alternating between the `src` and `dst` areas); return the area holding it
-    (its bounds are then ``g[o_runs]``, ``g[o_runs + 1]``). Equal pairs are
-    interchangeable (the same values in either order), so the result is the one
+def _merge_runs(g, S, o_runs, nr, src, dst, left):
+    """Merge the `nr` sentinel-ended runs of pairs in ``S[src:]`` pairwise until at most
+    `left` are left (alternating between the `src` and `dst` areas); return the area
+    holding them and their number (their bounds are then ``g[o_runs:]``). Equal pairs
+    are interchangeable (the same values in either order), so the result is the one
     (arrival, service) order whatever the merge tree."""
-    while nr > 1:
+    while nr > left:
         w = 0
         merged = 0
         for r in range(0, nr, 2):
@@ -535,7 +537,25 @@ def _merge_runs(g, S, o_runs, nr, src, dst):
             merged += 1
         nr = merged
         src, dst = dst, src
-    return src
+    return src, nr
+
+
+@njit(cache=True)
+def _merge_fold1(g, S, o_runs, src, t):
+    """`_fold1` over the merge of the two runs ``g[o_runs:o_runs + 4]`` of ``S[src:]``,
+    without writing the merge."""
+    i1, h1, i2, h2 = g[o_runs], g[o_runs + 1], g[o_runs + 2], g[o_runs + 3]
+    for _ in range((h1 - i1) + (h2 - i2)):  # the sentinels stop an ended run
+        a1, a2 = S[src + 2 * i1], S[src + 2 * i2]
+        if a2 < a1 or (a2 == a1 and S[src + 2 * i2 + 1] < S[src + 2 * i1 + 1]):
+            c = S[src + 2 * i2 + 1]
+            i2 += 1
+            t = (a2 if a2 > t else t) + c
+        else:
+            c = S[src + 2 * i1 + 1]
+            i1 += 1
+            t = (a1 if a1 > t else t) + c
+    return t
 
 
 @njit(cache=True)
@@ -645,10 +665,13 @@ def _observe(g, f, S, e, C, P, inv, cap_obs, out, ctx):
             t = _fold1(S, o_w, 0, cq_n, t)
             r0 = 1
         if nr > r0:
-            sa = _merge_runs(g, S, o_runs + 2 * r0, nr - r0, o_w, P[P_O_XA])
-            t = _fold1(S, sa, g[o_runs + 2 * r0], g[o_runs + 2 * r0 + 1], t)
+            sa, left = _merge_runs(g, S, o_runs + 2 * r0, nr - r0, o_w, P[P_O_XA], 2)
+            if left == 2:
+                t = _merge_fold1(g, S, o_runs + 2 * r0, sa, t)
+            else:
+                t = _fold1(S, sa, g[o_runs + 2 * r0], g[o_runs + 2 * r0 + 1], t)
     else:
-        sa = _merge_runs(g, S, o_runs, nr, o_w, P[P_O_XA])
+        sa, _ = _merge_runs(g, S, o_runs, nr, o_w, P[P_O_XA], 1)
         lo, hi = (g[o_runs], g[o_runs + 1]) if nr > 0 else (0, 0)
         serving = g[C_SERVING]
         for w in range(workers):
@@ -680,9 +703,9 @@ def _observe(g, f, S, e, C, P, inv, cap_obs, out, ctx):
             fin = (arrive if arrive > cloud_free else cloud_free) + C[C_CLOUD_S, j]
         else:
             fin = ready
-        out[j] = _clip(C[C_EDGE_S, j] * inv, cap_obs)
-        out[k + j] = _clip(C[C_TX_S, j] * inv, cap_obs)
-        out[2 * k + j] = _clip(C[C_CLOUD_S, j] * inv, cap_obs)
+        out[j] = C[C_OBS, j]
+        out[k + j] = C[C_OBS + 1, j]
+        out[2 * k + j] = C[C_OBS + 2, j]
         out[3 * k + j] = _clip((fin - now) * inv, cap_obs)
         if full:
             ctx[N_CTX + j] = fin
@@ -717,6 +740,14 @@ def _observe(g, f, S, e, C, P, inv, cap_obs, out, ctx):
         ctx[X_QUEUE_USED] = g[C_SLOTS]
         ctx[X_BLOCKED] = blocked
         ctx[X_DECIDED] = g[C_DECIDED]
+
+
+@njit(cache=True)
+def scale_cuts(C, inv, cap_obs):
+    """Write C's rows `C_OBS`.. (see the C_* slots)."""
+    for r in range(3):
+        for j in range(C.shape[1]):
+            C[C_OBS + r, j] = _clip(C[r, j] * inv, cap_obs)
 
 
 @njit(cache=True)
@@ -853,7 +884,7 @@ class FastKernel:
         self.P = layout(self.n_edges, self.frames, sim_cfg.uplink == "shared",
                         sim_cfg.cloud_workers, sim_cfg.queue_capacity, env.objective)
         k = table.n_cuts
-        self.C = np.zeros((4, k))
+        self.C = np.zeros((C_OBS + 3, k))
         self.C[C_EDGE_S] = table.edge_s
         self.C[C_TX_S] = table.transfer_s(sim_cfg.bandwidth_mbps)
         self.C[C_CLOUD_S] = table.cloud_s
@@ -865,6 +896,7 @@ class FastKernel:
         self.S = self.S2[0]
         self.inv = 1.0 / time_scale_s(table.whole_edge_s)
         self.cap = float(OBS_CAP)
+        scale_cuts(self.C, self.inv, self.cap)
         self.mask = np.asarray(table.feasible(sim_cfg.bandwidth_mbps), dtype=bool)
         self.all_feasible = bool(self.mask.all())
         self.n_tasks = self.n_edges * self.frames
