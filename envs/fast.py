@@ -4,7 +4,8 @@ observation over flat per-env state rows.
 The same event simulation as `splitgym.envs.core.simulator.Simulator` and the same
 observation as `splitgym.envs.observation.encode`, written over two arrays per batch
 (one float64 and one int64 row per env) so that one compiled call advances one env
-(`EdgeCloudEnv`, ``engine="compiled"``) or N envs in lock step (`EdgeCloudVectorEnv`).
+(`EdgeCloudEnv`, ``engine="compiled"``) or N envs in lock step (`EdgeCloudVectorEnv`,
+on one thread or on several, each over its own block of envs).
 It covers the paper's family of settings (constant bandwidth, one edge device at speed
 1, no deadlines, the replay predictor, equal frame counts, makespan or mean-latency
 objective): `supports` says when; elsewhere the env runs the Python core. Tests check it
@@ -14,17 +15,21 @@ Layout of env i's rows (offsets in the parameter vector ``P``, see `layout`):
 
 * ``F[i]`` (float64): now, latency area, makespan, objective so far; per task, 8 times
   in one cache line (arrival, edge start/end, link start/end, cloud start/end,
-  completion); the event heap's times.
-* ``S`` (float64, one for all envs): the backlog replay's scratch, which then stays in
+  completion); the event heap's times; then what the backlog replay reads, packed:
+  per edge its task's (edge end, transfer, cloud time, offloads), per link its
+  transfer's (end, cloud time), per cloud-queue slot (arrival, cloud time), per
+  link-queue slot (edge end, transfer, cloud time), written when a task enters them.
+* ``S`` (float64, one per thread): the backlog replay's scratch, which then stays in
   cache however many envs there are.
-* ``I[i]`` (int64): counters; per task its cut; per edge and per link their state;
-  the link and cloud FIFO rings; the event heap's keys (``kind << 32 | task``, so the heap
-  orders ``(time, kind, task)`` as the Python core's tuples do).
+* ``I[i]`` (int64): counters and the small per-edge and per-link fields first (one
+  block), the event heap's keys (``kind << 32 | task``, so the heap orders
+  ``(time, kind, task)`` as the Python core's tuples do); then per task its cut and the
+  link and cloud FIFO rings of task ids.
 
 Every compiled function takes one env's two rows rather than one array per field
-(numba reference-counts each array argument of every call). At 1,024 envs the rows no
-longer fit in cache and each decision waits on memory: the cost per decision is two to
-three times that at 64 envs (``splitgym bench env``).
+(numba reference-counts each array argument of every call). Above `PREFETCH_ABOVE`
+envs the rows no longer fit in cache: `step_all` then prefetches the next envs' rows
+(an LLVM prefetch hint through a numba intrinsic) while it steps the current one.
 """
 
 from __future__ import annotations
