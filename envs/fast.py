@@ -806,6 +806,29 @@ def check_actions(actions, skip, mask):
 
 
 @njit(cache=True)
+def _step_block(lo, hi, ahead, actions, skip, I, F, S, C, P, inv, cap_obs, obs, rewards,
+                done):
+    """One decision in each env ``lo..hi-1`` not in `skip` (scratch `S`; `ahead`:
+    prefetch the next envs' rows, for rows out of cache); return how many ended."""
+    ctx = np.empty(0)
+    ended = 0
+    for i in range(lo, hi):
+        if ahead:
+            if i + 2 < hi:
+                _prefetch_fixed(I[i + 2], F[i + 2], P)
+            if i + 1 < hi:
+                _prefetch_queues(I[i + 1], F[i + 1], P)
+        if skip[i]:
+            continue
+        e, r = step_env(i, actions[i], I, F, S, C, P, inv, cap_obs, obs[i], ctx)
+        rewards[i] = r
+        if e < 0:
+            done[i] = True
+            ended += 1
+    return ended
+
+
+@njit(cache=True)
 def step_all(actions, skip, mask, I, F, S, C, P, inv, cap_obs, obs, rewards, done):
     """One decision in every env but those with ``skip[i]`` (just reset), in lock step.
 
@@ -816,23 +839,8 @@ def step_all(actions, skip, mask, I, F, S, C, P, inv, cap_obs, obs, rewards, don
     bad = check_actions(actions, skip, mask)
     if bad >= 0:
         return bad
-    ctx = np.empty(0)
-    ahead = n > PREFETCH_ABOVE
-    ended = 0
-    for i in range(n):
-        if ahead:  # the rows no longer fit in cache: start loading the next envs' rows
-            if i + 2 < n:
-                _prefetch_fixed(I[i + 2], F[i + 2], P)
-            if i + 1 < n:
-                _prefetch_queues(I[i + 1], F[i + 1], P)
-        if skip[i]:
-            continue
-        e, r = step_env(i, actions[i], I, F, S, C, P, inv, cap_obs, obs[i], ctx)
-        rewards[i] = r
-        if e < 0:
-            done[i] = True
-            ended += 1
-    return -1 - ended
+    return -1 - _step_block(0, n, n > PREFETCH_ABOVE, actions, skip, I, F, S, C, P, inv,
+                            cap_obs, obs, rewards, done)
 
 
 @njit(cache=True, parallel=True)
@@ -848,22 +856,8 @@ def step_all_threads(actions, skip, mask, I, F, S2, C, P, inv, cap_obs, obs, rew
     ended = np.zeros(nt, dtype=np.int64)
     ahead = n > nt * PREFETCH_ABOVE
     for t in prange(nt):
-        ctx = np.empty(0)
-        S = S2[t]
-        hi = min(n, (t + 1) * block)
-        for i in range(t * block, hi):
-            if ahead:
-                if i + 2 < hi:
-                    _prefetch_fixed(I[i + 2], F[i + 2], P)
-                if i + 1 < hi:
-                    _prefetch_queues(I[i + 1], F[i + 1], P)
-            if skip[i]:
-                continue
-            e, r = step_env(i, actions[i], I, F, S, C, P, inv, cap_obs, obs[i], ctx)
-            rewards[i] = r
-            if e < 0:
-                done[i] = True
-                ended[t] += 1
+        ended[t] = _step_block(t * block, min(n, (t + 1) * block), ahead, actions, skip, I,
+                               F, S2[t], C, P, inv, cap_obs, obs, rewards, done)
     return -1 - ended.sum()
 
 
