@@ -18,6 +18,7 @@ import math
 import re
 import subprocess
 import time
+import zipfile
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -301,9 +302,15 @@ def resume(run_dir: str | Path, progress: bool = True) -> Path:
 
 
 def _latest_checkpoint(run: Path) -> Path | None:
+    """The newest complete checkpoint: a run killed while it wrote one leaves a truncated
+    zip (SB3 writes in place), which is skipped for the one before it."""
     found = [(int(m.group(1)), p) for p in (run / "checkpoints").glob("ckpt_*_steps.zip")
              if (m := re.search(r"_(\d+)_steps\.zip$", p.name))]
-    return max(found)[1] if found else None
+    for _, path in sorted(found, reverse=True):
+        if zipfile.is_zipfile(path):
+            return path
+        print(f"{path}: incomplete (interrupted while written), skipped")
+    return None
 
 
 def _learn(run: Path, cfg: Mapping[str, Any], resume: bool, progress: bool) -> Path:

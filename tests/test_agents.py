@@ -9,6 +9,7 @@ import signal
 import subprocess
 import sys
 import time
+import zipfile
 from pathlib import Path
 
 import pytest
@@ -59,6 +60,21 @@ def test_cli_train__smoke_every_algorithm(tmp_path, algo, extra):
     assert rows[0].startswith("policy,makespan_s") and len(rows) == 4
 
 
+def test_resume__skips_a_checkpoint_truncated_while_written(tmp_path, capsys):
+    from splitgym.agents.train import _latest_checkpoint
+
+    ckpts = tmp_path / "checkpoints"
+    ckpts.mkdir()
+    with zipfile.ZipFile(ckpts / "ckpt_256_steps.zip", "w") as zf:
+        zf.writestr("data", "{}")
+    whole = (ckpts / "ckpt_256_steps.zip").read_bytes()
+    (ckpts / "ckpt_512_steps.zip").write_bytes(whole[: len(whole) // 2])  # killed mid-write
+    assert _latest_checkpoint(tmp_path) == ckpts / "ckpt_256_steps.zip"
+    assert "ckpt_512_steps.zip: incomplete" in capsys.readouterr().out
+    (ckpts / "ckpt_256_steps.zip").write_bytes(b"")
+    assert _latest_checkpoint(tmp_path) is None  # nothing complete: start over
+
+
 def test_cli_train__resume_after_interruption(tmp_path):
     args = ["train", "--algo", "ppo", *TOY, "--timesteps", "6000", "--runs", str(tmp_path),
             "--checkpoint-freq", "256", "--eval-freq", "100000", "--no-progress",
@@ -67,7 +83,10 @@ def test_cli_train__resume_after_interruption(tmp_path):
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     run = tmp_path / "ppo" / "toy-0.008mbps_1"
     deadline = time.time() + 240
-    while time.time() < deadline and not list((run / "checkpoints").glob("ckpt_*.zip")):
+    # kill it once a checkpoint is complete (one caught while written is a truncated zip,
+    # which --resume skips: see the test below)
+    while time.time() < deadline and not any(
+            zipfile.is_zipfile(p) for p in (run / "checkpoints").glob("ckpt_*.zip")):
         time.sleep(0.2)
     proc.send_signal(signal.SIGKILL)  # an interruption, not a clean stop
     proc.wait()
