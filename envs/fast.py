@@ -61,7 +61,7 @@ N_COUNTERS = 16
  P_LRING, P_O_HT, P_O_LF, P_O_WA, P_O_WK, P_O_CUT, P_O_NARR, P_O_NEXT, P_O_EBUSY,
  P_O_READY, P_O_INREADY, P_O_LQ, P_O_LQH, P_O_LQT, P_O_LBUSY, P_O_LBLK, P_O_LCAND,
  P_O_INLCAND, P_O_BLOCKED, P_O_CQ, P_O_SERV, P_O_HK, P_O_COMP, P_O_RUNS, P_O_XA, P_O_ECD,
- P_O_LBD, P_O_CQD, P_O_LQD, P_NF, P_NI, P_NS) = range(41)
+ P_O_LBD, P_O_CQD, P_O_LQD, P_BRING, P_O_TEDGE, P_NF, P_NI, P_NS) = range(43)
 # the cut table C
 # (rows 4-6: the observation's first three blocks, the first three rows scaled and
 # clipped; the same for every decision, so `scale_cuts` writes them once)
@@ -77,26 +77,35 @@ PREFETCH_ABOVE = 128
 _LAUNCH = threading.Lock()
 
 
+def _pow2(n: int) -> int:
+    """The least power of two >= n."""
+    return 1 << max(0, int(n) - 1).bit_length()
+
+
 def layout(n_edges: int, frames: int, shared: bool, workers: int, capacity: int,
            objective: str) -> np.ndarray:
     """The parameter vector ``P``: sizes and the offsets of every field in a row."""
     t = n_edges * frames
     links = 1 if shared else n_edges
-    lring = (t if shared else frames) + 1
+    # the FIFO rings have power-of-two sizes (an index is a mask, not a division): the
+    # cloud queue holds at most `capacity` tasks, a link's queue its edges' frames
+    ring = _pow2(min(t, capacity) + 1)
+    lring = _pow2((t if shared else frames) + 1)
+    bring = _pow2(links + 1)
     heap = 2 * n_edges + links + workers + 4
     work = 2 * (t + 2 * (links + 1) + n_edges + 1)  # (arrival, service) pairs, sentinels
     p = np.zeros(P_NS + 1, dtype=np.int64)
     p[P_EDGES], p[P_FRAMES], p[P_LINKS], p[P_WORKERS] = n_edges, frames, links, workers
     p[P_CAP], p[P_SHARED] = capacity, int(shared)
     p[P_OBJECTIVE] = 0 if objective == "makespan" else 1
-    p[P_TASKS], p[P_RING], p[P_LRING] = t, t + 1, lring
+    p[P_TASKS], p[P_RING], p[P_LRING], p[P_BRING] = t, ring, lring, bring
     o = O_TASK + 8 * t
     # the heap's times, then what the backlog replay reads, packed: per edge its task's
     # (edge end, transfer, cloud time, offloads), per link its transfer's (end, cloud
     # time), per cloud-queue slot (arrival, cloud time), per link-queue slot (edge end,
     # transfer, cloud time)
     for slot, size in ((P_O_HT, heap), (P_O_ECD, 4 * n_edges), (P_O_LBD, 2 * links),
-                       (P_O_CQD, 2 * (t + 1)), (P_O_LQD, 3 * links * lring)):
+                       (P_O_CQD, 2 * ring), (P_O_LQD, 3 * links * lring)):
         p[slot] = o
         o += size
     p[P_NF] = o
@@ -109,9 +118,10 @@ def layout(n_edges: int, frames: int, shared: bool, workers: int, capacity: int,
     for slot, size in ((P_O_NARR, n_edges), (P_O_NEXT, n_edges), (P_O_EBUSY, n_edges),
                        (P_O_READY, n_edges), (P_O_INREADY, n_edges), (P_O_LQH, links),
                        (P_O_LQT, links), (P_O_LBUSY, links), (P_O_LBLK, links),
-                       (P_O_LCAND, links), (P_O_INLCAND, links), (P_O_BLOCKED, links + 1),
+                       (P_O_LCAND, links), (P_O_INLCAND, links), (P_O_BLOCKED, bring),
                        (P_O_SERV, workers), (P_O_HK, heap), (P_O_COMP, n_edges),
-                       (P_O_RUNS, 2 * (links + 1)), (P_O_CUT, t), (P_O_CQ, t + 1),
+                       (P_O_RUNS, 2 * (links + 1)), (P_O_TEDGE, t), (P_O_CUT, t),
+                       (P_O_CQ, ring),
                        (P_O_LQ, links * lring)):
         p[slot] = o
         o += size
@@ -159,7 +169,7 @@ def _prefetch_queues(g, f, P):
     ring, lring = P[P_RING], P[P_LRING]
     n = g[C_CQ_TAIL] - g[C_CQ_HEAD]
     if n > 0:
-        q = g[C_CQ_HEAD] % ring
+        q = g[C_CQ_HEAD] & (ring - 1)
         end = min(q + n, ring)
         _prefetch_block(f, P[P_O_CQD] + 2 * q, P[P_O_CQD] + 2 * end)
         if q + n > ring:
@@ -167,7 +177,7 @@ def _prefetch_queues(g, f, P):
     for link in range(P[P_LINKS]):
         n = g[P[P_O_LQT] + link] - g[P[P_O_LQH] + link]
         if n > 0:
-            q = g[P[P_O_LQH] + link] % lring
+            q = g[P[P_O_LQH] + link] & (lring - 1)
             base = P[P_O_LQD] + 3 * link * lring
             end = min(q + n, lring)
             _prefetch_block(f, base + 3 * q, base + 3 * end)
@@ -281,9 +291,10 @@ def _setup(g, f, arrivals, P):
             f[base + T_ARR] = arrivals[e, k]
             for field in range(1, 8):
                 f[base + field] = np.nan
-    o = P[P_O_CUT]
+    o, o_tedge = P[P_O_CUT], P[P_O_TEDGE]
     for task in range(tasks):
         g[o + task] = -1
+        g[o_tedge + task] = task // frames  # each task's edge, looked up, not divided
     o = P[P_O_EBUSY]
     for e in range(n_edges):
         g[o + e] = -1
@@ -319,7 +330,7 @@ def _mark(g, o_flag, o_heap, size_slot, v):
 @njit(cache=True)
 def _start_tx(g, f, C, P, link, t):
     lring = P[P_LRING]
-    slot = link * lring + g[P[P_O_LQH] + link] % lring
+    slot = link * lring + (g[P[P_O_LQH] + link] & (lring - 1))
     task = g[P[P_O_LQ] + slot]
     g[P[P_O_LQH] + link] += 1
     g[C_SLOTS] += 1
@@ -339,7 +350,7 @@ def _start(g, f, c, C, P):
     """Give the pending task of env i cut `c` and start it on its edge."""
     task = g[C_PENDING]
     g[C_PENDING] = -1
-    e = task // P[P_FRAMES]
+    e = g[P[P_O_TEDGE] + task]
     now = f[F_NOW]
     g[P[P_O_CUT] + task] = c
     base = O_TASK + 8 * task
@@ -360,7 +371,8 @@ def _start(g, f, c, C, P):
 def _advance(g, f, C, P):
     """Run env i's events until an edge needs a decision (return it) or the end (-1)."""
     frames, cap, shared = P[P_FRAMES], P[P_CAP], P[P_SHARED]
-    ring, lring, bring = P[P_RING], P[P_LRING], P[P_LINKS] + 1
+    rmask, lmask, bmask = P[P_RING] - 1, P[P_LRING] - 1, P[P_BRING] - 1
+    lring, o_tedge = P[P_LRING], P[P_O_TEDGE]
     o_cut, o_narr, o_next, o_ebusy = P[P_O_CUT], P[P_O_NARR], P[P_O_NEXT], P[P_O_EBUSY]
     o_ready, o_inready, o_lq, o_lqh, o_lqt = (P[P_O_READY], P[P_O_INREADY], P[P_O_LQ],
                                               P[P_O_LQH], P[P_O_LQT])
@@ -395,23 +407,23 @@ def _advance(g, f, C, P):
                         break
                 _complete(g, f, task, t)
             elif kind == _TX_DONE:
-                link = 0 if shared else task // frames
+                link = 0 if shared else g[o_tedge + task]
                 g[o_lbusy + link] = -1
-                slot = g[C_CQ_TAIL] % ring
+                slot = g[C_CQ_TAIL] & rmask
                 g[o_cq + slot] = task
                 f[o_cqd + 2 * slot], f[o_cqd + 2 * slot + 1] = t, f[o_lbd + 2 * link + 1]
                 g[C_CQ_TAIL] += 1
                 if g[o_lqt + link] > g[o_lqh + link]:
                     _mark(g, o_inlcand, o_lcand, C_CAND, link)
             elif kind == _EDGE_DONE:
-                e = task // frames
+                e = g[o_tedge + task]
                 g[o_ebusy + e] = -1
                 g[C_BUSY_EDGES] -= 1
                 o = o_ecd + 4 * e
                 if f[o + 3] != 0.0:
                     link = 0 if shared else e
                     qt = g[o_lqt + link]
-                    slot = link * lring + qt % lring
+                    slot = link * lring + (qt & lmask)
                     g[o_lq + slot] = task
                     d = o_lqd + 3 * slot
                     f[d], f[d + 1], f[d + 2] = t, f[o + 1], f[o + 2]
@@ -422,7 +434,7 @@ def _advance(g, f, C, P):
                 if g[o_next + e] < g[o_narr + e]:
                     _mark(g, o_inready, o_ready, C_READY, e)
             else:
-                e = task // frames
+                e = g[o_tedge + task]
                 g[o_narr + e] += 1
                 g[C_IN_SYSTEM] += 1
                 g[C_WAITING] += 1
@@ -434,7 +446,7 @@ def _advance(g, f, C, P):
                     _mark(g, o_inready, o_ready, C_READY, e)
         # dispatch: blocked links first, then idle links by index, then the cloud
         while g[C_BLK_TAIL] > g[C_BLK_HEAD] and g[C_SLOTS] < cap:
-            link = g[o_blocked + g[C_BLK_HEAD] % bring]
+            link = g[o_blocked + (g[C_BLK_HEAD] & bmask)]
             g[C_BLK_HEAD] += 1
             g[o_lblk + link] = 0
             _start_tx(g, f, C, P, link, t)
@@ -448,10 +460,10 @@ def _advance(g, f, C, P):
                 _start_tx(g, f, C, P, link, t)
             else:
                 g[o_lblk + link] = 1
-                g[o_blocked + g[C_BLK_TAIL] % bring] = link
+                g[o_blocked + (g[C_BLK_TAIL] & bmask)] = link
                 g[C_BLK_TAIL] += 1
         while g[C_FREE_WORKERS] > 0 and g[C_CQ_TAIL] > g[C_CQ_HEAD]:
-            task = g[o_cq + g[C_CQ_HEAD] % ring]
+            task = g[o_cq + (g[C_CQ_HEAD] & rmask)]
             g[C_CQ_HEAD] += 1
             g[C_FREE_WORKERS] -= 1
             g[o_serv + g[C_SERVING]] = task
@@ -593,7 +605,8 @@ def _observe(g, f, S, e, C, P, inv, cap_obs, out, ctx):
     """Write env i's observation of the pending task on edge `e` into `out` and, when
     `ctx` is not empty, its decision context (see the X_* slots)."""
     n_edges, frames, links, workers = P[P_EDGES], P[P_FRAMES], P[P_LINKS], P[P_WORKERS]
-    cap, shared, ring, lring = P[P_CAP], P[P_SHARED], P[P_RING], P[P_LRING]
+    cap, shared, rmask, lring = P[P_CAP], P[P_SHARED], P[P_RING] - 1, P[P_LRING]
+    lmask = lring - 1
     o_ebusy, o_lqh, o_lqt, o_lbusy = P[P_O_EBUSY], P[P_O_LQH], P[P_O_LQT], P[P_O_LBUSY]
     o_serv, o_comp, o_lf, o_w, o_wk = P[P_O_SERV], P[P_O_COMP], P[P_O_LF], P[P_O_WA], P[P_O_WK]
     now = f[F_NOW]
@@ -605,11 +618,11 @@ def _observe(g, f, S, e, C, P, inv, cap_obs, out, ctx):
     n = 0
     nr = 0
     o_ecd, o_lbd, o_cqd, o_lqd = P[P_O_ECD], P[P_O_LBD], P[P_O_CQD], P[P_O_LQD]
-    q = g[C_CQ_HEAD] % ring
-    for _ in range(g[C_CQ_TAIL] - g[C_CQ_HEAD]):  # the ring without a division per item
+    q = g[C_CQ_HEAD] & rmask
+    for _ in range(g[C_CQ_TAIL] - g[C_CQ_HEAD]):
         S[o_w + 2 * n] = f[o_cqd + 2 * q]
         S[o_w + 2 * n + 1] = f[o_cqd + 2 * q + 1]
-        q = q + 1 if q + 1 < ring else 0
+        q = (q + 1) & rmask
         n += 1
     cq_n = n
     if n > 0:
@@ -624,10 +637,10 @@ def _observe(g, f, S, e, C, P, inv, cap_obs, out, ctx):
             S[o_w + 2 * n + 1] = f[o_lbd + 2 * link + 1]
             n += 1
         o_ring = o_lqd + 3 * link * lring
-        q = g[o_lqh + link] % lring
+        q = g[o_lqh + link] & lmask
         for _ in range(g[o_lqt + link] - g[o_lqh + link]):
             free = _behind(S, free, o_ring + 3 * q, o_w + 2 * n, f)
-            q = q + 1 if q + 1 < lring else 0
+            q = (q + 1) & lmask
             n += 1
         m = 0
         if shared:  # the edges computing tasks to offload, by (edge end, task)
