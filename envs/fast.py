@@ -508,8 +508,12 @@ def _end_run(g, S, o_w, o_runs, nr, lo, n):
     if n == lo:
         return n
     g[o_runs + 2 * nr], g[o_runs + 2 * nr + 1] = lo, n
-    for j in range(lo + 1, n):  # insertion sort: one comparison per pair when sorted
+    pa, pc = S[o_w + 2 * lo], S[o_w + 2 * lo + 1]  # the largest pair so far
+    for j in range(lo + 1, n):  # insertion sort: one comparison, no store, when in order
         xa, xc = S[o_w + 2 * j], S[o_w + 2 * j + 1]
+        if pa < xa or (pa == xa and pc <= xc):
+            pa, pc = xa, xc
+            continue
         q = j - 1
         while q >= lo:
             ya, yc = S[o_w + 2 * q], S[o_w + 2 * q + 1]
