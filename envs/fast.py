@@ -60,8 +60,8 @@ N_COUNTERS = 16
 (P_EDGES, P_FRAMES, P_LINKS, P_WORKERS, P_CAP, P_SHARED, P_OBJECTIVE, P_TASKS, P_RING,
  P_LRING, P_O_HT, P_O_LF, P_O_WA, P_O_WK, P_O_CUT, P_O_NARR, P_O_NEXT, P_O_EBUSY,
  P_O_READY, P_O_INREADY, P_O_LQ, P_O_LQH, P_O_LQT, P_O_LBUSY, P_O_LBLK, P_O_LCAND,
- P_O_INLCAND, P_O_BLOCKED, P_O_CQ, P_O_SERV, P_O_HK, P_O_COMP, P_O_RUNS, P_O_XA, P_O_ECD,
- P_O_LBD, P_O_CQD, P_O_LQD, P_BRING, P_O_TEDGE, P_NF, P_NI, P_NS) = range(43)
+ P_O_INLCAND, P_O_BLOCKED, P_O_CQ, P_O_SERV, P_O_HK, P_O_COMP, P_O_RUNS, P_O_ECD,
+ P_O_LBD, P_O_CQD, P_O_LQD, P_BRING, P_O_TEDGE, P_NF, P_NI, P_NS) = range(42)
 # the cut table C
 # (rows 4-6: the observation's first three blocks, the first three rows scaled and
 # clipped; the same for every decision, so `scale_cuts` writes them once)
@@ -93,7 +93,11 @@ def layout(n_edges: int, frames: int, shared: bool, workers: int, capacity: int,
     lring = _pow2((t if shared else frames) + 1)
     bring = _pow2(links + 1)
     heap = 2 * n_edges + links + workers + 4
-    work = 2 * (t + 2 * (links + 1) + n_edges + 1)  # (arrival, service) pairs, sentinels
+    # the replay's (arrival, service) pairs: the committed tasks' runs, each ended by a
+    # sentinel, then the merges (each pair is written at most once per level of a
+    # balanced merge tree, which the shortest-first merges never exceed)
+    items = t + links + n_edges + 1
+    work = 2 * (items * (1 + (links + 1).bit_length()) + 2 * (links + 2))
     p = np.zeros(P_NS + 1, dtype=np.int64)
     p[P_EDGES], p[P_FRAMES], p[P_LINKS], p[P_WORKERS] = n_edges, frames, links, workers
     p[P_CAP], p[P_SHARED] = capacity, int(shared)
@@ -110,7 +114,7 @@ def layout(n_edges: int, frames: int, shared: bool, workers: int, capacity: int,
         o += size
     p[P_NF] = o
     o = 0  # the scratch of the backlog replay: one for all envs, so it stays in cache
-    for slot, size in ((P_O_LF, links), (P_O_WA, work), (P_O_XA, work), (P_O_WK, workers)):
+    for slot, size in ((P_O_LF, links), (P_O_WA, work), (P_O_WK, workers)):
         p[slot] = o
         o += size
     p[P_NS] = o
@@ -528,37 +532,40 @@ def _end_run(g, S, o_w, o_runs, nr, lo, n):
 
 
 @njit(cache=True)
-def _merge_runs(g, S, o_runs, nr, src, dst, left):
-    """Merge the `nr` sentinel-ended runs of pairs in ``S[src:]`` pairwise until at most
-    `left` are left (alternating between the `src` and `dst` areas); return the area
-    holding them and their number (their bounds are then ``g[o_runs:]``). Equal pairs
-    are interchangeable (the same values in either order), so the result is the one
-    (arrival, service) order whatever the merge tree."""
+def _merge_runs(g, S, o_runs, nr, o_w, end, left):
+    """Merge the `nr` sentinel-ended runs of pairs of ``S[o_w:]`` (bounds, in pairs, in
+    ``g[o_runs:]``), the two shortest first, until `left` are left; each merge is
+    written from pair `end` on. Return how many are left (their bounds then in
+    ``g[o_runs:]``). Equal pairs are interchangeable (the same values in either order),
+    so the result is the one (arrival, service) order whatever the merge tree."""
     while nr > left:
-        w = 0
-        merged = 0
-        for r in range(0, nr, 2):
-            i1, h1 = g[o_runs + 2 * r], g[o_runs + 2 * r + 1]
-            i2, h2 = h1, h1  # an odd run out merges with an empty run (its own sentinel)
-            if r + 1 < nr:
-                i2, h2 = g[o_runs + 2 * r + 2], g[o_runs + 2 * r + 3]
-            lo = w
-            for _ in range((h1 - i1) + (h2 - i2)):  # the sentinels stop an ended run
-                a1, a2 = S[src + 2 * i1], S[src + 2 * i2]
-                if a2 < a1 or (a2 == a1 and S[src + 2 * i2 + 1] < S[src + 2 * i1 + 1]):
-                    S[dst + 2 * w], S[dst + 2 * w + 1] = a2, S[src + 2 * i2 + 1]
-                    i2 += 1
-                else:
-                    S[dst + 2 * w], S[dst + 2 * w + 1] = a1, S[src + 2 * i1 + 1]
-                    i1 += 1
-                w += 1
-            g[o_runs + 2 * merged], g[o_runs + 2 * merged + 1] = lo, w
-            S[dst + 2 * w], S[dst + 2 * w + 1] = math.inf, math.inf
-            w += 1
-            merged += 1
-        nr = merged
-        src, dst = dst, src
-    return src, nr
+        a, b = 0, 1  # the two shortest runs: a no longer than b
+        la, lb = g[o_runs + 1] - g[o_runs], g[o_runs + 3] - g[o_runs + 2]
+        if lb < la:
+            a, b, la, lb = 1, 0, lb, la
+        for r in range(2, nr):
+            size = g[o_runs + 2 * r + 1] - g[o_runs + 2 * r]
+            if size < la:
+                b, lb, a, la = a, la, r, size
+            elif size < lb:
+                b, lb = r, size
+        i1, i2 = o_w + 2 * g[o_runs + 2 * a], o_w + 2 * g[o_runs + 2 * b]
+        w = o_w + 2 * end
+        for _ in range(la + lb):  # the sentinels stop an ended run
+            a1, a2 = S[i1], S[i2]
+            if a2 < a1 or (a2 == a1 and S[i2 + 1] < S[i1 + 1]):
+                S[w], S[w + 1] = a2, S[i2 + 1]
+                i2 += 2
+            else:
+                S[w], S[w + 1] = a1, S[i1 + 1]
+                i1 += 2
+            w += 2
+        S[w], S[w + 1] = math.inf, math.inf
+        g[o_runs + 2 * a], g[o_runs + 2 * a + 1] = end, end + la + lb
+        end += la + lb + 1
+        nr -= 1  # run b's place takes the last run
+        g[o_runs + 2 * b], g[o_runs + 2 * b + 1] = g[o_runs + 2 * nr], g[o_runs + 2 * nr + 1]
+    return nr
 
 
 @njit(cache=True)
@@ -687,13 +694,14 @@ def _observe(g, f, S, e, C, P, inv, cap_obs, out, ctx):
             t = _fold1(S, o_w, 0, cq_n, t)
             r0 = 1
         if nr > r0:
-            sa, left = _merge_runs(g, S, o_runs + 2 * r0, nr - r0, o_w, P[P_O_XA], 2)
+            left = _merge_runs(g, S, o_runs + 2 * r0, nr - r0, o_w, n, 2)
             if left == 2:
-                t = _merge_fold1(g, S, o_runs + 2 * r0, sa, t)
+                t = _merge_fold1(g, S, o_runs + 2 * r0, o_w, t)
             else:
-                t = _fold1(S, sa, g[o_runs + 2 * r0], g[o_runs + 2 * r0 + 1], t)
+                t = _fold1(S, o_w, g[o_runs + 2 * r0], g[o_runs + 2 * r0 + 1], t)
     else:
-        sa, _ = _merge_runs(g, S, o_runs, nr, o_w, P[P_O_XA], 1)
+        _merge_runs(g, S, o_runs, nr, o_w, n, 1)
+        sa = o_w
         lo, hi = (g[o_runs], g[o_runs + 1]) if nr > 0 else (0, 0)
         serving = g[C_SERVING]
         for w in range(workers):
