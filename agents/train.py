@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 import math
+import pickle
 import re
 import subprocess
 import time
@@ -301,16 +302,49 @@ def resume(run_dir: str | Path, progress: bool = True) -> Path:
     return _learn(run, yaml.safe_load(cfg_path.read_text()), resume=True, progress=progress)
 
 
-def _latest_checkpoint(run: Path) -> Path | None:
-    """The newest complete checkpoint: a run killed while it wrote one leaves a truncated
-    zip (SB3 writes in place), which is skipped for the one before it."""
+def _checkpoints(run: Path) -> list[Path]:
+    """The run's complete checkpoints, newest first: a run killed while it wrote one
+    leaves a truncated zip (SB3 writes in place), which is skipped."""
     found = [(int(m.group(1)), p) for p in (run / "checkpoints").glob("ckpt_*_steps.zip")
              if (m := re.search(r"_(\d+)_steps\.zip$", p.name))]
+    out = []
     for _, path in sorted(found, reverse=True):
-        if zipfile.is_zipfile(path):
-            return path
-        print(f"{path}: incomplete (interrupted while written), skipped")
-    return None
+        if _whole_zip(path):
+            out.append(path)
+        else:
+            print(f"{path}: incomplete (interrupted while written), skipped")
+    return out
+
+
+def _whole_zip(path: Path) -> bool:
+    """Whether `path` is a whole SB3 zip: its central directory reads, lists ``data``
+    and every entry's CRC checks. (`zipfile.is_zipfile` is not enough: the torch files
+    inside are zips themselves, so a truncated archive can end in an inner one's
+    end-of-directory record.)"""
+    try:
+        with zipfile.ZipFile(path) as zf:
+            return "data" in zf.namelist() and zf.testzip() is None
+    except (zipfile.BadZipFile, OSError, EOFError, ValueError):
+        return False
+
+
+def _load_checkpoint(cls: Any, venv: VecEnv, run: Path) -> tuple[Any, Path | None]:
+    """The model of the newest checkpoint that loads whole, with its replay buffer when
+    the algorithm has one (saved after the zip, so a kill between the two truncates
+    it: that checkpoint is skipped too); ``(None, None)`` if none does."""
+    for ckpt in _checkpoints(run):
+        model = cls.load(str(ckpt), env=venv, device="cpu")
+        buffer = ckpt.with_name(ckpt.name.replace("ckpt_", "ckpt_replay_buffer_")
+                                .replace("_steps.zip", "_steps.pkl"))
+        if hasattr(model, "load_replay_buffer"):
+            try:
+                model.load_replay_buffer(str(buffer))
+            except (OSError, EOFError, pickle.UnpicklingError) as err:
+                print(f"{buffer}: replay buffer unreadable ({type(err).__name__}), "
+                      f"checkpoint skipped")
+                continue
+        return model, ckpt
+    return None, None
 
 
 def _learn(run: Path, cfg: Mapping[str, Any], resume: bool, progress: bool) -> Path:
@@ -321,17 +355,11 @@ def _learn(run: Path, cfg: Mapping[str, Any], resume: bool, progress: bool) -> P
     venv = _vec_env(cfg["env_kwargs"], cfg["randomize"], n_envs, seed, cfg["vec"])
     algo_kwargs = {k: v for k, v in hp.items() if k not in _OWN_KEYS}
     policy_kwargs = {"net_arch": list(hp.get("net_arch", [64, 64]))}
-    ckpt = _latest_checkpoint(run) if resume else None
+    model, ckpt = _load_checkpoint(cls, venv, run) if resume else (None, None)
     if resume and ckpt is None and (run / "model.zip").is_file():
         print(f"{run}: already complete")
         return run
-    if ckpt is not None:
-        model = cls.load(str(ckpt), env=venv, device="cpu")
-        buffer = ckpt.with_name(ckpt.name.replace("ckpt_", "ckpt_replay_buffer_")
-                                .replace("_steps.zip", "_steps.pkl"))
-        if buffer.is_file() and hasattr(model, "load_replay_buffer"):
-            model.load_replay_buffer(str(buffer))
-    else:
+    if model is None:
         model = cls(hp.get("policy", "MlpPolicy"), venv, seed=seed, device="cpu",
                     policy_kwargs=policy_kwargs, tensorboard_log=str(run / "tb"), verbose=0,
                     **algo_kwargs)

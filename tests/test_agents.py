@@ -12,6 +12,7 @@ import time
 import zipfile
 from pathlib import Path
 
+import gymnasium as gym
 import pytest
 import yaml
 
@@ -61,21 +62,54 @@ def test_cli_train__smoke_every_algorithm(tmp_path, algo, extra):
 
 
 def test_resume__skips_a_checkpoint_truncated_while_written(tmp_path, capsys):
-    from splitgym.agents.train import _latest_checkpoint
+    from stable_baselines3 import PPO
+
+    from splitgym.agents.train import _checkpoints
 
     ckpts = tmp_path / "checkpoints"
-    ckpts.mkdir()
-    with zipfile.ZipFile(ckpts / "ckpt_256_steps.zip", "w") as zf:
-        zf.writestr("data", "{}")
+    PPO("MlpPolicy", gym.make("CartPole-v1"), n_steps=64, batch_size=32).save(
+        ckpts / "ckpt_256_steps.zip")
     whole = (ckpts / "ckpt_256_steps.zip").read_bytes()
-    (ckpts / "ckpt_512_steps.zip").write_bytes(whole[: len(whole) // 2])  # killed mid-write
-    assert _latest_checkpoint(tmp_path) == ckpts / "ckpt_256_steps.zip"
+    # killed mid-write, at a point where zipfile.is_zipfile is fooled: the torch files
+    # inside are zips, so the truncated archive ends in an inner end-of-directory record
+    cut = next(n for n in range(len(whole) - 1, 0, -1)
+               if whole[n - 22:n - 18] == b"PK\x05\x06")
+    (ckpts / "ckpt_512_steps.zip").write_bytes(whole[:cut])
+    assert zipfile.is_zipfile(ckpts / "ckpt_512_steps.zip")
+    assert _checkpoints(tmp_path) == [ckpts / "ckpt_256_steps.zip"]
     assert "ckpt_512_steps.zip: incomplete" in capsys.readouterr().out
-    (ckpts / "ckpt_256_steps.zip").write_bytes(b"")
-    assert _latest_checkpoint(tmp_path) is None  # nothing complete: start over
+    (ckpts / "ckpt_256_steps.zip").write_bytes(whole[: len(whole) // 2])
+    assert _checkpoints(tmp_path) == []  # nothing complete: start over
+
+
+def test_resume__skips_a_checkpoint_whose_replay_buffer_was_cut_short(tmp_path, capsys):
+    # an off-policy checkpoint is its zip and then its replay buffer: a kill between the
+    # two leaves a whole zip with a truncated (or no) buffer, and the one before is used
+    from stable_baselines3 import DQN
+    from stable_baselines3.common.vec_env import DummyVecEnv
+
+    from splitgym.agents.train import _load_checkpoint
+
+    venv = DummyVecEnv([lambda: gym.make("CartPole-v1")])
+    model = DQN("MlpPolicy", venv, buffer_size=100, learning_starts=10, seed=0)
+    model.learn(20)
+    ckpts = tmp_path / "checkpoints"
+    for steps in (100, 200):
+        model.save(ckpts / f"ckpt_{steps}_steps.zip")
+        model.save_replay_buffer(ckpts / f"ckpt_replay_buffer_{steps}_steps.pkl")
+    buf = ckpts / "ckpt_replay_buffer_200_steps.pkl"
+    buf.write_bytes(buf.read_bytes()[:100])
+    loaded, ckpt = _load_checkpoint(DQN, venv, tmp_path)
+    assert ckpt == ckpts / "ckpt_100_steps.zip" and loaded.replay_buffer.size() > 0
+    assert "ckpt_replay_buffer_200_steps.pkl: replay buffer unreadable" in \
+        capsys.readouterr().out
+    buf.unlink()
+    assert _load_checkpoint(DQN, venv, tmp_path)[1] == ckpts / "ckpt_100_steps.zip"
 
 
 def test_cli_train__resume_after_interruption(tmp_path):
+    from splitgym.agents.train import _checkpoints
+
     args = ["train", "--algo", "ppo", *TOY, "--timesteps", "6000", "--runs", str(tmp_path),
             "--checkpoint-freq", "256", "--eval-freq", "100000", "--no-progress",
             "--hyperparams", "n_envs=1", "n_steps=128", "batch_size=64", "bc_epochs=0"]
@@ -84,9 +118,8 @@ def test_cli_train__resume_after_interruption(tmp_path):
     run = tmp_path / "ppo" / "toy-0.008mbps_1"
     deadline = time.time() + 240
     # kill it once a checkpoint is complete (one caught while written is a truncated zip,
-    # which --resume skips: see the test below)
-    while time.time() < deadline and not any(
-            zipfile.is_zipfile(p) for p in (run / "checkpoints").glob("ckpt_*.zip")):
+    # which --resume skips: see the tests above)
+    while time.time() < deadline and not _checkpoints(run):
         time.sleep(0.2)
     proc.send_signal(signal.SIGKILL)  # an interruption, not a clean stop
     proc.wait()
