@@ -67,6 +67,7 @@ def test_resume__skips_a_checkpoint_truncated_while_written(tmp_path, capsys):
     from splitgym.agents.train import _checkpoints
 
     ckpts = tmp_path / "checkpoints"
+    ckpts.mkdir()
     PPO("MlpPolicy", gym.make("CartPole-v1"), n_steps=64, batch_size=32).save(
         ckpts / "ckpt_256_steps.zip")
     whole = (ckpts / "ckpt_256_steps.zip").read_bytes()
@@ -94,6 +95,7 @@ def test_resume__skips_a_checkpoint_whose_replay_buffer_was_cut_short(tmp_path, 
     model = DQN("MlpPolicy", venv, buffer_size=100, learning_starts=10, seed=0)
     model.learn(20)
     ckpts = tmp_path / "checkpoints"
+    ckpts.mkdir()
     for steps in (100, 200):
         model.save(ckpts / f"ckpt_{steps}_steps.zip")
         model.save_replay_buffer(ckpts / f"ckpt_replay_buffer_{steps}_steps.pkl")
