@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import os
 import time
 from collections.abc import Callable
@@ -159,14 +160,9 @@ def _vector_stepper(venv: Any, action: int) -> Callable[[], None]:
 def _random_vector_stepper(venv: Any, seed: int = 0) -> Callable[[], None]:
     """Uniformly random feasible cuts, drawn up front (1,000 steps, cycled)."""
     mask = venv.reset(seed=seed)[1]["action_mask"][0]
-    table = np.random.default_rng(seed).choice(np.flatnonzero(mask),
-                                               size=(1000, venv.num_envs))
-    state = {"i": 0}
-
-    def step() -> None:
-        state["i"] = (state["i"] + 1) % 1000
-        venv.step(table[state["i"]])
-    return step
+    table = itertools.cycle(np.random.default_rng(seed).choice(
+        np.flatnonzero(mask), size=(1000, venv.num_envs)))
+    return lambda: venv.step(next(table))
 
 
 def _rss_mib() -> float:
