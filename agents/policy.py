@@ -105,7 +105,7 @@ class LearnedPolicy(Policy):
         s = self.scores(obs)
         mask = info.get("action_mask")
         if mask is not None:
-            s = np.where(mask, s, -np.inf)
+            s = np.where(np.asarray(mask, dtype=bool), s, -np.inf)
         return int(np.argmax(s))
 
     def act(self, ctx: dict[str, Any]) -> int:  # pragma: no cover - needs the observation

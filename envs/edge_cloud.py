@@ -66,9 +66,12 @@ class EdgeCloudEnv(gym.Env[np.ndarray, np.int64]):
     the optimal cut at ``bandwidth_mbps``, plus the narrow block boundaries), 0 being
     cloud-only and K - 1 edge-only. Cuts are ordered by edge time; `cut_table` lists each cut's edge
     layers, edge time, bytes sent and cloud time. At bandwidth 0 only edge-only is
-    feasible: `action_masks()` (used by sb3-contrib's MaskablePPO) and
-    ``info["action_mask"]`` say which cuts are, and an infeasible action raises
-    `InvalidActionError`.
+    feasible: `action_masks()` (a bool array, as sb3-contrib's MaskablePPO takes it) and
+    ``info["action_mask"]`` (the same as int8 0/1, Gymnasium's convention:
+    ``env.action_space.sample(mask=info["action_mask"])`` draws a feasible cut) say
+    which cuts are. The env accepts every action the space contains (an int, a numpy
+    integer, or a 0-d integer array as SB3's ``model.predict`` returns); a bool, a
+    float, an out-of-range or an infeasible cut raises `InvalidActionError`.
 
     ## Observation Space
 
@@ -479,18 +482,17 @@ class EdgeCloudEnv(gym.Env[np.ndarray, np.int64]):
             raise RuntimeError("step() called with no pending decision: call reset() first "
                                "(the episode may have ended)")
         fk = self._fast
-        check_cut(action, fk.mask, self.sim_config.bandwidth_mbps)
-        cut = int(action)
+        cut = check_cut(action, fk.mask, self.sim_config.bandwidth_mbps)
         obs = np.empty(self.observation_space.shape, dtype=np.float32)
         e, reward = fast.step_env(0, cut, fk.I, fk.F, fk.S, fk.C, fk.P, fk.inv, fk.cap, obs,
                                   self._ctx_buf)
         self._decisions.append(cut)
         if e >= 0:
             self._ctx = self._fast_context()
-            return obs, reward, False, False, {"action_mask": fk.mask.copy(),
+            return obs, reward, False, False, {"action_mask": fk.mask.astype(np.int8),
                                                "decision": self._ctx}
         self._ctx = None
-        info = {"action_mask": np.ones(self._cut_table.n_cuts, dtype=bool),
+        info = {"action_mask": np.ones(self._cut_table.n_cuts, dtype=np.int8),
                 "metrics": fk.metrics_of(np.zeros(1, dtype=np.int64))[0]}
         return obs, reward, True, False, info
 
@@ -559,9 +561,12 @@ class EdgeCloudEnv(gym.Env[np.ndarray, np.int64]):
         return out
 
     def _info(self) -> dict[str, Any]:
+        # int8, Gymnasium's mask convention (`action_space.sample(mask=...)`);
+        # `action_masks()` gives the same as bool (sb3-contrib's)
         if self._ctx is None:
-            return {"action_mask": np.ones(self._cut_table.n_cuts, dtype=bool)}
-        return {"action_mask": np.array(self._ctx["mask"], dtype=bool), "decision": self._ctx}
+            return {"action_mask": np.ones(self._cut_table.n_cuts, dtype=np.int8)}
+        return {"action_mask": np.array(self._ctx["mask"], dtype=np.int8),
+                "decision": self._ctx}
 
 
 def _check_objective(objective: Any, config: SimConfig) -> str:

@@ -6,8 +6,10 @@ vectorization_mode="vector_entry_point", **kwargs)`` builds it. Sub-env i is an
 it (Gymnasium's next-step autoreset) and returns its first observation with reward 0,
 so env i's trajectory is exactly that of a single env reset with ``seed + i`` and then
 reset without a seed after each episode. Observations, rewards, flags and action masks
-are numpy arrays with a leading axis of N (``infos["action_mask"]``, shape (N, K),
-and `action_masks()`).
+are numpy arrays with a leading axis of N (``infos["action_mask"]``, shape (N, K), int8
+as Gymnasium's masked sampling takes it: ``action_space.sample(mask=tuple(
+infos["action_mask"]))``; and `action_masks()`, bool as sb3-contrib takes it). Actions
+may be an array of any integer dtype.
 
 The sub-envs share one profile and cut table. In the paper's family of settings
 (constant bandwidth, one edge device at speed 1, no deadlines, equal frame counts) the
@@ -100,7 +102,7 @@ class EdgeCloudVectorEnv(VectorEnv):
                 self._masks[i] = info["action_mask"]
         self._autoreset[:] = False
         self._resetting = False
-        return self._obs.copy(), {"action_mask": self._masks.copy()}
+        return self._obs.copy(), {"action_mask": self._masks.astype(np.int8)}
 
     def _draw_arrivals(self, rows: np.ndarray) -> np.ndarray:
         """The next episode's arrivals of sub-envs `rows`, each from its own generator
@@ -130,7 +132,7 @@ class EdgeCloudVectorEnv(VectorEnv):
             self._obs[i] = obs
             self._masks[i] = info["action_mask"]
         self._autoreset = terminated.copy()
-        infos: dict[str, Any] = {"action_mask": self._masks.copy()}
+        infos: dict[str, Any] = {"action_mask": self._masks.astype(np.int8)}
         if terminated.any():
             infos["metrics"] = np.array(metrics, dtype=object)
             infos["_metrics"] = terminated.copy()
@@ -142,15 +144,17 @@ class EdgeCloudVectorEnv(VectorEnv):
         kernel = self._kernel
         n = self.num_envs
         skip = self._autoreset
-        if actions.dtype != np.int64:
+        given = actions  # the caller's values, for the error message
+        if actions.dtype != np.int64:  # any integer dtype is fine
             if actions.dtype.kind not in "iu":  # floats, bools, ...: the single env's error
                 self._check_actions(actions, ~skip)
+            # a uint64 beyond int64 wraps to a negative cut, which the kernel refuses
             actions = actions.astype(np.int64)
         rewards = np.zeros(n)
         terminated = np.zeros(n, dtype=bool)
         if self._resetting:  # check the actions before the resets draw new episodes
             if fast.check_actions(actions, skip, kernel.mask) >= 0:
-                self._check_actions(actions, ~skip)
+                self._check_actions(given, ~skip)
             rows = np.flatnonzero(skip)
             kernel.reset_many(rows, self._draw_arrivals(rows), self._obs)
             self._masks[rows] = kernel.mask
@@ -158,7 +162,7 @@ class EdgeCloudVectorEnv(VectorEnv):
         # the same for every pending task here) and steps nothing if one is bad
         ended = -1 - kernel.step(actions, skip, self._obs, rewards, terminated)
         if ended < 0:
-            self._check_actions(actions, ~skip)
+            self._check_actions(given, ~skip)
         infos: dict[str, Any] = {}
         if ended:
             rows = np.flatnonzero(terminated)
@@ -170,7 +174,7 @@ class EdgeCloudVectorEnv(VectorEnv):
         if ended or self._resetting:
             self._autoreset = terminated.copy()
             self._resetting = bool(ended)
-        infos["action_mask"] = self._masks.copy()
+        infos["action_mask"] = self._masks.astype(np.int8)
         return self._obs.copy(), rewards, terminated, np.zeros(n, dtype=bool), infos
 
     def _check_actions(self, actions: np.ndarray, active: np.ndarray) -> None:

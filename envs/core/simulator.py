@@ -63,17 +63,33 @@ class InvalidActionError(ValueError):
     """A cut that is out of range or infeasible (masked) for the pending task."""
 
 
-def check_cut(cut: Any, mask: np.ndarray, bandwidth_mbps: float) -> None:
-    """Raise `InvalidActionError` unless `cut` is an index of `mask` that is feasible."""
-    k = len(mask)
-    if isinstance(cut, (bool, np.bool_)) or not isinstance(cut, (int, np.integer)) \
-            or not 0 <= cut < k:
+def as_cut(cut: Any, k: int) -> int:
+    """`cut` as a Python int if it is a cut index in ``0..k-1``: an int, a numpy integer
+    or a 0-d integer array (what SB3's ``model.predict`` returns), as
+    ``Discrete(k).contains`` accepts; else raise `InvalidActionError` (bools and floats
+    too, though ``Discrete.contains(True)`` is True: a bool is never a cut)."""
+    if isinstance(cut, np.ndarray) and cut.shape == () and cut.dtype.kind in "iu":
+        value: Any = cut.item()
+    elif isinstance(cut, (int, np.integer)) and not isinstance(cut, (bool, np.bool_)):
+        value = int(cut)
+    else:
+        value = None
+    if value is None or not 0 <= value < k:
         raise InvalidActionError(f"action={cut!r}: expected a cut index in 0..{k - 1}")
+    return value
+
+
+def check_cut(cut: Any, mask: np.ndarray, bandwidth_mbps: float) -> int:
+    """Return `cut` as an int (see `as_cut`); raise `InvalidActionError` unless it is an
+    index of `mask` that is feasible."""
+    k = len(mask)
+    cut = as_cut(cut, k)
     if not mask[cut]:
         raise InvalidActionError(
             f"action={cut}: cut {cut} is infeasible at bandwidth_mbps={bandwidth_mbps} "
             f"(only edge-only, cut {k - 1}, can run); "
             f"feasible cuts: {np.flatnonzero(mask).tolist()}")
+    return cut
 
 
 @dataclass(frozen=True)
@@ -163,9 +179,9 @@ class Simulator:
         self._setup(arrivals, link_traces, edge_s)
         e = self._advance()
         if e >= 0:
-            self._check_cut(cut)
+            cut = self._check_cut(cut)
         while e >= 0:
-            self._start(int(cut))
+            self._start(cut)
             e = self._advance()
         return self.metrics()
 
@@ -273,13 +289,12 @@ class Simulator:
         if self._pending < 0:
             raise RuntimeError("no decision is pending: call reset() first, or the episode "
                                "is over")
-        self._check_cut(cut)
-        self._start(int(cut))
+        self._start(self._check_cut(cut))
         return self._context_of(self._advance())
 
-    def _check_cut(self, cut: Any) -> None:
+    def _check_cut(self, cut: Any) -> int:
         mask = self._mask_of(self._edge_of[self._pending]) if self._pending >= 0 else self.mask
-        check_cut(cut, mask, self.bandwidth_mbps)
+        return check_cut(cut, mask, self.bandwidth_mbps)
 
     def _start(self, cut: int) -> None:
         """Start the pending task on its edge with `cut` (already checked)."""
