@@ -2,8 +2,10 @@
 
 The paper's: ``edge_only``, ``cloud_only``, ``fixed`` (``cut=i``), ``single_cut``
 (eq. 1), ``queue_aware`` (Scheduling with Queuing). Yardsticks beyond the paper:
-``greedy_eft``, ``sq_fill``, ``sq_lookahead`` and the oracle ``best_static``
-(`splitgym.baselines.yardsticks`); `makespan_lower_bound` (`splitgym.baselines.bounds`)
+``greedy_eft``, ``sq_fill``, ``sq_lookahead``, the oracle ``best_static``
+(`splitgym.baselines.yardsticks`) and the offline planner ``best_known``
+(`splitgym.baselines.planner`: the best schedule found for the episode, never worse
+than any heuristic); `makespan_lower_bound` (`splitgym.baselines.bounds`)
 is the LP bound no policy can beat.
 """
 
@@ -20,11 +22,12 @@ from .paper import (
     SingleCut,
     single_cut_index,
 )
+from .planner import BestKnown
 from .yardsticks import BestStatic, GreedyEFT, QueueFill, QueueLookahead  # noqa: E402
 
 POLICIES: dict[str, type[Policy]] = {
     cls.name: cls for cls in (EdgeOnly, CloudOnly, SingleCut, QueueAware, Fixed, GreedyEFT,
-                              QueueFill, QueueLookahead, BestStatic)
+                              QueueFill, QueueLookahead, BestStatic, BestKnown)
 }
 
 #: The yardsticks beyond the paper.
@@ -68,7 +71,7 @@ def seed_lower_bounds(env: Any, seeds: Any) -> list[float]:
 
 
 __all__ = [
-    "PAPER_POLICIES", "POLICIES", "YARDSTICKS", "BestStatic", "CloudOnly", "EdgeOnly",
+    "PAPER_POLICIES", "POLICIES", "YARDSTICKS", "BestKnown", "BestStatic", "CloudOnly", "EdgeOnly",
     "Fixed", "GreedyEFT", "Policy", "QueueAware", "QueueFill", "QueueLookahead", "SingleCut",
     "episode_lower_bound", "make_policy", "makespan_lower_bound", "seed_lower_bounds",
     "single_cut_index",

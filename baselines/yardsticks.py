@@ -118,7 +118,8 @@ class BestStatic(Policy):
         sim: Simulator = env.unwrapped.simulator
         probe = Simulator(sim.cuts, sim.config)
         key = "makespan_s" if self.objective == "makespan" else "mean_latency_s"
-        self.scores = {int(k): probe.run_fixed(sim.arrivals, int(k))[key]
+        inputs = sim.episode_inputs()  # the episode's traces and fleet too
+        self.scores = {int(k): probe.run_fixed(cut=int(k), **inputs)[key]
                        for k in np.flatnonzero(sim.mask)}
         self.cut = min(self.scores, key=lambda k: (self.scores[k], k))
 

@@ -555,10 +555,15 @@ class EdgeCloudEnv(gym.Env[np.ndarray, np.int64]):
         return sim_config, workload, objective, arrivals, bw_spec
 
     def _observe(self) -> np.ndarray:
-        out = np.zeros(self.observation_space.shape, dtype=np.float32)
-        if self._ctx is not None:
-            encode(self._ctx, self._scale_s, out)
-        return out
+        if self._ctx is None:
+            return np.zeros(self.observation_space.shape, dtype=np.float32)
+        return self.observation_of(self._ctx)
+
+    def observation_of(self, ctx: dict[str, Any]) -> np.ndarray:
+        """The observation this env gives for decision context `ctx` (offline planners
+        replay an agent on a private simulator through it)."""
+        return encode(ctx, self._scale_s, np.zeros(self.observation_space.shape,
+                                                   dtype=np.float32))
 
     def _info(self) -> dict[str, Any]:
         # int8, Gymnasium's mask convention (`action_space.sample(mask=...)`);

@@ -13,7 +13,8 @@ import gymnasium as gym
 import numpy as np
 from tqdm.auto import tqdm
 
-from splitgym.baselines import make_policy, seed_lower_bounds
+from splitgym.baselines import POLICIES, make_policy, seed_lower_bounds
+from splitgym.baselines.planner import gap
 from splitgym.envs import ENV_ID, rollout
 from splitgym.envs.core.simulator import InvalidActionError
 
@@ -31,6 +32,8 @@ class PolicyResult:
     makespans_s: tuple[float, ...]
     ratio_to_sq: float = math.nan  # makespan / queue_aware's on the same seeds
     gap_to_bound: float = math.nan  # makespan / LP lower bound - 1
+    gap_to_best_known: float = math.nan  # mean over seeds of makespan / best_known's - 1
+    plan_s: float = math.nan  # offline planners: mean planning time per episode [s]
 
 
 def build_policy(spec: str, env_kwargs: Mapping[str, Any]) -> Any:
@@ -70,23 +73,40 @@ def parse_policy(spec: str) -> tuple[str, dict[str, Any]]:
 
 
 def evaluate_policies(env_kwargs: Mapping[str, Any], policies: Sequence[str],
-                      seeds: Iterable[int], progress: bool = True) -> list[PolicyResult]:
+                      seeds: Iterable[int], progress: bool = True,
+                      plan_evaluations: int | None = 1000) -> list[PolicyResult]:
     """Run every policy on every seed through ``gym.make(ENV_ID, **env_kwargs)``.
 
     A policy whose action is infeasible (cloud-only at bandwidth 0) gets an infinite
     makespan, the spec's reading of "its delay is infinite".
+
+    Each policy's gap to ``best_known`` (the offline planner, seeded with every
+    heuristic, the shipped agents and the learned policies evaluated here, with
+    `plan_evaluations` search steps; None: no gap column) is measured on the same
+    seeds; it is never negative.
     """
     seeds = list(seeds)
     built = [(spec, build_policy(spec, env_kwargs)) for spec in policies]
+    if plan_evaluations is not None and "best_known" not in policies:
+        from splitgym.baselines.planner import BestKnown
+
+        # learned and other non-baseline policies seed it too (oracles plan their own)
+        extras = {spec: pol for spec, pol in built if spec not in POLICIES
+                  and getattr(pol, "on_episode_start", None) is None}
+        built.append(("best_known", BestKnown(evaluations=plan_evaluations,
+                                              extra_policies=extras)))
     env = gym.make(ENV_ID, **env_kwargs)
     results = []
     bar = tqdm(total=len(built) * len(seeds), desc="evaluate", unit="run", disable=not progress,
                leave=False)
     for spec, policy in built:
         rows = []
+        plan_s = []
         for seed in seeds:
             try:
                 rows.append(rollout(env, policy, seed=seed).metrics)
+                if hasattr(policy, "last_plan_s"):
+                    plan_s.append(policy.last_plan_s)
             except InvalidActionError:
                 rows.append({"makespan_s": math.inf, "mean_latency_s": math.inf,
                              "p95_latency_s": math.inf})
@@ -97,15 +117,24 @@ def evaluate_policies(env_kwargs: Mapping[str, Any], policies: Sequence[str],
             makespan_std_s=float(mk.std()) if np.isfinite(mk).all() else math.nan,
             mean_latency_s=float(np.mean([r["mean_latency_s"] for r in rows])),
             p95_latency_s=float(np.mean([r["p95_latency_s"] for r in rows])),
-            n_seeds=len(seeds), makespans_s=tuple(float(x) for x in mk)))
+            n_seeds=len(seeds), makespans_s=tuple(float(x) for x in mk),
+            plan_s=float(np.mean(plan_s)) if plan_s else math.nan))
     bar.close()
     bounds = seed_lower_bounds(env, seeds)
     env.close()
     sq = dict(zip(seeds, _makespans(env_kwargs, "queue_aware", seeds, results), strict=True))
     lb = float(np.mean(bounds))
-    return [replace(r, ratio_to_sq=float(np.mean([m / sq[s] for s, m in
-                                                  zip(seeds, r.makespans_s, strict=True)])),
-                    gap_to_bound=r.makespan_s / lb - 1.0) for r in results]
+    known = next((r.makespans_s for r in results if r.policy == "best_known"), None)
+    out = []
+    for r in results:
+        gap_known = math.nan
+        if known is not None:
+            gap_known = float(np.mean([gap(m, k) for m, k in
+                                       zip(r.makespans_s, known, strict=True)]))
+        out.append(replace(r, ratio_to_sq=float(np.mean(
+            [m / sq[s] for s, m in zip(seeds, r.makespans_s, strict=True)])),
+            gap_to_bound=r.makespan_s / lb - 1.0, gap_to_best_known=gap_known))
+    return out
 
 
 def _makespans(env_kwargs: Mapping[str, Any], policy: str, seeds: Sequence[int],
@@ -118,19 +147,20 @@ def _makespans(env_kwargs: Mapping[str, Any], policy: str, seeds: Sequence[int],
 
 
 COLUMNS = ("policy", "makespan_s", "makespan_std_s", "mean_latency_s", "p95_latency_s",
-           "ratio_to_sq", "gap_to_bound", "n_seeds")
+           "ratio_to_sq", "gap_to_bound", "gap_to_best_known", "n_seeds")
 
 
 def format_table(results: Sequence[PolicyResult]) -> str:
     """A plain-text table of the results, one row per policy."""
     width = max([16] + [len(r.policy) + 1 for r in results])
     head = (f"{'policy':<{width}} {'makespan_s':>12} {'± std':>8} {'mean_lat_s':>11} "
-            f"{'p95_lat_s':>10} {'vs S-Q':>8} {'vs bound':>9}")
+            f"{'p95_lat_s':>10} {'vs S-Q':>8} {'vs bound':>9} {'vs best_known':>14}")
     lines = [head, "-" * len(head)]
     for r in results:
         lines.append(f"{r.policy:<{width}} {r.makespan_s:>12.3f} {r.makespan_std_s:>8.3f} "
                      f"{r.mean_latency_s:>11.3f} {r.p95_latency_s:>10.3f} "
-                     f"{r.ratio_to_sq:>7.3f}x {r.gap_to_bound:>+8.1%}")
+                     f"{r.ratio_to_sq:>7.3f}x {r.gap_to_bound:>+8.1%} "
+                     f"{r.gap_to_best_known:>+13.1%}")
     return "\n".join(lines)
 
 
@@ -141,7 +171,8 @@ def write_csv(results: Sequence[PolicyResult], path: str | Path) -> None:
         w.writerow(COLUMNS)
         for r in results:
             w.writerow([r.policy, r.makespan_s, r.makespan_std_s, r.mean_latency_s,
-                        r.p95_latency_s, r.ratio_to_sq, r.gap_to_bound, r.n_seeds])
+                        r.p95_latency_s, r.ratio_to_sq, r.gap_to_bound,
+                        r.gap_to_best_known, r.n_seeds])
 
 
 def bar_plot(results: Sequence[PolicyResult], path: str | Path, title: str) -> None:

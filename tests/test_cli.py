@@ -20,7 +20,11 @@ def test_cli_evaluate__prints_a_table_and_writes_csv(tmp_path):
     assert res.returncode == 0, res.stderr
     assert "single_cut" in res.stdout and "fixed:2" in res.stdout
     rows = list(csv.DictReader(out.open()))
-    assert [r["policy"] for r in rows] == ["edge_only", "single_cut", "fixed:2"]
+    # the offline planner is appended: every policy's gap to it is >= 0, its own is 0
+    assert [r["policy"] for r in rows] == ["edge_only", "single_cut", "fixed:2", "best_known"]
+    assert all(float(r["gap_to_best_known"]) >= 0 for r in rows)
+    assert float(rows[-1]["gap_to_best_known"]) == 0.0
+    assert "best_known: the offline planner" in res.stdout
     # edge-only on the toy: 3 frames x 4 s behind the later of two phases < 1/fps
     edge_only = float(rows[0]["makespan_s"])
     assert 12.0 <= edge_only < 12.0 + 1 / 5

@@ -185,6 +185,34 @@ class Simulator:
             e = self._advance()
         return self.metrics()
 
+    def run_plan(self, arrivals: Sequence[Sequence[float]], plan: Sequence[int],
+                 link_traces: Sequence[RateTrace] | None = None,
+                 edge_s: Sequence[Sequence[float]] | None = None) -> dict[str, Any]:
+        """Run a whole episode giving task ``t`` (global id, edge-major) cut ``plan[t]``;
+        return its `metrics()`. A plan entry of a task that is dropped is never read.
+
+        The fast path of offline planners (`splitgym.baselines.planner`): no decision
+        contexts. Raises `InvalidActionError` when a planned cut is infeasible.
+        """
+        self._setup(arrivals, link_traces, edge_s)
+        if len(plan) != self.n_tasks:
+            raise ValueError(f"plan: expected {self.n_tasks} cuts (one per task), "
+                             f"got {len(plan)}")
+        e = self._advance()
+        while e >= 0:
+            cut = plan[self._pending]
+            self._check_cut(cut)
+            self._start(int(cut))
+            e = self._advance()
+        return self.metrics()
+
+    def episode_inputs(self) -> dict[str, Any]:
+        """What the current episode was started with (``arrivals``, ``link_traces``,
+        ``edge_s``), as keywords for `run_fixed` / `run_plan` on another simulator of
+        the same cut table and config: oracles replay the episode's exact conditions."""
+        return {"arrivals": self.arrivals, "link_traces": self._traces,
+                "edge_s": self._edge_s_of}
+
     def _setup(self, arrivals: Sequence[Sequence[float]],
                link_traces: Sequence[RateTrace] | None,
                edge_s: Sequence[Sequence[float]] | None) -> None:
