@@ -2,6 +2,7 @@
 
 The paper's: ``edge_only``, ``cloud_only``, ``fixed`` (``cut=i``), ``single_cut``
 (eq. 1), ``queue_aware`` (Scheduling with Queuing). Yardsticks beyond the paper:
+``sq_link`` (S-Q counting the edge's link backlog, `splitgym.baselines.paper`),
 ``greedy_eft``, ``sq_fill``, ``sq_lookahead``, the oracle ``best_static``
 (`splitgym.baselines.yardsticks`) and the offline planner ``best_known``
 (`splitgym.baselines.planner`: the best schedule found for the episode, never worse
@@ -19,6 +20,7 @@ from .paper import (
     Fixed,
     Policy,
     QueueAware,
+    QueueAwareLink,
     SingleCut,
     single_cut_index,
 )
@@ -26,8 +28,9 @@ from .planner import BestKnown
 from .yardsticks import BestStatic, GreedyEFT, QueueFill, QueueLookahead  # noqa: E402
 
 POLICIES: dict[str, type[Policy]] = {
-    cls.name: cls for cls in (EdgeOnly, CloudOnly, SingleCut, QueueAware, Fixed, GreedyEFT,
-                              QueueFill, QueueLookahead, BestStatic, BestKnown)
+    cls.name: cls for cls in (EdgeOnly, CloudOnly, SingleCut, QueueAware, Fixed,
+                              QueueAwareLink, GreedyEFT, QueueFill, QueueLookahead,
+                              BestStatic, BestKnown)
 }
 
 #: The yardsticks beyond the paper.
@@ -71,8 +74,9 @@ def seed_lower_bounds(env: Any, seeds: Any) -> list[float]:
 
 
 __all__ = [
-    "PAPER_POLICIES", "POLICIES", "YARDSTICKS", "BestKnown", "BestStatic", "CloudOnly", "EdgeOnly",
-    "Fixed", "GreedyEFT", "Policy", "QueueAware", "QueueFill", "QueueLookahead", "SingleCut",
+    "PAPER_POLICIES", "POLICIES", "YARDSTICKS", "BestKnown", "BestStatic", "CloudOnly",
+    "EdgeOnly", "Fixed", "GreedyEFT", "Policy", "QueueAware", "QueueAwareLink", "QueueFill",
+    "QueueLookahead", "SingleCut",
     "episode_lower_bound", "make_policy", "makespan_lower_bound", "seed_lower_bounds",
     "single_cut_index",
 ]

@@ -12,6 +12,8 @@ from typing import Any
 
 import numpy as np
 
+from splitgym.envs.core.simulator import single_cut_of
+
 
 class Policy:
     """Base class: a named callable ``policy(obs, info) -> cut``."""
@@ -69,8 +71,7 @@ class Fixed(Policy):
 
 def single_cut_index(ctx: dict[str, Any]) -> int:
     """Eq. (1): ``argmin_i Te(i) + Tt(i) + Tc(i)`` over feasible cuts (ties: smaller i)."""
-    total = np.where(ctx["mask"], ctx["edge_s"] + ctx["transfer_s"] + ctx["cloud_s"], np.inf)
-    return int(np.argmin(total))
+    return single_cut_of(ctx["edge_s"], ctx["transfer_s"], ctx["cloud_s"], ctx["mask"])
 
 
 class SingleCut(Policy):
@@ -84,35 +85,75 @@ class SingleCut(Policy):
         return single_cut_index(ctx)
 
 
+def queue_scan(ctx: dict[str, Any], arrival_s: np.ndarray, t_end: float) -> int:
+    """Algorithm 2's scan in its exact form: from the S-C cut ``v*``, if ``t_end >
+    A(v*)``, accept each feasible ``i = v*+1 .. K-1`` with ``A(i) <= t_end``, ``A(i) >
+    A(b)`` and ``bytes(i) > bytes(b)`` (b: the last accepted, first ``v*``); return the
+    last accepted. `arrival_s[i]` is ``A(i)``, the task's predicted arrival at the
+    cloud under cut i. Compared as stored, never as differences of floats."""
+    v = single_cut_index(ctx)
+    if not t_end > arrival_s[v]:
+        return v
+    mask, nbytes = ctx["mask"], ctx["transfer_bytes"]
+    best = v
+    for i in range(v + 1, len(arrival_s)):
+        if mask[i] and arrival_s[i] <= t_end and arrival_s[i] > arrival_s[best] \
+                and nbytes[i] > nbytes[best]:
+            best = i
+    return best
+
+
 class QueueAware(Policy):
-    """S-Q (Section 4.2 / Algorithm 2), exactly as the spec reads it.
+    """S-Q (Section 4.2 / Algorithm 2), exactly as the project reads it.
 
-    With ``v*`` the S-C cut, ``t_start`` now and ``t_end`` the predicted time the cloud
-    finishes the committed work: ``t_wait = t_end - t_start - Te(v*) - Tt(v*)``. If
-    ``t_wait <= 0`` use ``v*``. Otherwise scan ``i = v*+1 .. K-1`` with an incumbent
-    (``v*``, ``w = t_wait``): accept ``i`` when ``t'_wait = t_end - t_start - Te(i) -
-    Tt(i)`` satisfies ``t'_wait >= 0``, ``t'_wait < w`` and ``w - t'_wait > Te(i) -
-    Te(incumbent)``. The task then carries the chosen cut's own costs (the printed
-    Algorithm 2 enqueues v*'s, a bug under which S-Q can never beat S-C).
+    Decided when the task starts on its edge at ``t_start``. With ``v*`` the S-C cut and
+    ``A(i) = (t_start + Te(i)) + Tt(i)`` the task's own predicted arrival at the cloud
+    under cut i (its link's backlog ignored, as in eqs. (2)-(3)), ``t_end`` is when the
+    cloud finishes the committed work predicted to reach it no later than ``A(v*)`` (the
+    paper's "pretask", the tasks ahead of it in the FIFO cloud; the decision context's
+    ``sq_cloud_free_at_s``). If ``t_wait = t_end - A(v*) <= 0`` use ``v*``. Otherwise
+    scan ``i = v*+1 .. N`` (feasible cuts) with an incumbent b (first ``v*``, ``w =
+    t_wait``), accepting i when ``t'_wait = t_end - A(i)`` has ``t'_wait >= 0``,
+    ``t'_wait < w`` and ``w - t'_wait > Te(i) - Te(b)``. With ``t_end`` fixed that test
+    is exactly ``A(i) <= t_end``, ``A(i) > A(b)`` and ``bytes(i) > bytes(b)``, and it is
+    evaluated in that form, so cuts that send equal bytes (a conv and its ReLU) are
+    never chosen by rounding. The task then carries the chosen cut's own costs (the
+    printed Algorithm 2 enqueues v*'s, a bug under which S-Q can never beat S-C).
 
-    Known weakness, kept on purpose: with ``t_end`` fixed the test reduces to "the new
-    cut sends more bytes"; eqs. (2)-(3) never count the cloud time saved.
+    Known weakness, kept on purpose: the test reduces to "the new cut sends more bytes
+    and still arrives before the cloud frees up"; eqs. (2)-(3) never count the cloud
+    time saved. At 3G (link-bound) the cloud is rarely busy when a task would arrive and
+    S-Q equals S-C, as the paper reports; at 4G it moves tasks to cuts that send more
+    and is worse than S-C.
     """
 
     name = "queue_aware"
 
     def act(self, ctx: dict[str, Any]) -> int:
-        v = single_cut_index(ctx)
-        edge_s, tx, mask = ctx["edge_s"], ctx["transfer_s"], ctx["mask"]
-        slack = ctx["cloud_free_at_s"] - ctx["time_s"]
-        w = slack - edge_s[v] - tx[v]
-        if w <= 0:
-            return v
-        best = v
-        for i in range(v + 1, len(edge_s)):
-            if not mask[i]:
-                continue
-            w_i = slack - edge_s[i] - tx[i]
-            if w_i >= 0 and w_i < w and w - w_i > edge_s[i] - edge_s[best]:
-                best, w = i, w_i
-        return best
+        arrival = (ctx["time_s"] + ctx["edge_s"]) + ctx["transfer_s"]
+        return queue_scan(ctx, arrival, ctx["sq_cloud_free_at_s"])
+
+
+class QueueAwareLink(Policy):
+    """S-Q with the link backlog (a yardstick beyond the paper, ``sq_link``).
+
+    The paper's rule (`QueueAware`) with the task's predicted arrival at the cloud
+    counting its own edge's link backlog, ``A(i) = max(t_start + Te(i), link_free) +
+    Tt(i)`` (``link_free``: when this edge's link finishes its committed transfers), in
+    both the ``t_end`` filter (the committed work reaching the cloud no later than
+    ``A(v*)``; the context's ``sq_link_cloud_free_at_s``) and the acceptance test
+    ``A(i) <= t_end``, ``A(i) > A(b)``, ``bytes(i) > bytes(b)``.
+
+    Known weakness: the same as S-Q's, the test still only asks for more bytes that
+    arrive in time and never counts the cloud time saved; and while the link is backed
+    up every deeper cut's arrival is pushed by the same backlog, so it mostly fills the
+    cloud's idle time with cuts that send more, which helps only when the cloud, not the
+    link, is the bottleneck (4G).
+    """
+
+    name = "sq_link"
+
+    def act(self, ctx: dict[str, Any]) -> int:
+        ready = ctx["time_s"] + ctx["edge_s"]
+        arrival = np.maximum(ready, ctx["link_free_at_s"]) + ctx["transfer_s"]
+        return queue_scan(ctx, arrival, ctx["sq_link_cloud_free_at_s"])

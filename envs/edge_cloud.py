@@ -163,10 +163,20 @@ class EdgeCloudEnv(gym.Env[np.ndarray, np.int64]):
 
     ``info["decision"]`` is what the baselines read: ``edge``, ``frame``, ``task``,
     ``time_s``, per-cut ``edge_s``, ``transfer_s``, ``cloud_s``, ``transfer_bytes``,
-    ``finish_at_s`` and ``mask``, the predicted ``cloud_free_at_s`` (when the cloud
-    finishes the committed work: the paper's t_end) and ``link_free_at_s``,
-    ``next_arrival_s``, ``queue_used``, ``queue_capacity``, ``blocked_links`` and
-    counts of waiting frames and busy edges.
+    ``finish_at_s`` and ``mask``; the predicted ``cloud_free_at_s`` (when the cloud
+    finishes all the committed work) and ``link_free_at_s`` (when this edge's link
+    finishes its committed transfers); Scheduling with Queuing's ``t_end``,
+    ``sq_cloud_free_at_s``: when the cloud finishes the committed work predicted to
+    reach it no later than this task's own arrival under its S-C cut v*,
+    ``A(v*) = (time_s + Te(v*)) + Tt(v*)`` (the tasks ahead of it in the FIFO cloud),
+    and ``sq_link_cloud_free_at_s``, the same with the arrival counting this edge's link
+    backlog, ``max(time_s + Te(v*), link_free_at_s) + Tt(v*)``; ``next_arrival_s``,
+    ``queue_used``, ``queue_capacity``, ``blocked_links`` and counts of waiting frames
+    and busy edges. Predicted times are replays of the committed tasks through their
+    FIFO links and the FIFO cloud (blocking ignored) and never earlier than
+    ``time_s``; with ``predictor="fluid"`` both S-Q fields equal ``cloud_free_at_s``
+    (it keeps no per-task arrival times). The observation does not include the S-Q
+    fields.
 
     ## Version History
 
@@ -459,6 +469,7 @@ class EdgeCloudEnv(gym.Env[np.ndarray, np.int64]):
             self._fast = fast.FastKernel(1, self, *shape)
             k = self._cut_table.n_cuts
             self._ctx_buf = np.empty(fast.N_CTX + k)
+            self._n_ctx = fast.N_CTX
             self._ctx_arrays = (self._fast.C[fast.C_EDGE_S].copy(),
                                 self._fast.C[fast.C_TX_S].copy(),
                                 self._fast.C[fast.C_CLOUD_S].copy(),
@@ -500,7 +511,8 @@ class EdgeCloudEnv(gym.Env[np.ndarray, np.int64]):
         """The decision context the Python core would give, from the kernel's values."""
         buf = self._ctx_buf
         (e, task, now, cloud_free, link_free, next_arrival, edge_waiting, waiting_total,
-         busy_edges, queue_used, blocked, decided) = buf[:12].tolist()
+         busy_edges, queue_used, blocked, decided, sq_free, sq_link_free) = \
+            buf[:self._n_ctx].tolist()
         e, task = int(e), int(task)
         frames = self._fast.frames
         edge_s, tx, cloud_s, nbytes = self._ctx_arrays
@@ -510,7 +522,8 @@ class EdgeCloudEnv(gym.Env[np.ndarray, np.int64]):
             "edge_s": edge_s.copy(), "transfer_s": tx.copy(), "cloud_s": cloud_s.copy(),
             "transfer_bytes": nbytes.copy(), "mask": self._fast.mask.copy(),
             "cloud_free_at_s": cloud_free, "link_free_at_s": link_free,
-            "finish_at_s": buf[12:].copy(), "next_arrival_s": next_arrival,
+            "sq_cloud_free_at_s": sq_free, "sq_link_cloud_free_at_s": sq_link_free,
+            "finish_at_s": buf[self._n_ctx:].copy(), "next_arrival_s": next_arrival,
             "edge_waiting": int(edge_waiting), "frames_left": (e + 1) * frames - task,
             "waiting_total": int(waiting_total), "busy_edges": int(busy_edges),
             "queue_used": int(queue_used), "queue_capacity": cfg.queue_capacity,

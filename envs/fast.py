@@ -61,15 +61,17 @@ N_COUNTERS = 16
  P_LRING, P_O_HT, P_O_LF, P_O_WA, P_O_WK, P_O_CUT, P_O_NARR, P_O_NEXT, P_O_EBUSY,
  P_O_READY, P_O_INREADY, P_O_LQ, P_O_LQH, P_O_LQT, P_O_LBUSY, P_O_LBLK, P_O_LCAND,
  P_O_INLCAND, P_O_BLOCKED, P_O_CQ, P_O_SERV, P_O_HK, P_O_COMP, P_O_RUNS, P_O_ECD,
- P_O_LBD, P_O_CQD, P_O_LQD, P_BRING, P_O_TEDGE, P_NF, P_NI, P_NS) = range(42)
+ P_O_LBD, P_O_CQD, P_O_LQD, P_BRING, P_O_TEDGE, P_NF, P_NI, P_NS, P_V_STAR) = range(43)
+N_P = 43
 # the cut table C
 # (rows 4-6: the observation's first three blocks, the first three rows scaled and
 # clipped; the same for every decision, so `scale_cuts` writes them once)
 C_EDGE_S, C_TX_S, C_CLOUD_S, C_OFFLOADS, C_OBS = range(5)
 # the decision context written by `_observe` (single env): scalars, then finish per cut
 (X_EDGE, X_TASK, X_NOW, X_CLOUD_FREE, X_LINK_FREE, X_NEXT_ARRIVAL, X_EDGE_WAITING,
- X_WAITING_TOTAL, X_BUSY_EDGES, X_QUEUE_USED, X_BLOCKED, X_DECIDED) = range(12)
-N_CTX = 12
+ X_WAITING_TOTAL, X_BUSY_EDGES, X_QUEUE_USED, X_BLOCKED, X_DECIDED, X_SQ_CLOUD_FREE,
+ X_SQ_LINK_CLOUD_FREE) = range(14)
+N_CTX = 14
 # `step_all` prefetches the next envs' rows above this many envs: below, the rows stay in
 # cache and the hints only cost (measured: 1.04x the time per decision at 64 envs,
 # 0.83x at 1,024)
@@ -98,7 +100,7 @@ def layout(n_edges: int, frames: int, shared: bool, workers: int, capacity: int,
     # balanced merge tree, which the shortest-first merges never exceed)
     items = t + links + n_edges + 1
     work = 2 * (items * (1 + (links + 1).bit_length()) + 2 * (links + 2))
-    p = np.zeros(P_NS + 1, dtype=np.int64)
+    p = np.zeros(N_P, dtype=np.int64)  # P_V_STAR, the S-C cut, is set by `FastKernel`
     p[P_EDGES], p[P_FRAMES], p[P_LINKS], p[P_WORKERS] = n_edges, frames, links, workers
     p[P_CAP], p[P_SHARED] = capacity, int(shared)
     p[P_OBJECTIVE] = 0 if objective == "makespan" else 1
@@ -587,6 +589,45 @@ def _merge_fold1(g, S, o_runs, src, t):
 
 
 @njit(cache=True)
+def _merge_fold1_cap(g, S, o_runs, src, t, thr1, thr2, c1, c2):
+    """`_merge_fold1`, also capturing when the worker is free after the pairs that
+    arrive no later than `thr1` (`c1`) and `thr2` (`c2`; thr1 <= thr2): a capture still
+    NaN is taken at the first pair beyond its threshold. Returns ``(t, c1, c2)``."""
+    i1, h1, i2, h2 = g[o_runs], g[o_runs + 1], g[o_runs + 2], g[o_runs + 3]
+    for _ in range((h1 - i1) + (h2 - i2)):  # the sentinels stop an ended run
+        a1, a2 = S[src + 2 * i1], S[src + 2 * i2]
+        if a2 < a1 or (a2 == a1 and S[src + 2 * i2 + 1] < S[src + 2 * i1 + 1]):
+            a = a2
+            c = S[src + 2 * i2 + 1]
+            i2 += 1
+        else:
+            a = a1
+            c = S[src + 2 * i1 + 1]
+            i1 += 1
+        if a > thr1:
+            if c1 != c1:
+                c1 = t
+            if a > thr2 and c2 != c2:
+                c2 = t
+        t = (a if a > t else t) + c
+    return t, c1, c2
+
+
+@njit(cache=True)
+def _fold1_cap(S, o, lo, hi, t, thr1, thr2, c1, c2):
+    """`_fold1` with the captures of `_merge_fold1_cap`."""
+    for j in range(lo, hi):
+        a = S[o + 2 * j]
+        if a > thr1:
+            if c1 != c1:
+                c1 = t
+            if a > thr2 and c2 != c2:
+                c2 = t
+        t = (a if a > t else t) + S[o + 2 * j + 1]
+    return t, c1, c2
+
+
+@njit(cache=True)
 def _fold1(S, o, lo, hi, t):
     """One cloud worker free at `t` serves the pairs ``lo..hi`` of ``S[o:]`` in order:
     return when it is free again."""
@@ -594,6 +635,16 @@ def _fold1(S, o, lo, hi, t):
         a = S[o + 2 * j]
         t = (a if a > t else t) + S[o + 2 * j + 1]
     return t
+
+
+@njit(cache=True, inline="always")
+def _first_free(S, o_wk, workers):
+    """When the first of the cloud workers ``S[o_wk:o_wk + workers]`` is free."""
+    m = S[o_wk]
+    for w in range(1, workers):
+        if S[o_wk + w] < m:
+            m = S[o_wk + w]
+    return m
 
 
 @njit(cache=True)
@@ -682,6 +733,19 @@ def _observe(g, f, S, e, C, P, inv, cap_obs, out, ctx):
         if n > lo:
             n = _end_run(g, S, o_w, o_runs, nr, lo, n)
             nr += 1
+    lf = S[o_lf + (0 if shared else e)]
+    full = ctx.shape[0] > 0
+    # Scheduling with Queuing's t_end (decision contexts only): when the cloud finishes
+    # the work predicted to reach it no later than the task's own arrival under its S-C
+    # cut v*, A = (now + Te(v*)) + Tt(v*), and no later than A_link = max(now + Te(v*),
+    # link free) + Tt(v*); NaN until the replay passes that arrival
+    thr1 = thr2 = math.inf
+    c1 = c2 = math.nan
+    if full:
+        vs = P[P_V_STAR]
+        ready_v = now + C[C_EDGE_S, vs]
+        thr1 = ready_v + C[C_TX_S, vs]
+        thr2 = (ready_v if ready_v > lf else lf) + C[C_TX_S, vs]
     # replay the FIFO cloud over the runs merged into one (arrival, service) order
     if workers == 1:
         t = now
@@ -690,15 +754,27 @@ def _observe(g, f, S, e, C, P, inv, cap_obs, out, ctx):
         r0 = 0
         if cq_n > 0 and _precedes(g, S, o_w, o_runs, nr):
             # the cloud queue arrived before every transfer's predicted arrival (the
-            # usual case): replay it first, then merge the links' runs only
+            # usual case): replay it first, then merge the links' runs only (it arrived
+            # by now, so before both thresholds)
             t = _fold1(S, o_w, 0, cq_n, t)
             r0 = 1
         if nr > r0:
             left = _merge_runs(g, S, o_runs + 2 * r0, nr - r0, o_w, n, 2)
-            if left == 2:
-                t = _merge_fold1(g, S, o_runs + 2 * r0, o_w, t)
+            if not full:
+                if left == 2:
+                    t = _merge_fold1(g, S, o_runs + 2 * r0, o_w, t)
+                else:
+                    t = _fold1(S, o_w, g[o_runs + 2 * r0], g[o_runs + 2 * r0 + 1], t)
+            elif left == 2:
+                t, c1, c2 = _merge_fold1_cap(g, S, o_runs + 2 * r0, o_w, t, thr1, thr2, c1,
+                                             c2)
             else:
-                t = _fold1(S, o_w, g[o_runs + 2 * r0], g[o_runs + 2 * r0 + 1], t)
+                t, c1, c2 = _fold1_cap(S, o_w, g[o_runs + 2 * r0], g[o_runs + 2 * r0 + 1],
+                                       t, thr1, thr2, c1, c2)
+        if c1 != c1:
+            c1 = t
+        if c2 != c2:
+            c2 = t
     else:
         _merge_runs(g, S, o_runs, nr, o_w, n, 1)
         sa = o_w
@@ -707,25 +783,33 @@ def _observe(g, f, S, e, C, P, inv, cap_obs, out, ctx):
         for w in range(workers):
             S[o_wk + w] = f[O_TASK + 8 * g[o_serv + w] + T_CE] if w < serving else now
         for j in range(lo, hi):
+            aa = S[sa + 2 * j]
+            if aa > thr1 and c1 != c1:
+                c1 = _first_free(S, o_wk, workers)
+            if aa > thr2 and c2 != c2:
+                c2 = _first_free(S, o_wk, workers)
             w = 0
             for v in range(1, workers):
                 if S[o_wk + v] < S[o_wk + w]:
                     w = v
-            aa, wt = S[sa + 2 * j], S[o_wk + w]
+            wt = S[o_wk + w]
             S[o_wk + w] = (aa if aa > wt else wt) + S[sa + 2 * j + 1]
     if workers == 1:
         cloud_free = t
     else:
-        cloud_free = S[o_wk]
-        for w in range(1, workers):
-            if S[o_wk + w] < cloud_free:
-                cloud_free = S[o_wk + w]
+        cloud_free = _first_free(S, o_wk, workers)
+        if c1 != c1:
+            c1 = cloud_free
+        if c2 != c2:
+            c2 = cloud_free
     if not cloud_free > now:
         cloud_free = now
-    lf = S[o_lf + (0 if shared else e)]
+    if not c1 > now:
+        c1 = now
+    if not c2 > now:
+        c2 = now
     k = C.shape[1]
     task = g[C_PENDING]
-    full = ctx.shape[0] > 0
     for j in range(k):
         ready = now + C[C_EDGE_S, j]
         arrive = (ready if ready > lf else lf) + C[C_TX_S, j]
@@ -770,6 +854,8 @@ def _observe(g, f, S, e, C, P, inv, cap_obs, out, ctx):
         ctx[X_QUEUE_USED] = g[C_SLOTS]
         ctx[X_BLOCKED] = blocked
         ctx[X_DECIDED] = g[C_DECIDED]
+        ctx[X_SQ_CLOUD_FREE] = c1
+        ctx[X_SQ_LINK_CLOUD_FREE] = c2
 
 
 @njit(cache=True)
@@ -899,6 +985,7 @@ class FastKernel:
 
     def __init__(self, n_envs: int, env: Any, n_edges: int | None = None,
                  frames: int | None = None, threads: int = 1) -> None:
+        from .core.simulator import single_cut_of
         from .observation import OBS_CAP, time_scale_s
 
         sim_cfg, table, wl = env.sim_config, env.cut_table, env.workload
@@ -922,6 +1009,8 @@ class FastKernel:
         self.cap = float(OBS_CAP)
         scale_cuts(self.C, self.inv, self.cap)
         self.mask = np.asarray(table.feasible(sim_cfg.bandwidth_mbps), dtype=bool)
+        self.P[P_V_STAR] = single_cut_of(self.C[C_EDGE_S], self.C[C_TX_S], self.C[C_CLOUD_S],
+                                         self.mask)
         self.all_feasible = bool(self.mask.all())
         self.n_tasks = self.n_edges * self.frames
 

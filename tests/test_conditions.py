@@ -208,3 +208,21 @@ def test_fluid_predictor__same_dynamics_other_context():
     assert np.array_equal(a.records.completion_s, b.records.completion_s)
     big = rollout(EdgeCloudEnv(**kw), make_policy("greedy_eft"), seed=1)  # auto: fluid
     assert big.metrics["n_tasks"] == 200 and math.isfinite(big.metrics["makespan_s"])
+
+
+def test_fluid_predictor__sq_t_end_counts_all_committed_work():
+    # The fluid predictor keeps no per-task arrival times: both S-Q horizons are its
+    # cloud_free_at_s (documented), and S-Q still runs on it.
+    env = EdgeCloudEnv(model="alexnet", bandwidth_mbps="4g", n_edges=6, frames_per_edge=4,
+                       predictor="fluid")
+    obs, info = env.reset(seed=2)
+    sq = make_policy("queue_aware")
+    steps = 0
+    while True:
+        d = info["decision"]
+        assert d["sq_cloud_free_at_s"] == d["sq_link_cloud_free_at_s"] == d["cloud_free_at_s"]
+        obs, _, term, _, info = env.step(sq(obs, info))
+        steps += 1
+        if term:
+            break
+    assert steps == 24

@@ -1,7 +1,8 @@
 """The shared conformance cases, fed through gym.make: every completion time to 1e-9.
 
-The cases (tests/data/conformance_cases.json, copied from the project's shared
-conformance folder) pin the spec's reading of the system model by example. A mismatch
+The cases (tests/data/conformance_cases.json and sq_cases.json, copied from the
+project's shared conformance folder; tests/data/CONFORMANCE.md describes them) pin the
+spec's reading of the system model and of Scheduling with Queuing by example. A mismatch
 is a bug in the simulator or a misreading of the spec: fix the reading, never the data.
 """
 
@@ -16,6 +17,7 @@ import numpy as np
 import pytest
 
 import splitgym.envs  # noqa: F401  (registers the id)
+from splitgym.baselines import make_policy, single_cut_index
 from splitgym.envs import ENV_ID
 
 DATA = Path(__file__).parent / "data"
@@ -69,3 +71,46 @@ def test_conformance__cases_cover_every_mode():
     cuts = {(x == 0, x == len(c["profile"]["layers"])) for c in CASES for row in c["cuts"]
             for x in row}
     assert cuts == {(True, False), (False, True), (False, False)}
+
+
+SQ_CASES = json.loads((DATA / "sq_cases.json").read_text())["cases"]
+
+
+@pytest.mark.parametrize("engine", ["python", "compiled"])
+@pytest.mark.parametrize("case", SQ_CASES, ids=[c["id"] for c in SQ_CASES])
+def test_sq_conformance__every_cut_and_completion_time_matches(case, engine, tmp_path):
+    # Scheduling with Queuing decides every cut; both engines must make the case's cuts,
+    # cut for cut, and reproduce every completion time to 1e-9
+    path = tmp_path / "profile.json"
+    path.write_text(json.dumps(case["profile"]))
+    env = gym.make(ENV_ID, model=str(path), engine=engine, **case["env_kwargs"])
+    policy = make_policy("queue_aware")
+    expected = case["expected"]
+    obs, info = env.reset(seed=0, options={"arrival_times_s": case["arrival_times_s"]})
+    assert env.unwrapped._compiled == (engine == "compiled")
+    terminated = False
+    while not terminated:
+        d = info["decision"]
+        assert single_cut_index(d) == expected["single_cut"]
+        cut = policy(obs, info)
+        assert cut == expected["cuts"][d["edge"]][d["frame"]], \
+            f"{case['id']} edge {d['edge']} frame {d['frame']}"
+        obs, _, terminated, _, info = env.step(cut)
+    records = env.unwrapped.records()
+    got_cuts = [c.tolist() for c in records.per_edge("cut")]
+    assert got_cuts == expected["cuts"]
+    assert sum(c != expected["single_cut"] for row in got_cuts for c in row) == \
+        expected["tasks_not_at_single_cut"]
+    for e, (got, want) in enumerate(zip(records.per_edge("completion_s"),
+                                        expected["completion_s"], strict=True)):
+        np.testing.assert_allclose(got, want, rtol=1e-9, atol=0,
+                                   err_msg=f"{case['id']} edge {e}")
+    assert math.isclose(info["metrics"]["makespan_s"], expected["makespan_s"], rel_tol=1e-9)
+
+
+def test_sq_conformance__cases_exercise_what_they_pin():
+    # deeper S-Q cuts in some cases and none in others, both uplinks, several workers
+    assert {c["expected"]["tasks_not_at_single_cut"] > 0 for c in SQ_CASES} == {True, False}
+    kw = [c["env_kwargs"] for c in SQ_CASES]
+    assert {k["uplink"] for k in kw} == {"per_edge", "shared"}
+    assert max(k["cloud_workers"] for k in kw) > 1

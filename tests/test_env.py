@@ -118,7 +118,8 @@ def test_env__decision_context_and_cut_table():
     obs, info = env.reset(seed=0)
     d = info["decision"]
     assert {"edge", "frame", "time_s", "edge_s", "transfer_s", "cloud_s", "cloud_free_at_s",
-            "link_free_at_s", "mask"} <= set(d)
+            "link_free_at_s", "sq_cloud_free_at_s", "sq_link_cloud_free_at_s",
+            "mask"} <= set(d)
     assert d["frame"] == 0 and 0 <= d["edge"] < 3
     assert d["transfer_s"].tolist() == [2.0, 1.0, 0.5, 0.0]
     rows = env.unwrapped.cut_table.describe()

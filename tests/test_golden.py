@@ -141,13 +141,15 @@ BULGE = {
 
 
 def test_golden__queue_aware_picks_deeper_cuts_when_the_cloud_is_congested(tmp_path):
-    # 8 edges, one frame each at t=0, decided in edge order at t=0.
-    # Edge k sees k committed cut-1 tasks that all reach the cloud at 2 and take 0.5 s
-    # each, so t_end = 2 + 0.5k and t_wait = t_end - 0 - 1 - 1 = 0.5k.
-    # Cut 2 is accepted when t'_wait = t_end - 1.5 - 3 >= 0, i.e. k >= 5 (and then
-    # w - t'_wait = 2.5 > Te(2) - Te(1) = 0.5). Edge-only is never accepted
-    # (t'_wait = t_end - 2.5 > w). With the cut-2 tasks committed (edge end 1.5,
-    # arrival 4.5, cloud 0.25 s), edges 6 and 7 see t_end = 4.75 and 5.0: cut 2 again.
+    # 8 edges, one frame each at t=0, decided in edge order at t=0; per-edge links.
+    # S-Q's own arrival under v* = 1 is A(1) = 0 + 1 + 1 = 2, and under cut 2
+    # A(2) = 1.5 + 3 = 4.5. Edge k sees k committed cut-1 tasks that all reach the cloud
+    # at 2 (<= A(1): ahead of it) and take 0.5 s each, so t_end = 2 + 0.5k, and
+    # t_wait = t_end - 2 > 0 from k = 1 on. Cut 2 is accepted when A(2) = 4.5 <= t_end
+    # (i.e. k >= 5), A(2) > A(1) and 3000 > 1000 bytes. Edge-only (0 bytes) never is.
+    # Edges 6 and 7 also see the cut-2 tasks, but those reach the cloud at 4.5 > A(1):
+    # behind this task, not counted, so t_end stays 2 + 0.5 x 5 = 4.5 and cut 2 is
+    # accepted at equality (A(2) = 4.5 <= 4.5).
     path = tmp_path / "bulge.json"
     path.write_text(json.dumps(BULGE))
     arrivals = [[0.0]] * 8
@@ -162,3 +164,90 @@ def test_golden__queue_aware_picks_deeper_cuts_when_the_cloud_is_congested(tmp_p
     assert sc.metrics["makespan_s"] == 6.0
     # S-Q: five cut-1 tasks 2..4.5, then three cut-2 tasks arriving at 4.5: 4.75, 5, 5.25.
     assert sq.records.completion_s.tolist() == [2.5, 3.0, 3.5, 4.0, 4.5, 4.75, 5.0, 5.25]
+
+
+@pytest.mark.parametrize("engine", ["python", "compiled"])
+def test_golden__queue_aware_counts_only_the_work_ahead_of_the_task(tmp_path, engine):
+    # BULGE, 8 edges, one frame each at t=0, ONE shared link, decided at t=0 in edge
+    # order. Edge k sees k committed cut-1 tasks (edge end 1) queued for the shared link:
+    # they reach the cloud at 2, 3, .., k+1 and each takes 0.5 s there.
+    # - cloud_free_at_s (all of it) = (k + 1) + 0.5 for k >= 1.
+    # - S-Q: A(v*=1) = 0 + 1 + 1 = 2 (its link backlog ignored); only the task arriving
+    #   at 2 is ahead of it: t_end = 2.5. Cut 2 arrives at A(2) = 4.5 > 2.5: rejected,
+    #   so every task keeps v* = 1. (Counting all committed work, t_end = k + 1.5 would
+    #   accept cut 2 from k = 3 on: the feedback the spec's reading removes.)
+    # - sq_link: link free at k + 1, so A(1) = max(1, k + 1) + 1 = k + 2 and all k tasks
+    #   are ahead: t_end = k + 1.5 < A(1): v* as well.
+    path = tmp_path / "bulge.json"
+    path.write_text(json.dumps(BULGE))
+    env = gym.make(ENV_ID, model=str(path), bandwidth_mbps=BW, uplink="shared",
+                   engine=engine)
+    sq, link = make_policy("queue_aware"), make_policy("sq_link")
+    obs, info = env.reset(options={"arrival_times_s": [[0.0]] * 8})
+    seen = []
+    for k in range(8):
+        d = info["decision"]
+        assert d["edge"] == k and d["time_s"] == 0.0
+        seen.append((d["cloud_free_at_s"], d["sq_cloud_free_at_s"], d["link_free_at_s"],
+                     d["sq_link_cloud_free_at_s"]))
+        assert sq(obs, info) == link(obs, info) == 1
+        obs, _, _, _, info = env.step(1)
+    assert seen[0] == (0.0, 0.0, 0.0, 0.0)  # nothing committed: t_end = now
+    assert seen[1:] == [(k + 1.5, 2.5, k + 1.0, k + 1.5) for k in range(1, 8)]
+
+
+def _ctx(**over):
+    # BULGE's costs at 0.008 Mbit/s as a decision context at t = 0 (v* = 1):
+    #   cut  Te   Tt  Tc    bytes  A(i) = Te + Tt
+    #    0   0    2   .75   2000   2
+    #    1   1    1   .5    1000   2     <- v*
+    #    2   1.5  3   .25   3000   4.5
+    #    3   2.5  0   0     0      2.5   (edge-only)
+    ctx = {"time_s": 0.0, "edge_s": np.array([0.0, 1.0, 1.5, 2.5]),
+           "transfer_s": np.array([2.0, 1.0, 3.0, 0.0]),
+           "cloud_s": np.array([0.75, 0.5, 0.25, 0.0]),
+           "transfer_bytes": np.array([2000.0, 1000.0, 3000.0, 0.0]),
+           "mask": np.ones(4, dtype=bool), "link_free_at_s": 0.0}
+    ctx.update(over)
+    return ctx
+
+
+def test_golden__queue_aware_test_in_its_exact_form():
+    sq = make_policy("queue_aware")
+    # t_end = 4.5: cut 2 arrives exactly then (A(2) <= t_end holds at equality), later
+    # than v* and with more bytes: accepted. Just before, rejected.
+    assert sq.act(_ctx(sq_cloud_free_at_s=4.5)) == 2
+    assert sq.act(_ctx(sq_cloud_free_at_s=np.nextafter(4.5, 0.0))) == 1
+    # t_end = A(v*) = 2: t_wait = 0, so v*, whatever comes deeper
+    assert sq.act(_ctx(sq_cloud_free_at_s=2.0)) == 1
+
+
+def test_golden__queue_aware_never_picks_an_equal_byte_cut_by_rounding():
+    # A conv (cut 1) and its ReLU (cut 2) send the same bytes; cut 2 costs 0.381 s more
+    # on the edge. At t_start = 41.788 with t_end = 45.8 the spec's test as differences
+    # of floats, w - t'_wait > Te(2) - Te(1), reads 0.3810000000000002 > 0.381 and
+    # would accept cut 2; in its exact form bytes(2) > bytes(1) is false: keep cut 1.
+    ctx = {"time_s": 41.788, "edge_s": np.array([0.0, 1.298, 1.679, 5.0]),
+           "transfer_s": np.array([3.0, 0.106, 0.106, 0.0]),
+           "cloud_s": np.array([2.0, 0.5, 0.4, 0.0]),  # totals 5, 1.904, 2.185, 5: v* = 1
+           "transfer_bytes": np.array([3000.0, 106.0, 106.0, 0.0]),
+           "mask": np.ones(4, dtype=bool), "sq_cloud_free_at_s": 45.8}
+    slack = 45.8 - 41.788
+    w, w2 = slack - 1.298 - 0.106, slack - 1.679 - 0.106
+    assert w - w2 > 1.679 - 1.298  # the rounding the exact form avoids
+    assert make_policy("queue_aware").act(ctx) == 1
+    ctx["transfer_bytes"] = np.array([3000.0, 106.0, 107.0, 0.0])
+    assert make_policy("queue_aware").act(ctx) == 2  # one byte more: accepted
+
+
+def test_golden__sq_link_counts_its_own_link_backlog():
+    # Link free at 3: A_link(i) = max(Te(i), 3) + Tt(i) = 5, 4, 6, 3 for cuts 0..3.
+    # t_end 7 (work ahead of A_link(v*) = 4): cut 2 arrives at 6 <= 7, later than 4,
+    # more bytes: accepted. t_end 5.5: cut 2 (6) no longer arrives in time, so v*,
+    # where plain S-Q (A(2) = 4.5, its t_end 5.5) takes cut 2.
+    link = make_policy("sq_link")
+    assert link.act(_ctx(link_free_at_s=3.0, sq_link_cloud_free_at_s=7.0)) == 2
+    assert link.act(_ctx(link_free_at_s=3.0, sq_link_cloud_free_at_s=5.5)) == 1
+    assert make_policy("queue_aware").act(_ctx(sq_cloud_free_at_s=5.5)) == 2
+    # t_end no later than A_link(v*) = 4: v*
+    assert link.act(_ctx(link_free_at_s=3.0, sq_link_cloud_free_at_s=4.0)) == 1

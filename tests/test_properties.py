@@ -42,7 +42,7 @@ class RandomPolicy:
 
 
 policies = st.sampled_from(["random", "single_cut", "queue_aware", "greedy_eft",
-                            "sq_lookahead", "edge_only"])
+                            "sq_lookahead", "edge_only", "sq_link"])
 
 
 @st.composite
@@ -157,6 +157,11 @@ def test_compiled_engine__gives_the_python_cores_episodes_bit_for_bit(case, obje
         if "decision" in ia:
             da, db = ia["decision"], ib["decision"]
             assert da.keys() == db.keys()
+            # S-Q's t_end counts a prefix of the committed work: no earlier than now, no
+            # later than the link-aware prefix (a later arrival threshold), no later
+            # than all of it
+            assert da["time_s"] <= da["sq_cloud_free_at_s"] <= \
+                da["sq_link_cloud_free_at_s"] <= da["cloud_free_at_s"]
             for key, va in da.items():
                 vb = db[key]
                 assert type(va) is type(vb), key

@@ -43,6 +43,7 @@ from __future__ import annotations
 
 import heapq
 import math
+from bisect import bisect_right
 from collections import deque
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -90,6 +91,13 @@ def check_cut(cut: Any, mask: np.ndarray, bandwidth_mbps: float) -> int:
             f"(only edge-only, cut {k - 1}, can run); "
             f"feasible cuts: {np.flatnonzero(mask).tolist()}")
     return cut
+
+
+def single_cut_of(edge_s: np.ndarray, transfer_s: np.ndarray, cloud_s: np.ndarray,
+                  mask: np.ndarray) -> int:
+    """Eq. (1), Single Cutting: ``argmin_i Te(i) + Tt(i) + Tc(i)`` over the feasible
+    cuts, ties to the smaller i (the one expression both engines and the baselines use)."""
+    return int(np.argmin(np.where(mask, edge_s + transfer_s + cloud_s, np.inf)))
 
 
 @dataclass(frozen=True)
@@ -295,6 +303,7 @@ class Simulator:
         self._fluid = cfg.predictor == "fluid" or (cfg.predictor == "auto" and n_edges > 32)
         self._cloud_backlog_s = 0.0  # fluid predictor: decided, not yet served cloud work
         self._link_pred = [0.0] * self._n_links
+        self._v_star: dict[int, int] = {}  # S-C cut per edge (untraced: fixed costs)
 
     def _mask_of(self, e: int) -> np.ndarray:
         if self._traces is None:
@@ -514,6 +523,23 @@ class Simulator:
         the cloud when its running work ends plus the committed, not yet started cloud
         work divided by the workers.
         """
+        cloud_free, link_free, _, _ = self._backlog(edge, math.inf, math.inf)
+        return cloud_free, link_free
+
+    def _backlog(self, edge: int, ready: float, tx_s: float) -> tuple[float, float, float,
+                                                                        float]:
+        """`predicted_backlog` of `edge`, and Scheduling with Queuing's ``t_end`` for a
+        task whose S-C cut leaves the edge at `ready` and takes `tx_s` on the link: when
+        the cloud finishes the committed work predicted to reach it no later than
+        ``A = ready + tx_s`` (its own link backlog ignored), and no later than
+        ``A_link = max(ready, link free) + tx_s``. Work arriving later is behind the
+        task in the FIFO cloud and not counted. Returns ``(cloud_free, link_free,
+        t_end, t_end_link)``, all >= now.
+
+        The ``fluid`` predictor keeps no per-task arrival times: its ``t_end`` counts
+        all the committed work (both equal ``cloud_free``), an over-estimate that can
+        only make S-Q cut deeper than the replay would.
+        """
         now = self.now
         if self._fluid:
             link = 0 if self._shared else edge
@@ -523,7 +549,7 @@ class Simulator:
             if self._free_workers == 0:
                 start = min(self._ce[task] for task in self._in_service)
             cloud_free = max(now, start) + self._cloud_backlog_s / self.config.cloud_workers
-            return cloud_free, link_free
+            return cloud_free, link_free, cloud_free, cloud_free
         tx, cloud_s, ee, cut = self._tx_s, self._cloud_s, self._ee, self._cut
         le = self._le
         traced = self._traces is not None
@@ -564,27 +590,51 @@ class Simulator:
             link_free[link] = free = start + tx[cut[task]]
             work.append((free, cloud_s[cut[task]]))
         work.sort()
+        lf = link_free[0 if self._shared else edge]
+        # the prefixes of the (arrival, service) order that reach the cloud no later than
+        # A and A_link (A <= A_link: the max only raises it, and rounding is monotone)
+        n1 = bisect_right(work, (ready + tx_s, math.inf))
+        n2 = bisect_right(work, ((ready if ready > lf else lf) + tx_s, math.inf))
         if self.config.cloud_workers == 1:
             t = now
             for task in self._in_service:
                 t = self._ce[task]
-            for arrive, service in work:
-                t = (arrive if arrive > t else t) + service
-            cloud_free = t
+            ends = []
+            lo = 0
+            for hi in (n1, n2, len(work)):
+                for arrive, service in work[lo:hi]:
+                    t = (arrive if arrive > t else t) + service
+                ends.append(t)
+                lo = hi
         else:
             workers = [self._ce[task] for task in self._in_service]
             workers += [now] * (self.config.cloud_workers - len(workers))
             heapq.heapify(workers)
-            for arrive, service in work:
-                w = heapq.heappop(workers)
-                heapq.heappush(workers, (arrive if arrive > w else w) + service)
-            cloud_free = workers[0]
-        return (cloud_free if cloud_free > now else now), link_free[0 if self._shared else edge]
+            ends = []
+            lo = 0
+            for hi in (n1, n2, len(work)):
+                for arrive, service in work[lo:hi]:
+                    w = heapq.heappop(workers)
+                    heapq.heappush(workers, (arrive if arrive > w else w) + service)
+                ends.append(workers[0])
+                lo = hi
+        t_end, t_end_link, cloud_free = (x if x > now else now for x in ends)
+        return cloud_free, lf, t_end, t_end_link
+
+    def _single_cut(self, e: int, edge_s: np.ndarray, tx: np.ndarray,
+                    mask: np.ndarray) -> int:
+        """Edge e's S-C cut v* now (cached per edge where the costs never change)."""
+        if self._traces is not None:
+            return single_cut_of(edge_s, tx, self.cuts.cloud_s, mask)
+        key = e if self._edge_s_of is not None else 0
+        v = self._v_star.get(key)
+        if v is None:
+            v = self._v_star[key] = single_cut_of(edge_s, tx, self.cuts.cloud_s, mask)
+        return v
 
     def _context(self, e: int) -> dict[str, Any]:
         task = self._pending
         now = self.now
-        cloud_free, link_free = self.predicted_backlog(e)
         edge_s, tx, cloud_s = self.cuts.edge_s, self.transfer_s, self.cuts.cloud_s
         mask, rate = self.mask, self.bandwidth_mbps
         if self._edge_s_of is not None:
@@ -593,6 +643,9 @@ class Simulator:
             link = 0 if self._shared else e
             tx = np.array(self._est_tx(link))
             mask, rate = self._link_mask[link], self._rate_est[link]
+        v = self._single_cut(e, edge_s, tx, mask)
+        cloud_free, link_free, t_end, t_end_link = self._backlog(
+            e, now + float(edge_s[v]), float(tx[v]))
         ready = now + edge_s  # no NaN can arise: inf (bandwidth 0) only adds
         arrive = np.maximum(ready, link_free) + tx
         finish = np.where(self.cuts.offloads, np.maximum(arrive, cloud_free) + cloud_s, ready)
@@ -609,6 +662,8 @@ class Simulator:
             "mask": mask.copy(),
             "cloud_free_at_s": cloud_free,
             "link_free_at_s": link_free,
+            "sq_cloud_free_at_s": t_end,
+            "sq_link_cloud_free_at_s": t_end_link,
             "finish_at_s": finish,
             "next_arrival_s": self._arr[nxt] if nxt < self._offset[e + 1] else math.inf,
             "edge_waiting": self._n_arrived[e] - self._next_start[e] - 1,
