@@ -34,7 +34,8 @@ POLICIES: dict[str, type[Policy]] = {
 }
 
 #: The yardsticks beyond the paper.
-YARDSTICKS: tuple[str, ...] = ("best_static", "greedy_eft", "sq_fill", "sq_lookahead")
+YARDSTICKS: tuple[str, ...] = ("best_static", "greedy_eft", "sq_link", "sq_fill",
+                               "sq_lookahead")
 
 #: The paper's four policies, in Table 1's order.
 PAPER_POLICIES: tuple[str, ...] = ("cloud_only", "edge_only", "single_cut", "queue_aware")

@@ -32,7 +32,7 @@ POLICIES: tuple[str, ...] = PAPER_POLICIES + YARDSTICKS + (LEARNED,)
 LOWER_BOUND = "lower_bound"
 LABELS = {"cloud_only": "C-O", "edge_only": "E-O", "single_cut": "S-C", "queue_aware": "S-Q",
           "best_static": "best static (oracle)", "greedy_eft": "greedy EFT",
-          "sq_fill": "S-Q fill", "sq_lookahead": "S-Q look-ahead",
+          "sq_link": "S-Q link", "sq_fill": "S-Q fill", "sq_lookahead": "S-Q look-ahead",
           LEARNED: "learned (shipped agent)", LOWER_BOUND: "lower bound"}
 PAPER_SETTING: dict[str, Any] = {"n_edges": 5, "frames_per_edge": 30, "queue_capacity": 20,
                                  "fps": (5.0, 15.0)}
@@ -221,7 +221,7 @@ def _plt() -> Any:
 def _colors() -> dict[str, str]:
     names = list(POLICIES)
     cmap = ["#7f7f7f", "#bcbd22", "#1f77b4", "#d62728", "#9467bd", "#2ca02c", "#ff7f0e",
-            "#17becf", "#e377c2"]
+            "#17becf", "#e377c2", "#8c564b"]
     return dict(zip(names, cmap, strict=True))
 
 

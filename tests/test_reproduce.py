@@ -20,7 +20,7 @@ def test_reproduce__reduced_run_writes_every_file(tmp_path):
         assert (tmp_path / name).stat().st_size > 0, name
     rows = list(csv.DictReader((tmp_path / "table1.csv").open()))
     assert tuple(rows[0]) == TABLE1_COLUMNS
-    assert len(rows) == 2 * 2 * 9  # models x networks x policies (8 + learned)
+    assert len(rows) == 2 * 2 * 10  # models x networks x policies (9 + learned)
     for r in rows:
         mk = float(r["makespan_s"])
         assert math.isfinite(mk) and mk > 0
