@@ -1,6 +1,7 @@
 """The splitgym environments.
 
-``import splitgym.envs`` registers ``splitgym/EdgeCloud-v0``; then::
+``import splitgym`` (or ``import splitgym.envs``) registers ``splitgym/EdgeCloud-v0``
+and the preset ids; then::
 
     env = gymnasium.make("splitgym/EdgeCloud-v0", model="alexnet", bandwidth_mbps="3g")
 

@@ -8,6 +8,7 @@ import sys
 import time
 from collections.abc import Sequence
 
+from splitgym import __version__
 from splitgym.envs.core.config import ConfigError, parse_bandwidth_mbps
 from splitgym.profiles.schema import ProfileError
 
@@ -23,6 +24,7 @@ def _build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="splitgym", description="Multi-edge / single-cloud split DNN inference: "
         "simulate, evaluate and compare schedulers.")
+    parser.add_argument("--version", action="version", version=f"splitgym {__version__}")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     rp = sub.add_parser("reproduce", help="the paper's Table 1 and Figures 2-7, side by side",

@@ -3,6 +3,10 @@ in both conventions, the plain ``model.predict`` -> ``env.step`` loop."""
 
 from __future__ import annotations
 
+import subprocess
+import sys
+from pathlib import Path
+
 import gymnasium as gym
 import numpy as np
 import pytest
@@ -159,3 +163,64 @@ def test_sb3_loop__predict_then_step_on_gym_make_runs_to_the_end(engine, algo):
         obs, _, done, _, info = env.step(action)
         steps += 1
     assert steps == 6 and info["metrics"]["n_tasks"] == 6
+
+
+def _python(code_or_args, **kw):
+    args = ["-c", code_or_args] if isinstance(code_or_args, str) else code_or_args
+    return subprocess.run([sys.executable, *args], capture_output=True, text=True,
+                          timeout=300, **kw)
+
+
+def test_import_splitgym__registers_every_id_without_torch():
+    res = _python(
+        "import sys, gymnasium as gym, splitgym\n"
+        "from splitgym.envs.scenarios import SCENARIOS, env_id\n"
+        "ids = ['splitgym/EdgeCloud-v0'] + [env_id(n) for n in SCENARIOS]\n"
+        "assert all(i in gym.registry for i in ids), [i for i in ids if i not in gym.registry]\n"
+        "assert 'torch' not in sys.modules\n"
+        "env = gym.make('splitgym/EdgeCloud-Paper3G-v0', model='toy')\n"
+        "print(env.unwrapped.sim_config.bandwidth_mbps, len(ids))\n")
+    assert res.returncode == 0, res.stderr
+    assert res.stdout.split() == ["1.1", "6"]  # 3G = 1.1 Mbit/s; the base id + 5 presets
+
+
+def test_python_m_splitgym__runs_the_cli_and_prints_the_version():
+    import splitgym
+
+    res = _python(["-m", "splitgym", "--version"])
+    assert res.returncode == 0, res.stderr
+    assert res.stdout.strip() == f"splitgym {splitgym.__version__}"
+    res = _python(["-m", "splitgym", "evaluate", "--model", "toy", "--seeds", "1",
+                   "--frames", "2", "--n-edges", "1", "--policies", "edge_only",
+                   "--no-progress"])
+    assert res.returncode == 0, res.stderr
+    assert "edge_only" in res.stdout
+    res = _python(["-m", "splitgym", "nonsense"])
+    assert res.returncode == 2 and "invalid choice: 'nonsense'" in res.stderr
+
+
+def test_version__matches_pyproject():
+    import tomllib
+
+    import splitgym
+
+    root = Path(__file__).resolve().parents[1]
+    meta = tomllib.loads((root / "pyproject.toml").read_text())
+    assert splitgym.__version__ == meta["project"]["version"]
+
+
+def test_readme__python_snippets_run():
+    """The README's snippets, the SB3 one with one 64-step rollout, not 10,000 steps."""
+    import re
+
+    text = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+    blocks = re.findall(r"```python\n(.*?)```", text, flags=re.S)
+    first, sb3 = blocks[0], next(b for b in blocks if "MaskablePPO" in b)
+    short = "n_steps=64, batch_size=64, seed=0).learn(64)"
+    assert "import splitgym\n" in first.replace("  #", "\n#")
+    code = first.replace("frames_per_edge=30", "frames_per_edge=3") + "\n" + \
+        sb3.replace("n_steps=512, seed=0).learn(10_000)", short)
+    assert short in code
+    res = _python(code)
+    assert res.returncode == 0, res.stderr
+    assert "queue_aware" in res.stdout and float(res.stdout.split()[-1]) > 0

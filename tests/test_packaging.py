@@ -25,7 +25,8 @@ def _package_dirs() -> set[str]:
 def test_wheel__contains_every_package_and_the_shipped_profiles(tmp_path):
     src = tmp_path / "src"
     shutil.copytree(ROOT, src, ignore=shutil.ignore_patterns(
-        ".git", ".venv*", "build", "dist", "*.egg-info", "__pycache__", "results", "runs"))
+        ".git", ".venv*", ".pathdir", "build", "dist", "*.egg-info", "__pycache__", "results",
+        "runs"))
     out = tmp_path / "wheel"
     subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation",
                     "-q", "-w", str(out), str(src)], check=True)
@@ -36,7 +37,7 @@ def test_wheel__contains_every_package_and_the_shipped_profiles(tmp_path):
     assert "splitgym/envs/core" in expected
     assert expected <= packaged, f"missing from the wheel: {sorted(expected - packaged)}"
     for data in ("splitgym/profiles/toy.json", "splitgym/profiles/alexnet.json",
-                 "splitgym/py.typed"):
+                 "splitgym/py.typed", "splitgym/__main__.py"):  # python -m splitgym
         assert data in names
     assert not any(n.startswith(("tests/", "splitgym/tests/")) for n in names)
 
@@ -44,7 +45,8 @@ def test_wheel__contains_every_package_and_the_shipped_profiles(tmp_path):
 def test_wheel__ships_the_agents_and_hyperparameters(tmp_path):
     src = tmp_path / "src"
     shutil.copytree(ROOT, src, ignore=shutil.ignore_patterns(
-        ".git", ".venv*", "build", "dist", "*.egg-info", "__pycache__", "results", "runs"))
+        ".git", ".venv*", ".pathdir", "build", "dist", "*.egg-info", "__pycache__", "results",
+        "runs"))
     out = tmp_path / "wheel"
     res = subprocess.run([sys.executable, "-m", "pip", "wheel", "-v", "--no-deps",
                           "--no-build-isolation", "-w", str(out), str(src)],
