@@ -58,7 +58,9 @@ def test_cli_train__smoke_every_algorithm(tmp_path, algo, extra):
     assert res.returncode == 0, res.stderr[-2000:]
     assert f"agent:{run}" in res.stdout
     rows = out.read_text().splitlines()
-    assert rows[0].startswith("policy,makespan_s") and len(rows) == 4
+    # header, two baselines, the agent, and best_known (seeded with the agent too)
+    assert rows[0].startswith("policy,makespan_s") and len(rows) == 5
+    assert rows[-1].startswith("best_known,")
 
 
 def test_resume__skips_a_checkpoint_truncated_while_written(tmp_path, capsys):
