@@ -267,10 +267,12 @@ def train(algo: str, model: str = "alexnet", bandwidth: str | float | None = "3g
           timesteps: int = 200_000, seed: int = 0, env_kwargs: Mapping[str, Any] | None = None,
           hyperparams: Mapping[str, Any] | None = None, randomize: bool = False,
           run_root: str | Path = "runs", vec: str = "dummy", checkpoint_freq: int = 20_000,
-          eval_freq: int = 20_000, progress: bool = True) -> Path:
+          eval_freq: int = 20_000, progress: bool = True,
+          callbacks: Sequence[BaseCallback] = ()) -> Path:
     """Train one agent in a new run folder; returns the folder. With
     ``env_kwargs={"scenario": name}`` the preset sets the conditions (and `bandwidth` is
-    ignored)."""
+    ignored). `callbacks` run after the run's own (checkpoints, validation), e.g.
+    `splitgym sweep`'s report to Ray Tune."""
     preset = (env_kwargs or {}).get("scenario")
     scenario = scenario_name(model, bandwidth, randomize, preset)
     hp = load_hyperparams(algo, scenario, hyperparams)
@@ -290,16 +292,18 @@ def train(algo: str, model: str = "alexnet", bandwidth: str | float | None = "3g
               "hyperparams": hp, "splitgym_version": splitgym.__version__,
               "commit": git_commit(), "started": time.strftime("%Y-%m-%dT%H:%M:%S")}
     (run / "config.yml").write_text(yaml.safe_dump(config, sort_keys=False))
-    return _learn(run, config, resume=False, progress=progress)
+    return _learn(run, config, resume=False, progress=progress, extra=callbacks)
 
 
-def resume(run_dir: str | Path, progress: bool = True) -> Path:
+def resume(run_dir: str | Path, progress: bool = True,
+           callbacks: Sequence[BaseCallback] = ()) -> Path:
     """Continue an interrupted run from its last checkpoint, to the same total budget."""
     run = Path(run_dir)
     cfg_path = run / "config.yml"
     if not cfg_path.is_file():
         raise FileNotFoundError(f"--resume: {str(run)!r} has no config.yml (not a run folder)")
-    return _learn(run, yaml.safe_load(cfg_path.read_text()), resume=True, progress=progress)
+    return _learn(run, yaml.safe_load(cfg_path.read_text()), resume=True, progress=progress,
+                  extra=callbacks)
 
 
 def _checkpoints(run: Path) -> list[Path]:
@@ -347,7 +351,8 @@ def _load_checkpoint(cls: Any, venv: VecEnv, run: Path) -> tuple[Any, Path | Non
     return None, None
 
 
-def _learn(run: Path, cfg: Mapping[str, Any], resume: bool, progress: bool) -> Path:
+def _learn(run: Path, cfg: Mapping[str, Any], resume: bool, progress: bool,
+           extra: Sequence[BaseCallback] = ()) -> Path:
     algo, seed, hp = cfg["algo"], int(cfg["seed"]), dict(cfg["hyperparams"])
     cls = algo_class(algo)
     n_envs = int(hp.get("n_envs", 1))
@@ -377,7 +382,8 @@ def _learn(run: Path, cfg: Mapping[str, Any], resume: bool, progress: bool) -> P
         _Progress(total, progress), _EpisodeMetrics(),
         CheckpointCallback(every, str(run / "checkpoints"), name_prefix="ckpt",
                            save_replay_buffer=hasattr(model, "replay_buffer")),
-        _Validation(cfg["env_kwargs"], cfg["randomize"], int(cfg["eval_freq"]), run)])
+        _Validation(cfg["env_kwargs"], cfg["randomize"], int(cfg["eval_freq"]), run),
+        *extra])
     t0 = time.perf_counter()
     if remaining > 0:
         model.learn(remaining, callback=callbacks, reset_num_timesteps=not resume,

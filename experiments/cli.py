@@ -131,6 +131,20 @@ def _build_parser() -> argparse.ArgumentParser:
                     "5, 50 and 500 edges; all (default): everything and the reproduction")
     be.add_argument("--quick", action="store_true", help="a CI-sized run")
     be.add_argument("--repeats", type=int, default=200)
+
+    sw = sub.add_parser("sweep", help="a grid of train (or evaluate) runs as Ray Tune trials",
+                        description="Run every combination of a YAML config's grid as a "
+                        "Ray Tune trial (a splitgym train run, resumed from its last "
+                        "checkpoint if it fails or is killed, or an evaluation); gather "
+                        "the results into DIR/sweep.csv and DIR/sweep.md. See "
+                        "examples/sweep-smoke.yml.")
+    sw.add_argument("config", metavar="CONFIG.yml")
+    sw.add_argument("--out", required=True, metavar="DIR")
+    sw.add_argument("--address", default=None,
+                    help="a running Ray cluster (e.g. auto or HOST:6379); default: start "
+                    "a local instance")
+    sw.add_argument("--cpus", type=int, default=None,
+                    help="CPUs of the local instance (default: all of this machine's)")
     return parser
 
 
@@ -282,11 +296,25 @@ def _cmd_bench(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_sweep(args: argparse.Namespace) -> int:
+    from .sweep import load_config, n_trials, sweep
+
+    if args.cpus is not None and args.cpus < 1:
+        raise ConfigError(f"--cpus={args.cpus}: expected a whole number >= 1")
+    cfg = load_config(args.config)  # refuse a bad config before Ray starts
+    print(f"sweep {cfg['name']}: {n_trials(cfg)} {cfg['command']} trials")
+    res = sweep(args.config, args.out, address=args.address, cpus=args.cpus)
+    print(res["md"].read_text())
+    print(f"wrote {res['csv']} and {res['md']} ({res['wall_s']:.1f} s wall)")
+    return 0 if all(r["status"] == "ok" for r in res["rows"]) else 1
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``splitgym`` console script."""
     args = _build_parser().parse_args(argv)
     commands = {"evaluate": _cmd_evaluate, "profile": _cmd_profile, "bench": _cmd_bench,
                 "reproduce": _cmd_reproduce, "train": _cmd_train}
+    commands["sweep"] = _cmd_sweep
     try:
         return commands[args.command](args)
     except (ConfigError, ProfileError, ValueError, FileNotFoundError) as exc:

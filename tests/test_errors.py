@@ -40,6 +40,12 @@ def _step(action, **kw):
     env.step(action)
 
 
+def _multiagent_reset(**kw):
+    from splitgym.envs import multiagent
+
+    multiagent.env().reset(**kw)
+
+
 def _cli(*args):
     res = subprocess.run([sys.executable, "-m", "splitgym.experiments.cli", *args],
                          capture_output=True, text=True)
@@ -144,6 +150,11 @@ ROWS = [
     ("cli", "splitgym reproduce --models vgg16",
      lambda: _cli("reproduce", "--models", "vgg16", "--no-progress"),
      SystemExit, r"models=\['vgg16'\]: the paper's models are"),
+    ("multi-agent env", "reset to another fleet size",
+     lambda: _multiagent_reset(options={"n_edges": 3}),
+     ConfigError, r"options: 3 edges for an env built with n_edges=5"),
+    ("cli", "splitgym sweep missing.yml", lambda: _cli("sweep", "missing.yml", "--out", "x"),
+     SystemExit, r"sweep config 'missing\.yml' does not exist"),
     ("cli", "splitgym profile vgg99", lambda: _cli("profile", "vgg99", "--device", "x",
                                                    "--out", "x.json"),
      SystemExit, r"model='vgg99': expected one of"),
