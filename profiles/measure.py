@@ -231,6 +231,14 @@ def profiles_doc() -> str:
         "part of every layer and the sum of layers exceeds a plain forward "
         "(`whole_model_forward_ms`). A real GPU cloud profile; not the paper's cloud, so not "
         "the default: `gym.make(..., cloud_device=\"h100\")`.",
+        "- `rpi3b-paperfit`, `paper-cloud-paperfit` (the `paper-fit` calibration, "
+        "`splitgym reproduce --calibration paper-fit`): `rpi3b` and `paper-cloud` per-layer "
+        "times times one factor per layer class (conv, dense, other), fitted by least squares "
+        "in log space to the paper's Table 1 E-O, C-O and S-C cells that a static cut can "
+        "reach (`splitgym.profiles.paperfit`; regenerate with `python -m "
+        "splitgym.profiles.paperfit --write profiles`). Calibrated, not measured; the "
+        "factors, the cells, their residuals and the cells left out (with the reason) are in "
+        "`provenance` and in the table below.",
         "- `input_bytes`: the paper's implied per-frame input (Table 1 3G C-O / 30 frames "
         "at 1.1 Mbit/s), calibrated; the raw float32 input is `raw_input_bytes`.", "",
         "| model | kind | N | K cuts | host whole ms | rpi3b s | paper-cloud s | h100 ms "
@@ -249,6 +257,21 @@ def profiles_doc() -> str:
             f"{p.whole_model_s('host') * 1e3:.1f} | {p.whole_model_s('rpi3b'):.3f} | "
             f"{p.whole_model_s('paper-cloud'):.3f} | {_gpu_ms(p)} | {p.input_bytes} "
             f"({p.provenance['raw_input_bytes']}) | {flops:.2f} | {params:.2f}M |")
+    out += ["", "**The paper-fit factors** (multipliers of `rpi3b` / `paper-cloud` per layer "
+            "class; residual = log(fit estimate / paper) per fitted Table 1 cell):", "",
+            "| model | edge conv / dense / other | cloud conv / dense / other | residuals | "
+            "not fitted |", "|---|---|---|---|---|"]
+    from .paperfit import fit_provenance
+
+    for n in names:
+        fit = fit_provenance(profs[n])
+        if not fit:
+            continue
+        e, c = fit["edge_factors"], fit["cloud_factors"]
+        res = ", ".join(f"{r['cell']} {r['residual']:+.3f}" for r in fit["cells"])
+        left = ", ".join(x["cell"] for x in fit["excluded"]) or "-"
+        out.append(f"| {n} | {e['conv']:.3g} / {e['dense']:.3g} / {e['other']:.3g} | "
+                   f"{c['conv']:.3g} / {c['dense']:.3g} / {c['other']:.3g} | {res} | {left} |")
     for n in names:
         p, t = profs[n], tables[n]
         out += ["", f"## {n}", ""]
