@@ -82,3 +82,20 @@ def test_sweep__bad_config_is_refused_naming_the_key(tmp_path, text, message):
     path.write_text(text)
     with pytest.raises(ConfigError, match=message):
         load_config(path)
+
+
+def test_sweep__evaluate_trial_reports_each_policys_makespan(monkeypatch, tmp_path):
+    # the trial function alone, its Tune report captured (no Ray instance needed)
+    from ray import tune
+
+    from splitgym.experiments import sweep
+
+    reported = []
+    monkeypatch.setattr(tune, "report", lambda metrics, **_: reported.append(metrics))
+    sweep.evaluate_trial({"_sweep_out": str(tmp_path), "_eval_seeds": 0, "model": "alexnet",
+                          "bandwidth": "3g", "policies": "edge_only,single_cut",
+                          "seeds": 2, "env_kwargs": {"n_edges": 2, "frames_per_edge": 4}})
+    (metrics,) = reported
+    # edge-only never touches the link: its makespan is the edges' own work, and
+    # single_cut offloads at 3G (AlexNet's narrow cut), so it finishes first
+    assert 0 < metrics["single_cut_makespan_s"] < metrics["edge_only_makespan_s"]
