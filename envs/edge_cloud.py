@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import functools
 import inspect
 import math
@@ -112,11 +113,13 @@ class EdgeCloudEnv(gym.Env[np.ndarray, np.int64]):
     * ``model``: a shipped profile name (``"alexnet"``, ``"tiny_yolo"``,
       ``"darknet19"``, ``"alexnet_parallel"``, ``"resnet18"``, ``"googlenet"``,
       ``"toy"``), a path to a
-      ``splitgym-profile/1`` JSON file, or a `Profile`.
+      ``splitgym-profile/1`` JSON file (a string with a directory separator or a
+      ``.json`` suffix: a bare name is always a shipped profile), or a `Profile`.
     * ``edge_device``, ``cloud_device``: device names of the profile (default: its
       ``default_edge`` / ``default_cloud``).
     * ``bandwidth_mbps``: uplink rate [Mbit/s] >= 0, or ``"3g"`` (1.1) / ``"4g"``
-      (5.85); or a rate over time: a list of ``(t_s, mbps)`` steps, a CSV path, or a
+      (5.85); or a rate over time: a list of ``(t_s, mbps)`` steps, a CSV path (with a
+      directory separator or a ``.csv`` suffix: ``"./3g"``, never ``"3g"``), or a
       generator ``{{"kind": "markov" | "lognormal_ar1", ...}}`` drawn from the episode
       seed (`splitgym.envs.core.traces`). A transfer under a changing rate takes the
       exact time; a zero rate pauses it.
@@ -219,6 +222,9 @@ class EdgeCloudEnv(gym.Env[np.ndarray, np.int64]):
         self.scenario = args["scenario"]
         self.profile = load_profile(args["model"])
         devices = args["edge_device"]
+        if isinstance(devices, (list, tuple)) and not devices:
+            raise ConfigError("edge_device=[]: expected a device name, or a list of one "
+                              "device name per edge")
         default_edge = devices[0] if isinstance(devices, (list, tuple)) else devices
         self._bw_spec = args["bandwidth_mbps"]
         self._edge_bw = args["edge_bandwidth_mbps"]
@@ -270,6 +276,25 @@ class EdgeCloudEnv(gym.Env[np.ndarray, np.int64]):
         self._arrivals: list[np.ndarray] = []
         self._decisions: list[int] = []
         self._replay: tuple[Simulator, int] | None = None
+
+    #: What `copy.copy` copies (the rest is shared: the profile, cut table and configs
+    #: are never changed after construction).
+    _EPISODE_STATE: tuple[str, ...] = ("_sim", "_ctx", "_fast", "_ctx_buf", "_arrivals",
+                                       "_decisions", "_replay", "_np_random")
+
+    def __copy__(self) -> EdgeCloudEnv:
+        """A real copy: the episode state (the simulator or the compiled engine's rows, the
+        random generator) is copied, so each copy steps its own episode. (A shallow copy
+        would share the compiled engine's state rows, and stepping one would corrupt the
+        other.)"""
+        new = object.__new__(type(self))
+        new.__dict__.update(self.__dict__)
+        memo = {id(self.profile): self.profile, id(self._cut_table): self._cut_table,
+                id(self.sim_config): self.sim_config}
+        for name in self._EPISODE_STATE:
+            if name in self.__dict__:
+                new.__dict__[name] = copy.deepcopy(self.__dict__[name], memo)
+        return new
 
     def _check_engine(self, engine: Any) -> str:
         if engine not in ("auto", "python", "compiled"):
@@ -414,23 +439,24 @@ class EdgeCloudEnv(gym.Env[np.ndarray, np.int64]):
     # -- gymnasium API -----------------------------------------------------------------
     def reset(self, *, seed: int | None = None,
               options: Mapping[str, Any] | None = None) -> tuple[np.ndarray, dict[str, Any]]:
-        """Start an episode; see the class docstring for `options`."""
-        super().reset(seed=seed)
-        if self.engine == "compiled":
-            if not options:
-                return self._fast_reset(make_arrivals(self.workload, self.np_random))
-            if isinstance(options, Mapping) and set(options) == {"arrival_times_s"}:
-                given = check_arrivals(options["arrival_times_s"])
-                if len({len(a) for a in given}) == 1:  # equal frame counts: covered
-                    return self._fast_reset(given)
-        self._compiled = False
+        """Start an episode; see the class docstring for `options`.
+
+        Every option is validated before anything changes: a refused reset leaves the
+        env, its random generator and its episode exactly as they were."""
         sim_config, workload, objective, arrivals, bw_spec = self._episode_setup(options)
+        super().reset(seed=seed)
+        if self.engine == "compiled" and (not options or (
+                set(options) == {"arrival_times_s"} and arrivals is not None
+                and len({len(a) for a in arrivals}) == 1)):  # equal frame counts: covered
+            if arrivals is None:
+                arrivals = make_arrivals(self.workload, self.np_random)
+            return self._fast_reset(arrivals)
         if arrivals is None:
             arrivals = make_arrivals(workload, self.np_random)
         n_edges = len(arrivals)
-        self._check_links(n_edges, sim_config)
         traces = self._link_traces(n_edges, sim_config, bw_spec)
         edge_rows = self._edge_rows(n_edges)
+        self._compiled = False
         self._episode_objective = objective
         if self._sim is None or self._sim.config != sim_config:
             self._sim = Simulator(self._cut_table, sim_config)
@@ -483,6 +509,9 @@ class EdgeCloudEnv(gym.Env[np.ndarray, np.int64]):
         obs = np.empty(self.observation_space.shape, dtype=np.float32)
         e = fast.reset_env(0, fk.arrivals(self._arrivals), fk.I, fk.F, fk.S, fk.C, fk.P, fk.inv,
                            fk.cap, obs, self._ctx_buf)
+        if e < -1:  # pragma: no cover - the arrivals were checked finite and sorted
+            self._ctx = None
+            raise RuntimeError("reset(): the compiled engine met a NaN event time")
         self._ctx = self._fast_context() if e >= 0 else None
         return obs, self._info()
 
@@ -494,9 +523,21 @@ class EdgeCloudEnv(gym.Env[np.ndarray, np.int64]):
                                "(the episode may have ended)")
         fk = self._fast
         cut = check_cut(action, fk.mask, self.sim_config.bandwidth_mbps)
+        # liveness: the row must be at this env's pending decision (never a finished,
+        # stale or shared row: the kernel trusts it)
+        if int(fk.I[0, fast.C_PENDING]) != self._ctx["task"] or \
+                int(fk.I[0, fast.C_DECIDED]) != len(self._decisions):
+            self._ctx = None
+            raise RuntimeError("step(): the compiled engine's state is not at this env's "
+                               "pending decision (shared with another env or stale); call "
+                               "reset()")
         obs = np.empty(self.observation_space.shape, dtype=np.float32)
         e, reward = fast.step_env(0, cut, fk.I, fk.F, fk.S, fk.C, fk.P, fk.inv, fk.cap, obs,
                                   self._ctx_buf)
+        if e < -1:  # pragma: no cover - guarded above and by the kernel
+            self._ctx = None
+            raise RuntimeError("step(): the compiled engine refused a step (no pending task "
+                               "or a NaN event time); call reset()")
         self._decisions.append(cut)
         if e >= 0:
             self._ctx = self._fast_context()
@@ -535,7 +576,8 @@ class EdgeCloudEnv(gym.Env[np.ndarray, np.int64]):
     # -- helpers -----------------------------------------------------------------------
     def _episode_setup(self, options: Mapping[str, Any] | None) -> tuple[
             SimConfig, WorkloadConfig, str, list[np.ndarray] | None, Any]:
-        if not options:
+        """The episode's validated configuration; changes nothing (see `reset`)."""
+        if options is None or (isinstance(options, Mapping) and not options):
             return self.sim_config, self.workload, self.objective, None, self._bw_spec
         if not isinstance(options, Mapping):
             raise ConfigError(f"options: expected a dict, got {type(options).__name__}")
@@ -565,6 +607,9 @@ class EdgeCloudEnv(gym.Env[np.ndarray, np.int64]):
                     if isinstance(wl_kw.get(key), list):
                         wl_kw[key] = tuple(wl_kw[key])
                 workload = replace(workload, **wl_kw)
+        n_edges = len(arrivals) if arrivals is not None else workload.n_edges
+        self._check_links(n_edges, sim_config)
+        self._edge_rows(n_edges)
         return sim_config, workload, objective, arrivals, bw_spec
 
     def _observe(self) -> np.ndarray:

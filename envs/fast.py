@@ -375,7 +375,8 @@ def _start(g, f, c, C, P):
 
 @njit(cache=True)
 def _advance(g, f, C, P):
-    """Run env i's events until an edge needs a decision (return it) or the end (-1)."""
+    """Run env i's events until an edge needs a decision (return it) or the end (-1);
+    -2 for a NaN event time (the callers check arrivals first: a guard, not a path)."""
     frames, cap, shared = P[P_FRAMES], P[P_CAP], P[P_SHARED]
     rmask, lmask, bmask = P[P_RING] - 1, P[P_LRING] - 1, P[P_BRING] - 1
     lring, o_tedge = P[P_LRING], P[P_O_TEDGE]
@@ -395,6 +396,8 @@ def _advance(g, f, C, P):
         if g[C_HEAP] == 0:
             return -1
         t = f[o_ht]
+        if t != t:  # a NaN time would never pop (NaN != NaN): refuse, never spin
+            return -2
         f[F_AREA] += g[C_IN_SYSTEM] * (t - f[F_NOW])
         f[F_NOW] = t
         while g[C_HEAP] > 0 and f[o_ht] == t:
@@ -890,14 +893,20 @@ def reset_env(i, arrivals, I, F, S, C, P, inv, cap_obs, out, ctx):
 @njit(cache=True)
 def step_env(i, c, I, F, S, C, P, inv, cap_obs, out, ctx):
     """One decision of env i (cut `c`, already checked): its next observation (zeros at
-    the end). Return ``(edge or -1, reward)``."""
+    the end). Return ``(edge or -1, reward)``; ``(-2, nan)``, having changed nothing,
+    when env i has no pending task or `c` is out of range (a guard: the callers check
+    both, and the kernel must never index with them)."""
     g, f = I[i], F[i]
+    if g[C_PENDING] < 0 or g[C_PENDING] >= P[P_TASKS] or c < 0 or c >= C.shape[1]:
+        return -2, math.nan
     _start(g, f, c, C, P)
     e = _advance(g, f, C, P)
     if e >= 0:
         _observe(g, f, S, e, C, P, inv, cap_obs, out, ctx)
     else:
         out[:] = 0.0
+    if e < -1:
+        return e, math.nan
     current = _objective(f, P)
     reward = f[F_OBJ] - current
     f[F_OBJ] = current

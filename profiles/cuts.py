@@ -163,9 +163,40 @@ def chain_cut_table(profile: Profile, edge_device: str | None = None,
     cloud = cloud_device or profile.default_cloud
     profile.check_device(edge, "edge_device")
     profile.check_device(cloud, "cloud_device")
-    names = [lay.name for lay in profile.layers]
-    cuts = [cut_for_edge_set(profile, names[:i], edge, cloud) for i in range(len(names) + 1)]
+    names = tuple(lay.name for lay in profile.layers)
+    n = len(names)
+    edge_s = _prefix_sums_s([lay.latency_ms[edge] for lay in profile.layers])
+    cloud_s = _prefix_sums_s([lay.latency_ms[cloud] for lay in reversed(profile.layers)])
+    sent = [profile.input_bytes] + [lay.output_bytes for lay in profile.layers]
+    # the same costs as `cut_for_edge_set` of each prefix (bit for bit, tested), in time
+    # linear in the layers rather than quadratic
+    cuts = [Cut(edge_layers=names[:i], edge_s=edge_s[i],
+                transfer_bytes=int(sent[i]) if i < n else 0, cloud_s=cloud_s[n - i],
+                offloads=i < n) for i in range(n + 1)]
     return CutTable(profile, edge, cloud, cuts, kind="chain")
+
+
+def chain_edge_times_s(profile: Profile, device: str) -> list[float]:
+    """Edge time [s] of each prefix cut of a chain on `device` (``cut_for_edge_set``'s
+    ``edge_s``, in linear time)."""
+    profile.check_device(device, "edge_device")
+    return _prefix_sums_s([lay.latency_ms[device] for lay in profile.layers])
+
+
+_ULP_SCALE = 1 << 1074  # every finite double is a whole multiple of 2**-1074
+
+
+def _prefix_sums_s(values_ms: Sequence[float]) -> list[float]:
+    """``math.fsum(values_ms[:i]) / 1000`` for i = 0..n, in linear time: the partial sums
+    are kept exactly as integers (multiples of 2**-1074) and each is rounded once, by
+    Python's correctly rounded integer division, as `math.fsum` rounds its exact sum."""
+    total = 0
+    out = [0.0]
+    for v in values_ms:
+        num, den = float(v).as_integer_ratio()  # den is a power of two <= 2**1074
+        total += num << (1074 - (den.bit_length() - 1))
+        out.append((total / _ULP_SCALE) / 1000.0)
+    return out
 
 
 class DagCutter:

@@ -180,21 +180,59 @@ def _is_number(x: Any) -> bool:
     return isinstance(x, (int, float)) and not isinstance(x, bool)
 
 
-def _nonneg_float(x: Any, where: str) -> float:
-    if not _is_number(x) or not math.isfinite(x) or x < 0:
-        raise ProfileError(f"{where}: must be a finite number >= 0, got {x!r}")
+#: Largest latency [ms] and count (bytes, params, flops, shape entries) a profile may
+#: hold: beyond them sums overflow or lose whole units (2**53 is float64's exact range).
+MAX_MS = 1e12
+MAX_COUNT = 2**53
+#: Deepest nesting of a profile's JSON (or of its free-form ``provenance``).
+MAX_DEPTH = 64
+
+
+def _short(x: Any) -> str:
+    """repr(x), cut short (a huge integer's digits are not worth printing)."""
+    text = repr(x) if not isinstance(x, int) or abs(x) < 10**30 else f"an integer of " \
+        f"{x.bit_length()} bits"
+    return text if len(text) <= 80 else text[:77] + "..."
+
+
+def _nonneg_float(x: Any, where: str, most: float = MAX_MS) -> float:
+    if not _is_number(x) or not (0 <= x <= most) or not math.isfinite(float(x)):
+        raise ProfileError(f"{where}: must be a finite number >= 0 (at most {most:g}), got "
+                           f"{_short(x)}")
     return float(x)
 
 
 def _nonneg_int(x: Any, where: str) -> int:
-    if _is_number(x) and math.isfinite(x) and float(x).is_integer() and x >= 0:
+    if _is_number(x) and 0 <= x <= MAX_COUNT and float(x).is_integer():
         return int(x)
-    raise ProfileError(f"{where}: must be a whole number of bytes >= 0, got {x!r}")
+    raise ProfileError(f"{where}: must be a whole number of bytes >= 0, got {_short(x)} "
+                       f"(at most 2**53)")
+
+
+def _depth(obj: Any, limit: int = MAX_DEPTH) -> int:
+    """Nesting depth of lists and objects, counted without recursion, up to limit + 1."""
+    deepest, stack = 0, [(obj, 1)]
+    while stack:
+        node, d = stack.pop()
+        if isinstance(node, Mapping):
+            children = list(node.values())
+        elif isinstance(node, (list, tuple)):
+            children = list(node)
+        else:
+            continue
+        deepest = max(deepest, d)
+        if deepest > limit:
+            return deepest
+        stack.extend((c, d + 1) for c in children)
+    return deepest
 
 
 def _validate(doc: Any) -> Profile:
     if not isinstance(doc, Mapping):
         raise ProfileError(f"profile: must be a JSON object, got {type(doc).__name__}")
+    for key, value in doc.items():
+        if _depth(value, MAX_DEPTH - 1) > MAX_DEPTH - 1:
+            raise ProfileError(f"{key}: nested more than {MAX_DEPTH} levels deep")
     fmt = doc.get("format")
     if fmt != FORMAT:
         raise ProfileError(f"format: unknown profile format {fmt!r}, expected {FORMAT!r}")
@@ -278,13 +316,14 @@ def _validate(doc: Any) -> Profile:
         shape = raw.get("output_shape")
         if shape is not None:
             if not isinstance(shape, Sequence) or isinstance(shape, (str, bytes)) or not all(
-                    _is_number(s) and float(s).is_integer() and s >= 0 for s in shape):
+                    _is_number(s) and 0 <= s <= MAX_COUNT and float(s).is_integer()
+                    for s in shape):
                 raise ProfileError(f"{where}.output_shape: must be a list of whole numbers "
-                                   f">= 0, got {shape!r}")
+                                   f">= 0 (at most 2**53), got {_short(shape)}")
             shape = tuple(int(s) for s in shape)
         flops = raw.get("flops")
         if flops is not None:
-            flops = _nonneg_float(flops, f"{where}.flops")
+            flops = _nonneg_float(flops, f"{where}.flops", 1e30)
         params = raw.get("params")
         if params is not None:
             params = _nonneg_int(params, f"{where}.params")
@@ -357,8 +396,10 @@ def load_profile(source: str | Path | Mapping[str, Any] | Profile) -> Profile:
     """Load and validate a profile.
 
     `source` is a shipped profile name (``"alexnet"``, ``"toy"``; see
-    `shipped_profiles`), a path to a JSON file, a decoded JSON document, or a
-    `Profile` (returned as is). Raises `ProfileError` naming the bad field.
+    `shipped_profiles`), a path to a JSON file (a `Path`, or a string with a directory
+    separator or a ``.json`` suffix: a bare word is always a shipped name, whatever the
+    working directory holds), a decoded JSON document, or a `Profile` (returned as
+    is). Raises `ProfileError` naming the bad field.
     """
     if isinstance(source, Profile):
         return source
@@ -369,23 +410,42 @@ def load_profile(source: str | Path | Mapping[str, Any] | Profile) -> Profile:
                            f"got {type(source).__name__}")
     text: str
     origin: str
-    path = Path(source)
-    if isinstance(source, str) and not source.endswith(".json") and "/" not in source \
-            and "\\" not in source and not path.exists():
+    if isinstance(source, str) and not _looks_like_path(source):
+        # a bare word is a shipped name, whatever the working directory holds
         res = resources.files("splitgym.profiles").joinpath(f"{source}.json")
-        if not res.is_file():
-            raise ProfileError(f"model: no shipped profile {source!r} and no such file; "
-                               f"shipped: {shipped_profiles()}")
+        if not source or source.startswith(".") or not res.is_file():
+            raise ProfileError(f"model: no shipped profile {source!r}; shipped: "
+                               f"{shipped_profiles()} (a file is read only from a path: "
+                               f"write './{source}' or give a .json name)")
         text, origin = res.read_text(), f"shipped profile {source!r}"
     else:
+        path = Path(source)
         if not path.is_file():
             raise ProfileError(f"model: profile file {str(path)!r} does not exist")
-        text, origin = path.read_text(), str(path)
+        try:
+            text = path.read_bytes().decode("utf-8-sig")
+        except UnicodeDecodeError as exc:
+            raise ProfileError(f"{path}: not UTF-8 text (byte {exc.object[exc.start]:#04x} at "
+                               f"offset {exc.start}); profiles are UTF-8 JSON") from None
+        except OSError as exc:
+            raise ProfileError(f"{path}: cannot be read ({exc.strerror})") from None
+        origin = str(path)
     try:
         doc = json.loads(text)
     except json.JSONDecodeError as exc:
         raise ProfileError(f"{origin}: not valid JSON ({exc})") from None
+    except RecursionError:
+        raise ProfileError(f"{origin}: JSON nested too deeply (at most {MAX_DEPTH} levels)"
+                           ) from None
+    except ValueError as exc:  # e.g. an integer beyond Python's digit limit
+        raise ProfileError(f"{origin}: not a valid profile number ({exc})") from None
     try:
         return _validate(doc)
     except ProfileError as exc:
         raise ProfileError(f"{origin}: {exc}") from None
+
+
+def _looks_like_path(value: str) -> bool:
+    """A string names a file only when it has a directory separator or a ``.json``
+    suffix (so ``"alexnet"`` is the shipped profile even beside a folder ``alexnet``)."""
+    return "/" in value or "\\" in value or value.lower().endswith(".json")

@@ -7,9 +7,11 @@ the two in step.
 from __future__ import annotations
 
 import copy
+import json
 import re
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -44,6 +46,31 @@ def _multiagent_reset(**kw):
     from splitgym.envs import multiagent
 
     multiagent.env().reset(**kw)
+
+
+def _file(name, data: bytes) -> str:
+    """Write `data` to a fresh temporary file `name`; return its path."""
+    path = Path(tempfile.mkdtemp()) / name
+    path.write_bytes(data)
+    return str(path)
+
+
+def _shared_row_step():
+    """Step a dict-level copy of a compiled env after the original ran out (misuse that
+    once reached the kernel with a finished row)."""
+    env = EdgeCloudEnv(model="toy", n_edges=1, frames_per_edge=2, engine="compiled")
+    env.reset(seed=0)
+    other = object.__new__(EdgeCloudEnv)
+    other.__dict__.update(env.__dict__)
+    while not env.step(0)[2]:
+        pass
+    other.step(0)
+
+
+BURSTY = {"kind": "bursty", "mean_dwell_s": [2.0, 6.0]}
+MARKOV = {"kind": "markov", "rates_mbps": [1.0, 5.0], "mean_dwell_s": [1.0, 1.0]}
+LOGNORMAL = {"kind": "lognormal_ar1", "mean_mbps": 5.0}
+DEEP = b"[" * 100_000 + b"]" * 100_000
 
 
 def _cli(*args):
@@ -101,7 +128,47 @@ ROWS = [
     ("env", "misspelled argument", lambda: EdgeCloudEnv(bandwith_mbps=3),
      TypeError, r"unexpected keyword argument 'bandwith_mbps'"),
     ("env", "unknown shipped model", lambda: EdgeCloudEnv(model="vgg"),
-     ProfileError, r"model: no shipped profile 'vgg' and no such file"),
+     ProfileError, r"model: no shipped profile 'vgg'; shipped: "),
+    ("env", "frame rate below the minimum", lambda: EdgeCloudEnv(fps=5e-324),
+     ConfigError, r"fps=5e-324: expected a number > 0 or a \(low, high\) range, within "
+     r"\[0\.001, 1e\+06\]"),
+    ("env", "positive bandwidth below 1 bit/s", lambda: EdgeCloudEnv(bandwidth_mbps=5e-324),
+     ConfigError, r"bandwidth_mbps=5e-324: expected 0 \(no uplink\) or a number of Mbit/s "
+     r"in \[1e-06, 1e\+09\]"),
+    ("env", "empty edge device list", lambda: EdgeCloudEnv(edge_device=[]),
+     ConfigError, r"edge_device=\[\]: expected a device name, or a list"),
+    ("env", "queue capacity beyond 2**31 - 1", lambda: EdgeCloudEnv(queue_capacity=2**70),
+     ConfigError, r"queue_capacity=1180591620717411303424: expected a whole number in "
+     r"\[1, 2147483647\]"),
+    ("env", "more than 4096 cloud workers", lambda: EdgeCloudEnv(cloud_workers=5000),
+     ConfigError, r"cloud_workers=5000: expected a whole number in \[1, 4096\]"),
+    ("env", "more than 100,000 edges", lambda: EdgeCloudEnv(n_edges=10**6),
+     ConfigError, r"n_edges=1000000: expected a whole number in \[1, 100000\]"),
+    ("env", "more than 10,000,000 frames per episode",
+     lambda: EdgeCloudEnv(n_edges=1000, frames_per_edge=10**5),
+     ConfigError, r"frames_per_edge=100000: 100000000 frames in all \(n_edges=1000\); "
+     r"expected at most 10000000"),
+    ("env", "bursty factor not finite",
+     lambda: EdgeCloudEnv(arrivals=dict(BURSTY, high_factor=float("nan"))),
+     ConfigError, r"arrivals\['high_factor'\]=nan: expected a finite number in \[0, 1000\]"),
+    ("env", "bursty dwell time NaN",
+     lambda: EdgeCloudEnv(arrivals=dict(BURSTY, mean_dwell_s=[float("nan"), 1])),
+     ConfigError, r"arrivals\['mean_dwell_s'\]\[0\]=nan: expected a finite number in "
+     r"\[0\.001, 1e\+07\]"),
+    ("env", "bursty dwell time below 1 ms",
+     lambda: EdgeCloudEnv(arrivals=dict(BURSTY, mean_dwell_s=[1e-12, 1e-12])),
+     ConfigError, r"arrivals\['mean_dwell_s'\]\[0\]=1e-12: expected a finite number in"),
+    ("env", "bursty with over 1000 state switches per frame",
+     lambda: EdgeCloudEnv(fps=1.0, arrivals=dict(BURSTY, high_factor=1e-3, low_factor=0.0,
+                                                 mean_dwell_s=[1e-3, 1e7])),
+     ConfigError, r"arrivals: bursty with high_factor=0\.001.* switches state 2e\+06 times per "
+     r"frame; expected at most 1000"),
+    ("env", "misspelled key of an arrivals dict",
+     lambda: EdgeCloudEnv(arrivals=dict(BURSTY, high_facter=2.0)),
+     ConfigError, r"arrivals\['high_facter'\]: unknown key; allowed: \['kind', 'high_factor'"),
+    ("reset", "option out of range (nothing changes)",
+     lambda: EdgeCloudEnv().reset(options={"fps": 5e-324}),
+     ConfigError, r"fps=5e-324: expected a number > 0"),
     ("reset", "unknown option", lambda: EdgeCloudEnv().reset(options={"bw": 1}),
      ConfigError, r"options\['bw'\]: unknown reset option"),
     ("reset", "decreasing arrival times",
@@ -113,6 +180,9 @@ ROWS = [
      InvalidActionError, r"action=0: cut 0 is infeasible at bandwidth_mbps=0\.0"),
     ("step", "step before reset", lambda: EdgeCloudEnv(model="toy").step(0),
      RuntimeError, r"step\(\) called with no pending decision: call reset\(\) first"),
+    ("step", "compiled engine state shared with a finished env", _shared_row_step,
+     RuntimeError, r"step\(\): the compiled engine's state is not at this env's pending "
+     r"decision \(shared with another env or stale\)"),
     ("profile", "unknown format", lambda: load_profile(dict(PROFILE, format="x")),
      ProfileError, r"format: unknown profile format 'x'"),
     ("profile", "negative latency", lambda: load_profile(_profile(latency_ms={"a": -1,
@@ -125,6 +195,29 @@ ROWS = [
      ProfileError, r"layers\[0\] \('x'\)\.inputs: unknown layer 'z'"),
     ("profile", "fractional bytes", lambda: load_profile(_profile(output_bytes=1.5)),
      ProfileError, r"output_bytes: must be a whole number of bytes >= 0, got 1\.5"),
+    ("profile", "a count beyond 2**53", lambda: load_profile(_profile(output_bytes=10**400)),
+     ProfileError, r"output_bytes: must be a whole number of bytes >= 0, got an integer of "
+     r"1329 bits \(at most 2\*\*53\)"),
+    ("profile", "a latency beyond 1e12 ms",
+     lambda: load_profile(_profile(latency_ms={"a": 10**400, "b": 1.0})),
+     ProfileError, r"latency_ms\['a'\]: must be a finite number >= 0 \(at most 1e\+12\), got "
+     r"an integer of 1329 bits"),
+    ("profile", "provenance nested over 64 levels",
+     lambda: load_profile(dict(PROFILE, provenance=json.loads("{\"a\":" * 70 + "1" +
+                                                              "}" * 70))),
+     ProfileError, r"provenance: nested more than 64 levels deep"),
+    ("profile", "a file of deeply nested JSON", lambda: load_profile(_file("deep.json", DEEP)),
+     ProfileError, r"deep\.json: JSON nested too deeply"),
+    ("profile", "a file with an integer of 5,000 digits",
+     lambda: load_profile(_file("big.json", b'{"input_bytes": ' + b"9" * 5000 + b"}")),
+     ProfileError, r"big\.json: not a valid profile number \(Exceeds the limit"),
+    ("profile", "a file not in UTF-8",
+     lambda: load_profile(_file("latin1.json", '{"model": "caf\u00e9"}'.encode("latin-1"))),
+     ProfileError, r"latin1\.json: not UTF-8 text \(byte 0xe9 at offset 14\); profiles are "
+     r"UTF-8 JSON"),
+    ("profile", "a missing file (a path: it has a separator or .json)",
+     lambda: load_profile("./nowhere.json"),
+     ProfileError, r"model: profile file 'nowhere\.json' does not exist"),
     ("trace", "steps not starting at 0", lambda: make_trace([[1.0, 2.0]]),
      ConfigError, r"bandwidth_mbps: the first step must start at t_s = 0"),
     ("trace", "missing trace file", lambda: make_trace("missing.csv"),
@@ -134,6 +227,57 @@ ROWS = [
     ("trace", "bad Markov chain",
      lambda: EdgeCloudEnv(bandwidth_mbps={"kind": "markov", "rates_mbps": [1.0]}),
      ConfigError, r"markov needs rates_mbps \(>= 0\) and mean_dwell_s \(> 0\)"),
+    ("trace", "steps closer than 1 microsecond",
+     lambda: EdgeCloudEnv(n_edges=2, edge_bandwidth_mbps=[[[0, 1.0], [0, 2.0]], 1.0]),
+     ConfigError, r"edge_bandwidth_mbps\[0\]: step 1 starts at t_s=0\.0; expected finite "
+     r"times, each at least 1e-06 s after the previous"),
+    ("trace", "CSV step 5e-324 s wide",
+     lambda: make_trace(_file("tiny.csv", b"0,5\n5e-324,0\n")),
+     ConfigError, r"bandwidth_mbps: step 1 starts at t_s=5e-324"),
+    ("trace", "CSV file not in UTF-8",
+     lambda: make_trace(_file("latin1.csv", "# caf\u00e9\n0,5\n".encode("latin-1"))),
+     ConfigError, r"bandwidth_mbps: trace file '.*latin1\.csv' is not UTF-8 text \(byte 0xe9"),
+    ("trace", "a step's rate not finite", lambda: make_trace([[0, 1.0], [1, float("nan")]]),
+     ConfigError, r"bandwidth_mbps\[1\]\[1\]=nan: expected 0 \(no uplink\) or a number"),
+    ("trace", "a bare word that is no rate (a file needs a path)",
+     lambda: EdgeCloudEnv(bandwidth_mbps="uplink"),
+     ConfigError, r"bandwidth_mbps='uplink': expected a number of Mbit/s >= 0 or one of"),
+    ("trace", "misspelled key of a generator",
+     lambda: EdgeCloudEnv(bandwidth_mbps=dict(LOGNORMAL, sigmaa=1.0)),
+     ConfigError, r"bandwidth_mbps\['sigmaa'\]: unknown key; allowed: \['kind', 'mean_mbps'"),
+    ("trace", "Markov dwell time below 1 ms",
+     lambda: EdgeCloudEnv(bandwidth_mbps=dict(MARKOV, mean_dwell_s=[1e-9, 1e-9])),
+     ConfigError, r"bandwidth_mbps\['mean_dwell_s'\]\[0\]=1e-09: expected a finite number in "
+     r"\[0\.001, 1e\+07\]"),
+    ("trace", "Markov duration infinite",
+     lambda: EdgeCloudEnv(bandwidth_mbps=dict(MARKOV, duration_s=float("inf"))),
+     ConfigError, r"bandwidth_mbps\['duration_s'\]=inf: expected a finite number in "
+     r"\[0\.001, 1e\+07\]"),
+    ("trace", "Markov duration NaN",
+     lambda: EdgeCloudEnv(bandwidth_mbps=dict(MARKOV, duration_s=float("nan"))),
+     ConfigError, r"bandwidth_mbps\['duration_s'\]=nan: expected a finite number"),
+    ("trace", "Markov duration negative",
+     lambda: EdgeCloudEnv(bandwidth_mbps=dict(MARKOV, duration_s=-1)),
+     ConfigError, r"bandwidth_mbps\['duration_s'\]=-1: expected a finite number"),
+    ("trace", "Markov trace of over 1,000,000 steps",
+     lambda: EdgeCloudEnv(bandwidth_mbps=dict(MARKOV, duration_s=1e7)),
+     ConfigError, r"bandwidth_mbps: markov with duration_s=1e\+07 and a mean dwell of 1 s draws "
+     r"about 1e\+07 steps; expected at most 1000000"),
+    ("trace", "log-normal duration infinite",
+     lambda: EdgeCloudEnv(bandwidth_mbps=dict(LOGNORMAL, duration_s=float("inf"))),
+     ConfigError, r"bandwidth_mbps\['duration_s'\]=inf: expected a finite number in "
+     r"\[1, 1e\+07\]"),
+    ("trace", "log-normal step below 1 ms",
+     lambda: EdgeCloudEnv(bandwidth_mbps=dict(LOGNORMAL, step_s=1e-9)),
+     ConfigError, r"bandwidth_mbps\['step_s'\]=1e-09: expected a finite number in "
+     r"\[0\.001, 1e\+07\]"),
+    ("trace", "log-normal trace of over 1,000,000 steps",
+     lambda: EdgeCloudEnv(bandwidth_mbps=dict(LOGNORMAL, step_s=1e-3, duration_s=1e4)),
+     ConfigError, r"bandwidth_mbps: lognormal_ar1 with duration_s=10000 and step_s=0\.001 has "
+     r"10000000 steps; expected at most 1000000"),
+    ("trace", "log-normal sigma beyond 5",
+     lambda: EdgeCloudEnv(bandwidth_mbps=dict(LOGNORMAL, sigma=50.0)),
+     ConfigError, r"bandwidth_mbps\['sigma'\]=50\.0: expected a finite number in \[0, 5\]"),
     ("trace", "per-edge specs on a shared uplink",
      lambda: EdgeCloudEnv(uplink="shared", edge_bandwidth_mbps=["3g"] * 5),
      ConfigError, r"edge_bandwidth_mbps: per-edge uplinks need uplink='per_edge'"),
@@ -179,7 +323,71 @@ def render() -> str:
     for area, what, _, exc, pattern in ROWS:
         shown = re.sub(r"\\(.)", r"\1", pattern).replace("|", "\\|")
         out.append(f"| {area} | {what} | `{exc.__name__}` | `{shown}` |")
+    out += ["", "## Bounds", "",
+            "Every number has a range whose work and memory are bounded, so no accepted "
+            "input can overflow, allocate without bound or loop without end; outside it "
+            "the input is refused as above. The constants live in "
+            "`splitgym.envs.core.config`, `splitgym.envs.core.traces` and "
+            "`splitgym.profiles.schema`.", "",
+            "| input | accepted | why |", "|---|---|---|"]
+    out += [f"| {a} | {b} | {c} |" for a, b, c in BOUNDS]
+    out += ["", "## Names and files", "",
+            "A bare word is never read as a file, whatever the working directory holds: "
+            "`bandwidth_mbps=\"3g\"` is 3G and `model=\"alexnet\"` (or `--model alexnet`) "
+            "the shipped profile even beside a file or folder of that name. A value is "
+            "read as a file only when it looks like a path: a `pathlib.Path`, or a string "
+            "with a directory separator or a `.csv` (traces) / `.json` (profiles) "
+            "suffix; write `./3g` to mean a file named `3g`. Files are read as UTF-8."]
     return "\n".join(out) + "\n"
+
+
+def _bounds() -> list[tuple[str, str, str]]:
+    from splitgym.envs.core import config as c
+    from splitgym.envs.core import traces as t
+    from splitgym.profiles import schema as s
+
+    return [
+        ("`bandwidth_mbps`, every trace rate", f"0, or {c.MIN_MBPS:g} to {c.MAX_MBPS:g} "
+         f"Mbit/s", "a smaller positive rate is refused, not rounded to 0: it makes a "
+         "transfer's time overflow while the cut still looks feasible; 0 means no uplink"),
+        ("`fps` (and each end of a range)", f"{c.MIN_FPS:g} to {c.MAX_FPS:g} frames/s",
+         "slower rates overflow arrival times; faster ones are below the times' resolution"),
+        ("`n_edges`", f"1 to {c.MAX_EDGES:,}", "per-edge state"),
+        ("`n_edges` x `frames_per_edge`", f"at most {c.MAX_TASKS:,} frames",
+         "one episode's per-task records (64 bytes a task in the compiled engine)"),
+        ("`queue_capacity`", f"1 to {c.MAX_QUEUE_CAPACITY:,}", "the compiled engine's "
+         "integers"),
+        ("`cloud_workers`", f"1 to {c.MAX_CLOUD_WORKERS:,}", "work per decision"),
+        ("`phase_s`", f"0 to {c.MAX_DWELL_S:g} s", "finite times"),
+        ("bursty `high_factor`, `low_factor`", f"0 to {c.MAX_FACTOR:g}, not both 0",
+         "finite rates"),
+        ("bursty `mean_dwell_s`, Markov `mean_dwell_s`",
+         f"{c.MIN_DWELL_S:g} to {c.MAX_DWELL_S:g} s", "drawing work per frame or per second"),
+        ("bursty state switches", f"at most {c.MAX_SWITCHES_PER_FRAME:g} expected per frame "
+         "(2 / (fps_low x (high_factor x dwell_high + low_factor x dwell_low)))",
+         "drawing work per frame"),
+        ("Markov and log-normal `duration_s`", f"up to {t.MAX_DURATION_S:g} s (Markov: at "
+         f"least {c.MIN_DWELL_S:g} s; log-normal: at least `step_s`)", "finite traces"),
+        ("generated trace steps", f"at most {t.MAX_TRACE_STEPS:,} (Markov: duration_s / "
+         "the shortest mean dwell; log-normal: duration_s / step_s)", "memory and drawing "
+         "time"),
+        ("Markov states", f"2 to {t.MAX_STATES}", "the transition matrix"),
+        ("log-normal `step_s`; `sigma`; `rho`", f"at least {c.MIN_DWELL_S:g} s; 0 to "
+         f"{t.MAX_SIGMA:g}; -1 < rho < 1", "overflowing rates"),
+        ("user trace steps (a list or a CSV)", f"finite, each at least {t.MIN_STEP_S:g} s "
+         "after the previous", "a narrower step's volume is below the arithmetic's "
+         "resolution"),
+        ("generator dicts", "only their documented keys", "a misspelled key is refused, "
+         "not ignored"),
+        ("generated arrival times", "finite, >= 0, non-decreasing (checked before the "
+         "simulation)", "the compiled engine also refuses a NaN event time"),
+        ("profile latencies", f"0 to {s.MAX_MS:g} ms", "finite sums"),
+        ("profile bytes, params, shapes", "whole numbers 0 to 2**53", "exact in float64"),
+        ("profile nesting", f"at most {s.MAX_DEPTH} levels", "no recursion limits"),
+    ]
+
+
+BOUNDS = _bounds()
 
 
 def test_errors_doc__is_in_step_with_the_rows():

@@ -2,7 +2,9 @@
 
 Units are in the names: ``_mbps`` is Mbit/s (1 Mbit = 1e6 bit), ``_s`` seconds.
 Every check raises `ConfigError` naming the field, the value and what was expected,
-before any simulation work starts.
+before any simulation work starts. Every number has a range whose work and memory are
+bounded (the constants below; `docs/errors.md` lists them): no accepted value can make
+the simulation overflow, allocate without bound or loop without end.
 """
 
 from __future__ import annotations
@@ -18,6 +20,30 @@ Uplink = Literal["per_edge", "shared"]
 UPLINKS: tuple[str, ...] = ("per_edge", "shared")
 ARRIVALS: tuple[str, ...] = ("periodic", "poisson", "bursty")
 
+#: Smallest nonzero rate [Mbit/s] accepted anywhere (1 bit/s). A smaller positive rate
+#: is refused, not rounded to 0: it would make a transfer's time overflow to inf (or
+#: dwarf every other time) while the cut still looks feasible; 0 means "no uplink" and
+#: leaves only edge-only feasible.
+MIN_MBPS = 1e-6
+#: Largest rate [Mbit/s] accepted (1 Pbit/s), so that a trace's volume cannot overflow.
+MAX_MBPS = 1e9
+#: Frame rates [frames/s] accepted: below MIN_FPS a frame interval (and the episode)
+#: runs for days and tiny rates overflow to inf times; above MAX_FPS frames are closer
+#: than the times' resolution.
+MIN_FPS, MAX_FPS = 1e-3, 1e6
+#: Upper bounds of the whole-number fields (each an allocation or a per-decision loop).
+MAX_EDGES = 100_000
+MAX_TASKS = 10_000_000  # n_edges x frames_per_edge: one episode's per-task records
+MAX_QUEUE_CAPACITY = 2**31 - 1
+MAX_CLOUD_WORKERS = 4096
+#: Bursty arrivals: factors in [0, MAX_FACTOR]; dwell times in [MIN_DWELL_S,
+#: MAX_DWELL_S]; at most MAX_SWITCHES_PER_FRAME expected state switches per frame
+#: (``2 / (fps_low * (high_factor * dwell_high + low_factor * dwell_low))``).
+MAX_FACTOR = 1e3
+MIN_DWELL_S, MAX_DWELL_S = 1e-3, 1e7
+MAX_SWITCHES_PER_FRAME = 1e3
+BURSTY_KEYS: tuple[str, ...] = ("kind", "high_factor", "low_factor", "mean_dwell_s")
+
 
 class ConfigError(ValueError):
     """An invalid configuration value; the message names the field and the value."""
@@ -27,8 +53,21 @@ def _is_real(x: Any) -> bool:
     return isinstance(x, (int, float)) and not isinstance(x, bool)
 
 
+def check_rate_mbps(value: Any, field: str) -> float:
+    """A rate [Mbit/s]: 0, or a finite number in [MIN_MBPS, MAX_MBPS]."""
+    try:
+        ok = _is_real(value) and (value == 0 or MIN_MBPS <= value <= MAX_MBPS)
+    except OverflowError:  # pragma: no cover - ints compare exactly with floats
+        ok = False
+    if not ok:
+        raise ConfigError(f"{field}={value!r}: expected 0 (no uplink) or a number of Mbit/s "
+                          f"in [{MIN_MBPS:g}, {MAX_MBPS:g}]")
+    return float(value)
+
+
 def parse_bandwidth_mbps(value: Any, field: str = "bandwidth_mbps") -> float:
-    """A bandwidth in Mbit/s from a number >= 0 or a preset name (``"3g"``, ``"4g"``)."""
+    """A bandwidth in Mbit/s from a number (0, or in [MIN_MBPS, MAX_MBPS]) or a preset
+    name (``"3g"``, ``"4g"``)."""
     if isinstance(value, str):
         key = value.strip().lower()
         if key in BANDWIDTH_PRESETS_MBPS:
@@ -41,13 +80,43 @@ def parse_bandwidth_mbps(value: Any, field: str = "bandwidth_mbps") -> float:
     if not _is_real(value) or not math.isfinite(value) or value < 0:
         raise ConfigError(f"{field}={value!r}: expected a finite number of Mbit/s >= 0 or one "
                           f"of {sorted(BANDWIDTH_PRESETS_MBPS)}")
+    return check_rate_mbps(value, field)
+
+
+def _pos_int(value: Any, field: str, most: int | None = None) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise ConfigError(f"{field}={value!r}: expected a whole number >= 1")
+    if most is not None and value > most:
+        raise ConfigError(f"{field}={value!r}: expected a whole number in [1, {most}]")
+    return value
+
+
+def check_number(value: Any, field: str, low: float, high: float,
+                 low_open: bool = False) -> float:
+    """A finite real number in [low, high] (``(low, high]`` with `low_open`)."""
+    if not _is_real(value) or not math.isfinite(value) or value > high or value < low or (
+            low_open and value == low):
+        raise ConfigError(f"{field}={value!r}: expected a finite number in "
+                          f"{'(' if low_open else '['}{low:g}, {high:g}]")
     return float(value)
 
 
-def _pos_int(value: Any, field: str) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise ConfigError(f"{field}={value!r}: expected a whole number >= 1")
-    return value
+def check_keys(spec: Any, allowed: tuple[str, ...], field: str) -> None:
+    """Refuse a key of a generator dict that is not one of `allowed` (a misspelling)."""
+    unknown = sorted(str(k) for k in spec if k not in allowed)
+    if unknown:
+        raise ConfigError(f"{field}[{unknown[0]!r}]: unknown key; allowed: {list(allowed)}")
+
+
+def looks_like_path(value: Any, suffixes: tuple[str, ...]) -> bool:
+    """Whether a string names a file: a `Path`, or a string with a directory separator or
+    one of `suffixes`. Bare words (``"3g"``, ``"alexnet"``) are never read as files,
+    whatever the working directory holds: write ``./3g`` to mean a file named 3g."""
+    if hasattr(value, "__fspath__"):
+        return True
+    if not isinstance(value, str):
+        return False
+    return "/" in value or "\\" in value or value.lower().endswith(suffixes)
 
 
 @dataclass(frozen=True)
@@ -87,8 +156,8 @@ class SimConfig:
         object.__setattr__(self, "bandwidth_mbps", parse_bandwidth_mbps(self.bandwidth_mbps))
         if self.uplink not in UPLINKS:
             raise ConfigError(f"uplink={self.uplink!r}: expected one of {list(UPLINKS)}")
-        _pos_int(self.queue_capacity, "queue_capacity")
-        _pos_int(self.cloud_workers, "cloud_workers")
+        _pos_int(self.queue_capacity, "queue_capacity", MAX_QUEUE_CAPACITY)
+        _pos_int(self.cloud_workers, "cloud_workers", MAX_CLOUD_WORKERS)
         d = self.deadline_s
         if d is not None and (not _is_real(d) or not math.isfinite(d) or d <= 0):
             raise ConfigError(f"deadline_s={d!r}: expected None or a number of seconds > 0")
@@ -132,20 +201,25 @@ class WorkloadConfig:
     arrivals: str | tuple[tuple[str, Any], ...] = "periodic"
 
     def __post_init__(self) -> None:
-        _pos_int(self.n_edges, "n_edges")
+        _pos_int(self.n_edges, "n_edges", MAX_EDGES)
         fpe = self.frames_per_edge
         if isinstance(fpe, (list, tuple)):
             if len(fpe) != self.n_edges:
                 raise ConfigError(f"frames_per_edge={list(fpe)!r}: expected one count per "
                                   f"edge ({self.n_edges})")
             for f in fpe:
-                _pos_int(f, "frames_per_edge")
+                _pos_int(f, "frames_per_edge", MAX_TASKS)
             object.__setattr__(self, "frames_per_edge", tuple(fpe))
+            total = sum(fpe)
         else:
-            _pos_int(fpe, "frames_per_edge")
+            _pos_int(fpe, "frames_per_edge", MAX_TASKS)
+            total = fpe * self.n_edges
+        if total > MAX_TASKS:
+            raise ConfigError(f"frames_per_edge={fpe!r}: {total} frames in all (n_edges="
+                              f"{self.n_edges}); expected at most {MAX_TASKS} per episode")
         arr = self.arrivals
         if isinstance(arr, dict):
-            arr = tuple(sorted(arr.items()))
+            arr = tuple(sorted(arr.items(), key=lambda kv: str(kv[0])))
             object.__setattr__(self, "arrivals", arr)
         kind = arr if isinstance(arr, str) else dict(arr).get("kind")
         if kind not in ARRIVALS:
@@ -153,21 +227,59 @@ class WorkloadConfig:
                               f"or a dict with 'kind'")
         fps = self.fps
         if isinstance(fps, (list, tuple)):
-            if len(fps) != 2 or not all(_is_real(f) and math.isfinite(f) and f > 0 for f in fps) \
+            if len(fps) != 2 or not all(_is_real(f) and MIN_FPS <= f <= MAX_FPS for f in fps) \
                     or fps[0] > fps[1]:
                 raise ConfigError(f"fps={fps!r}: expected a number > 0 or a (low, high) range "
-                                  f"with 0 < low <= high")
+                                  f"with 0 < low <= high, within [{MIN_FPS:g}, {MAX_FPS:g}]")
             object.__setattr__(self, "fps", (float(fps[0]), float(fps[1])))
-        elif not _is_real(fps) or not math.isfinite(fps) or fps <= 0:
-            raise ConfigError(f"fps={fps!r}: expected a number > 0 or a (low, high) range")
+        elif not _is_real(fps) or not MIN_FPS <= fps <= MAX_FPS:
+            raise ConfigError(f"fps={fps!r}: expected a number > 0 or a (low, high) range, "
+                              f"within [{MIN_FPS:g}, {MAX_FPS:g}]")
         else:
             object.__setattr__(self, "fps", float(fps))
+        fps_low = self.fps[0] if isinstance(self.fps, tuple) else self.fps
+        if not isinstance(arr, str):
+            object.__setattr__(self, "arrivals", _check_arrival_params(dict(arr), fps_low))
+        elif arr == "bursty":  # the default parameters, at this fps
+            _check_arrival_params({"kind": "bursty"}, fps_low)
         if self.phase_s is not None:
             ph = self.phase_s
             if _is_real(ph):
                 ph = (ph,) * self.n_edges
             if not isinstance(ph, (list, tuple)) or len(ph) != self.n_edges or not all(
-                    _is_real(p) and math.isfinite(p) and p >= 0 for p in ph):
+                    _is_real(p) and math.isfinite(p) and 0 <= p <= MAX_DWELL_S for p in ph):
                 raise ConfigError(f"phase_s={self.phase_s!r}: expected None or {self.n_edges} "
-                                  f"finite phases >= 0 (one per edge)")
+                                  f"finite phases >= 0 (one per edge, at most "
+                                  f"{MAX_DWELL_S:g} s)")
             object.__setattr__(self, "phase_s", tuple(float(p) for p in ph))
+
+
+def _check_arrival_params(params: dict[Any, Any], fps_low: float) -> tuple[tuple[str, Any], ...]:
+    """Validate an arrivals dict (see `WorkloadConfig`); return it as sorted items, the
+    numbers as floats."""
+    kind = params["kind"]
+    if kind != "bursty":
+        check_keys(params, ("kind",), "arrivals")
+        return (("kind", kind),)
+    check_keys(params, BURSTY_KEYS, "arrivals")
+    high = check_number(params.get("high_factor", 3.0), "arrivals['high_factor']", 0.0,
+                        MAX_FACTOR)
+    low = check_number(params.get("low_factor", 0.25), "arrivals['low_factor']", 0.0,
+                       MAX_FACTOR)
+    if high == 0 and low == 0:
+        raise ConfigError("arrivals: bursty needs high_factor or low_factor > 0 (both are 0: "
+                          "no frame would ever arrive)")
+    dwell = params.get("mean_dwell_s", (2.0, 6.0))
+    if not isinstance(dwell, (list, tuple)) or len(dwell) != 2:
+        raise ConfigError(f"arrivals['mean_dwell_s']={dwell!r}: expected two dwell times [s] "
+                          f"(high state, low state)")
+    d = tuple(check_number(x, f"arrivals['mean_dwell_s'][{i}]", MIN_DWELL_S, MAX_DWELL_S)
+              for i, x in enumerate(dwell))
+    per_frame = fps_low * (high * d[0] + low * d[1])
+    if 2.0 / per_frame > MAX_SWITCHES_PER_FRAME:
+        raise ConfigError(f"arrivals: bursty with high_factor={high:g}, low_factor={low:g}, "
+                          f"mean_dwell_s={list(d)!r} at fps {fps_low:g} switches state "
+                          f"{2.0 / per_frame:.3g} times per frame; expected at most "
+                          f"{MAX_SWITCHES_PER_FRAME:g} (longer dwell times or larger factors)")
+    return tuple(sorted({"kind": kind, "high_factor": high, "low_factor": low,
+                         "mean_dwell_s": d}.items()))

@@ -9,9 +9,12 @@ changes, paused through zero-rate intervals.
 Specs (the env's ``bandwidth_mbps`` and ``edge_bandwidth_mbps``):
 
 * a number >= 0 or ``"3g"`` / ``"4g"``: a constant rate;
-* a list of ``(t_s, mbps)`` steps (the first at t = 0), repeating after the last step
-  plus its duration ``period_s`` (default: the last step's start + the mean step);
-* a path to a CSV file of ``t_s,mbps`` rows (a header line is allowed);
+* a list of ``(t_s, mbps)`` steps (the first at t = 0, each at least ``MIN_STEP_S``
+  long), repeating after the last step plus its duration ``period_s`` (default: the
+  last step's start + the mean step);
+* a path to a CSV file of ``t_s,mbps`` rows (a header line is allowed): a `Path`, or a
+  string with a directory separator or a ``.csv`` suffix. A bare word is never read as
+  a file (``"3g"`` is 3G even beside a file named ``3g``): write ``"./3g"`` for that;
 * ``{"kind": "markov", "rates_mbps": [...], "mean_dwell_s": [...], "transition": ...,
   "duration_s": 600}``: a continuous-time Markov chain of rates (exponential dwell
   times; next state uniform among the others unless a row-stochastic ``transition``
@@ -19,6 +22,10 @@ Specs (the env's ``bandwidth_mbps`` and ``edge_bandwidth_mbps``):
 * ``{"kind": "lognormal_ar1", "mean_mbps": m, "sigma": s, "rho": r, "step_s": 1,
   "duration_s": 600}``: a log-normal AR(1) rate per step with mean m, drawn from the
   episode seed.
+
+Rates given by the user are 0 or in [`MIN_MBPS`, `MAX_MBPS`]; generator parameters are
+bounded so that a trace has at most `MAX_TRACE_STEPS` steps (see `docs/errors.md`),
+and unknown keys of a generator dict are refused.
 """
 
 from __future__ import annotations
@@ -31,30 +38,60 @@ from typing import Any
 
 import numpy as np
 
-from .config import ConfigError, parse_bandwidth_mbps
+from .config import (
+    MAX_DWELL_S,
+    MAX_MBPS,
+    MIN_DWELL_S,
+    MIN_MBPS,
+    ConfigError,
+    check_keys,
+    check_number,
+    check_rate_mbps,
+    looks_like_path,
+    parse_bandwidth_mbps,
+)
 
 GENERATORS = ("markov", "lognormal_ar1")
+GENERATOR_KEYS: dict[str, tuple[str, ...]] = {
+    "markov": ("kind", "rates_mbps", "mean_dwell_s", "transition", "duration_s"),
+    "lognormal_ar1": ("kind", "mean_mbps", "sigma", "rho", "step_s", "duration_s"),
+}
+#: A generated trace has at most this many steps (its memory and drawing time).
+MAX_TRACE_STEPS = 1_000_000
+#: A generator's ``duration_s`` is at most this [s] (about 116 days).
+MAX_DURATION_S = 1e7
+#: Shortest step [s] of a user-given trace (steps or CSV): a narrower one has a volume
+#: below the arithmetic's resolution.
+MIN_STEP_S = 1e-6
+#: Largest log-normal ``sigma`` (wider rates overflow).
+MAX_SIGMA = 5.0
+#: Most states of a Markov trace.
+MAX_STATES = 64
 
 
 class RateTrace:
     """A repeating piecewise-constant rate [Mbit/s]; see the module docstring."""
 
     def __init__(self, times_s: Sequence[float], rates_mbps: Sequence[float],
-                 period_s: float) -> None:
+                 period_s: float, field: str = "bandwidth_mbps") -> None:
         t = np.asarray(times_s, dtype=np.float64)
         r = np.asarray(rates_mbps, dtype=np.float64)
         if t.ndim != 1 or t.size == 0 or t.size != r.size or t[0] != 0.0 or \
-                np.any(np.diff(t) <= 0) or not period_s > t[-1]:
-            raise ConfigError(f"trace: need steps starting at t=0, strictly increasing, "
-                              f"and period_s > the last step (got times {t.tolist()[:5]}..., "
-                              f"period_s={period_s})")
+                not np.isfinite(t).all() or np.any(np.diff(t) <= 0) or \
+                not math.isfinite(period_s) or not period_s > t[-1]:
+            raise ConfigError(f"{field}: a trace needs finite steps starting at t=0, strictly "
+                              f"increasing, and a finite period_s > the last step (got times "
+                              f"{t.tolist()[:5]}..., period_s={period_s})")
         if np.any(~np.isfinite(r)) or np.any(r < 0):
-            raise ConfigError(f"trace: rates must be finite and >= 0 Mbit/s, got "
+            raise ConfigError(f"{field}: a trace's rates must be finite and >= 0 Mbit/s, got "
                               f"{r.tolist()[:5]}...")
         self.times_s, self.rates_mbps, self.period_s = t, r, float(period_s)
         widths = np.diff(np.append(t, period_s))
         self._cum = np.concatenate([[0.0], np.cumsum(r * widths)])  # Mbit at each step
         self.total_mbit = float(self._cum[-1])  # per period
+        if not math.isfinite(self.total_mbit):
+            raise ConfigError(f"{field}: a trace's volume per period overflows "
+                              f"({self.total_mbit} Mbit)")
         self.constant = bool(np.all(r == r[0]))
 
     @property
@@ -88,10 +125,16 @@ class RateTrace:
         if rem == 0.0 and k > 0:  # ends exactly at a period's last positive rate
             k, rem = k - 1, self.total_mbit
         # first step i whose cumulative volume reaches rem, then solve inside it
-        i = int(np.searchsorted(self._cum, rem, side="left")) - 1
-        i = max(i, 0)
-        while self.rates_mbps[i] <= 0:  # a zero-rate step cannot end a transfer
-            i += 1
+        n = self.rates_mbps.size
+        i = min(max(int(np.searchsorted(self._cum, rem, side="left")) - 1, 0), n - 1)
+        j = i
+        while j < n and self.rates_mbps[j] <= 0:  # a zero-rate step cannot end a transfer
+            j += 1
+        if j == n:  # rounding put `rem` at the period's end: its last positive step ends it
+            j = i
+            while self.rates_mbps[j] <= 0:
+                j -= 1
+        i = j
         return k * self.period_s + self.times_s[i] + (rem - self._cum[i]) / self.rates_mbps[i]
 
 
@@ -105,16 +148,25 @@ def from_steps(steps: Sequence[Sequence[float]], period_s: float | None = None,
     """A trace from ``(t_s, mbps)`` steps."""
     try:
         arr = np.asarray(steps, dtype=np.float64)
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):
         raise ConfigError(f"{field}: expected (t_s, mbps) pairs, got {steps!r}") from None
     if arr.ndim != 2 or arr.shape[1] != 2 or arr.shape[0] == 0:
         raise ConfigError(f"{field}: expected a list of (t_s, mbps) pairs, got shape "
                           f"{arr.shape}")
     if arr[0, 0] != 0.0:
         raise ConfigError(f"{field}: the first step must start at t_s = 0, got {arr[0, 0]}")
+    times = arr[:, 0]
+    bad = ~np.isfinite(times)
+    bad[1:] |= ~(np.diff(times) >= MIN_STEP_S)
+    if bad.any():
+        k = int(np.argmax(bad))
+        raise ConfigError(f"{field}: step {k} starts at t_s={float(times[k])!r}; expected "
+                          f"finite times, each at least {MIN_STEP_S:g} s after the previous")
+    for k, rate in enumerate(arr[:, 1].tolist()):
+        check_rate_mbps(rate, f"{field}[{k}][1]")
     if period_s is None:
         period_s = arr[-1, 0] + (arr[-1, 0] / (len(arr) - 1) if len(arr) > 1 else 1.0)
-    return RateTrace(arr[:, 0], arr[:, 1], period_s)
+    return RateTrace(times, arr[:, 1], period_s, field)
 
 
 def from_csv(path: str | Path, field: str = "bandwidth_mbps") -> RateTrace:
@@ -123,61 +175,117 @@ def from_csv(path: str | Path, field: str = "bandwidth_mbps") -> RateTrace:
     if not p.is_file():
         raise ConfigError(f"{field}: trace file {str(p)!r} does not exist")
     rows = []
-    with p.open() as fh:
-        for n, row in enumerate(csv.reader(fh)):
-            if not row or row[0].strip().startswith("#"):
-                continue
-            try:
-                rows.append((float(row[0]), float(row[1])))
-            except (ValueError, IndexError):
-                if n == 0:
-                    continue  # a header
-                raise ConfigError(f"{field}: {p.name} line {n + 1}: expected t_s,mbps, "
-                                  f"got {row!r}") from None
+    try:
+        text = p.read_bytes().decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"{field}: trace file {str(p)!r} is not UTF-8 text (byte "
+                          f"{exc.object[exc.start]:#04x} at offset {exc.start})") from None
+    except OSError as exc:
+        raise ConfigError(f"{field}: trace file {str(p)!r} cannot be read ({exc.strerror})"
+                          ) from None
+    for n, row in enumerate(csv.reader(text.splitlines())):
+        if not row or row[0].strip().startswith("#"):
+            continue
+        try:
+            rows.append((float(row[0]), float(row[1])))
+        except (ValueError, IndexError):
+            if n == 0:
+                continue  # a header
+            raise ConfigError(f"{field}: {p.name} line {n + 1}: expected t_s,mbps, "
+                              f"got {row!r}") from None
     return from_steps(rows, field=field)
 
 
-def _markov(spec: Mapping[str, Any], rng: np.random.Generator, field: str) -> RateTrace:
-    rates = np.asarray(spec.get("rates_mbps", []), dtype=np.float64)
-    dwell = np.asarray(spec.get("mean_dwell_s", []), dtype=np.float64)
-    if rates.size < 2 or rates.size != dwell.size or np.any(dwell <= 0) or np.any(rates < 0):
+def _number_list(value: Any, field: str) -> list[Any]:
+    if not isinstance(value, (list, tuple, np.ndarray)):
+        raise ConfigError(f"{field}={value!r}: expected a list of numbers")
+    return list(value)
+
+
+def check_markov(spec: Mapping[str, Any], field: str) -> tuple[np.ndarray, np.ndarray,
+                                                              np.ndarray, float]:
+    """The Markov generator's validated (rates, dwell times, transition matrix,
+    duration); see `docs/errors.md` for the bounds."""
+    check_keys(spec, GENERATOR_KEYS["markov"], field)
+    rates = _number_list(spec.get("rates_mbps", []), f"{field}['rates_mbps']")
+    dwell = _number_list(spec.get("mean_dwell_s", []), f"{field}['mean_dwell_s']")
+    if not 2 <= len(rates) <= MAX_STATES or len(rates) != len(dwell):
         raise ConfigError(f"{field}: markov needs rates_mbps (>= 0) and mean_dwell_s (> 0) "
-                          f"of the same length >= 2, got {dict(spec)!r}")
-    n = rates.size
+                          f"of the same length >= 2 (at most {MAX_STATES}), got {dict(spec)!r}")
+    r = np.array([check_rate_mbps(x, f"{field}['rates_mbps'][{i}]")
+                  for i, x in enumerate(rates)])
+    d = np.array([check_number(x, f"{field}['mean_dwell_s'][{i}]", MIN_DWELL_S, MAX_DWELL_S)
+                  for i, x in enumerate(dwell)])
+    n = r.size
     trans = spec.get("transition")
     if trans is None:
         trans = (np.ones((n, n)) - np.eye(n)) / (n - 1)
-    trans = np.asarray(trans, dtype=np.float64)
-    if trans.shape != (n, n) or np.any(trans < 0) or not np.allclose(trans.sum(1), 1.0):
+    try:
+        trans = np.asarray(trans, dtype=np.float64)
+    except (TypeError, ValueError, OverflowError):
+        trans = np.full(1, np.nan)
+    if trans.shape != (n, n) or not np.isfinite(trans).all() or np.any(trans < 0) or \
+            not np.allclose(trans.sum(1), 1.0):
         raise ConfigError(f"{field}: markov transition must be a {n}x{n} row-stochastic "
                           f"matrix")
-    duration = float(spec.get("duration_s", 600.0))
+    duration = check_number(spec.get("duration_s", 600.0), f"{field}['duration_s']",
+                            MIN_DWELL_S, MAX_DURATION_S)
+    if duration / d.min() > MAX_TRACE_STEPS:
+        raise ConfigError(f"{field}: markov with duration_s={duration:g} and a mean dwell of "
+                          f"{d.min():g} s draws about {duration / d.min():.3g} steps; expected "
+                          f"at most {MAX_TRACE_STEPS} (a shorter duration_s or longer "
+                          f"mean_dwell_s)")
+    return r, d, trans, duration
+
+
+def _markov(spec: Mapping[str, Any], rng: np.random.Generator, field: str) -> RateTrace:
+    rates, dwell, trans, duration = check_markov(spec, field)
+    n = rates.size
     state = int(rng.choice(n, p=dwell / dwell.sum()))  # time-stationary start, uniform jumps
     t, times, values = 0.0, [], []
     while t < duration:
+        if len(times) >= 20 * MAX_TRACE_STEPS:
+            raise ConfigError(f"{field}: the markov trace drew more than "
+                              f"{20 * MAX_TRACE_STEPS} steps")
         times.append(t)
         values.append(rates[state])
         t += float(rng.exponential(dwell[state]))
         state = int(rng.choice(n, p=trans[state]))
-    return RateTrace(times, values, max(t, times[-1] + 1e-9))
+    return RateTrace(times, values, max(t, times[-1] + 1e-9), field)
+
+
+def check_lognormal(spec: Mapping[str, Any], field: str) -> tuple[float, float, float,
+                                                                  float, int]:
+    """The log-normal AR(1) generator's validated (mean, sigma, rho, step, steps)."""
+    check_keys(spec, GENERATOR_KEYS["lognormal_ar1"], field)
+    if "mean_mbps" not in spec:
+        raise ConfigError(f"{field}: lognormal_ar1 needs mean_mbps, got {dict(spec)!r}")
+    mean = check_number(spec["mean_mbps"], f"{field}['mean_mbps']", MIN_MBPS, MAX_MBPS)
+    sigma = check_number(spec.get("sigma", 0.5), f"{field}['sigma']", 0.0, MAX_SIGMA)
+    rho = check_number(spec.get("rho", 0.9), f"{field}['rho']", -1.0, 1.0, low_open=True)
+    if rho == 1.0:
+        raise ConfigError(f"{field}['rho']=1.0: expected a number in (-1, 1)")
+    step = check_number(spec.get("step_s", 1.0), f"{field}['step_s']", MIN_DWELL_S,
+                        MAX_DURATION_S)
+    duration = check_number(spec.get("duration_s", 600.0), f"{field}['duration_s']",
+                            step, MAX_DURATION_S)
+    n = int(math.ceil(duration / step))
+    if n > MAX_TRACE_STEPS:
+        raise ConfigError(f"{field}: lognormal_ar1 with duration_s={duration:g} and step_s="
+                          f"{step:g} has {n} steps; expected at most {MAX_TRACE_STEPS}")
+    return mean, sigma, rho, step, n
 
 
 def _lognormal_ar1(spec: Mapping[str, Any], rng: np.random.Generator,
                    field: str) -> RateTrace:
-    mean = float(spec.get("mean_mbps", 0.0))
-    sigma, rho = float(spec.get("sigma", 0.5)), float(spec.get("rho", 0.9))
-    step, duration = float(spec.get("step_s", 1.0)), float(spec.get("duration_s", 600.0))
-    if not (mean > 0 and sigma >= 0 and -1 < rho < 1 and step > 0 and duration >= step):
-        raise ConfigError(f"{field}: lognormal_ar1 needs mean_mbps > 0, sigma >= 0, "
-                          f"-1 < rho < 1, step_s > 0, duration_s >= step_s; got {dict(spec)!r}")
-    n = int(math.ceil(duration / step))
+    mean, sigma, rho, step, n = check_lognormal(spec, field)
     mu = math.log(mean) - sigma ** 2 / 2
     x = np.empty(n)
     x[0] = mu + sigma * rng.standard_normal()
     innov = sigma * math.sqrt(1 - rho ** 2) * rng.standard_normal(n)
     for k in range(1, n):
         x[k] = mu + rho * (x[k - 1] - mu) + innov[k]
-    return RateTrace(np.arange(n) * step, np.exp(x), n * step)
+    return RateTrace(np.arange(n) * step, np.exp(x), n * step, field)
 
 
 def make_trace(spec: Any, rng: np.random.Generator | None = None,
@@ -195,8 +303,7 @@ def make_trace(spec: Any, rng: np.random.Generator | None = None,
             raise ConfigError(f"{field}: a generator needs the episode's random generator")
         return _markov(spec, rng, field) if kind == "markov" else \
             _lognormal_ar1(spec, rng, field)
-    if isinstance(spec, (str, Path)) and (str(spec).lower().endswith(".csv")
-                                          or Path(spec).is_file()):
+    if looks_like_path(spec, (".csv",)):
         return from_csv(spec, field)
     if isinstance(spec, (list, tuple)):
         return from_steps(spec, field=field)
@@ -218,6 +325,5 @@ def nominal_mbps(spec: Any, field: str = "bandwidth_mbps") -> float:
 
 def is_constant_spec(spec: Any) -> bool:
     """A number or a preset name: the paper's constant bandwidth."""
-    return not isinstance(spec, (Mapping, list, tuple, RateTrace)) and not (
-        isinstance(spec, (str, Path)) and (str(spec).lower().endswith(".csv")
-                                           or Path(spec).is_file()))
+    return not isinstance(spec, (Mapping, list, tuple, RateTrace)) and not looks_like_path(
+        spec, (".csv",))

@@ -12,7 +12,7 @@ from typing import Any
 
 import numpy as np
 
-from .config import ConfigError, WorkloadConfig
+from .config import MAX_SWITCHES_PER_FRAME, ConfigError, WorkloadConfig
 
 
 def make_arrivals(workload: WorkloadConfig, rng: np.random.Generator) -> list[np.ndarray]:
@@ -37,11 +37,24 @@ def make_arrivals(workload: WorkloadConfig, rng: np.random.Generator) -> list[np
             phase = rng.uniform(0.0, 1.0, size=n) / fps
         else:
             phase = np.asarray(workload.phase_s, dtype=np.float64)
-        return [phase[e] + np.arange(counts[e], dtype=np.float64) / fps[e] for e in range(n)]
-    if kind == "poisson":
-        return [np.cumsum(rng.exponential(1.0 / fps[e], size=counts[e])) for e in range(n)]
-    params = {} if isinstance(workload.arrivals, str) else dict(workload.arrivals)
-    return [_mmpp(rng, fps[e], counts[e], params) for e in range(n)]
+        out = [phase[e] + np.arange(counts[e], dtype=np.float64) / fps[e] for e in range(n)]
+    elif kind == "poisson":
+        out = [np.cumsum(rng.exponential(1.0 / fps[e], size=counts[e])) for e in range(n)]
+    else:
+        params = {} if isinstance(workload.arrivals, str) else dict(workload.arrivals)
+        out = [_mmpp(rng, fps[e], counts[e], params) for e in range(n)]
+    check_generated(out, "arrivals")
+    return out
+
+
+def check_generated(arrivals: Sequence[np.ndarray], field: str) -> None:
+    """Refuse generated arrival times that are not finite, >= 0 and non-decreasing (the
+    simulation, and the compiled engine above all, must never see them)."""
+    for e, a in enumerate(arrivals):
+        if a.size and not (np.isfinite(a).all() and a[0] >= 0 and (a[1:] >= a[:-1]).all()):
+            raise ConfigError(f"{field}: edge {e}'s generated arrival times are not finite "
+                              f"and non-decreasing (first {a[:3].tolist()}); check the "
+                              f"workload parameters")
 
 
 def make_arrivals_batch(workload: WorkloadConfig,
@@ -74,22 +87,30 @@ def make_arrivals_batch(workload: WorkloadConfig,
     else:
         phase[:] = np.asarray(workload.phase_s, dtype=np.float64)
     steps = np.arange(frames, dtype=np.float64)
-    return phase[:, :, None] + steps / fps[:, :, None]
+    out = phase[:, :, None] + steps / fps[:, :, None]
+    check_generated(out.reshape(-1, frames), "arrivals")
+    return out
 
 
 def _mmpp(rng: np.random.Generator, fps: float, count: int,
           params: dict[str, Any]) -> np.ndarray:
-    """A two-state Markov-modulated Poisson process: `count` arrival times."""
+    """A two-state Markov-modulated Poisson process: `count` arrival times.
+
+    The parameters were checked by `WorkloadConfig` (bounded expected state switches
+    per frame); the loop also stops, with a `ConfigError`, past 20 times that bound.
+    """
     rates = (fps * float(params.get("high_factor", 3.0)),
              fps * float(params.get("low_factor", 0.25)))
     dwell = [float(x) for x in params.get("mean_dwell_s", (2.0, 6.0))]
-    if len(dwell) != 2 or min(dwell) <= 0 or min(rates) < 0 or max(rates) <= 0:
-        raise ConfigError(f"arrivals: bursty needs mean_dwell_s of two numbers > 0 and "
-                          f"factors >= 0 (not both 0), got {params!r}")
     state = 0 if rng.uniform() < dwell[0] / (dwell[0] + dwell[1]) else 1
     t, out = 0.0, []
     switch = rng.exponential(dwell[state])
+    budget = 20 * (count + 1) * (MAX_SWITCHES_PER_FRAME + 1)
     while len(out) < count:
+        budget -= 1
+        if budget < 0:
+            raise ConfigError(f"arrivals={params!r}: the bursty process switched state more "
+                              f"than {20 * MAX_SWITCHES_PER_FRAME:g} times per frame")
         nxt = rng.exponential(1.0 / rates[state]) if rates[state] > 0 else math.inf
         if nxt < switch:
             t += nxt
