@@ -197,8 +197,8 @@ def _short(x: Any) -> str:
 
 def _nonneg_float(x: Any, where: str, most: float = MAX_MS) -> float:
     if not _is_number(x) or not (0 <= x <= most) or not math.isfinite(float(x)):
-        raise ProfileError(f"{where}: must be a finite number >= 0 (at most {most:g}), got "
-                           f"{_short(x)}")
+        raise ProfileError(f"{where}: must be a finite number >= 0, got {_short(x)} (at most "
+                           f"{most:g})")
     return float(x)
 
 

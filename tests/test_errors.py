@@ -200,8 +200,8 @@ ROWS = [
      r"1329 bits \(at most 2\*\*53\)"),
     ("profile", "a latency beyond 1e12 ms",
      lambda: load_profile(_profile(latency_ms={"a": 10**400, "b": 1.0})),
-     ProfileError, r"latency_ms\['a'\]: must be a finite number >= 0 \(at most 1e\+12\), got "
-     r"an integer of 1329 bits"),
+     ProfileError, r"latency_ms\['a'\]: must be a finite number >= 0, got an integer of 1329 "
+     r"bits \(at most 1e\+12\)"),
     ("profile", "provenance nested over 64 levels",
      lambda: load_profile(dict(PROFILE, provenance=json.loads("{\"a\":" * 70 + "1" +
                                                               "}" * 70))),
