@@ -163,6 +163,9 @@ ROWS = [
                                                  mean_dwell_s=[1e-3, 1e7])),
      ConfigError, r"arrivals: bursty with high_factor=0\.001.* switches state 2e\+06 times per "
      r"frame; expected at most 1000"),
+    ("env", "arrivals neither a name nor a dict", lambda: EdgeCloudEnv(arrivals=None),
+     ConfigError, r"arrivals=None: expected one of \['periodic', 'poisson', 'bursty'\] or a "
+     r"dict with 'kind'"),
     ("env", "misspelled key of an arrivals dict",
      lambda: EdgeCloudEnv(arrivals=dict(BURSTY, high_facter=2.0)),
      ConfigError, r"arrivals\['high_facter'\]: unknown key; allowed: \['kind', 'high_factor'"),

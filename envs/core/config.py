@@ -221,7 +221,7 @@ class WorkloadConfig:
         if isinstance(arr, dict):
             arr = tuple(sorted(arr.items(), key=lambda kv: str(kv[0])))
             object.__setattr__(self, "arrivals", arr)
-        kind = arr if isinstance(arr, str) else dict(arr).get("kind")
+        kind = arr if isinstance(arr, str) else _kind_of(arr)
         if kind not in ARRIVALS:
             raise ConfigError(f"arrivals={self.arrivals!r}: expected one of {list(ARRIVALS)} "
                               f"or a dict with 'kind'")
@@ -252,6 +252,14 @@ class WorkloadConfig:
                                   f"finite phases >= 0 (one per edge, at most "
                                   f"{MAX_DWELL_S:g} s)")
             object.__setattr__(self, "phase_s", tuple(float(p) for p in ph))
+
+
+def _kind_of(arr: Any) -> Any:
+    """The ``kind`` of an arrivals dict in its stored form (sorted items), or None."""
+    try:
+        return dict(arr).get("kind") if isinstance(arr, tuple) else None
+    except (TypeError, ValueError):
+        return None
 
 
 def _check_arrival_params(params: dict[Any, Any], fps_low: float) -> tuple[tuple[str, Any], ...]:
