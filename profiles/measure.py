@@ -24,7 +24,7 @@ from .models import MODELS, build
 from .profiler import capture, cpu_model, environment, measure
 from .schema import FORMAT, Profile, ProfileError
 
-#: The spec's implied whole-model times and input per frame (its section 3 table,
+#: The implied whole-model times and input per frame (docs/model.md's table,
 #: derived from the paper's Table 1): edge = E-O / 30 frames on a Raspberry Pi 3B;
 #: input = 3G C-O, link-bound per edge, at 1.1 Mbit/s; cloud = 4G C-O, cloud-bound,
 #: 150 frames through one cloud.
@@ -178,17 +178,18 @@ def shipped_profile(name: str, repeats: int = 20, warmup: int = 3,
     doc["default_edge"], doc["default_cloud"] = "rpi3b", "paper-cloud"
     prov = doc["provenance"]
     prov["devices"]["rpi3b"]["calibrated_to"] = (
-        f"the spec's implied edge whole-model time {implied['edge_s']} s = the paper's "
+        f"the implied edge whole-model time {implied['edge_s']} s = the paper's "
         f"Table 1 edge-only (E-O) column / 30 frames")
     prov["devices"]["paper-cloud"]["calibrated_to"] = (
-        f"the spec's implied cloud whole-model time {implied['cloud_s']} s = the paper's "
+        f"the implied cloud whole-model time {implied['cloud_s']} s = the paper's "
         f"Table 1 4G cloud-only (C-O) column / 150 frames (cloud-bound)")
     prov["input_bytes"] = (
         f"{int(implied['input_bytes'])} bytes per frame, calibrated: the paper's Table 1 3G "
         f"cloud-only (C-O) column / 30 frames at 1.1 Mbit/s (link-bound); the raw float32 "
         f"input tensor is {raw_input} bytes (raw_input_bytes)")
     prov["raw_input_bytes"] = raw_input
-    prov["source"] = "Zhang et al. 2022, Table 1, via the splitgym spec, section 3"
+    prov["source"] = ("Zhang et al. 2022, Table 1; the implied whole-model times are derived "
+                      "in docs/model.md (The paper's Table 1 and what it implies)")
     return Profile.from_dict(doc)
 
 
