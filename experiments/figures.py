@@ -182,7 +182,7 @@ def fig_lines(res: Any, group: str, model: str, xs: Sequence[Any], policies: Seq
     for j, pol in enumerate(policies):
         ms = np.asarray(means[pol], dtype=float)
         ss = np.array([res.speedup(group, model, x, pol)[1] for x in xs])
-        off = (j - (len(policies) - 1) / 2) * 0.008 * span
+        off = (j - (len(policies) - 1) / 2) * 0.003 * span
         px = np.asarray(xs, dtype=float) + off
         finite = np.isfinite(ms)
         lab = "learned (randomised-conditions agent)" if pol == "learned" else label(pol)
@@ -200,9 +200,9 @@ def fig_lines(res: Any, group: str, model: str, xs: Sequence[Any], policies: Seq
     for pol, (lo, hi) in ranges.items():
         ax.axhspan(lo, hi, color=sty.get(pol, {"color": "grey"})["color"], alpha=0.13,
                    label=f"paper's stated {label(pol)} range")
-    for pol, pts in (paper_points or {}).items():
-        if pts:
-            ax.plot([p[0] for p in pts], [p[1] for p in pts], ls="", marker="*", ms=13,
+    for k, (pol, pts) in enumerate((paper_points or {}).items()):
+        if pts:  # nested sizes, so stars of equal values stay visible
+            ax.plot([p[0] for p in pts], [p[1] for p in pts], ls="", marker="*", ms=17 - 4 * k,
                     mfc="none", mec=sty.get(pol, {"color": "black"})["color"], mew=1.5,
                     label=f"paper's Table 1 {label(pol)}")
     for pol, (lo, hi, y, text) in (hlines or {}).items():
