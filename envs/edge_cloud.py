@@ -15,7 +15,12 @@ import gymnasium as gym
 import numpy as np
 from gymnasium import spaces
 
-from splitgym.profiles.cuts import CutTable, cut_for_edge_set, make_cut_table
+from splitgym.profiles.cuts import (
+    CutTable,
+    chain_edge_times_s,
+    cut_for_edge_set,
+    make_cut_table,
+)
 from splitgym.profiles.schema import Profile, load_profile
 
 from .core.config import ConfigError, SimConfig, WorkloadConfig
@@ -341,7 +346,8 @@ class EdgeCloudEnv(gym.Env[np.ndarray, np.int64]):
         for name, factor in zip(names, speed, strict=True):
             if name not in self._device_edge_s:
                 self.profile.check_device(name, "edge_device")
-                self._device_edge_s[name] = [
+                self._device_edge_s[name] = chain_edge_times_s(self.profile, name) if \
+                    self._cut_table.kind == "chain" else [
                     cut_for_edge_set(self.profile, c.edge_layers, name,
                                      self._cut_table.cloud_device).edge_s
                     for c in self._cut_table.cuts]

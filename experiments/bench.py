@@ -84,6 +84,38 @@ def bench_partition(repeats: int = 200) -> None:
     small = load_profile("alexnet_parallel")
     print(f"(brute force over predecessor-closed sets is exponential: "
           f"{_count_closed(small)} sets for alexnet_parallel's {small.n_layers} layers)")
+    bench_large_profiles()
+
+
+def synthetic_profile(n_layers: int, dag: bool) -> Profile:
+    """A chain of `n_layers` (with `dag`: every third layer also reads the one two back)."""
+    layers = []
+    for i in range(n_layers):
+        inputs = [INPUT] if i == 0 else [f"l{i - 1}"]
+        if dag and i >= 2 and i % 3 == 0:
+            inputs.append(f"l{i - 2}")
+        layers.append({"name": f"l{i}", "inputs": inputs,
+                       "output_bytes": 1000 + (i * 7919) % 5000,
+                       "latency_ms": {"e": 1.0 + (i % 5) * 0.1, "c": 0.1}})
+    return Profile.from_dict({"format": "splitgym-profile/1", "model": f"synthetic{n_layers}",
+                              "input_bytes": 1000, "devices": {"e": {}, "c": {}},
+                              "default_edge": "e", "default_cloud": "c", "layers": layers})
+
+
+def bench_large_profiles(sizes: tuple[int, ...] = (1000, 3000)) -> None:
+    """Loading a profile and building its cut table, for synthetic chains and DAGs of
+    thousands of layers: the time should grow about linearly with the layers."""
+    print("large profiles: load + cut table [s] (linear: x3 from 1,000 to 3,000 layers)")
+    make_cut_table(synthetic_profile(10, True))  # imports scipy's max-flow first
+    for dag in (False, True):
+        times = []
+        for n in sizes:
+            doc = synthetic_profile(n, dag).to_dict()
+            t0 = time.perf_counter()
+            make_cut_table(load_profile(doc), bandwidths_mbps=(BANDWIDTH_MBPS,))
+            times.append(time.perf_counter() - t0)
+        cells = "  ".join(f"{n:,} layers {t:.2f} s" for n, t in zip(sizes, times, strict=True))
+        print(f"  {'DAG' if dag else 'chain':<6}{cells}  (x{times[-1] / times[0]:.1f})")
 
 
 def _count_closed(profile: Profile, limit: int = 10**6) -> int | str:

@@ -232,3 +232,42 @@ def test_chain_cut_table__of_a_3000_layer_chain_has_exact_totals():
     assert table.edge_s[-1] == math.fsum([0.1] * n) / 1000.0
     assert table.cloud_s[0] == math.fsum([0.01] * n) / 1000.0
     assert table.transfer_bytes[1] == 0 and table.transfer_bytes[0] == 777
+
+
+def test_dag_prefix_cuts__in_linear_time_are_cut_for_edge_set_bit_for_bit():
+    from splitgym.profiles.cuts import DagCutter
+
+    rng = np.random.default_rng(1)
+    for n in (1, 2, 5, 30):
+        layers = []
+        for i in range(n):
+            k = int(rng.integers(1, 4))  # up to three inputs among the input and earlier layers
+            srcs = sorted({int(x) for x in rng.integers(-1, i, size=k)})
+            layers.append({"name": f"l{i}",
+                           "inputs": ["input" if j < 0 else f"l{j}" for j in srcs],
+                           "output_bytes": int(rng.integers(0, 10**6)),
+                           "latency_ms": {"e": float(10.0 ** rng.uniform(-6, 6)),
+                                          "c": float(10.0 ** rng.uniform(-6, 6))}})
+        prof = Profile.from_dict({
+            "format": "splitgym-profile/1", "model": "d", "input_bytes": 4321,
+            "devices": {"e": {}, "c": {}}, "default_edge": "e", "default_cloud": "c",
+            "layers": layers})
+        names = [lay.name for lay in prof.layers]
+        got = [p.cut() for p in DagCutter(prof).prefix_cuts()]
+        assert got == [cut_for_edge_set(prof, names[:i], "e", "c") for i in range(n + 1)]
+
+
+def test_layer_prefix__behaves_as_the_tuple_of_its_names():
+    from splitgym.profiles.cuts import LayerPrefix
+
+    names = ("a", "b", "c")
+    for n in range(4):
+        p, t = LayerPrefix(names, n), names[:n]
+        assert p == t and t == p and hash(p) == hash(t) and {p} == {t}
+        assert len(p) == n and tuple(p) == t and list(p[:2]) == list(t[:2])
+        assert repr(p) == repr(t) and pickle.loads(pickle.dumps(p)) == t
+        if n:
+            assert p[-1] == t[-1] and p[0] == t[0]
+    assert LayerPrefix(names, 2) != ("a", "c") and LayerPrefix(names, 2) != ["a", "b"]
+    with pytest.raises(IndexError):
+        LayerPrefix(names, 2)[2]
