@@ -15,6 +15,16 @@ Every schedule's makespan satisfies all of them with integer x, so the LP minimu
 and idle time, so it is not tight. With a heterogeneous fleet each edge uses its own
 edge times; with time-varying uplinks each link is charged at its trace's peak rate
 (no transfer can be faster), so the bound stays certified.
+
+**Drops** (``drop_late`` with a deadline D): a dropped frame never runs, so the LP's
+"every frame is computed" no longer holds (with drops a policy can finish well under
+the LP value). What still holds: a frame j is dropped only when its edge picks it after
+``a_j + D``, and the edge is never idle while j waits, so a task that runs is on the
+edge through ``(a_j + D, pick time)`` and completes after ``a_j + D``. Hence, for every
+episode: either nothing is dropped (the LP holds) or some frame is (T > min_j a_j + D);
+every frame gives T >= a_j + min(D, fastest) (run: at least its fastest time;
+dropped: above); and each edge's first frame always runs (its edge is idle when it
+arrives). The bound is the largest of these, no longer the LP alone.
 """
 
 from __future__ import annotations
@@ -108,4 +118,10 @@ def makespan_lower_bound(cuts: CutTable, config: SimConfig,
                   bounds=bounds, method="highs")
     if not res.success:  # pragma: no cover - the LP is always feasible and bounded
         raise RuntimeError(f"lower-bound LP failed: {res.message}")
-    return float(res.fun)
+    bound = float(res.fun)
+    if config.drop_late and config.deadline_s is not None:  # see the module docstring
+        d = float(config.deadline_s)
+        fastest_e = np.min(rows_te + rows_tt + tc, axis=1)  # per edge
+        always = max(last + min(d, fastest), float(np.max(first + fastest_e)))
+        bound = max(always, min(bound, float(first.min()) + d))
+    return bound

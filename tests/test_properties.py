@@ -11,7 +11,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from test_cuts import random_dags
 
-from splitgym.baselines import make_policy
+from splitgym.baselines import POLICIES, episode_lower_bound, make_policy
 from splitgym.envs import EdgeCloudEnv, rollout
 from splitgym.profiles import Profile, ProfileError, load_profile
 
@@ -229,3 +229,48 @@ def test_profile_loader__fuzzed_json_loads_or_raises_profile_error(doc):
         assert str(exc)  # a message naming the field
         return
     assert prof.n_layers >= 1 and prof.to_dict()["format"] == "splitgym-profile/1"
+
+
+TRACES = [
+    {"kind": "markov", "rates_mbps": [4.0, 0.5, 0.0], "mean_dwell_s": [1.0, 0.5, 0.3]},
+    [(0.0, 2.0), (0.7, 0.0), (1.5, 5.0)],
+    {"kind": "lognormal_ar1", "mean_mbps": 1.5, "sigma": 0.8, "rho": 0.7, "step_s": 0.5},
+]
+
+
+@st.composite
+def any_conditions(draw):
+    """`scenarios` widened to every condition the bound claims to cover: rate traces
+    (per edge or shared, zero-rate spells), heterogeneous fleets, deadlines and drops."""
+    kwargs, name, seed = draw(scenarios())
+    if draw(st.booleans()):
+        kwargs["bandwidth_mbps"] = draw(st.sampled_from(TRACES))
+        kwargs["bandwidth_per_edge"] = draw(st.booleans())
+    if draw(st.booleans()):
+        kwargs["edge_speed"] = draw(st.lists(st.sampled_from([0.25, 0.5, 1.0, 3.0]),
+                                             min_size=kwargs["n_edges"],
+                                             max_size=kwargs["n_edges"]))
+    if draw(st.booleans()):  # drops mostly: they are what the LP alone misses
+        kwargs["deadline_s"] = draw(st.sampled_from([0.02, 0.1, 0.5, 2.0]))
+        kwargs["drop_late"] = draw(st.sampled_from([True, True, True, False]))
+    return kwargs, name, seed
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(case=any_conditions())
+def test_lower_bound__no_policy_beats_it_under_any_conditions(case):
+    # every policy (a seeded random one for `fixed`), the offline planner included: it
+    # searches for the shortest makespan and, with drops, may drop frames to get it
+    kwargs, _, seed = case
+    env = EdgeCloudEnv(**kwargs)
+    env.reset(seed=seed)
+    bound = episode_lower_bound(env.simulator)
+    assert math.isfinite(bound) and bound > 0
+    names = [n for n in POLICIES if n != "fixed"]
+    if not env.action_masks()[0]:  # cloud-only is infeasible at a zero nominal rate
+        names.remove("cloud_only")
+    for name in [*names, "random"]:
+        policy = make_policy("best_known", evaluations=30, shipped_agents=False) \
+            if name == "best_known" else _policy(name, seed)
+        ep = rollout(env, policy, seed=seed)
+        assert ep.metrics["makespan_s"] >= bound * (1 - 1e-9), (name, bound, ep.metrics)

@@ -40,6 +40,23 @@ def test_lower_bound__toy_hand_computed():
     assert best >= 3.0
 
 
+def test_lower_bound__with_drops_hand_computed():
+    # One edge at 0 Mbit/s (edge-only: 4 s a frame, toy), frames at 0, 1 and 5 s.
+    # Without drops: 0-4, 4-8, 8-12, and the LP gives 0 + 3 x 4 = 12 (tight).
+    # deadline 2 s with drops: frame 0 runs 0-4; frame 1 is picked at 4 > 1 + 2, dropped;
+    # frame 2 runs 5-9: makespan 9, below the LP's 12. The bound then is the largest of
+    # last + min(D, fastest) = 5 + 2 = 7, first + fastest = 0 + 4 and
+    # min(LP, first + D) = min(12, 2): 7.
+    arrivals = {"arrival_times_s": [[0.0, 1.0, 5.0]]}
+    plain = EdgeCloudEnv(model="toy", bandwidth_mbps=0.0, deadline_s=2.0)
+    drops = EdgeCloudEnv(model="toy", bandwidth_mbps=0.0, deadline_s=2.0, drop_late=True)
+    for env, bound, makespan in ((plain, 12.0, 12.0), (drops, 7.0, 9.0)):
+        env.reset(options=arrivals)
+        assert math.isclose(episode_lower_bound(env.simulator), bound, rel_tol=1e-9)
+        ep = rollout(env, make_policy("edge_only"), options=arrivals)
+        assert ep.metrics["makespan_s"] == makespan
+
+
 @settings(max_examples=40, deadline=None)
 @given(seed=st.integers(0, 10_000), model=st.sampled_from(["toy", "alexnet", "resnet18"]),
        bw=st.sampled_from([0.0, 0.008, 0.5, 1.1, 5.85, 20.0]),
