@@ -12,8 +12,6 @@ import torch
 
 from splitgym.baselines.paper import Policy
 
-from .wrappers import squash
-
 ALGO_NAMES = ("maskable_ppo", "ppo", "a2c", "dqn")
 
 
@@ -91,8 +89,8 @@ class LearnedPolicy(Policy):
         return cls(model, algo)
 
     def scores(self, obs: np.ndarray) -> np.ndarray:
-        """Per-cut preference (logits or Q-values) for one raw env observation."""
-        x = torch.as_tensor(squash(obs)[None], dtype=torch.float32)
+        """Per-cut preference (logits or Q-values) for one env observation."""
+        x = torch.as_tensor(np.asarray(obs, dtype=np.float32)[None])
         policy = self.model.policy
         with torch.no_grad():
             if hasattr(policy, "q_net"):

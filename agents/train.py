@@ -38,13 +38,15 @@ import splitgym
 from splitgym.baselines import make_policy
 from splitgym.envs.core.config import parse_bandwidth_mbps
 from splitgym.envs.edge_cloud import EdgeCloudEnv
+from splitgym.envs.observation import time_scale_s
 from splitgym.envs.rollout import rollout
 
 from .policy import ALGO_NAMES, LearnedPolicy, algo_class
-from .wrappers import AgentEnv, RandomizedScenario
+from .vecenv import NativeVecEnv, is_native
+from .wrappers import RandomizedScenario, ScaledReward
 
 HYPERPARAMS = Path(__file__).parent / "hyperparams"
-VALIDATION_SEEDS = (900_001, 900_002, 900_003)
+VALIDATION_SEEDS = (900_001, 900_002, 900_003, 900_004, 900_005, 900_006)
 BASELINES_FOR_GAP = ("single_cut", "queue_aware", "greedy_eft", "sq_lookahead")
 _BC_KEYS = ("bc_expert", "bc_episodes", "bc_epochs", "bc_learning_rate")
 _OWN_KEYS = ("n_envs", "policy", "net_arch") + _BC_KEYS
@@ -107,19 +109,52 @@ def _next_run_dir(root: Path, algo: str, scenario: str) -> Path:
     return run
 
 
+VEC_KINDS = ("auto", "native", "dummy", "subproc")
+
+
 def make_agent_env(env_kwargs: Mapping[str, Any], randomize: bool = False) -> gym.Env:
-    """One training env: `EdgeCloudEnv` (optionally randomised per episode) in
-    `AgentEnv`."""
+    """One training env: `EdgeCloudEnv` (optionally randomised per episode) with its
+    reward scaled (`ScaledReward`); the observation is the env's own."""
     env: gym.Env = EdgeCloudEnv(**env_kwargs)
     if randomize:
         env = RandomizedScenario(env)
-    return AgentEnv(env)
+    return ScaledReward(env)
 
 
-def _vec_env(env_kwargs: Mapping[str, Any], randomize: bool, n_envs: int, seed: int,
-             vec: str) -> VecEnv:
-    cls = SubprocVecEnv if vec == "subproc" and n_envs > 1 else DummyVecEnv
-    return make_vec_env(make_agent_env, n_envs=n_envs, seed=10_000 * (seed + 1),
+def train_seed(seed: int) -> int:
+    """Training env i of run seed s starts from seed ``train_seed(s) + i``."""
+    return 10_000 * (seed + 1)
+
+
+def vec_kind(env_kwargs: Mapping[str, Any], randomize: bool, vec: str) -> str:
+    """The vectorised env a run uses: ``"auto"`` is ``"native"`` (`NativeVecEnv`, the
+    compiled vector env) where the compiled engine covers the configuration and the
+    scenario is not redrawn per episode, else ``"dummy"``."""
+    if vec not in VEC_KINDS:
+        raise ValueError(f"--vec={vec!r}: expected one of {list(VEC_KINDS)}")
+    covered = not randomize and is_native(env_kwargs)
+    if vec == "native" and not covered:
+        raise ValueError("--vec=native: the compiled engine does not cover this "
+                         "configuration (randomised conditions, traces, fleets, deadlines "
+                         "need the Python core); use --vec auto or dummy")
+    if vec == "auto":
+        return "native" if covered else "dummy"
+    return vec
+
+
+def make_train_vec_env(env_kwargs: Mapping[str, Any], randomize: bool, n_envs: int,
+                       seed: int, vec: str = "auto") -> VecEnv:
+    """The training `VecEnv` of `n_envs` envs, env i seeded ``train_seed(seed) + i``
+    (call ``.seed(train_seed(seed))`` again after building an SB3 model on it: SB3
+    reseeds the env with the model's seed)."""
+    kind = vec_kind(env_kwargs, randomize, vec)
+    if kind == "native":
+        scale = time_scale_s(EdgeCloudEnv(**env_kwargs).cut_table.whole_edge_s)
+        venv: VecEnv = NativeVecEnv(n_envs, env_kwargs, reward_scale_s=scale)
+        venv.seed(train_seed(seed))
+        return venv
+    cls = SubprocVecEnv if kind == "subproc" and n_envs > 1 else DummyVecEnv
+    return make_vec_env(make_agent_env, n_envs=n_envs, seed=train_seed(seed),
                         vec_env_cls=cls, env_kwargs={"env_kwargs": dict(env_kwargs),
                                                      "randomize": randomize})
 
@@ -168,8 +203,10 @@ class _EpisodeMetrics(BaseCallback):
 
 
 class _Validation(BaseCallback):
-    """Every `every` steps: the greedy agent's mean makespan on the validation seeds,
-    its gap to the best baseline there, and ``best_model.zip``."""
+    """At the start (after any imitation) and every `every` steps: the greedy agent's
+    mean makespan on the validation seeds, its gap to the best baseline there, and
+    ``best_model.zip`` (so RL that does worse than its warm start ships the warm
+    start)."""
 
     def __init__(self, env_kwargs: Mapping[str, Any], randomize: bool, every: int,
                  run_dir: Path) -> None:
@@ -196,6 +233,8 @@ class _Validation(BaseCallback):
         if (self.run_dir / "validation.json").is_file():
             state = json.loads((self.run_dir / "validation.json").read_text())
             self.best, self.history = state["best_makespan_s"], state["history"]
+        else:  # the starting point (the imitation's result) is a candidate too
+            self.evaluate()
 
     def _on_step(self) -> bool:
         if self.num_timesteps - self.last >= self.every:
@@ -266,7 +305,7 @@ def behaviour_cloning(model: Any, env_kwargs: Mapping[str, Any], randomize: bool
 def train(algo: str, model: str = "alexnet", bandwidth: str | float | None = "3g",
           timesteps: int = 200_000, seed: int = 0, env_kwargs: Mapping[str, Any] | None = None,
           hyperparams: Mapping[str, Any] | None = None, randomize: bool = False,
-          run_root: str | Path = "runs", vec: str = "dummy", checkpoint_freq: int = 20_000,
+          run_root: str | Path = "runs", vec: str = "auto", checkpoint_freq: int = 20_000,
           eval_freq: int = 20_000, progress: bool = True,
           callbacks: Sequence[BaseCallback] = ()) -> Path:
     """Train one agent in a new run folder; returns the folder. With
@@ -281,8 +320,7 @@ def train(algo: str, model: str = "alexnet", bandwidth: str | float | None = "3g
         kwargs["bandwidth_mbps"] = parse_bandwidth_mbps(bandwidth)
     kwargs.update(env_kwargs or {})
     EdgeCloudEnv(**kwargs)  # validate every env argument before any work
-    if vec not in ("dummy", "subproc"):
-        raise ValueError(f"--vec={vec!r}: expected 'dummy' or 'subproc'")
+    vec = vec_kind(kwargs, randomize, vec)
     if timesteps < 1:
         raise ValueError(f"--timesteps={timesteps}: expected >= 1")
     run = _next_run_dir(Path(run_root), algo, scenario)
@@ -357,7 +395,8 @@ def _learn(run: Path, cfg: Mapping[str, Any], resume: bool, progress: bool,
     cls = algo_class(algo)
     n_envs = int(hp.get("n_envs", 1))
     set_random_seed(seed)
-    venv = _vec_env(cfg["env_kwargs"], cfg["randomize"], n_envs, seed, cfg["vec"])
+    venv = make_train_vec_env(cfg["env_kwargs"], cfg["randomize"], n_envs, seed,
+                              cfg.get("vec", "dummy"))
     algo_kwargs = {k: v for k, v in hp.items() if k not in _OWN_KEYS}
     policy_kwargs = {"net_arch": list(hp.get("net_arch", [64, 64]))}
     model, ckpt = _load_checkpoint(cls, venv, run) if resume else (None, None)
@@ -368,6 +407,7 @@ def _learn(run: Path, cfg: Mapping[str, Any], resume: bool, progress: bool,
         model = cls(hp.get("policy", "MlpPolicy"), venv, seed=seed, device="cpu",
                     policy_kwargs=policy_kwargs, tensorboard_log=str(run / "tb"), verbose=0,
                     **algo_kwargs)
+        venv.seed(train_seed(seed))  # SB3 reseeded the envs with the model's seed
         acc = behaviour_cloning(model, cfg["env_kwargs"], cfg["randomize"],
                                 hp.get("bc_expert", "sq_lookahead"),
                                 int(hp.get("bc_episodes", 0)), int(hp.get("bc_epochs", 0)),

@@ -1,5 +1,5 @@
-"""What a learning agent sees: the env's observation squashed, its reward scaled, and
-(optionally) the scenario redrawn every episode."""
+"""How agents train: the reward scaled to be scale-free and (optionally) the scenario
+redrawn every episode. The observation is the env's own (already bounded)."""
 
 from __future__ import annotations
 
@@ -9,36 +9,26 @@ from typing import Any
 import gymnasium as gym
 import numpy as np
 
-from splitgym.envs.observation import OBS_CAP, time_scale_s
+from splitgym.envs.observation import time_scale_s
 
 
-def squash(obs: np.ndarray) -> np.ndarray:
-    """``log1p`` of the (non-negative, up to 1e4) observation: the network's input."""
-    return np.log1p(obs, dtype=np.float32)
+class ScaledReward(gym.Wrapper):
+    """The env as agents train on it: the reward divided by the model's whole-model
+    edge time ``T_E`` (so returns are scale-free across models and devices); the
+    observation is the env's own, masks are passed through. Training only: an agent
+    acts on the env's observation, with or without this wrapper.
 
-
-class AgentEnv(gym.Wrapper):
-    """The env as agents train on it: observation ``log1p(obs)``, reward divided by the
-    model's whole-model edge time (so returns are scale-free), masks passed through.
-
-    ``info["metrics"]`` and the unscaled reward (``info["reward_s"]``) are kept.
+    The unscaled reward is kept in ``info["reward_s"]``.
     """
 
     def __init__(self, env: gym.Env) -> None:
         super().__init__(env)
-        shape = env.observation_space.shape
-        self.observation_space = gym.spaces.Box(0.0, float(np.log1p(OBS_CAP)), shape,
-                                                np.float32)
-        self._scale = time_scale_s(env.unwrapped.cut_table.whole_edge_s)
-
-    def reset(self, **kwargs: Any) -> tuple[np.ndarray, dict[str, Any]]:
-        obs, info = self.env.reset(**kwargs)
-        return squash(obs), info
+        self.scale_s = time_scale_s(env.unwrapped.cut_table.whole_edge_s)
 
     def step(self, action: Any) -> tuple[np.ndarray, float, bool, bool, dict[str, Any]]:
         obs, reward, terminated, truncated, info = self.env.step(action)
         info["reward_s"] = reward
-        return squash(obs), reward / self._scale, terminated, truncated, info
+        return obs, reward / self.scale_s, terminated, truncated, info
 
     def action_masks(self) -> np.ndarray:
         """Feasible cuts of the pending task (sb3-contrib's MaskablePPO calls this)."""

@@ -28,7 +28,7 @@ from .core.simulator import Simulator, TaskRecords, check_cut
 from .core.traces import RateTrace, check_spec, is_constant_spec, make_trace, nominal_mbps
 from .core.workload import check_arrivals, make_arrivals
 from .observation import (
-    OBS_CAP,
+    OBS_HIGH,
     PER_CUT_FIELDS,
     SCALAR_FIELDS,
     encode,
@@ -81,14 +81,17 @@ class EdgeCloudEnv(gym.Env[np.ndarray, np.int64]):
 
     ## Observation Space
 
-    A flat float32 ``Box(0, 1e4, (4K + 10,))``, scale-free: times are divided by
-    ``T_E``, the model's whole-model edge time. First four blocks of K (one entry per
-    cut), then ten scalars:
+    A flat float32 ``Box(0, 9.21, (4K + 10,))``: entry i is ``log1p(min(x_i, 1e4))``
+    of a scale-free, non-negative field x_i (times are divided by ``T_E``, the model's
+    whole-model edge time; an infinite time, e.g. a transfer at bandwidth 0, is 1e4),
+    so every entry lies in ``[0, log1p(1e4)]`` and is ready to be a network's input as
+    it is. First four blocks of K (one entry per cut), then ten scalars (the fields x_i):
 
     {per_cut}
     {scalars}
 
-    `observation_fields()` names every entry.
+    `observation_fields()` names every entry; ``np.expm1(obs)`` gives back the fields
+    (to float32 precision).
 
     ## Rewards
 
@@ -192,6 +195,14 @@ class EdgeCloudEnv(gym.Env[np.ndarray, np.int64]):
       traces, heterogeneous edges, Poisson and bursty arrivals, deadlines, presets; the
       paper's setting is unchanged bit for bit). The compiled engine (``engine``)
       changes speed only: episodes are the same bit for bit.
+      In splitgym 0.1 the observation became ``log1p`` of the fields, bounded by
+      ``log1p(1e4)`` (it was the fields themselves, ``Box(0, 1e4)``): the meaning of
+      the observation changed, the dynamics, rewards and episodes did not. The id stays
+      v0 because every agent trained before (shipped or by ``splitgym train``) already
+      read this input, through a training wrapper now removed: such a zip reads the new
+      observation as it read the wrapped one (to float32 rounding; its saved space is
+      the new one), so a v1 would have broken the agents the change fixes. Code that
+      read the raw fields applies ``np.expm1``.
     """
 
     metadata = {"render_modes": []}  # noqa: RUF012
@@ -268,7 +279,7 @@ class EdgeCloudEnv(gym.Env[np.ndarray, np.int64]):
         self._check_links(self.workload.n_edges, self.sim_config)
         k = self._cut_table.n_cuts
         self.action_space = spaces.Discrete(k)
-        self.observation_space = spaces.Box(0.0, OBS_CAP, shape=(obs_size(k),),
+        self.observation_space = spaces.Box(0.0, OBS_HIGH, shape=(obs_size(k),),
                                             dtype=np.float32)
         self._scale_s = time_scale_s(self._cut_table.whole_edge_s)
         self._sim: Simulator | None = None

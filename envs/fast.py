@@ -64,8 +64,8 @@ N_COUNTERS = 16
  P_O_LBD, P_O_CQD, P_O_LQD, P_BRING, P_O_TEDGE, P_NF, P_NI, P_NS, P_V_STAR) = range(43)
 N_P = 43
 # the cut table C
-# (rows 4-6: the observation's first three blocks, the first three rows scaled and
-# clipped; the same for every decision, so `scale_cuts` writes them once)
+# (rows 4-6: the observation's first three blocks, the first three rows scaled,
+# clipped and log1p'd; the same for every decision, so `scale_cuts` writes them once)
 C_EDGE_S, C_TX_S, C_CLOUD_S, C_OFFLOADS, C_OBS = range(5)
 # the decision context written by `_observe` (single env): scalars, then finish per cut
 (X_EDGE, X_TASK, X_NOW, X_CLOUD_FREE, X_LINK_FREE, X_NEXT_ARRIVAL, X_EDGE_WAITING,
@@ -487,12 +487,14 @@ def _advance(g, f, C, P):
 # -- what a decision sees ------------------------------------------------------------------
 
 @njit(cache=True, inline="always")
-def _clip(x, cap):
+def _entry(x, cap):
+    """``log1p`` of `x` clipped to [0, cap]: an observation entry (see
+    `splitgym.envs.observation`; the same C ``log1p`` as its ``math.log1p``)."""
     if x < 0.0:
         return 0.0
     if x > cap:
-        return cap
-    return x
+        return math.log1p(cap)
+    return math.log1p(x)
 
 
 @njit(cache=True, inline="always")
@@ -823,7 +825,7 @@ def _observe(g, f, S, e, C, P, inv, cap_obs, out, ctx):
         out[j] = C[C_OBS, j]
         out[k + j] = C[C_OBS + 1, j]
         out[2 * k + j] = C[C_OBS + 2, j]
-        out[3 * k + j] = _clip((fin - now) * inv, cap_obs)
+        out[3 * k + j] = _entry((fin - now) * inv, cap_obs)
         if full:
             ctx[N_CTX + j] = fin
     s = 4 * k
@@ -834,16 +836,17 @@ def _observe(g, f, S, e, C, P, inv, cap_obs, out, ctx):
     n_arr = g[P[P_O_NARR] + e]
     n_next = g[P[P_O_NEXT] + e]
     blocked = g[C_BLK_TAIL] - g[C_BLK_HEAD]
-    out[s + 0] = _clip((cloud_free - now) * inv, cap_obs)
-    out[s + 1] = _clip((lf - now) * inv, cap_obs)
-    out[s + 2] = cap_obs if math.isinf(nxt_t) else _clip(max(0.0, nxt_t - now) * inv, cap_obs)
-    out[s + 3] = _clip(g[C_SLOTS] / cap, cap_obs)
-    out[s + 4] = _clip(blocked / n_edges, cap_obs)
-    out[s + 5] = _clip(float(n_arr - n_next - 1), cap_obs)
-    out[s + 6] = _clip((g[C_WAITING] - 1) / n_edges, cap_obs)
-    out[s + 7] = _clip(g[C_BUSY_EDGES] / n_edges, cap_obs)
-    out[s + 8] = _clip(frames_left / (frames_left + frame), cap_obs)
-    out[s + 9] = _clip(g[C_DECIDED] / (n_edges * frames), cap_obs)
+    out[s + 0] = _entry((cloud_free - now) * inv, cap_obs)
+    out[s + 1] = _entry((lf - now) * inv, cap_obs)
+    out[s + 2] = _entry(cap_obs if math.isinf(nxt_t) else max(0.0, nxt_t - now) * inv,
+                        cap_obs)
+    out[s + 3] = _entry(g[C_SLOTS] / cap, cap_obs)
+    out[s + 4] = _entry(blocked / n_edges, cap_obs)
+    out[s + 5] = _entry(float(n_arr - n_next - 1), cap_obs)
+    out[s + 6] = _entry((g[C_WAITING] - 1) / n_edges, cap_obs)
+    out[s + 7] = _entry(g[C_BUSY_EDGES] / n_edges, cap_obs)
+    out[s + 8] = _entry(frames_left / (frames_left + frame), cap_obs)
+    out[s + 9] = _entry(g[C_DECIDED] / (n_edges * frames), cap_obs)
     if full:
         ctx[X_EDGE] = e
         ctx[X_TASK] = task
@@ -866,7 +869,7 @@ def scale_cuts(C, inv, cap_obs):
     """Write C's rows `C_OBS`.. (see the C_* slots)."""
     for r in range(3):
         for j in range(C.shape[1]):
-            C[C_OBS + r, j] = _clip(C[r, j] * inv, cap_obs)
+            C[C_OBS + r, j] = _entry(C[r, j] * inv, cap_obs)
 
 
 @njit(cache=True)

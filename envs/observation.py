@@ -1,9 +1,17 @@
-"""Encoding of a decision context as a flat, scale-free float32 vector.
+"""Encoding of a decision context as a flat, scale-free, bounded float32 vector.
 
-Times are divided by the model's whole-model edge time ``T_E`` (the edge-only cut's
-edge time), so one agent reads AlexNet on a Raspberry Pi and GoogLeNet on a Jetson on
-the same scale. Infinite values (a transfer at bandwidth 0, no next frame) and large
-ones are clipped to `OBS_CAP`; every field is >= 0.
+Each field is first a scale-free quantity: times are divided by the model's whole-model
+edge time ``T_E`` (the edge-only cut's edge time), so one agent reads AlexNet on a
+Raspberry Pi and GoogLeNet on a Jetson on the same scale; counts and fractions are
+as they are. Infinite values (a transfer at bandwidth 0, no next frame) and large ones
+are clipped to `OBS_CAP`; every field is >= 0. The observation is then ``log1p`` of
+that value, so every entry lies in ``[0, OBS_HIGH]`` (``log1p(1e4)`` = 9.21) and a
+network reads 0.1 T_E and 100 T_E on comparable scales: the observation is the
+network's input as it is (no wrapper).
+
+Bit for bit: the value is computed in float64 (``math.log1p`` of the clipped value,
+the C library's ``log1p``, which the compiled engine calls too) and cast to float32
+once.
 """
 
 from __future__ import annotations
@@ -13,8 +21,11 @@ from typing import Any
 
 import numpy as np
 
-#: Upper clip of every observation field.
+#: Upper clip of every field before the ``log1p``.
 OBS_CAP = 1.0e4
+
+#: Upper bound of every observation entry: ``log1p(OBS_CAP)`` (as float32).
+OBS_HIGH = float(np.float32(math.log1p(OBS_CAP)))
 
 #: Per-cut blocks, each K long, in this order.
 PER_CUT_FIELDS: tuple[tuple[str, str], ...] = (
@@ -64,14 +75,19 @@ def field_names(n_cuts: int) -> list[str]:
 
 
 def encode(ctx: dict[str, Any], scale_s: float, out: np.ndarray) -> np.ndarray:
-    """Write the observation of decision context `ctx` into `out` (float32) and return it.
+    """Write the observation of decision context `ctx` into `out` (float32) and return it:
+    ``log1p`` of each field (see `PER_CUT_FIELDS`, `SCALAR_FIELDS`) clipped to
+    ``[0, OBS_CAP]``.
 
-    Computed in float64 and clipped before the cast, so no value overflows float32.
+    Computed in float64 and cast once, so no value overflows float32; ``math.log1p``
+    per entry (not numpy's, which may take a vectorised path) is the compiled engine's
+    ``log1p``, so both engines give the same bits.
     """
     buf = np.empty(out.shape, dtype=np.float64)
     _encode(ctx, scale_s, buf)
     np.clip(buf, 0.0, OBS_CAP, out=buf)
-    out[:] = buf
+    log1p = math.log1p
+    out[:] = [log1p(v) for v in buf.tolist()]
     return out
 
 

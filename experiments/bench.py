@@ -286,6 +286,65 @@ def bench_env(quick: bool = False) -> dict[str, float]:
     return out
 
 
+#: Today's training configuration before the native vector env (the reference of
+#: `bench_train`): `DummyVecEnv` of 8 single envs and the YAML's former defaults.
+TODAY_TRAIN_HP: dict[str, Any] = {"n_envs": 8, "n_steps": 256, "batch_size": 512,
+                                  "n_epochs": 10, "net_arch": [64, 64]}
+_PPO_KEYS = ("n_steps", "batch_size", "n_epochs", "learning_rate", "gamma", "gae_lambda",
+             "ent_coef", "clip_range")
+
+
+def _train_loop(hp: dict[str, Any], vec: str, env_kwargs: dict[str, Any]) -> Any:
+    """A MaskablePPO model on its training VecEnv, warmed up (one rollout and update:
+    the engine's compile and torch's first calls are not timed)."""
+    import torch
+    from sb3_contrib import MaskablePPO
+
+    from splitgym.agents.train import make_train_vec_env
+
+    torch.set_num_threads(1)
+    venv = make_train_vec_env(env_kwargs, False, int(hp["n_envs"]), 0, vec)
+    model = MaskablePPO("MlpPolicy", venv, seed=0, device="cpu",
+                        policy_kwargs={"net_arch": list(hp["net_arch"])},
+                        **{k: hp[k] for k in _PPO_KEYS if k in hp})
+    model.learn(model.n_steps * venv.num_envs)
+    return model
+
+
+def bench_train(quick: bool = False) -> float:
+    """Steps/s of MaskablePPO's whole loop (rollout collection and update, no
+    imitation or validation), AlexNet 3G, one torch thread: the shipped configuration
+    (the YAML's ``default`` on the vector env `splitgym train` picks, the native one here)
+    against today's (`TODAY_TRAIN_HP`, a `DummyVecEnv` of 8 single envs), alternated in
+    the same run (the best of several rounds each, as the machine's load varies).
+    Returns the ratio."""
+    from splitgym.agents.train import load_hyperparams
+
+    env_kwargs = {"model": "alexnet", "bandwidth_mbps": 1.1}
+    shipped = load_hyperparams("maskable_ppo", "alexnet-3g")
+    today = dict(shipped, **TODAY_TRAIN_HP)
+    configs = {"shipped": (shipped, "native"), "today": (today, "dummy")}
+    models = {name: _train_loop(hp, vec, env_kwargs) for name, (hp, vec) in configs.items()}
+    rounds = 2 if quick else 5
+    best = dict.fromkeys(configs, 0.0)
+    for _ in range(rounds):
+        for name, model in models.items():
+            steps = model.n_steps * model.n_envs * (1 if quick else 2)
+            steps = max(steps, 2_048 if quick else 16_384)
+            t0 = time.perf_counter()
+            model.learn(steps, reset_num_timesteps=False)
+            best[name] = max(best[name], steps / (time.perf_counter() - t0))
+    for name, (hp, vec) in configs.items():
+        desc = ", ".join(f"{k}={hp[k]}" for k in ("n_envs", "n_steps", "batch_size",
+                                                   "n_epochs") if k in hp)
+        print(f"train loop {name:<8} ({vec} vec env, {desc}): {best[name]:,.0f} steps/s "
+              f"(best of {rounds})")
+    ratio = best["shipped"] / best["today"]
+    print(f"MaskablePPO loop, AlexNet 3G, 1 torch thread: shipped {best['shipped']:,.0f} "
+          f"steps/s vs today's {best['today']:,.0f} steps/s: ratio {ratio:.2f}")
+    return ratio
+
+
 def bench_all(quick: bool = False) -> None:
     """Env throughput, partition times, scale and the default reproduction's wall time."""
     t0 = time.perf_counter()

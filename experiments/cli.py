@@ -100,8 +100,11 @@ def _build_parser() -> argparse.ArgumentParser:
                     help="redraw bandwidth (0.5-12 Mbit/s), edges (1-8) and C (5-30) per "
                     "episode")
     tr.add_argument("--runs", default="runs", help="root of the run folders")
-    tr.add_argument("--vec", choices=("dummy", "subproc"), default="dummy",
-                    help="vectorised envs in this process (default) or in subprocesses")
+    tr.add_argument("--vec", choices=("auto", "native", "dummy", "subproc"), default="auto",
+                    help="training envs: 'native' (the compiled vector env, one call steps "
+                    "all), 'dummy' (single envs in this process), 'subproc' (in "
+                    "subprocesses); 'auto' (default): native where the compiled engine "
+                    "covers the configuration, else dummy")
     tr.add_argument("--checkpoint-freq", type=int, default=20_000)
     tr.add_argument("--eval-freq", type=int, default=20_000)
     tr.add_argument("--threads", type=int, default=1, help="torch threads (default 1)")
@@ -129,8 +132,10 @@ def _build_parser() -> argparse.ArgumentParser:
 
     be = sub.add_parser("bench", help="benchmarks (printed figures and ratios)")
     be.add_argument("what", nargs="?", default="all",
-                    choices=("all", "env", "partition", "scale"),
-                    help="env: decisions/s against CartPole; partition: best-cut and "
+                    choices=("all", "env", "partition", "scale", "train"),
+                    help="env: decisions/s against CartPole; train: MaskablePPO's steps/s "
+                    "(collection and update), shipped configuration against the former "
+                    "DummyVecEnv one; partition: best-cut and "
                     "candidate-list times against references; scale: cost per decision for "
                     "5, 50 and 500 edges; all (default): everything and the reproduction")
     be.add_argument("--quick", action="store_true", help="a CI-sized run")
@@ -288,7 +293,7 @@ def _cmd_profile(args: argparse.Namespace) -> int:
 
 
 def _cmd_bench(args: argparse.Namespace) -> int:
-    from .bench import bench_all, bench_env, bench_partition, bench_scale
+    from .bench import bench_all, bench_env, bench_partition, bench_scale, bench_train
 
     if args.what == "partition":
         bench_partition(repeats=20 if args.quick else args.repeats)
@@ -296,6 +301,8 @@ def _cmd_bench(args: argparse.Namespace) -> int:
         bench_scale(decisions=2_000 if args.quick else 20_000)
     elif args.what == "env":
         bench_env(args.quick)
+    elif args.what == "train":
+        bench_train(args.quick)
     else:
         bench_all(args.quick)
     return 0

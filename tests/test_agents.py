@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.resources
 import json
 import math
 import os
@@ -210,3 +211,31 @@ def test_cli_train__bad_input(tmp_path):
     res = _cli("train", "--model", "toy", "--env-kwargs", "n_edges", "--runs", str(tmp_path))
     assert res.returncode == 2 and "expected key=value" in res.stderr
     assert not os.listdir(tmp_path)  # nothing was created for a refused run
+
+
+@pytest.mark.parametrize("scenario", ["alexnet-3g", "resnet18-4g", "googlenet-random"])
+def test_pretrained__plain_sb3_predict_on_gym_make_makes_load_pretraineds_decisions(scenario):
+    """An agent's input is the env's own observation: a shipped zip loaded by plain
+    sb3-contrib and fed `gym.make` observations acts exactly as `load_pretrained`."""
+    from sb3_contrib import MaskablePPO
+
+    from splitgym.agents.policy import pretrained_dir
+
+    model, bandwidth = scenario.split("-", 1)
+    bw = "3g" if bandwidth == "random" else bandwidth
+    with importlib.resources.as_file(pretrained_dir().joinpath(f"{scenario}.zip")) as path:
+        sb3 = MaskablePPO.load(path, device="cpu")
+    pol = load_pretrained(model, bandwidth)
+    env = gym.make("splitgym/EdgeCloud-v0", model=model, bandwidth_mbps=bw)
+    assert sb3.observation_space == env.observation_space
+    decisions = 0
+    for seed in (1000, 1001):
+        obs, info = env.reset(seed=seed)
+        done = False
+        while not done:
+            action, _ = sb3.predict(obs, action_masks=env.unwrapped.action_masks(),
+                                    deterministic=True)
+            assert int(action) == pol(obs, info)
+            obs, _, done, _, info = env.step(action)
+            decisions += 1
+    assert decisions == 2 * 150

@@ -126,8 +126,9 @@ def test_env__decision_context_and_cut_table():
     assert [r["edge_layers"] for r in rows] == [(), ("l1",), ("l1", "l2"), ("l1", "l2", "l3")]
     assert obs.shape == (4 * 4 + 10,)
     assert len(env.unwrapped.observation_fields()) == obs.shape[0]
-    # first block: edge time per cut / whole-model edge time (4 s)
-    np.testing.assert_allclose(obs[:4], [0.0, 0.25, 0.75, 1.0])
+    # first block: log1p(edge time per cut / whole-model edge time (4 s))
+    np.testing.assert_allclose(obs[:4], np.log1p([0.0, 0.25, 0.75, 1.0]), rtol=1e-6)
+    assert env.observation_space.high.max() == np.float32(np.log1p(1e4))
     # infos are fresh objects every call (users may keep them)
     _, _, _, _, info2 = env.step(1)
     assert info2["decision"]["edge_s"] is not d["edge_s"]

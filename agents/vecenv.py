@@ -1,0 +1,163 @@
+"""`NativeVecEnv`: a stable-baselines3 `VecEnv` over the compiled vector env.
+
+SB3's algorithms step a `VecEnv`; `DummyVecEnv` steps N single envs one by one in
+Python (plus a deepcopy of every info dict each step). `NativeVecEnv` steps the N
+simulations of `splitgym.envs.vector.EdgeCloudVectorEnv` in one compiled call and follows
+SB3's conventions:
+
+* same-step reset: when env i's episode ends, `step_wait` returns its next episode's
+  first observation, ``dones[i] = True`` and, in ``infos[i]``, the last observation
+  (``"terminal_observation"``), the episode's ``"metrics"`` and
+  ``"TimeLimit.truncated": False`` (episodes never truncate);
+* seeding: `seed(s)` makes the next `reset` start env i from seed ``s + i``; later
+  episodes continue env i's generator, exactly as a `DummyVecEnv` of single
+  `EdgeCloudEnv` does (so the same seeds give the same episodes, bit for bit);
+* masks: ``env_method("action_masks")`` (what sb3-contrib's ``get_action_masks`` calls)
+  gives the (N, K) feasibility of every pending task;
+* reward: minus the objective's increase, divided by `reward_scale_s` (the trainer
+  passes ``T_E``, the model's whole-model edge time, so returns are scale-free), in
+  float32 as `DummyVecEnv`'s buffer.
+
+It covers what the compiled engine covers (`splitgym.envs.fast.supports`, no reset
+options): `is_native` says whether a configuration is; elsewhere train on a
+`DummyVecEnv`. ``infos[i]`` holds no ``"decision"`` context (building it is what the
+compiled step avoids); the baselines read it from single envs.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import gymnasium as gym
+import numpy as np
+from stable_baselines3.common.vec_env import VecEnv
+
+from splitgym.envs.core.config import ConfigError
+from splitgym.envs.core.simulator import check_cut
+from splitgym.envs.edge_cloud import EdgeCloudEnv
+from splitgym.envs.vector import EdgeCloudVectorEnv
+
+
+def is_native(env_kwargs: Mapping[str, Any]) -> bool:
+    """Whether `NativeVecEnv` covers an env of `env_kwargs` (the compiled engine does)."""
+    return EdgeCloudEnv(**env_kwargs).engine == "compiled"
+
+
+class NativeVecEnv(VecEnv):
+    """SB3 `VecEnv` of `n_envs` compiled `EdgeCloudEnv` simulations (see the module
+    docstring)."""
+
+    def __init__(self, n_envs: int, env_kwargs: Mapping[str, Any] | None = None,
+                 reward_scale_s: float = 1.0) -> None:
+        kwargs = dict(env_kwargs or {})
+        if kwargs.get("engine", "auto") == "python":
+            raise ConfigError("NativeVecEnv: engine='python' asked; use a DummyVecEnv")
+        self.vector = EdgeCloudVectorEnv(n_envs, compiled=True, threads=1, **kwargs)
+        kernel = self.vector._kernel
+        if kernel is None:
+            raise ConfigError("NativeVecEnv: the compiled engine does not cover this "
+                              "configuration (see EdgeCloudEnv's `engine`); train on a "
+                              "DummyVecEnv")
+        if not reward_scale_s > 0:
+            raise ConfigError(f"reward_scale_s={reward_scale_s!r}: expected > 0")
+        self._kernel = kernel
+        self.render_mode = None
+        first = self.vector.envs[0]
+        super().__init__(n_envs, first.observation_space, first.action_space)
+        self.reward_scale_s = float(reward_scale_s)
+        self._obs = np.zeros((n_envs, *first.observation_space.shape), dtype=np.float32)
+        self._rewards = np.zeros(n_envs)
+        self._done = np.zeros(n_envs, dtype=bool)
+        self._skip = np.zeros(n_envs, dtype=bool)  # same-step resets: no env waits
+        self._masks = np.tile(kernel.mask, (n_envs, 1))
+        self._actions = np.zeros(n_envs, dtype=np.int64)
+        self._started = False
+
+    # -- the VecEnv API ---------------------------------------------------------------
+    def reset(self) -> np.ndarray:
+        """Start every env's episode (env i from the seed `seed` set, else continuing
+        its generator)."""
+        for env, seed in zip(self.vector.envs, self._seeds, strict=True):
+            gym.Env.reset(env, seed=seed)  # seeds env i's generator, as its reset does
+        self._reset_seeds()
+        self._reset_options()
+        rows = np.arange(self.num_envs)
+        self._kernel.reset_many(rows, self.vector._draw_arrivals(rows), self._obs)
+        self._started = True
+        return self._obs.copy()
+
+    def step_async(self, actions: np.ndarray) -> None:
+        self._actions = np.asarray(actions)
+
+    def step_wait(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, list[dict[str, Any]]]:
+        if not self._started:
+            raise RuntimeError("step() before reset()")
+        actions = self._actions
+        if actions.shape != (self.num_envs,):
+            actions = actions.reshape(self.num_envs)
+        if actions.dtype != np.int64:
+            if actions.dtype.kind not in "iu":
+                self._check_actions(actions)
+            actions = actions.astype(np.int64)
+        kernel = self._kernel
+        self._done[:] = False
+        ended = -1 - kernel.step(actions, self._skip, self._obs, self._rewards, self._done)
+        if ended < 0:  # a bad action: nothing moved; raise the single env's error
+            self._check_actions(actions)
+            raise RuntimeError("the compiled engine refused an action check_cut accepts")
+        infos: list[dict[str, Any]] = [{} for _ in range(self.num_envs)]
+        rewards = (self._rewards / self.reward_scale_s).astype(np.float32)
+        if ended:
+            rows = np.flatnonzero(self._done)
+            for j, metrics in zip(rows.tolist(), kernel.metrics_of(rows), strict=True):
+                infos[j] = {"terminal_observation": self._obs[j].copy(), "metrics": metrics,
+                            "TimeLimit.truncated": False}
+            kernel.reset_many(rows, self.vector._draw_arrivals(rows), self._obs)
+        return self._obs.copy(), rewards, self._done.copy(), infos
+
+    def _check_actions(self, actions: np.ndarray) -> None:
+        """Raise the single env's error for the first bad action."""
+        bandwidth = self.vector.envs[0].sim_config.bandwidth_mbps
+        for j in range(self.num_envs):
+            check_cut(actions[j].item(), self._masks[j], bandwidth)
+
+    def close(self) -> None:
+        """Nothing to release: the simulations live in this process."""
+
+    def action_masks(self) -> np.ndarray:
+        """Feasible cuts of every env's pending task, shape (N, K) (the compiled engine
+        covers constant bandwidths, where the mask is the same for every task)."""
+        return self._masks.copy()
+
+    def _indices(self, indices: Any) -> list[int]:
+        return list(self._get_indices(indices))
+
+    def get_attr(self, attr_name: str, indices: Any = None) -> list[Any]:
+        return [getattr(self.vector.envs[i], attr_name) for i in self._indices(indices)]
+
+    def set_attr(self, attr_name: str, value: Any, indices: Any = None) -> None:
+        for i in self._indices(indices):
+            setattr(self.vector.envs[i], attr_name, value)
+
+    def env_method(self, method_name: str, *method_args: Any, indices: Any = None,
+                   **method_kwargs: Any) -> Any:
+        """``env_method("action_masks")`` is answered from the batch (an (N, K) array,
+        what ``np.stack`` of the per-env masks gives); other methods are called on the
+        single envs (which do not see the compiled batch's state)."""
+        if method_name == "action_masks" and not method_args and not method_kwargs:
+            rows = self._indices(indices)
+            return self._masks[rows].copy()
+        return [getattr(self.vector.envs[i], method_name)(*method_args, **method_kwargs)
+                for i in self._indices(indices)]
+
+    def env_is_wrapped(self, wrapper_class: type[gym.Wrapper],
+                       indices: Any = None) -> list[bool]:
+        return [False for _ in self._indices(indices)]
+
+    def get_images(self) -> Sequence[np.ndarray | None]:
+        return [None] * self.num_envs
+
+    def seed(self, seed: int | None = None) -> Sequence[int | None]:
+        """Env i starts from seed ``seed + i`` at the next `reset`."""
+        return super().seed(seed)
