@@ -38,8 +38,7 @@ MODELS = ("alexnet", "tiny_yolo", "darknet19", "alexnet_parallel", "resnet18", "
 HELD_OUT_SEEDS = tuple(range(1000, 1020))
 #: Every heuristic a shipped agent is compared with ("the best heuristic" is the best
 #: of these per scenario, `best_static` the oracle of one fixed cut per episode).
-HEURISTICS = ("single_cut", "queue_aware", "greedy_eft", "sq_fill", "sq_lookahead",
-              "best_static")
+HEURISTICS = PAPER_POLICIES + YARDSTICKS
 ROOM = 0.85  # "room": a yardstick at least 15% below S-Q
 
 
