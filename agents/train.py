@@ -48,7 +48,7 @@ from .wrappers import RandomizedScenario, ScaledReward
 HYPERPARAMS = Path(__file__).parent / "hyperparams"
 VALIDATION_SEEDS = (900_001, 900_002, 900_003, 900_004, 900_005, 900_006)
 BASELINES_FOR_GAP = ("single_cut", "queue_aware", "greedy_eft", "sq_lookahead")
-_BC_KEYS = ("bc_expert", "bc_episodes", "bc_epochs", "bc_learning_rate")
+_BC_KEYS = ("bc_expert", "bc_episodes", "bc_epochs", "bc_learning_rate", "bc_value")
 _OWN_KEYS = ("n_envs", "policy", "net_arch") + _BC_KEYS
 
 
@@ -264,34 +264,48 @@ class _Validation(BaseCallback):
 
 def behaviour_cloning(model: Any, env_kwargs: Mapping[str, Any], randomize: bool,
                       expert: str, episodes: int, epochs: int, lr: float, seed: int,
-                      progress: bool) -> float:
+                      progress: bool, value: bool = False) -> float:
     """Warm-start an actor-critic policy by imitating `expert` (cross-entropy on its
-    cuts over `episodes` training episodes); returns the final accuracy."""
+    cuts over `episodes` training episodes); returns the final accuracy. With `value`,
+    the critic is fitted too, to the expert's discounted returns (the training reward,
+    the algorithm's gamma), so that PPO's first advantages come from a critic of the
+    policy it starts from rather than from a random one."""
     if not hasattr(model.policy, "evaluate_actions") or epochs <= 0:
         return math.nan
     env = make_agent_env(env_kwargs, randomize)
     pol = make_policy(expert)
-    xs, ys = [], []
+    gamma = float(getattr(model, "gamma", 0.99))
+    xs, ys, gs = [], [], []
     for k in tqdm(range(episodes), desc=f"imitate {expert}", disable=not progress,
                   leave=False):
         obs, info = env.reset(seed=10_000 * (seed + 1) + 5_000 + k)
+        rewards = []
         while True:
             act = pol(obs, info)  # heuristics read only info["decision"]
             xs.append(obs)
             ys.append(act)
-            obs, _, term, _, info = env.step(act)
+            obs, reward, term, _, info = env.step(act)
+            rewards.append(reward)
             if term:
                 break
+        ret, rets = 0.0, []
+        for reward in reversed(rewards):
+            ret = reward + gamma * ret
+            rets.append(ret)
+        gs.extend(reversed(rets))
     x = torch.as_tensor(np.array(xs), dtype=torch.float32)
     y = torch.as_tensor(np.array(ys), dtype=torch.long)
+    g = torch.as_tensor(np.array(gs), dtype=torch.float32)
     opt = torch.optim.Adam(model.policy.parameters(), lr=lr)
     gen = torch.Generator().manual_seed(seed)
     for _ in range(epochs):
         perm = torch.randperm(len(x), generator=gen)
         for i in range(0, len(x), 256):
             idx = perm[i:i + 256]
-            _, logp, _ = model.policy.evaluate_actions(x[idx], y[idx])
+            values, logp, _ = model.policy.evaluate_actions(x[idx], y[idx])
             loss = -logp.mean()
+            if value:
+                loss = loss + 0.5 * torch.nn.functional.mse_loss(values.flatten(), g[idx])
             opt.zero_grad()
             loss.backward()
             opt.step()
@@ -411,7 +425,8 @@ def _learn(run: Path, cfg: Mapping[str, Any], resume: bool, progress: bool,
         acc = behaviour_cloning(model, cfg["env_kwargs"], cfg["randomize"],
                                 hp.get("bc_expert", "sq_lookahead"),
                                 int(hp.get("bc_episodes", 0)), int(hp.get("bc_epochs", 0)),
-                                float(hp.get("bc_learning_rate", 1e-3)), seed, progress)
+                                float(hp.get("bc_learning_rate", 1e-3)), seed, progress,
+                                bool(hp.get("bc_value", False)))
         if not math.isnan(acc):
             (run / "imitation.json").write_text(json.dumps(
                 {"expert": hp.get("bc_expert"), "accuracy": acc}, indent=1))
