@@ -5,7 +5,6 @@ from __future__ import annotations
 import copy
 import functools
 import inspect
-import math
 from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from pathlib import Path
@@ -23,7 +22,7 @@ from splitgym.profiles.cuts import (
 )
 from splitgym.profiles.schema import Profile, load_profile
 
-from .core.config import ConfigError, SimConfig, WorkloadConfig
+from .core.config import MAX_SPEED, MIN_SPEED, ConfigError, SimConfig, WorkloadConfig
 from .core.simulator import Simulator, TaskRecords, check_cut
 from .core.traces import RateTrace, check_spec, is_constant_spec, make_trace, nominal_mbps
 from .core.workload import check_arrivals, make_arrivals
@@ -349,10 +348,10 @@ class EdgeCloudEnv(gym.Env[np.ndarray, np.int64]):
         if speed is None:
             speed = [1.0] * n_edges
         if not isinstance(speed, (list, tuple)) or len(speed) != n_edges or not all(
-                isinstance(x, (int, float)) and not isinstance(x, bool) and 0 < x < math.inf
-                for x in speed):
+                isinstance(x, (int, float)) and not isinstance(x, bool)
+                and MIN_SPEED <= x <= MAX_SPEED for x in speed):
             raise ConfigError(f"edge_speed={speed!r}: expected {n_edges} factors > 0 (one "
-                              f"per edge)")
+                              f"per edge, each in [{MIN_SPEED:g}, {MAX_SPEED:g}])")
         rows = []
         for name, factor in zip(names, speed, strict=True):
             if name not in self._device_edge_s:

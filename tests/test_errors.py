@@ -121,6 +121,9 @@ ROWS = [
      ConfigError, r"arrivals='weekly': expected one of \['periodic', 'poisson', 'bursty'\]"),
     ("env", "edge speeds not one per edge", lambda: EdgeCloudEnv(edge_speed=[1.0]),
      ConfigError, r"edge_speed=\[1\.0\]: expected 5 factors > 0"),
+    ("env", "edge speed below 0.001", lambda: EdgeCloudEnv(n_edges=1, edge_speed=[5e-324]),
+     ConfigError, r"edge_speed=\[5e-324\]: expected 1 factors > 0 \(one per edge, each in "
+     r"\[0\.001, 1000\]\)"),
     ("env", "unknown edge device", lambda: EdgeCloudEnv(edge_device="jetson"),
      ProfileError, r"edge_device='jetson': profile 'alexnet' has no such device"),
     ("env", "unknown scenario", lambda: EdgeCloudEnv(scenario="moon"),
@@ -362,6 +365,8 @@ def _bounds() -> list[tuple[str, str, str]]:
          "integers"),
         ("`cloud_workers`", f"1 to {c.MAX_CLOUD_WORKERS:,}", "work per decision"),
         ("`phase_s`", f"0 to {c.MAX_DWELL_S:g} s", "finite times"),
+        ("`edge_speed` (each factor)", f"{c.MIN_SPEED:g} to {c.MAX_SPEED:g}",
+         "edge times that neither overflow nor vanish"),
         ("bursty `high_factor`, `low_factor`", f"0 to {c.MAX_FACTOR:g}, not both 0",
          "finite rates"),
         ("bursty `mean_dwell_s`, Markov `mean_dwell_s`",

@@ -59,6 +59,7 @@ GOOD = {
     "deadline_s": st.sampled_from([None, 0.5, 5.0]),
     "predictor": st.sampled_from(["auto", "replay", "fluid"]),
     "phase_s": st.sampled_from([None, 0.1, 1e7]),
+    "edge_speed": st.sampled_from([None, [1.0, 2.0], [1e-3, 1e3]]),
 }
 BAD = {
     "n_edges": st.sampled_from([0, -1, 2**70, True, 1.5, 10**6]),
@@ -89,6 +90,7 @@ BAD = {
     "edge_device": st.sampled_from([[], "nope", ["pi3b"]]),
     "predictor": st.just("psychic"),
     "phase_s": st.sampled_from([[0.0], NAN, 1e300, -1.0]),
+    "edge_speed": st.sampled_from([[5e-324, 1.0], [1e300, 1.0], [NAN, 1.0], [0.0, 1.0]]),
 }
 OPTIONS_GOOD = {"fps": st.just(8.0), "n_edges": st.sampled_from([1, 2]),
                 "frames_per_edge": st.sampled_from([1, 3]),

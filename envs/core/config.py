@@ -31,6 +31,9 @@ MAX_MBPS = 1e9
 #: runs for days and tiny rates overflow to inf times; above MAX_FPS frames are closer
 #: than the times' resolution.
 MIN_FPS, MAX_FPS = 1e-3, 1e6
+#: Edge speed factors accepted (``edge_speed``): beyond them edge times overflow or
+#: vanish below the times' resolution.
+MIN_SPEED, MAX_SPEED = 1e-3, 1e3
 #: Upper bounds of the whole-number fields (each an allocation or a per-decision loop).
 MAX_EDGES = 100_000
 MAX_TASKS = 10_000_000  # n_edges x frames_per_edge: one episode's per-task records
