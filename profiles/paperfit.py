@@ -137,6 +137,15 @@ class CandidateCuts:
         self.cloud_only = int(np.flatnonzero(E.sum(1) == 0)[0])
 
 
+def _name(S: CandidateCuts, i: int) -> str:
+    """'cloud-only', 'edge-only' or 'the cut after <layer>'."""
+    if not S.off[i]:
+        return "edge-only"
+    if S.E[i].sum() == 0 and S.labels[i] == "(cloud-only)":
+        return "cloud-only"
+    return f"the cut after {S.labels[i]}"
+
+
 def static_estimate(te: np.ndarray, tt: np.ndarray, tc: np.ndarray, off: np.ndarray, frames: int,
          n_edges: int) -> np.ndarray:
     """The static-cut makespan estimate of every cut [s] (see the module docstring)."""
@@ -170,7 +179,7 @@ def reachable(profile: Profile, cell: Cell, *, edge: str, cloud: str, n_edges: i
     if bound <= (1 + tol) * cell.target_s:
         return True, ""
     return False, (f"no static cut can come within {tol:.0%} of {cell.target_s} s: the least "
-                   f"bound, {bound:.1f} s, is cut after {S.labels[i]} ({S.d[i]:.0f} bytes "
+                   f"bound, {bound:.1f} s, is {_name(S, i)} ({S.d[i]:.0f} bytes "
                    f"sent), with the edge and cloud parts at their smallest share of the "
                    f"whole model for any class factors in {lo:g}-{hi:g}x")
 
@@ -193,14 +202,19 @@ def fit_factors(profile: Profile, cells: Sequence[Cell], *, edge: str, cloud: st
                 n_edges: int = 5, frames: int = 30,
                 factor_bounds: tuple[float, float] = (0.25, 4.0), ridge: float = 0.05,
                 margin: float = 0.02, anchor_weight: float = 3.0,
-                exclude_unreachable: bool = True) -> Fit:
+                exclude_unreachable: bool = True, tol: float = 0.10,
+                drop_unreached: bool = True) -> Fit:
     """Fit per-class factors of the `edge` and `cloud` devices to `cells`.
 
     Residuals: ``log(est / target)`` per cell (times `anchor_weight` for E-O and C-O, the
     whole-model anchors of the default calibration), ``ridge * log(factor)`` per factor, and
     for each S-C cell ``10 * max(0, (1 + margin) * total(c) - total(j)) / total(c)`` for
     every other cut j, which makes eq. (1) pick the cut c assigned to the cell. Every
-    assignment of cuts to the S-C cells that the link allows is tried.
+    assignment of cuts to the S-C cells that the link allows is tried. Cells no static
+    cut can reach (`reachable`) are left out first; with `drop_unreached`, an S-C cell the
+    best fit still leaves more than `tol` off (eq. (1) cannot be made to pick a cut near
+    it) is left out too, with the reason, and the rest refitted, so that it does not
+    bend the others.
     """
     from scipy.optimize import least_squares
 
@@ -290,6 +304,31 @@ def fit_factors(profile: Profile, cells: Sequence[Cell], *, edge: str, cloud: st
                      "fit_s": round(float(est[i]), 4),
                      "residual": round(math.log(est[i] / cell.target_s), 5),
                      "cut": S.labels[i], "bytes": int(S.d[i])})
+    far = [cell for cell, row in zip(used, rows, strict=True)
+           if cell.policy == "single_cut" and abs(row["residual"]) > math.log(1 + tol)]
+    if drop_unreached and far:
+        for cell in far:
+            te, tt, tc = costs(x, cell.bandwidth_mbps)
+            total = te + tt + tc
+            est = static_estimate(te, tt, tc, S.off, frames, n_edges)
+            i = int(np.argmin(total))
+            near = np.flatnonzero(np.abs(est / cell.target_s - 1) <= tol)
+            why = (f"the best fit leaves it at {est[i]:.1f} s: eq. (1) picks {_name(S, i)} "
+                   f"(Te+Tt+Tc {total[i]:.2f} s per task)")
+            if near.size:
+                j = int(near[np.argmin(total[near])])
+                why += (f", while the cheapest cut within {tol:.0%} of {cell.target_s} s "
+                        f"({_name(S, j)}, {est[j]:.1f} s) costs {total[j]:.2f} s per "
+                        f"task, so no class factors in the bounds make eq. (1) pick it")
+            excluded.append({"cell": cell.label, "reason": why})
+        kept = [c for c in cells if c not in far
+                and all(c.label != e["cell"] for e in excluded)]
+        again = fit_factors(profile, kept, edge=edge, cloud=cloud, n_edges=n_edges,
+                            frames=frames, factor_bounds=factor_bounds, ridge=ridge,
+                            margin=margin, anchor_weight=anchor_weight,
+                            exclude_unreachable=False, tol=tol, drop_unreached=False)
+        again.excluded = excluded + again.excluded
+        return again
     return Fit(profile.model, {c: round(float(ge[j]), 6) for j, c in enumerate(CLASSES)},
                {c: round(float(gc[j]), 6) for j, c in enumerate(CLASSES)}, rows, excluded,
                cost)

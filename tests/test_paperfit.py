@@ -98,7 +98,7 @@ def test_reachable__a_cell_below_every_static_bound_is_excluded():
     ok, why = reachable(prof, Cell("S-C", "single_cut", 0.1, 5.0), edge="edge",
                         cloud="cloud")
     assert not ok
-    assert "the least bound, 19.2 s, is cut after c2 (8000 bytes sent)" in why
+    assert "the least bound, 19.2 s, is the cut after c2 (8000 bytes sent)" in why
     assert reachable(prof, Cell("S-C", "single_cut", 0.1, 20.0), edge="edge",
                      cloud="cloud") == (True, "")
 
