@@ -65,30 +65,37 @@ def _learned(job: Job) -> Any:
     return load_pretrained(job.model, net)
 
 
-def _run_job(job: Job) -> tuple[Job, list[float], list[int]]:
-    """Per-seed makespans and the cut histogram summed over seeds."""
+def _run_job(job: Job) -> tuple[Job, list[float], dict[str, Any]]:
+    """Per-seed makespans, and stats: the cut histogram summed over seeds and the busiest
+    link's busy time (the largest over edges of its total transfer time) [s], mean over
+    seeds."""
     import torch
 
     torch.set_num_threads(1)
     env = EdgeCloudEnv(model=job.model, **job.env_kwargs)
     agent = _learned(job) if job.policy == LEARNED else None
     if job.policy == LEARNED and agent is None:
-        return job, [math.nan] * len(job.seeds), []
+        return job, [math.nan] * len(job.seeds), {}
     if job.policy == LOWER_BOUND:
-        return job, seed_lower_bounds(env, job.seeds), []
+        return job, seed_lower_bounds(env, job.seeds), {}
     out: list[float] = []
     hist = np.zeros(0, dtype=np.int64)
+    busiest: list[float] = []
     for seed in job.seeds:
         policy = agent if agent is not None else make_policy(job.policy)
         try:
-            metrics = rollout(env, policy, seed=seed).metrics
+            ep = rollout(env, policy, seed=seed)
         except InvalidActionError:  # cloud-only at 0 Mbit/s: infinite delay
             out.append(math.inf)
             continue
-        out.append(metrics["makespan_s"])
-        h = np.asarray(metrics["cut_histogram"], dtype=np.int64)
+        out.append(ep.metrics["makespan_s"])
+        h = np.asarray(ep.metrics["cut_histogram"], dtype=np.int64)
         hist = h if hist.size == 0 else hist + h
-    return job, out, hist.tolist()
+        r = ep.records
+        busy = np.nan_to_num(np.asarray(r.link_end_s) - np.asarray(r.link_start_s))
+        busiest.append(float(np.bincount(np.asarray(r.edge), weights=busy).max()))
+    return job, out, {"cut_histogram": hist.tolist(),
+                      "busiest_link_s": float(np.mean(busiest)) if busiest else math.nan}
 
 
 @dataclass
@@ -97,11 +104,15 @@ class Results:
 
     seeds: tuple[int, ...]
     runs: dict[tuple[str, str, Any, str], np.ndarray] = field(default_factory=dict)
-    hists: dict[tuple[str, str, Any, str], list[int]] = field(default_factory=dict)
+    stats: dict[tuple[str, str, Any, str], dict[str, Any]] = field(default_factory=dict)
 
     def hist(self, group: str, model: str, x: Any, policy: str) -> list[int]:
         """How many tasks went to each cut, summed over seeds."""
-        return self.hists[(group, model, x, policy)]
+        return self.stats[(group, model, x, policy)]["cut_histogram"]
+
+    def busiest_link_s(self, group: str, model: str, x: Any, policy: str) -> float:
+        """The busiest link's total transfer time [s], mean over seeds."""
+        return self.stats[(group, model, x, policy)]["busiest_link_s"]
 
     def get(self, group: str, model: str, x: Any, policy: str) -> np.ndarray:
         """Per-seed makespans [s]."""
@@ -167,15 +178,15 @@ def run(jobs: Sequence[Job], seeds: Sequence[int], workers: int = 2,
                                                         LEARNED))
     if workers > 1:
         with ProcessPoolExecutor(max_workers=workers) as pool:
-            for job, out, hist in pool.map(_run_job, order, chunksize=4):
+            for job, out, stats in pool.map(_run_job, order, chunksize=4):
                 results.runs[(job.group, job.model, job.x, job.policy)] = np.array(out)
-                results.hists[(job.group, job.model, job.x, job.policy)] = hist
+                results.stats[(job.group, job.model, job.x, job.policy)] = stats
                 bar.update()
     else:
         for job in order:
-            job, out, hist = _run_job(job)
+            job, out, stats = _run_job(job)
             results.runs[(job.group, job.model, job.x, job.policy)] = np.array(out)
-            results.hists[(job.group, job.model, job.x, job.policy)] = hist
+            results.stats[(job.group, job.model, job.x, job.policy)] = stats
             bar.update()
     bar.close()
     return results

@@ -117,6 +117,9 @@ class _PaperAsOurs:
     def hist(self, group, model, x, policy):
         return [1]
 
+    def busiest_link_s(self, group, model, x, policy):
+        return 0.0
+
 
 def test_claims__the_papers_own_table_as_ours_gives_the_papers_verdicts():
     # Fed the paper's Table 1 as our numbers, every claim that the paper's own table
