@@ -166,6 +166,15 @@ class EdgeCloudEnv(gym.Env[np.ndarray, np.int64]):
       ``reset`` options other than ``arrival_times_s`` with equal counts (an episode
       reset with other options runs on the Python core). With it, `simulator` is
       rebuilt on access by replaying the episode's decisions.
+    * ``render_mode``: ``"ansi"`` (`render` returns a text snapshot: each edge's
+      running frame and queue, each link's transfer, waiting tasks and blocking, the
+      cloud queue and servers) or ``"rgb_array"`` (a Gantt timeline of the episode so
+      far: one lane per edge, link and cloud server, tasks coloured by cut, blocked link
+      spells hatched; for ``gymnasium.wrappers.RecordVideo`` and notebooks). Both
+      engines; `splitgym.envs.render`. ``"human"`` is not native (no window):
+      ``gym.make(..., render_mode="human")`` shows ``"rgb_array"`` through Gymnasium's
+      ``HumanRendering`` (needs pygame); ``EdgeCloudEnv(render_mode="human")`` raises
+      `ConfigError`.
 
     Defaults are the paper's 4G AlexNet setting.
 
@@ -204,7 +213,7 @@ class EdgeCloudEnv(gym.Env[np.ndarray, np.int64]):
       read the raw fields applies ``np.expm1``.
     """
 
-    metadata = {"render_modes": []}  # noqa: RUF012
+    metadata = {"render_modes": ["ansi", "rgb_array"], "render_fps": 4}  # noqa: RUF012
 
     def __init__(
         self,
@@ -230,6 +239,7 @@ class EdgeCloudEnv(gym.Env[np.ndarray, np.int64]):
         predictor: Literal["auto", "replay", "fluid"] = "auto",
         scenario: str | None = None,
         engine: Literal["auto", "python", "compiled"] = "auto",
+        render_mode: Literal["ansi", "rgb_array"] | None = None,
     ) -> None:
         args = dict(locals())
         del args["self"]
@@ -286,6 +296,7 @@ class EdgeCloudEnv(gym.Env[np.ndarray, np.int64]):
         self._episode_objective = self.objective
         self._obj_prev = 0.0
         self.engine = self._check_engine(args["engine"])
+        self.render_mode = _check_render_mode(args["render_mode"], self.metadata)
         self._fast: Any = None  # the compiled engine's state (one row)
         self._compiled = False  # whether the current episode runs on it
         self._arrivals: list[np.ndarray] = []
@@ -439,6 +450,19 @@ class EdgeCloudEnv(gym.Env[np.ndarray, np.int64]):
             link_start_s=col[fast.T_LS], link_end_s=col[fast.T_LE],
             cloud_start_s=col[fast.T_CS], cloud_end_s=col[fast.T_CE],
             completion_s=col[fast.T_DONE], dropped=np.zeros(n_edges * frames, dtype=bool))
+
+    def render(self) -> str | np.ndarray | None:
+        """The episode so far (`splitgym.envs.render`): ``"ansi"``, a text snapshot of
+        every edge, link, the cloud queue and servers; ``"rgb_array"``, a Gantt timeline
+        as an (H, W, 3) uint8 image."""
+        if self.render_mode is None:
+            gym.logger.warn("render() without a render_mode: build the env with "
+                            "render_mode='ansi' or 'rgb_array'")
+            return None
+        from . import render
+
+        snap = render.snapshot_of(self)
+        return render.ansi(snap) if self.render_mode == "ansi" else render.rgb_array(snap)
 
     def observation_fields(self) -> list[str]:
         """Name of every entry of the observation vector."""
@@ -646,6 +670,15 @@ class EdgeCloudEnv(gym.Env[np.ndarray, np.int64]):
             return {"action_mask": np.ones(self._cut_table.n_cuts, dtype=np.int8)}
         return {"action_mask": np.array(self._ctx["mask"], dtype=np.int8),
                 "decision": self._ctx}
+
+
+def _check_render_mode(mode: Any, metadata: Mapping[str, Any]) -> str | None:
+    if mode is not None and mode not in metadata["render_modes"]:
+        raise ConfigError(
+            f"render_mode={mode!r}: expected None, 'ansi' or 'rgb_array' (no window of "
+            f"its own: gym.make(..., render_mode='human') shows 'rgb_array' through "
+            f"Gymnasium's HumanRendering, which needs pygame)")
+    return mode
 
 
 def _check_objective(objective: Any, config: SimConfig) -> str:

@@ -71,6 +71,9 @@ def _build_parser() -> argparse.ArgumentParser:
                     help="evaluate on seeds offset..offset+n-1 (default 0; training never "
                     "resets with these)")
     ev.add_argument("--plot", default=None, metavar="FILE.png", help="also draw a bar plot")
+    ev.add_argument("--timeline", default=None, metavar="FILE.png",
+                    help="also draw the first seed's episode of each policy as a Gantt "
+                    "timeline (edges, links, cloud servers; one panel per policy)")
     ev.add_argument("--csv", default=None, help="also write the table to this CSV file")
     ev.add_argument("--no-progress", action="store_true", help="hide the progress bar")
     ev.add_argument("--plan-evaluations", type=int, default=1000, metavar="N",
@@ -253,6 +256,10 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
 
         bar_plot(results, args.plot, f"{args.model}, {args.bandwidth} Mbit/s")
         print(f"wrote {args.plot}")
+    if args.timeline:
+        from .evaluate import timeline_plot
+
+        print(f"wrote {timeline_plot(env_kwargs, policies, args.seed_offset, args.timeline)}")
     print(f"({time.perf_counter() - t0:.2f} s)")
     return 0
 

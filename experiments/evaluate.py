@@ -192,3 +192,22 @@ def bar_plot(results: Sequence[PolicyResult], path: str | Path, title: str) -> N
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)
+
+
+def timeline_plot(env_kwargs: Mapping[str, Any], policies: Sequence[str], seed: int,
+                  path: str | Path) -> Path:
+    """One episode (`seed`) per policy as Gantt timelines on one time axis
+    (`splitgym.envs.render`): edges, links and cloud servers, tasks coloured by cut,
+    blocked links hatched. A policy whose action is infeasible is left out."""
+    from splitgym.envs.render import save_timelines, snapshot_of
+
+    env = gym.make(ENV_ID, **env_kwargs)
+    panels = []
+    for spec in policies:
+        try:
+            rollout(env, build_policy(spec, env_kwargs), seed=seed)
+        except InvalidActionError:
+            continue
+        panels.append((spec, snapshot_of(env.unwrapped)))
+    env.close()
+    return save_timelines(panels, path)

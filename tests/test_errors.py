@@ -105,6 +105,8 @@ ROWS = [
      ValueError, r"threads=0: expected a whole number >= 1, or None \(one per core"),
     ("env", "unknown engine", lambda: EdgeCloudEnv(engine="gpu"),
      ConfigError, r"engine='gpu': expected 'auto', 'python' or 'compiled'"),
+    ("env", "human render mode (no window)", lambda: EdgeCloudEnv(render_mode="human"),
+     ConfigError, r"render_mode='human': expected None, 'ansi' or 'rgb_array'"),
     ("env", "compiled engine for a setting it does not cover",
      lambda: EdgeCloudEnv(engine="compiled", deadline_s=1.0),
      ConfigError, r"engine='compiled': this configuration needs the Python core"),
