@@ -139,6 +139,10 @@ def test_check_env__passes_with_a_render_mode(mode):
 def test_render__modes_refused_and_missing():
     with pytest.raises(ConfigError, match="render_mode='human': expected None, 'ansi'"):
         EdgeCloudEnv(render_mode="human")
+    with pytest.warns(UserWarning, match="HumanRendering wrapper is being applied"):
+        human = gym.make(ENV_ID, render_mode="human", **SMALL)  # as the docstring says
+    assert isinstance(human, gym.wrappers.HumanRendering)
+    assert human.unwrapped.render_mode == "rgb_array"
     with pytest.raises(RuntimeError, match="call reset"):
         EdgeCloudEnv(render_mode="ansi", **SMALL).render()
     env = EdgeCloudEnv(**SMALL)
