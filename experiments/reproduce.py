@@ -342,6 +342,29 @@ def _far_markdown(cells: Sequence[dict[str, Any]]) -> list[str]:
     return out + [""]
 
 
+def _summary(res: Results, models: Sequence[str], claim_rows: Sequence[audit.Claim],
+             calibration: str, other: str | None,
+             far: dict[str, list[dict[str, Any]]]) -> list[str]:
+    """Counts a reader wants first: S-C cells within 10% per calibration, claims held."""
+    groups = {calibration: "table1"}
+    if other is not None:
+        groups[other] = ALT_TABLE1
+    out = ["**Summary.**"]
+    cells = [(m, n) for m in models for n in paper.NETWORKS]
+    for cal, group in groups.items():
+        near = sum(abs(res.mean(group, m, n, "single_cut")
+                       / float(paper.TABLE1_S[(m, n)]["single_cut"]) - 1) <= audit.TOL
+                   for m, n in cells)
+        off = len(far.get(cal, []))
+        out.append(f"Under the {cal} calibration S-C is within 10% of the paper on {near} of "
+                   f"{len(cells)} cells, and {off} Table 1 cells (any policy) are more than "
+                   "10% off, each explained below.")
+    n_hold = sum(c.holds for c in claim_rows)
+    out.append(f"Of {len(claim_rows)} claims of the paper checked under the {calibration} "
+               f"calibration, {n_hold} hold in ours.")
+    return [" ".join(out), ""]
+
+
 def report_markdown(res: Results, models: Sequence[str], table_md: str,
                     claim_rows: Sequence[audit.Claim], figures_done: Sequence[str],
                     wall_s: float, edges: Sequence[int], bandwidths: Sequence[float],
@@ -367,6 +390,7 @@ def report_markdown(res: Results, models: Sequence[str], table_md: str,
            "to the paper's Table 1 (below). Policies follow docs/model.md; S-Q is the "
            "paper's rule exactly, including its known weakness, and `sq_link` is the "
            "link-aware reading, a yardstick.", "",
+           ""] + _summary(res, models, claim_rows, calibration, other, far or {}) + [
            f"## Table 1: total delay (s), {calibration} calibration", "", table_md, ""]
     if cal_md:
         out += ["## Table 1 under both calibrations", "", cal_md, ""]
