@@ -12,6 +12,17 @@ import torch
 
 from splitgym.baselines.paper import Policy
 
+from .safe_load import (
+    AgentChecksumError,
+    AgentFileError,
+    AgentMismatchError,
+    AgentModelWarning,
+    algo_from_data,
+    load_sb3,
+    read_data,
+    sha256_file,
+)
+
 ALGO_NAMES = ("maskable_ppo", "ppo", "a2c", "dqn")
 
 
@@ -29,34 +40,61 @@ def algo_class(name: str) -> Any:
     return classes[name]
 
 
-def load_model(path: str | Path, algo: str | None = None) -> tuple[Any, str]:
-    """Load an SB3 model zip; the algorithm comes from `algo`, from a ``config.yml`` or
-    ``.json`` card beside it, or is tried in the order of `ALGO_NAMES`."""
+def load_model(path: str | Path, algo: str | None = None, env: Any = None,
+               trust: bool = False) -> tuple[Any, str]:
+    """Load an SB3 model zip without running code from it (`trust` for full unpickling
+    of a file you trust; see `splitgym.agents.safe_load`). The algorithm comes from
+    `algo`, else from the ``.json`` card or ``config.yml`` beside the zip, else from the
+    policy class named in the zip's data (plain text); `env` is the VecEnv to train on
+    (resume)."""
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"agent: no model file {str(path)!r}")
     if algo is None:
-        algo = _algo_beside(path)
-    names = [algo] if algo else list(ALGO_NAMES)
-    errors = []
-    for name in names:
-        try:
-            return algo_class(name).load(str(path), device="cpu"), name
-        except Exception as exc:  # noqa: BLE001 - try the next algorithm class
-            errors.append(f"{name}: {exc}")
-    raise ValueError(f"agent: cannot load {str(path)!r} ({'; '.join(errors)})")
+        algo = _algo_beside(path) or algo_from_data(read_data(path))
+    if algo is None:
+        raise AgentFileError(f"agent {str(path)!r}: cannot tell its algorithm (no .json "
+                             f"card or config.yml beside it, and its data names no known "
+                             f"policy class); expected one of {list(ALGO_NAMES)}")
+    if algo not in ALGO_NAMES:
+        raise AgentFileError(f"agent {str(path)!r}: algo={algo!r}: expected one of "
+                             f"{list(ALGO_NAMES)}")
+    return load_sb3(path, algo, algo_class(algo), env=env, trust=trust), algo
 
 
 def _algo_beside(path: Path) -> str | None:
+    meta = _meta_beside(path)
+    return meta.get("algo")
+
+
+def _meta_beside(path: Path) -> dict[str, Any]:
+    """Plain-data facts about the agent in `path` from the files beside it: ``algo``,
+    ``model`` (the profile it was trained on) and ``card`` (the shipped card)."""
     card = path.with_suffix(".json")
     if card.is_file():
-        return json.loads(card.read_text()).get("algo")
+        doc = json.loads(card.read_text())
+        model = doc.get("model") or str(doc.get("scenario", "")).partition("-")[0] or None
+        return {"algo": doc.get("algo"), "model": model, "card": doc}
     for cfg in (path.parent / "config.yml", path.parent.parent / "config.yml"):
         if cfg.is_file():
             import yaml
 
-            return (yaml.safe_load(cfg.read_text()) or {}).get("algo")
-    return None
+            doc = yaml.safe_load(cfg.read_text()) or {}
+            model = (doc.get("env_kwargs") or {}).get("model")
+            return {"algo": doc.get("algo"), "model": _model_name(model)}
+    return {}
+
+
+def _model_name(model: Any) -> str | None:
+    """The profile name of an env's ``model`` argument (a name or a profile file)."""
+    if model is None:
+        return None
+    try:
+        from splitgym.profiles import load_profile
+
+        return load_profile(model).model
+    except Exception:  # noqa: BLE001 - a missing or broken profile: keep the text
+        return str(model)
 
 
 class LearnedPolicy(Policy):
@@ -69,13 +107,18 @@ class LearnedPolicy(Policy):
 
     name = "learned"
 
-    def __init__(self, model: Any, algo: str = "") -> None:
+    def __init__(self, model: Any, algo: str = "", trained_on: str | None = None,
+                 source: str = "") -> None:
         self.model = model
         self.algo = algo
+        self.trained_on = trained_on  # the profile (model) name it was trained on
+        self.source = source
 
     @classmethod
-    def load(cls, path: str | Path, algo: str | None = None) -> LearnedPolicy:
-        """From a model zip or a run folder (its best, else final, model)."""
+    def load(cls, path: str | Path, algo: str | None = None,
+             trust: bool = False) -> LearnedPolicy:
+        """From a model zip or a run folder (its best, else final, model), without
+        running code from the file unless `trust` (see `splitgym.agents.safe_load`)."""
         path = Path(path)
         if path.is_dir():
             for name in ("best_model.zip", "model.zip"):
@@ -85,11 +128,48 @@ class LearnedPolicy(Policy):
             else:
                 raise FileNotFoundError(f"agent: run folder {str(path)!r} has no "
                                         f"best_model.zip or model.zip")
-        model, algo = load_model(path, algo)
-        return cls(model, algo)
+        model, algo = load_model(path, algo, trust=trust)
+        return cls(model, algo, _meta_beside(path).get("model"), str(path))
+
+    def describe(self) -> str:
+        """``agent 'x.zip' (alexnet: 12 cuts, observation of 58)``."""
+        return (f"agent {self.source or self.algo!r} ({self.trained_on or 'model unknown'}: "
+                f"{self.n_cuts} cuts, observation of {self.obs_size})")
+
+    @property
+    def n_cuts(self) -> int:
+        """Number of cuts (actions) the agent chooses among."""
+        return int(self.model.action_space.n)
+
+    @property
+    def obs_size(self) -> int:
+        """Length of the observation the agent reads."""
+        return int(np.prod(self.model.observation_space.shape))
+
+    def check_env(self, env: Any) -> None:
+        """Refuse an env of another shape (`AgentMismatchError`, naming both) and warn
+        (`AgentModelWarning`) for another model of the same shape."""
+        import warnings
+
+        base = env.unwrapped
+        name = base.profile.model
+        n_cuts = int(env.action_space.n)
+        obs_size = int(np.prod(env.observation_space.shape))
+        if (n_cuts, obs_size) != (self.n_cuts, self.obs_size):
+            raise AgentMismatchError(
+                f"{self.describe()} does not fit the env (model {name!r}: {n_cuts} cuts, "
+                f"observation of {obs_size}): use an agent trained for {name!r}")
+        if self.trained_on is not None and self.trained_on != name:
+            warnings.warn(f"{self.describe()} was trained for model {self.trained_on!r}, "
+                          f"not {name!r} (same shape, so it runs, but its choices were "
+                          f"learned on another model's costs)", AgentModelWarning,
+                          stacklevel=2)
 
     def scores(self, obs: np.ndarray) -> np.ndarray:
         """Per-cut preference (logits or Q-values) for one env observation."""
+        if np.shape(obs) != (self.obs_size,):
+            raise AgentMismatchError(f"{self.describe()} was given an observation of shape "
+                                     f"{np.shape(obs)}: it is an agent for another model")
         x = torch.as_tensor(np.asarray(obs, dtype=np.float32)[None])
         policy = self.model.policy
         with torch.no_grad():
@@ -123,14 +203,25 @@ def available_pretrained() -> list[str]:
     return sorted(p.name[:-4] for p in folder.iterdir() if p.name.endswith(".zip"))
 
 
-def load_pretrained(model: str, bandwidth: str = "3g") -> LearnedPolicy:
+def load_pretrained(model: str, bandwidth: str = "3g", trust: bool = False) -> LearnedPolicy:
     """A shipped agent as a policy: `model` one of the six, `bandwidth` ``"3g"``,
     ``"4g"``, ``"random"`` (the agent trained on randomised conditions) or a scenario
-    preset it was trained on (``"cellular-markov"``, ``"mixed-fleet"``)."""
+    preset it was trained on (``"cellular-markov"``, ``"mixed-fleet"``). The zip must
+    match the SHA-256 in its card (`AgentChecksumError` otherwise) and is loaded
+    without unpickling unless `trust`."""
     name = f"{model}-{str(bandwidth).lower()}"
     folder = pretrained_dir()
     zip_path = folder.joinpath(f"{name}.zip")
     if not zip_path.is_file():
         raise ValueError(f"no shipped agent {name!r}; shipped: {available_pretrained()}")
     with resources.as_file(zip_path) as path:
-        return LearnedPolicy.load(path)
+        card = json.loads(path.with_suffix(".json").read_text())
+        expected = card.get("sha256")
+        actual = sha256_file(path)
+        if expected != actual:
+            raise AgentChecksumError(
+                f"shipped agent {name!r}: {str(path)!r} has SHA-256 {actual}, its card "
+                f"{path.with_suffix('.json').name} says {expected}: the file was changed "
+                f"after it was shipped; reinstall splitgym")
+        policy = LearnedPolicy.load(path, trust=trust)
+    return policy

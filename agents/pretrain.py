@@ -6,7 +6,8 @@ trains one MaskablePPO agent per paper scenario (six models x 3G/4G, 5 edges, 30
 frames, C = 20) and one per model on randomised conditions, two at a time, then
 evaluates each against every baseline on held-out seeds and writes
 ``<scenario>.zip`` (the run's best validation model), ``<scenario>.json`` and
-``<scenario>.md`` (the model card).
+``<scenario>.md`` (the model card), both with the zip's SHA-256, which
+`load_pretrained` checks.
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ from splitgym.envs.edge_cloud import EdgeCloudEnv
 from splitgym.envs.rollout import rollout
 
 from .policy import LearnedPolicy
+from .safe_load import sha256_file
 
 MODELS = ("alexnet", "tiny_yolo", "darknet19", "alexnet_parallel", "resnet18", "googlenet")
 #: Seeds of the shipped agents' held-out tables: picked when the agents were retrained on
@@ -151,7 +153,9 @@ def card(scenario: str, info: dict[str, Any], table: dict[str, dict[str, float]]
              f"{list(validation.get('seeds', []))} (makespan "
              f"{validation.get('best_makespan_s', float('nan')):.2f} s)",
              f"- commit {info['config']['commit'][:12]}, splitgym "
-             f"{info['config']['splitgym_version']}", "",
+             f"{info['config']['splitgym_version']}",
+             f"- SHA-256 of `{scenario}.zip`: `{info['sha256']}` (`load_pretrained` "
+             f"refuses a zip that does not match)", "",
              f"## Held-out evaluation (seeds {HELD_OUT_SEEDS[0]}-{HELD_OUT_SEEDS[-1]}, never "
              "used in training, validation or tuning)", "",
              "| policy | makespan (s) | ± std |", "|---|---|---|"]
@@ -302,7 +306,7 @@ def publish(info: dict[str, Any], out: Path) -> dict[str, Any]:
     model, bandwidth = info["model"], info["bandwidth"]
     scenario = f"{model}-{bandwidth}"
     agent = LearnedPolicy.load(run)
-    record: dict[str, Any] = {"algo": "maskable_ppo", "scenario": scenario,
+    record: dict[str, Any] = {"algo": "maskable_ppo", "scenario": scenario, "model": model,
                               "steps": info["config"]["total_timesteps"],
                               "seed": info["config"]["seed"],
                               "vec": info["config"].get("vec"),
@@ -322,6 +326,7 @@ def publish(info: dict[str, Any], out: Path) -> dict[str, Any]:
     record.update({"held_out": table, "bar": check})
     shutil.copy(run / ("best_model.zip" if (run / "best_model.zip").is_file()
                        else "model.zip"), out / f"{scenario}.zip")
+    info["sha256"] = record["sha256"] = sha256_file(out / f"{scenario}.zip")
     (out / f"{scenario}.json").write_text(json.dumps(record, indent=1))
     (out / f"{scenario}.md").write_text(card(scenario, info, table, check, validation))
     print(f"{scenario}: learned {table['learned']['mean_s']:.2f} s, S-C "

@@ -41,7 +41,8 @@ from splitgym.envs.edge_cloud import EdgeCloudEnv
 from splitgym.envs.observation import time_scale_s
 from splitgym.envs.rollout import rollout
 
-from .policy import ALGO_NAMES, LearnedPolicy, algo_class
+from .policy import ALGO_NAMES, LearnedPolicy, algo_class, load_model
+from .safe_load import load_replay_buffer
 from .vecenv import NativeVecEnv, is_native
 from .wrappers import RandomizedScenario, ScaledReward
 
@@ -348,14 +349,15 @@ def train(algo: str, model: str = "alexnet", bandwidth: str | float | None = "3g
 
 
 def resume(run_dir: str | Path, progress: bool = True,
-           callbacks: Sequence[BaseCallback] = ()) -> Path:
-    """Continue an interrupted run from its last checkpoint, to the same total budget."""
+           callbacks: Sequence[BaseCallback] = (), trust: bool = False) -> Path:
+    """Continue an interrupted run from its last checkpoint, to the same total budget.
+    Checkpoints are loaded without unpickling unless `trust`."""
     run = Path(run_dir)
     cfg_path = run / "config.yml"
     if not cfg_path.is_file():
         raise FileNotFoundError(f"--resume: {str(run)!r} has no config.yml (not a run folder)")
     return _learn(run, yaml.safe_load(cfg_path.read_text()), resume=True, progress=progress,
-                  extra=callbacks)
+                  extra=callbacks, trust=trust)
 
 
 def _checkpoints(run: Path) -> list[Path]:
@@ -384,17 +386,19 @@ def _whole_zip(path: Path) -> bool:
         return False
 
 
-def _load_checkpoint(cls: Any, venv: VecEnv, run: Path) -> tuple[Any, Path | None]:
+def _load_checkpoint(algo: str, venv: VecEnv, run: Path,
+                     trust: bool = False) -> tuple[Any, Path | None]:
     """The model of the newest checkpoint that loads whole, with its replay buffer when
     the algorithm has one (saved after the zip, so a kill between the two truncates
-    it: that checkpoint is skipped too); ``(None, None)`` if none does."""
+    it: that checkpoint is skipped too); ``(None, None)`` if none does. Loaded without
+    unpickling (`splitgym.agents.safe_load`) unless `trust`."""
     for ckpt in _checkpoints(run):
-        model = cls.load(str(ckpt), env=venv, device="cpu")
+        model, _ = load_model(ckpt, algo, env=venv, trust=trust)
         buffer = ckpt.with_name(ckpt.name.replace("ckpt_", "ckpt_replay_buffer_")
                                 .replace("_steps.zip", "_steps.pkl"))
         if hasattr(model, "load_replay_buffer"):
             try:
-                model.load_replay_buffer(str(buffer))
+                load_replay_buffer(model, buffer, trust=trust)
             except (OSError, EOFError, pickle.UnpicklingError) as err:
                 print(f"{buffer}: replay buffer unreadable ({type(err).__name__}), "
                       f"checkpoint skipped")
@@ -404,7 +408,7 @@ def _load_checkpoint(cls: Any, venv: VecEnv, run: Path) -> tuple[Any, Path | Non
 
 
 def _learn(run: Path, cfg: Mapping[str, Any], resume: bool, progress: bool,
-           extra: Sequence[BaseCallback] = ()) -> Path:
+           extra: Sequence[BaseCallback] = (), trust: bool = False) -> Path:
     algo, seed, hp = cfg["algo"], int(cfg["seed"]), dict(cfg["hyperparams"])
     cls = algo_class(algo)
     n_envs = int(hp.get("n_envs", 1))
@@ -413,7 +417,7 @@ def _learn(run: Path, cfg: Mapping[str, Any], resume: bool, progress: bool,
                               cfg.get("vec", "dummy"))
     algo_kwargs = {k: v for k, v in hp.items() if k not in _OWN_KEYS}
     policy_kwargs = {"net_arch": list(hp.get("net_arch", [64, 64]))}
-    model, ckpt = _load_checkpoint(cls, venv, run) if resume else (None, None)
+    model, ckpt = _load_checkpoint(algo, venv, run, trust) if resume else (None, None)
     if resume and ckpt is None and (run / "model.zip").is_file():
         print(f"{run}: already complete")
         return run

@@ -67,6 +67,10 @@ def _build_parser() -> argparse.ArgumentParser:
     ev.add_argument("--agent", action="append", default=[], metavar="RUN_DIR_OR_ZIP",
                     help="add a trained agent (repeatable); the policy name 'learned' is "
                     "the shipped agent of this model and bandwidth")
+    ev.add_argument("--trust-agent", action="store_true",
+                    help="load agent files with full unpickling (SB3's own loader), which "
+                    "runs any code the file holds: only for files you trust. Without it, "
+                    "agents load from plain data and allowlisted classes only")
     ev.add_argument("--seed-offset", type=int, default=0,
                     help="evaluate on seeds offset..offset+n-1 (default 0; training never "
                     "resets with these)")
@@ -113,13 +117,20 @@ def _build_parser() -> argparse.ArgumentParser:
     tr.add_argument("--threads", type=int, default=1, help="torch threads (default 1)")
     tr.add_argument("--resume", default=None, metavar="RUN_DIR",
                     help="continue this run from its last checkpoint (other flags ignored)")
+    tr.add_argument("--trust-agent", action="store_true",
+                    help="with --resume: load the checkpoints with full unpickling, which "
+                    "runs any code they hold: only for a run folder you trust")
     tr.add_argument("--no-progress", action="store_true")
 
     pr = sub.add_parser("profile", help="measure a torch model layer by layer",
                         description="Capture MODEL with torch.fx, time every layer (warm-up, "
-                        "repeats, median) and write a splitgym-profile/1 JSON file.")
+                        "repeats, median) and write a splitgym-profile/1 JSON file. A "
+                        "package.module:factory MODEL is code that runs: the module is "
+                        "imported and the factory called (after every other argument is "
+                        "checked), so name only code you trust.")
     pr.add_argument("model", help="alexnet, tiny_yolo, darknet19, alexnet_parallel, "
-                    "resnet18, googlenet, or package.module:factory")
+                    "resnet18, googlenet, or package.module:factory (imported and run: "
+                    "code you trust)")
     pr.add_argument("--device", required=True, metavar="NAME",
                     help="the device name to record the latencies under (e.g. jetson)")
     pr.add_argument("--out", required=True, metavar="FILE.json")
@@ -172,7 +183,7 @@ def _cmd_train(args: argparse.Namespace) -> int:
 
     torch.set_num_threads(max(1, args.threads))
     if args.resume:
-        run = resume(args.resume, progress=not args.no_progress)
+        run = resume(args.resume, progress=not args.no_progress, trust=args.trust_agent)
     else:
         env_kwargs = parse_kv(args.env_kwargs, "--env-kwargs")
         if args.scenario:
@@ -232,7 +243,7 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
     t0 = time.perf_counter()
     results = evaluate_policies(env_kwargs, policies,
                                 range(args.seed_offset, args.seed_offset + args.seeds),
-                                progress=not args.no_progress,
+                                progress=not args.no_progress, trust=args.trust_agent,
                                 plan_evaluations=None if args.no_best_known
                                 else args.plan_evaluations)
     if args.scenario:
@@ -287,6 +298,11 @@ def _cmd_profile(args: argparse.Namespace) -> int:
     if args.merge and not out.is_file():
         raise ConfigError(f"--merge: {str(out)!r} does not exist; run without --merge first")
     base = load_profile(out) if args.merge else None  # validate before measuring
+    if out.is_dir() or not out.parent.is_dir() or not os.access(out.parent, os.W_OK):
+        raise ConfigError(f"--out={str(out)!r}: expected a file in an existing, writable "
+                          f"folder")
+    if not args.device.strip():
+        raise ConfigError(f"--device={args.device!r}: expected a device name, e.g. jetson")
     prof = measure_profile(args.model, args.device, torch_device=args.torch_device,
                            repeats=args.repeats, warmup=args.warmup, input_shape=shape,
                            progress=not args.no_progress)

@@ -36,26 +36,27 @@ class PolicyResult:
     plan_s: float = math.nan  # offline planners: mean planning time per episode [s]
 
 
-def build_policy(spec: str, env_kwargs: Mapping[str, Any]) -> Any:
+def build_policy(spec: str, env_kwargs: Mapping[str, Any], trust: bool = False) -> Any:
     """A policy from its command-line name: a baseline, ``fixed:<cut>``, ``learned`` (the
-    shipped agent of this model and bandwidth) or ``agent:<run folder or zip>``."""
+    shipped agent of this model and bandwidth) or ``agent:<run folder or zip>``. Agent
+    files are loaded without running code from them unless `trust`."""
     if spec.startswith("agent:"):
         from splitgym.agents.policy import LearnedPolicy
 
-        return LearnedPolicy.load(spec[len("agent:"):])
+        return LearnedPolicy.load(spec[len("agent:"):], trust=trust)
     if spec == "learned":
         from splitgym.agents.policy import load_pretrained
         from splitgym.envs.core.config import BANDWIDTH_PRESETS_MBPS, parse_bandwidth_mbps
 
         if env_kwargs.get("scenario") not in (None, "paper-3g", "paper-4g"):
             return load_pretrained(str(env_kwargs.get("model", "alexnet")),
-                                   env_kwargs["scenario"])
+                                   env_kwargs["scenario"], trust=trust)
         bw = env_kwargs.get("bandwidth_mbps", 5.85)
         if env_kwargs.get("scenario") in ("paper-3g", "paper-4g"):
             bw = env_kwargs["scenario"][-2:]
         bw = parse_bandwidth_mbps(bw)
         net = next((k for k, v in BANDWIDTH_PRESETS_MBPS.items() if v == bw), "random")
-        return load_pretrained(str(env_kwargs.get("model", "alexnet")), net)
+        return load_pretrained(str(env_kwargs.get("model", "alexnet")), net, trust=trust)
     name, kw = parse_policy(spec)
     return make_policy(name, **kw)
 
@@ -74,11 +75,14 @@ def parse_policy(spec: str) -> tuple[str, dict[str, Any]]:
 
 def evaluate_policies(env_kwargs: Mapping[str, Any], policies: Sequence[str],
                       seeds: Iterable[int], progress: bool = True,
-                      plan_evaluations: int | None = 1000) -> list[PolicyResult]:
+                      plan_evaluations: int | None = 1000,
+                      trust: bool = False) -> list[PolicyResult]:
     """Run every policy on every seed through ``gym.make(ENV_ID, **env_kwargs)``.
 
     A policy whose action is infeasible (cloud-only at bandwidth 0) gets an infinite
-    makespan, the spec's reading of "its delay is infinite".
+    makespan, the spec's reading of "its delay is infinite". An agent for another model
+    is refused before any rollout (see `LearnedPolicy.check_env`); `trust` loads agent
+    files with full unpickling.
 
     Each policy's gap to ``best_known`` (the offline planner, seeded with every
     heuristic, the shipped agents and the learned policies evaluated here, with
@@ -86,7 +90,7 @@ def evaluate_policies(env_kwargs: Mapping[str, Any], policies: Sequence[str],
     seeds; it is never negative.
     """
     seeds = list(seeds)
-    built = [(spec, build_policy(spec, env_kwargs)) for spec in policies]
+    built = [(spec, build_policy(spec, env_kwargs, trust)) for spec in policies]
     if plan_evaluations is not None and "best_known" not in policies:
         from splitgym.baselines.planner import BestKnown
 
@@ -96,6 +100,9 @@ def evaluate_policies(env_kwargs: Mapping[str, Any], policies: Sequence[str],
         built.append(("best_known", BestKnown(evaluations=plan_evaluations,
                                               extra_policies=extras)))
     env = gym.make(ENV_ID, **env_kwargs)
+    for _, policy in built:
+        if hasattr(policy, "check_env"):
+            policy.check_env(env)
     results = []
     bar = tqdm(total=len(built) * len(seeds), desc="evaluate", unit="run", disable=not progress,
                leave=False)

@@ -53,18 +53,21 @@ def resolve_model(spec: str | nn.Module, input_shape: Sequence[int] | None = Non
             raise ValueError("input_shape: required for a module")
         return type(spec).__name__.lower(), spec.eval(), tuple(input_shape)
     if spec in MODELS:
+        if input_shape is not None:
+            _check_shape(input_shape)
         module, shape = build(spec, seed)
         return spec, module, tuple(input_shape or shape)
     if ":" not in spec:
         raise ValueError(f"model={spec!r}: expected one of {sorted(MODELS)} or "
                          f"'package.module:factory'")
     mod_name, _, attr = spec.partition(":")
+    if input_shape is None:  # checked before the import: importing runs the module
+        raise ValueError(f"model={spec!r}: give --input-shape, e.g. 1,3,224,224")
+    _check_shape(input_shape)
     try:
         factory = getattr(importlib.import_module(mod_name), attr)
     except (ImportError, AttributeError) as exc:
         raise ValueError(f"model={spec!r}: cannot import it ({exc})") from None
-    if input_shape is None:
-        raise ValueError(f"model={spec!r}: give --input-shape, e.g. 1,3,224,224")
     torch.manual_seed(seed)
     module = factory()
     if not isinstance(module, nn.Module):
@@ -73,18 +76,45 @@ def resolve_model(spec: str | nn.Module, input_shape: Sequence[int] | None = Non
     return attr, module.eval(), tuple(input_shape)
 
 
+def _check_shape(shape: Sequence[int]) -> None:
+    if not shape or not all(isinstance(n, int) and n >= 1 for n in shape):
+        raise ValueError(f"input_shape={tuple(shape)}: expected whole numbers >= 1, e.g. "
+                         f"1,3,224,224")
+
+
+def check_measure_args(torch_device: str = "cpu", repeats: int = 20,
+                       warmup: int = 3) -> torch.device:
+    """The measurement arguments checked (before a factory's module is imported: that
+    runs its code)."""
+    try:
+        dev = torch.device(torch_device)
+    except (RuntimeError, TypeError):
+        raise ValueError(f"torch_device={torch_device!r}: expected cpu, cuda or "
+                         f"cuda:<index>") from None
+    if dev.type == "cuda" and not torch.cuda.is_available():
+        raise ValueError(f"torch_device={torch_device!r}: CUDA is not available here")
+    if dev.type not in ("cpu", "cuda"):
+        raise ValueError(f"torch_device={torch_device!r}: expected cpu, cuda or "
+                         f"cuda:<index>")
+    if not isinstance(repeats, int) or repeats < 1:
+        raise ValueError(f"repeats={repeats!r}: expected a whole number >= 1")
+    if not isinstance(warmup, int) or warmup < 0:
+        raise ValueError(f"warmup={warmup!r}: expected a whole number >= 0")
+    return dev
+
+
 def measure_profile(spec: str | nn.Module, device_name: str = "host",
                     torch_device: str = "cpu", repeats: int = 20, warmup: int = 3,
                     input_shape: Sequence[int] | None = None, progress: bool = True,
                     description: str | None = None) -> Profile:
     """Capture and time `spec` on `torch_device`; one device, named `device_name`.
 
-    ``input_bytes`` is the raw input tensor's size; shapes and bytes are exact.
+    ``input_bytes`` is the raw input tensor's size; shapes and bytes are exact. A
+    ``"pkg.module:factory"`` `spec` is code: its module is imported and the factory
+    called, after every other argument is checked.
     """
+    dev = check_measure_args(torch_device, repeats, warmup)
     name, module, shape = resolve_model(spec, input_shape)
-    dev = torch.device(torch_device)
-    if dev.type == "cuda" and not torch.cuda.is_available():
-        raise ValueError(f"torch_device={torch_device!r}: CUDA is not available here")
     module = module.to(dev)
     example = torch.randn(shape, device=dev)
     gm, layers = capture(module, example)

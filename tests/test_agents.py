@@ -104,12 +104,12 @@ def test_resume__skips_a_checkpoint_whose_replay_buffer_was_cut_short(tmp_path, 
         model.save_replay_buffer(ckpts / f"ckpt_replay_buffer_{steps}_steps.pkl")
     buf = ckpts / "ckpt_replay_buffer_200_steps.pkl"
     buf.write_bytes(buf.read_bytes()[:100])
-    loaded, ckpt = _load_checkpoint(DQN, venv, tmp_path)
+    loaded, ckpt = _load_checkpoint("dqn", venv, tmp_path)
     assert ckpt == ckpts / "ckpt_100_steps.zip" and loaded.replay_buffer.size() > 0
     assert "ckpt_replay_buffer_200_steps.pkl: replay buffer unreadable" in \
         capsys.readouterr().out
     buf.unlink()
-    assert _load_checkpoint(DQN, venv, tmp_path)[1] == ckpts / "ckpt_100_steps.zip"
+    assert _load_checkpoint("dqn", venv, tmp_path)[1] == ckpts / "ckpt_100_steps.zip"
 
 
 def test_cli_train__resume_after_interruption(tmp_path):

@@ -16,6 +16,7 @@ from pathlib import Path
 
 import pytest
 
+from splitgym.agents import AgentChecksumError, AgentFileError, AgentMismatchError
 from splitgym.envs import EdgeCloudEnv
 from splitgym.envs.core import ConfigError, InvalidActionError
 from splitgym.envs.core.traces import make_trace
@@ -71,6 +72,80 @@ BURSTY = {"kind": "bursty", "mean_dwell_s": [2.0, 6.0]}
 MARKOV = {"kind": "markov", "rates_mbps": [1.0, 5.0], "mean_dwell_s": [1.0, 1.0]}
 LOGNORMAL = {"kind": "lognormal_ar1", "mean_mbps": 5.0}
 DEEP = b"[" * 100_000 + b"]" * 100_000
+
+
+AGENT = Path(__file__).parents[1] / "agents" / "pretrained" / "alexnet-3g.zip"
+
+
+class _Payload:
+    """Unpickling this would run ``print``: what a crafted agent file carries."""
+
+    def __reduce__(self):
+        return (exec, ("print('ran')",))
+
+
+def _crafted_agent(entry="policy_class", **text):
+    """The shipped alexnet-3g agent with `entry` replaced by `_Payload` (and the data's
+    plain-text fields of `entry` updated by `text`), in a fresh temporary folder."""
+    import base64
+    import json
+    import tempfile
+    import zipfile
+
+    import cloudpickle
+
+    out = Path(tempfile.mkdtemp()) / "crafted.zip"
+    with zipfile.ZipFile(AGENT) as zin, zipfile.ZipFile(out, "w") as zout:
+        for item in zin.infolist():
+            blob = zin.read(item)
+            if item.filename == "data":
+                doc = json.loads(blob)
+                doc[entry][":serialized:"] = base64.b64encode(
+                    cloudpickle.dumps(_Payload())).decode()
+                doc[entry].update(text)
+                blob = json.dumps(doc).encode()
+            zout.writestr(item, blob)
+    return out
+
+
+def _load_agent(path):
+    from splitgym.agents import LearnedPolicy
+
+    return LearnedPolicy.load(path)
+
+
+def _changed_shipped_agent():
+    import shutil
+    import tempfile
+
+    from splitgym.agents import load_pretrained
+    from splitgym.agents import policy as policy_mod
+
+    folder = Path(tempfile.mkdtemp())
+    shutil.copy(AGENT.with_suffix(".json"), folder)
+    (folder / AGENT.name).write_bytes(AGENT.read_bytes() + b"\0")
+    saved, policy_mod.pretrained_dir = policy_mod.pretrained_dir, lambda: folder
+    try:
+        load_pretrained("alexnet", "3g")
+    finally:
+        policy_mod.pretrained_dir = saved
+
+
+def _crafted_replay_buffer():
+    import pickle
+    import tempfile
+
+    from stable_baselines3 import DQN
+
+    from splitgym.agents.safe_load import load_replay_buffer
+
+    path = Path(tempfile.mkdtemp()) / "buf.pkl"
+    path.write_bytes(pickle.dumps(_Payload()))
+    load_replay_buffer(DQN("MlpPolicy", "CartPole-v1", device="cpu"), path)
+
+
+def _agent_on(model):
+    _load_agent(AGENT).check_env(EdgeCloudEnv(model=model))
 
 
 def _cli(*args):
@@ -289,6 +364,27 @@ ROWS = [
     ("trace", "per-edge specs on a shared uplink",
      lambda: EdgeCloudEnv(uplink="shared", edge_bandwidth_mbps=["3g"] * 5),
      ConfigError, r"edge_bandwidth_mbps: per-edge uplinks need uplink='per_edge'"),
+    ("agent", "agent zip whose data would run code when unpickled",
+     lambda: _load_agent(_crafted_agent()), AgentFileError,
+     r"crafted\.zip': entry 'policy_class': refers to builtins\.exec, which splitgym does "
+     r"not build from an agent file \(unpickling it could run code\); load it only if you "
+     r"trust the file"),
+    ("agent", "agent zip naming no known policy class",
+     lambda: _load_agent(_crafted_agent(__module__="mypkg")), AgentFileError,
+     r"crafted\.zip': cannot tell its algorithm"),
+    ("agent", "file that is not an SB3 zip", lambda: _load_agent(Path(__file__)),
+     AgentFileError, r"test_errors\.py': not a readable SB3 model zip"),
+    ("agent", "replay buffer that would run code", _crafted_replay_buffer, AgentFileError,
+     r"replay buffer '.*buf\.pkl': refers to builtins\.exec"),
+    ("agent", "shipped agent changed after shipping", _changed_shipped_agent,
+     AgentChecksumError, r"shipped agent 'alexnet-3g': '.*alexnet-3g\.zip' has SHA-256 "
+     r"[0-9a-f]{64}, its card alexnet-3g\.json says [0-9a-f]{64}"),
+    ("agent", "agent for another model", lambda: _agent_on("resnet18"), AgentMismatchError,
+     r"\(alexnet: 12 cuts, observation of 58\) does not fit the env \(model 'resnet18': "
+     r"5 cuts, observation of [0-9]+\)"),
+    ("cli", "splitgym evaluate --agent crafted.zip",
+     lambda: _cli("evaluate", "--seeds", "1", "--agent", str(_crafted_agent())),
+     SystemExit, r"entry 'policy_class': refers to builtins\.exec"),
     ("cli", "splitgym evaluate --bandwidth -3", lambda: _cli("evaluate", "--bandwidth", "-3"),
      SystemExit, r"--bandwidth=-3"),
     ("cli", "splitgym evaluate --policies greedy",
@@ -310,6 +406,9 @@ ROWS = [
      ConfigError, r"options: 3 edges for an env built with n_edges=5"),
     ("cli", "splitgym sweep missing.yml", lambda: _cli("sweep", "missing.yml", "--out", "x"),
      SystemExit, r"sweep config 'missing\.yml' does not exist"),
+    ("cli", "splitgym profile pkg.module:factory without --input-shape (before importing it)",
+     lambda: _cli("profile", "pkg.module:factory", "--device", "x", "--out", "x.json"),
+     SystemExit, r"model='pkg\.module:factory': give --input-shape"),
     ("cli", "splitgym profile vgg99", lambda: _cli("profile", "vgg99", "--device", "x",
                                                    "--out", "x.json"),
      SystemExit, r"model='vgg99': expected one of"),
