@@ -352,7 +352,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     commands["sweep"] = _cmd_sweep
     try:
         return commands[args.command](args)
-    except (ConfigError, ProfileError, ValueError, FileNotFoundError) as exc:
+    except (ConfigError, ProfileError, ValueError, OSError) as exc:
+        # OSError: an unwritable or full output folder (FileNotFoundError among them)
         print(f"splitgym {args.command}: error: {exc}", file=sys.stderr)
         return 2
 

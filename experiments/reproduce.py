@@ -29,6 +29,7 @@ from splitgym.profiles.schema import load_profile
 
 from . import audit, figures, paper
 from .audit import LABELS, label  # noqa: F401  (LABELS: re-exported)
+from .outdir import atomic_output, owned_names
 
 LEARNED = "learned"
 POLICIES: tuple[str, ...] = PAPER_POLICIES + YARDSTICKS + (LEARNED,)
@@ -467,6 +468,7 @@ class Reproduction:
     calibration: str = "default"
 
 
+@atomic_output("out_dir", owned=owned_names(r"(table\d+|fig\d+|report|README)[._]"))
 def reproduce(out_dir: str | Path = "results", seeds: Sequence[int] = range(5),
               workers: int = 2, progress: bool = True,
               models: Sequence[str] = paper.MODELS, frames_per_edge: int = 30,
@@ -475,7 +477,8 @@ def reproduce(out_dir: str | Path = "results", seeds: Sequence[int] = range(5),
               calibration: str = "default", compare: bool = True) -> Reproduction:
     """Run everything under `calibration` and write Table 1, Figures 2-7, report.md and a
     README to `out_dir`; with `compare`, Table 1's paper policies also under the other
-    calibration, side by side."""
+    calibration, side by side. `out_dir` is checked writable first and written whole or
+    not at all (see `splitgym.experiments.outdir`)."""
     t0 = time.perf_counter()
     unknown = [m for m in models if m not in paper.MODELS]
     if unknown:

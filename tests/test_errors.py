@@ -21,6 +21,7 @@ from splitgym.envs import EdgeCloudEnv
 from splitgym.envs.core import ConfigError, InvalidActionError
 from splitgym.envs.core.traces import make_trace
 from splitgym.envs.vector import EdgeCloudVectorEnv
+from splitgym.experiments.outdir import OutputError
 from splitgym.profiles import ProfileError, load_profile
 
 DOC = Path(__file__).parents[1] / "docs" / "errors.md"
@@ -142,6 +143,16 @@ def _crafted_replay_buffer():
     path = Path(tempfile.mkdtemp()) / "buf.pkl"
     path.write_bytes(pickle.dumps(_Payload()))
     load_replay_buffer(DQN("MlpPolicy", "CartPole-v1", device="cpu"), path)
+
+
+def _reproduce_into_a_file():
+    import tempfile
+
+    from splitgym.experiments.reproduce import reproduce
+
+    path = Path(tempfile.mkdtemp()) / "results"
+    path.write_text("not a folder")
+    reproduce(path)
 
 
 def _agent_on(model):
@@ -385,6 +396,11 @@ ROWS = [
     ("cli", "splitgym evaluate --agent crafted.zip",
      lambda: _cli("evaluate", "--seeds", "1", "--agent", str(_crafted_agent())),
      SystemExit, r"entry 'policy_class': refers to builtins\.exec"),
+    ("reproduce", "output folder that is a file (before computing)", _reproduce_into_a_file,
+     OutputError, r"--out='.*results': exists and is not a folder"),
+    ("cli", "splitgym reproduce --out under a file (one line, before computing)",
+     lambda: _cli("reproduce", "--out", str(Path(__file__) / "results")),
+     SystemExit, r"--out='.*test_errors\.py/results': '.*test_errors\.py' is not a folder"),
     ("cli", "splitgym evaluate --bandwidth -3", lambda: _cli("evaluate", "--bandwidth", "-3"),
      SystemExit, r"--bandwidth=-3"),
     ("cli", "splitgym evaluate --policies greedy",
