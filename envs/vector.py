@@ -88,6 +88,9 @@ class EdgeCloudVectorEnv(VectorEnv):
             if len(seed) != self.num_envs:
                 raise ValueError(f"seed: expected {self.num_envs} seeds, got {len(seed)}")
             seeds = list(seed)
+        # the sub-envs share one configuration: options refused for one are refused for
+        # all, before any state changes (a refused reset leaves every episode as it was)
+        self.envs[0]._episode_setup(options)
         self._use_kernel = self._kernel is not None and not options
         if self._use_kernel:
             for env, s in zip(self.envs, seeds, strict=True):

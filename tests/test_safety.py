@@ -271,3 +271,24 @@ def test_layer_prefix__behaves_as_the_tuple_of_its_names():
     assert LayerPrefix(names, 2) != ("a", "c") and LayerPrefix(names, 2) != ["a", "b"]
     with pytest.raises(IndexError):
         LayerPrefix(names, 2)[2]
+
+
+def test_vector_reset__refused_options_leave_every_episode_as_it_was():
+    from splitgym.envs.vector import EdgeCloudVectorEnv
+
+    def rest(venv):
+        out = []
+        for _ in range(12):
+            obs, r, term, _, _ = venv.step(np.zeros(venv.num_envs, dtype=np.int64))
+            out.append((obs.tobytes(), r.tobytes(), term.tobytes()))
+        return out
+
+    kw = dict(model="toy", n_edges=2, frames_per_edge=4)
+    a, b = EdgeCloudVectorEnv(3, **kw), EdgeCloudVectorEnv(3, **kw)
+    assert a._kernel is not None  # the compiled loop, whose rows the refusal must keep
+    for v in (a, b):
+        v.reset(seed=0)
+        v.step(np.zeros(3, dtype=np.int64))
+    with pytest.raises(ConfigError, match=r"fps=0\.0"):
+        a.reset(seed=5, options={"fps": 0.0})
+    assert rest(a) == rest(b)
