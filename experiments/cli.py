@@ -6,6 +6,7 @@ import argparse
 import os
 import sys
 import time
+import warnings
 from collections.abc import Sequence
 
 from splitgym import __version__
@@ -344,6 +345,22 @@ def _cmd_sweep(args: argparse.Namespace) -> int:
     return 0 if all(r["status"] == "ok" for r in res["rows"]) else 1
 
 
+def _one_line_warnings(command: str) -> None:
+    """Show splitgym's own warnings to a user as one line (not a file and source line);
+    others as Python shows them."""
+    from splitgym.agents.safe_load import AgentModelWarning
+
+    default = warnings.showwarning
+
+    def show(message, category, filename, lineno, file=None, line=None):  # noqa: ANN001
+        if issubclass(category, AgentModelWarning):
+            print(f"splitgym {command}: warning: {message}", file=file or sys.stderr)
+        else:
+            default(message, category, filename, lineno, file, line)
+
+    warnings.showwarning = show
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``splitgym`` console script."""
     args = _build_parser().parse_args(argv)
@@ -351,7 +368,9 @@ def main(argv: Sequence[str] | None = None) -> int:
                 "reproduce": _cmd_reproduce, "train": _cmd_train}
     commands["sweep"] = _cmd_sweep
     try:
-        return commands[args.command](args)
+        with warnings.catch_warnings():
+            _one_line_warnings(args.command)
+            return commands[args.command](args)
     except (ConfigError, ProfileError, ValueError, OSError) as exc:
         # OSError: an unwritable or full output folder (FileNotFoundError among them)
         print(f"splitgym {args.command}: error: {exc}", file=sys.stderr)

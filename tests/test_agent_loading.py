@@ -223,3 +223,12 @@ def test_cli_evaluate__agent_for_another_model_is_one_line():
                str(PRETRAINED / "alexnet-3g.zip"), "--no-progress")
     assert res.returncode == 2 and "Traceback" not in res.stderr
     assert "does not fit the env (model 'resnet18': 5 cuts" in res.stderr
+
+
+def test_cli_evaluate__same_shape_other_model_warns_in_one_line():
+    res = _cli("evaluate", "--model", "googlenet", "--bandwidth", "3g", "--seeds", "1",
+               "--frames", "2", "--policies", "single_cut", "--agent",
+               str(PRETRAINED / "resnet18-3g.zip"), "--no-progress", "--no-best-known")
+    assert res.returncode == 0, res.stderr[-2000:]
+    assert res.stderr.startswith("splitgym evaluate: warning: agent ") and \
+        "trained for model 'resnet18', not 'googlenet'" in res.stderr.splitlines()[0]
