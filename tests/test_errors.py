@@ -14,12 +14,14 @@ import sys
 import tempfile
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from splitgym.agents import AgentChecksumError, AgentFileError, AgentMismatchError
 from splitgym.envs import EdgeCloudEnv
 from splitgym.envs.core import ConfigError, InvalidActionError
-from splitgym.envs.core.traces import make_trace
+from splitgym.envs.core.traces import RateTrace, make_trace
+from splitgym.envs.core.workload import _mmpp, check_generated
 from splitgym.envs.vector import EdgeCloudVectorEnv
 from splitgym.experiments.outdir import OutputError
 from splitgym.profiles import ProfileError, load_profile
@@ -372,6 +374,21 @@ ROWS = [
     ("trace", "log-normal sigma beyond 5",
      lambda: EdgeCloudEnv(bandwidth_mbps=dict(LOGNORMAL, sigma=50.0)),
      ConfigError, r"bandwidth_mbps\['sigma'\]=50\.0: expected a finite number in \[0, 5\]"),
+    ("trace", "a trace whose volume per period overflows",
+     lambda: make_trace([[0, 1e9], [1e300, 1e9]]),
+     ConfigError, r"bandwidth_mbps: a trace's volume per period overflows \(inf Mbit\)"),
+    ("trace", "a trace object with its period inside its steps",
+     lambda: RateTrace([0.0, 1.0], [1.0, 2.0], 0.5),
+     ConfigError, r"bandwidth_mbps: a trace needs finite steps starting at t=0, strictly "
+     r"increasing, and a finite period_s > the last step"),
+    ("arrivals", "generated times not finite and sorted (checked before any simulation)",
+     lambda: check_generated([np.array([0.0, np.nan])], "arrivals"),
+     ConfigError, r"arrivals: edge 0's generated arrival times are not finite and "
+     r"non-decreasing"),
+    ("arrivals", "a bursty process past 20x its switch bound (a safety net)",
+     lambda: _mmpp(np.random.default_rng(0), 1.0, 3, {"high_factor": 1e-9, "low_factor": 0.0,
+                                                      "mean_dwell_s": [1e-3, 1e-3]}),
+     ConfigError, r"the bursty process switched state more than 20000 times per frame"),
     ("trace", "per-edge specs on a shared uplink",
      lambda: EdgeCloudEnv(uplink="shared", edge_bandwidth_mbps=["3g"] * 5),
      ConfigError, r"edge_bandwidth_mbps: per-edge uplinks need uplink='per_edge'"),
@@ -493,7 +510,8 @@ def _bounds() -> list[tuple[str, str, str]]:
          f"{c.MIN_DWELL_S:g} to {c.MAX_DWELL_S:g} s", "drawing work per frame or per second"),
         ("bursty state switches", f"at most {c.MAX_SWITCHES_PER_FRAME:g} expected per frame "
          "(2 / (fps_low x (high_factor x dwell_high + low_factor x dwell_low)))",
-         "drawing work per frame"),
+         "drawing work per frame; a draw that still passes 20x the bound stops with a "
+         "`ConfigError` (as does a Markov trace past 20x its step bound)"),
         ("Markov and log-normal `duration_s`", f"up to {t.MAX_DURATION_S:g} s (Markov: at "
          f"least {c.MIN_DWELL_S:g} s; log-normal: at least `step_s`)", "finite traces"),
         ("generated trace steps", f"at most {t.MAX_TRACE_STEPS:,} (Markov: duration_s / "

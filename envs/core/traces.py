@@ -87,7 +87,8 @@ class RateTrace:
                               f"{r.tolist()[:5]}...")
         self.times_s, self.rates_mbps, self.period_s = t, r, float(period_s)
         widths = np.diff(np.append(t, period_s))
-        self._cum = np.concatenate([[0.0], np.cumsum(r * widths)])  # Mbit at each step
+        with np.errstate(over="ignore"):  # an overflow is refused just below
+            self._cum = np.concatenate([[0.0], np.cumsum(r * widths)])  # Mbit at each step
         self.total_mbit = float(self._cum[-1])  # per period
         if not math.isfinite(self.total_mbit):
             raise ConfigError(f"{field}: a trace's volume per period overflows "
