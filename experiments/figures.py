@@ -42,6 +42,10 @@ COLUMNS: dict[str, str] = {
                     "the paper did not run)",
     "lower_bound_s": "the LP lower bound on the makespan, mean over seeds [s]",
     "gap_to_bound": "makespan_s / lower_bound_s - 1",
+    "best_known_s": "makespan of best_known, the offline planner on each seed's known "
+                    "arrivals (an achievable schedule, never worse than any heuristic or "
+                    "shipped agent), mean over seeds [s]",
+    "gap_to_best_known": "the policy's makespan / best_known's - 1, mean over seeds (>= 0)",
     "speedup": "the paper's kappa, E-O's makespan / the policy's, mean over seeds (empty "
                "where the policy is infeasible or for the lower bound)",
     "speedup_std": "its standard deviation over seeds",
