@@ -1,0 +1,301 @@
+"""A proven lower bound on the makespan from a CP-SAT relaxation of one episode.
+
+The LP bound (`splitgym.baselines.bounds`) charges each resource its load; it knows no
+order, no release time beyond the first frame, no integrality of cuts. This module
+states one episode, its arrivals known, as a scheduling model for OR-Tools' CP-SAT and
+reports the solver's **proven objective bound** (``BestObjectiveBound``), converted
+back to seconds, as a lower bound on the makespan of every policy; the bound reported
+is the larger of it and the LP bound.
+
+The model (per task j of edge e, frame f, arrival a_j):
+
+* a cut per task: one Boolean per feasible cut, exactly one true; cuts that another
+  cut matches or beats in edge, transfer and cloud time (and that offload whenever it
+  does) are left out, which cannot change the model's optimum (shrinking a task's
+  times keeps every constraint below satisfied);
+* edge: ``es_j >= a_j``, ``ee_j = es_j + Te(cut_j)`` and the edge's frames in FIFO
+  order, ``es_j >= ee_{j-1}``;
+* link (offloading tasks only): ``ls_j >= ee_j``, ``le_j = ls_j + Tt(cut_j)``; a per-edge
+  link serves its edge's offloading tasks in frame order (exact FIFO); the **shared
+  link is a NoOverlap**, any order;
+* cloud: ``cs_j >= le_j``, ``ce_j = cs_j + Tc(cut_j)``, a **Cumulative of capacity W**
+  (NoOverlap for one worker): any order, not arrival order;
+* queue capacity C: a Cumulative of capacity C over ``[ls_j, ce_j)``;
+* makespan ``M >= ee_j`` and ``M >= ce_j`` for offloading tasks; minimize M.
+
+What it relaxes (every schedule the simulator can produce satisfies the model):
+
+* starts may wait: the simulator's edges, links and cloud never idle while work is
+  waiting, and its decisions are online; the model allows any delay and any cut
+  sequence (it is an offline relaxation, and waiting never helps a makespan except
+  through the orders relaxed next);
+* the cloud's FIFO order (arrival order) is relaxed to any order, and with a shared
+  link its FIFO order (edge completion order) too;
+* blocking: a task blocked on a full queue holds its link in the simulator; in the
+  model the link is free during the wait (the queue's Cumulative still holds);
+* integer time: every duration and release time is rounded *down* to the resolution
+  (default 10 us) after subtracting 1 ns (more than floating-point addition can lose
+  on times below 10^6 s), so the simulator's own float schedule, floored to the grid,
+  is a solution of the model; the proven bound is converted back rounding down.
+
+So ``resolution x (the model's optimum) <= every simulated makespan``, and the solver's
+bound is below the model's optimum. Valid for: constant uplink rates (per-edge or
+shared, including 0, where only edge-only is feasible), any arrivals (periodic,
+Poisson, bursty: they are known), heterogeneous fleets, any queue capacity and cloud
+workers, deadlines without drops (a deadline does not change the schedule).
+**Refused** (`UnsupportedRelaxationError`): time-varying uplink traces (a transfer's
+time depends on its start; the trace's integral is not bounded here to the precision
+the argument needs) and ``drop_late`` (a dropped frame never runs).
+
+Measured on the paper's 12 scenarios: see docs/model.md, "Lower bounds and
+best_known".
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass
+from fractions import Fraction
+from typing import Any
+
+import numpy as np
+
+from .bounds import episode_lower_bound
+
+#: Ticks per second of the model's integer time (10 us).
+DEFAULT_TICKS_PER_S = 100_000
+#: Subtracted from every duration before rounding down [s]: more than the error of one
+#: floating-point addition on times below 10^6 s (2^-53 * 10^6 ~ 1.1e-10 s).
+_FLOAT_SLACK_S = Fraction(1, 10**9)
+
+
+class UnsupportedRelaxationError(ValueError):
+    """A configuration for which the CP-SAT model is not a proven relaxation."""
+
+
+@dataclass(frozen=True)
+class CpsatBound:
+    """The result of `cpsat_lower_bound`.
+
+    ``bound_s``: the lower bound reported, ``max(lp_s, cpsat_s)`` [s]; ``cpsat_s``: the
+    solver's proven objective bound in seconds (rounded down); ``lp_s``: the LP bound;
+    ``best_s``: the best solution of the *relaxation* the solver found (nan if none; it
+    need not be achievable in the simulator); ``status``: CP-SAT's status name
+    (``OPTIMAL`` when ``cpsat_s`` is the relaxation's optimum); ``wall_s``: solve time.
+    """
+
+    bound_s: float
+    cpsat_s: float
+    lp_s: float
+    best_s: float
+    status: str
+    wall_s: float
+
+
+def _ticks_down(x: float, ticks: int, slack: Fraction = Fraction(0)) -> int:
+    """``floor((x - slack) * ticks)`` in exact arithmetic, at least 0."""
+    return max(0, math.floor((Fraction(x) - slack) * ticks))
+
+
+def cpsat_lower_bound(sim_or_env: Any, time_limit_s: float = 10.0, workers: int = 1,
+                      ticks_per_s: int = DEFAULT_TICKS_PER_S,
+                      hint: Any = None) -> CpsatBound:
+    """A proven lower bound on the makespan of the current episode (see module doc).
+
+    Args:
+        sim_or_env: a `Simulator` after ``reset`` or an env (wrapped or not) after
+            ``reset``: its episode's arrivals, fleet and configuration are bounded.
+        time_limit_s: CP-SAT's time limit [s]; the bound is valid whenever it stops.
+        workers: CP-SAT's ``num_workers`` (1 is deterministic).
+        ticks_per_s: integer time units per second.
+        hint: an optional plan (cut per task, edge-major) given to the solver as a
+            hint, e.g. ``best_known``'s; it only speeds up finding solutions.
+
+    Raises:
+        UnsupportedRelaxationError: uplink traces or ``drop_late`` (module doc).
+    """
+    from ortools.sat.python import cp_model
+
+    sim = getattr(getattr(sim_or_env, "unwrapped", sim_or_env), "simulator", sim_or_env)
+    cfg = sim.config
+    if sim._traces is not None:
+        raise UnsupportedRelaxationError(
+            "bandwidth_mbps: a time-varying uplink trace; the CP-SAT bound needs a "
+            "constant rate (use the LP bound, splitgym.baselines.bounds)")
+    if cfg.drop_late and cfg.deadline_s is not None:
+        raise UnsupportedRelaxationError(
+            f"drop_late=True (deadline_s={cfg.deadline_s}): dropped frames never run, "
+            f"so the CP-SAT model is no relaxation (use the LP bound)")
+    if not (isinstance(ticks_per_s, int) and ticks_per_s >= 1):
+        raise ValueError(f"ticks_per_s={ticks_per_s!r}: expected a whole number >= 1")
+    t0 = time.perf_counter()
+    lp = episode_lower_bound(sim)
+    cuts = sim.cuts
+    arrivals = [np.asarray(a, dtype=np.float64) for a in sim.arrivals]
+    n_e = len(arrivals)
+    edge_rows = sim._edge_s_of if sim._edge_s_of is not None else [cuts.edge_s.tolist()] * n_e
+    feasible = np.flatnonzero(sim.mask)
+    tx = sim.transfer_s
+    off = cuts.offloads
+    slack = _FLOAT_SLACK_S
+
+    def options(row: Any) -> list[tuple[int, int, int, int, bool]]:
+        """(cut, Te, Tt, Tc, offloads) in ticks, dominated cuts left out."""
+        opts = []
+        for k in feasible:
+            o = bool(off[k])
+            opts.append((int(k), _ticks_down(row[k], ticks_per_s, slack),
+                         _ticks_down(tx[k], ticks_per_s, slack) if o else 0,
+                         _ticks_down(cuts.cloud_s[k], ticks_per_s, slack) if o else 0, o))
+        kept = []
+        for i, a in enumerate(opts):
+            dominated = any(
+                (b[1] <= a[1] and b[2] <= a[2] and b[3] <= a[3] and (a[4] or not b[4]))
+                and (b[1:] != a[1:] or j < i) for j, b in enumerate(opts) if j != i)
+            if not dominated:
+                kept.append(a)
+        return kept
+
+    opts_of_edge = [options(edge_rows[e]) for e in range(n_e)]
+    # Horizon: the best fixed-cut makespan (achievable), so the relaxation's optimum,
+    # below every achievable makespan, lies inside it.
+    from splitgym.envs.core.simulator import Simulator
+
+    probe = Simulator(cuts, cfg)
+    inputs = sim.episode_inputs()
+    ub = min(probe.run_fixed(cut=int(k), **inputs)["makespan_s"] for k in feasible)
+    horizon = math.ceil(Fraction(ub) * ticks_per_s) + 1
+
+    lp_ticks = _ticks_down(lp, ticks_per_s, slack)
+    hint_plan = None if hint is None else [int(c) for c in hint]
+    offset = np.concatenate([[0], np.cumsum([len(a) for a in arrivals])]).astype(int)
+    deadline = t0 + float(time_limit_s)
+
+    def solve(edges: list[int], floor: int, limit_s: float) -> tuple[int, float, str]:
+        """The model restricted to `edges`' tasks (a relaxation: the other edges'
+        tasks are dropped), solved within `limit_s`: (proven bound in ticks, best
+        objective in ticks or nan, status name)."""
+        m = cp_model.CpModel()
+        mk = m.new_int_var(0, horizon, "makespan")
+        link_iv: list[Any] = []
+        cloud_iv: list[Any] = []
+        queue_iv: list[Any] = []
+        for e in edges:
+            opts = opts_of_edge[e]
+            prev_ee = None
+            link_free = None  # when the edge's link is free after its frames so far
+            for f, a in enumerate(arrivals[e]):
+                task = int(offset[e]) + f
+                rel = _ticks_down(float(a), ticks_per_s)
+                xs = [m.new_bool_var(f"x{task}_{c[0]}") for c in opts]
+                m.add_exactly_one(xs)
+                if hint_plan is not None:
+                    for x, c in zip(xs, opts, strict=True):
+                        m.add_hint(x, c[0] == hint_plan[task])
+                te = sum(x * c[1] for x, c in zip(xs, opts, strict=True))
+                es = m.new_int_var(rel, horizon, f"es{task}")
+                ee = m.new_int_var(rel, horizon, f"ee{task}")
+                m.add(ee == es + te)
+                if prev_ee is not None:
+                    m.add(es >= prev_ee)
+                prev_ee = ee
+                m.add(mk >= ee)
+                offl = [x for x, c in zip(xs, opts, strict=True) if c[4]]
+                if not offl:
+                    continue
+                if len(offl) == len(xs):
+                    o = m.new_constant(1)
+                else:
+                    o = m.new_bool_var(f"o{task}")
+                    m.add(o == sum(offl))
+                ls = m.new_int_var(rel, horizon, f"ls{task}")
+                le = m.new_int_var(rel, horizon, f"le{task}")
+                cs = m.new_int_var(rel, horizon, f"cs{task}")
+                ce = m.new_int_var(rel, horizon, f"ce{task}")
+                dt = m.new_int_var(0, max(c[2] for c in opts), f"dt{task}")
+                dc = m.new_int_var(0, max(c[3] for c in opts), f"dc{task}")
+                dq = m.new_int_var(0, horizon, f"dq{task}")
+                m.add(dt == sum(x * c[2] for x, c in zip(xs, opts, strict=True)))
+                m.add(dc == sum(x * c[3] for x, c in zip(xs, opts, strict=True)))
+                m.add(ls >= ee).only_enforce_if(o)
+                m.add(cs >= le).only_enforce_if(o)
+                m.add(mk >= ce).only_enforce_if(o)
+                link_iv.append(m.new_optional_interval_var(ls, dt, le, o, f"L{task}"))
+                cloud_iv.append(m.new_optional_interval_var(cs, dc, ce, o, f"C{task}"))
+                queue_iv.append(m.new_optional_interval_var(ls, dq, ce, o, f"Q{task}"))
+                # FIFO in frame order: a per-edge link serves only its edge, and on a
+                # shared link one edge's tasks still leave in their completion order
+                free = m.new_int_var(0, horizon, f"lf{task}")
+                if link_free is not None:
+                    m.add(ls >= link_free).only_enforce_if(o)
+                    m.add(free >= link_free)
+                m.add(free >= le).only_enforce_if(o)
+                link_free = free
+        if cfg.uplink == "shared" and len(edges) > 1 and link_iv:
+            m.add_no_overlap(link_iv)
+        w = int(cfg.cloud_workers)
+        if cloud_iv and w < len(cloud_iv):
+            if w == 1:
+                m.add_no_overlap(cloud_iv)
+            else:
+                m.add_cumulative(cloud_iv, [1] * len(cloud_iv), w)
+        if queue_iv and int(cfg.queue_capacity) < len(queue_iv):
+            m.add_cumulative(queue_iv, [1] * len(queue_iv), int(cfg.queue_capacity))
+        # Proving: probes "is there a schedule with makespan <= T?" and raises the
+        # proven bound to T + 1 on each INFEASIBLE answer (bisection between the bound
+        # and the best solution); minimizing directly raises CP-SAT's bound one tick at
+        # a time, far too slowly on a 10 us grid. A probe with no answer in time
+        # moves the search below it.
+        lo, hi = floor, horizon
+        best, name = math.nan, "UNKNOWN"
+        stop = time.perf_counter() + float(limit_s)
+        while lo < hi:
+            left = stop - time.perf_counter()
+            if left <= 0.01:
+                break
+            mid = (lo + hi) // 2
+            probe = m.clone()
+            probe_mk = probe.get_int_var_from_proto_index(mk.index)
+            probe.add(probe_mk >= lo)
+            probe.add(probe_mk <= mid)
+            solver = cp_model.CpSolver()
+            solver.parameters.max_time_in_seconds = min(left, max(0.2, float(limit_s) / 6))
+            solver.parameters.num_workers = int(workers)
+            status = solver.solve(probe)
+            if status == cp_model.INFEASIBLE:  # proven: every schedule needs > mid
+                lo = mid + 1
+            elif status in (cp_model.OPTIMAL, cp_model.FEASIBLE):
+                found = int(solver.value(probe_mk))
+                best = found if not best <= found else best
+                hi = found
+            elif status == cp_model.MODEL_INVALID:  # pragma: no cover
+                raise RuntimeError("CP-SAT relaxation: MODEL_INVALID")
+            else:  # no answer in time: try a smaller step
+                hi = mid - 1 if mid - 1 > lo else lo
+        name = "OPTIMAL" if best == lo else ("FEASIBLE" if best == best else "UNKNOWN")
+        return lo, best, name
+
+    # 1. each edge alone (its frames through its edge, its link and the cloud): small
+    #    models, usually solved to optimality; 2. the whole episode from there.
+    active = [e for e in range(n_e) if len(arrivals[e])]
+    bound_ticks = lp_ticks
+    best_ticks, name = math.nan, "UNKNOWN"
+    if len(active) > 1:
+        share = 0.5 * float(time_limit_s) / len(active)
+        for e in active:
+            b, _, _ = solve([e], lp_ticks, share)
+            bound_ticks = max(bound_ticks, b)
+    if active:
+        bound_ticks, best_ticks, name = solve(active, bound_ticks,
+                                              deadline - time.perf_counter())
+    cpsat_s = float(Fraction(bound_ticks, ticks_per_s))
+    if Fraction(cpsat_s) > Fraction(bound_ticks, ticks_per_s):  # rounded up: step down
+        cpsat_s = math.nextafter(cpsat_s, -math.inf)
+    best = best_ticks / ticks_per_s
+    return CpsatBound(bound_s=max(lp, cpsat_s), cpsat_s=cpsat_s, lp_s=lp, best_s=best,
+                      status=name, wall_s=time.perf_counter() - t0)
+
+
+__all__ = ["DEFAULT_TICKS_PER_S", "CpsatBound", "UnsupportedRelaxationError",
+           "cpsat_lower_bound"]
