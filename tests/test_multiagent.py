@@ -156,3 +156,15 @@ def test_multiagent__unknown_reset_option_is_ignored_with_a_warning():
 
 def test_multiagent__has_no_parallel_form():
     assert multiagent.raw_env().metadata["is_parallelizable"] is False
+
+
+def test_readme__multiagent_snippet_runs():
+    import re
+    from pathlib import Path
+
+    text = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+    block = next(b for b in re.findall(r"```python\n(.*?)```", text, flags=re.S)
+                 if "multiagent.env(" in b)
+    scope = {}
+    exec("from splitgym.baselines import make_policy\n" + block, scope)  # noqa: S102
+    assert scope["info"]["metrics"]["n_tasks"] == 5 * 30  # ran to the episode's end
