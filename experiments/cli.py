@@ -75,6 +75,11 @@ def _build_parser() -> argparse.ArgumentParser:
     ev.add_argument("--seed-offset", type=int, default=0,
                     help="evaluate on seeds offset..offset+n-1 (default 0; training never "
                     "resets with these)")
+    ev.add_argument("--proven-bound", type=float, nargs="?", const=10.0, default=None,
+                    metavar="SECONDS",
+                    help="also bound each seed with CP-SAT (needs the cpsat extra; "
+                    "SECONDS per seed, default 10) and take max(LP, CP-SAT) as the "
+                    "'vs bound' reference")
     ev.add_argument("--plot", default=None, metavar="FILE.png", help="also draw a bar plot")
     ev.add_argument("--timeline", default=None, metavar="FILE.png",
                     help="also draw the first seed's episode of each policy as a Gantt "
@@ -228,6 +233,8 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
 
     if args.seeds < 1:
         raise ConfigError(f"--seeds={args.seeds}: expected a whole number >= 1")
+    if args.proven_bound is not None and not args.proven_bound > 0:
+        raise ConfigError(f"--proven-bound={args.proven_bound}: expected seconds > 0")
     if args.plan_evaluations < 0:
         raise ConfigError(f"--plan-evaluations={args.plan_evaluations}: expected a whole "
                           f"number >= 0")
@@ -246,7 +253,8 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
                                 range(args.seed_offset, args.seed_offset + args.seeds),
                                 progress=not args.no_progress, trust=args.trust_agent,
                                 plan_evaluations=None if args.no_best_known
-                                else args.plan_evaluations)
+                                else args.plan_evaluations,
+                                proven_bound_s=args.proven_bound)
     if args.scenario:
         print(f"model={args.model} scenario={args.scenario} "
               f"seeds={args.seed_offset}..{args.seed_offset + args.seeds - 1}")
@@ -255,6 +263,9 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
               f"frames/edge={args.frames} C={args.queue_capacity} uplink={args.uplink} "
               f"seeds={args.seed_offset}..{args.seed_offset + args.seeds - 1}")
     print(format_table(results))
+    if args.proven_bound is not None:
+        print(f"vs bound: to max(LP bound, CP-SAT proven bound) per seed (CP-SAT "
+              f"{args.proven_bound:g} s per seed; the LP alone where CP-SAT does not apply)")
     planned = [r for r in results if r.policy == "best_known"]
     if planned:
         print(f"best_known: the offline planner on each seed's known arrivals (seeded with "

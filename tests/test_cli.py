@@ -41,3 +41,24 @@ def test_cli_evaluate__bad_input_is_a_clear_error():
     res = _splitgym("evaluate", "--model", "missing.json", "--no-progress")
     assert res.returncode == 2
     assert "does not exist" in res.stderr
+
+
+def test_cli_evaluate__proven_bound_tightens_the_bound_column(tmp_path):
+    # toy at 1000 bytes/s, 1 edge x 3 frames: the CP-SAT relaxation (solved to
+    # optimality in well under a second) is above the LP bound, so every policy's gap
+    # to max(LP, CP-SAT) is smaller than to the LP alone, and still >= 0.
+    common = ("evaluate", "--model", "toy", "--bandwidth", "0.008", "--seeds", "1",
+              "--n-edges", "1", "--frames", "3", "--policies", "single_cut,edge_only",
+              "--no-best-known", "--no-progress")
+    lp, cp = tmp_path / "lp.csv", tmp_path / "cp.csv"
+    res = _splitgym(*common, "--csv", str(lp))
+    assert res.returncode == 0, res.stderr
+    res = _splitgym(*common, "--proven-bound", "2", "--csv", str(cp))
+    assert res.returncode == 0, res.stderr
+    assert "vs bound: to max(LP bound, CP-SAT proven bound)" in res.stdout
+    gaps_lp = [float(r["gap_to_bound"]) for r in csv.DictReader(lp.open())]
+    gaps_cp = [float(r["gap_to_bound"]) for r in csv.DictReader(cp.open())]
+    assert all(0 <= c < g for c, g in zip(gaps_cp, gaps_lp, strict=True))
+    res = _splitgym("evaluate", "--proven-bound", "0", "--no-progress")
+    assert res.returncode == 2
+    assert "--proven-bound=0.0: expected seconds > 0" in res.stderr
