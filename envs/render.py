@@ -215,8 +215,15 @@ def lane_labels(snap: Snapshot) -> list[str]:
             [f"server {k}" for k in range(snap.cloud_workers)])
 
 
-def draw_timeline(ax: Any, snap: Snapshot, legend: bool = True) -> None:
-    """Draw `snap`'s timeline up to ``now`` on a matplotlib axes."""
+def legend_columns(n_cuts: int, axes_height_in: float) -> int:
+    """Columns the cut legend needs beside axes `axes_height_in` tall (fontsize 6)."""
+    rows = max(1, int(axes_height_in / 0.13))
+    return max(1, math.ceil((n_cuts + 1) / rows))
+
+
+def draw_timeline(ax: Any, snap: Snapshot, legend_cols: int = 1) -> None:
+    """Draw `snap`'s timeline up to ``now`` on a matplotlib axes (with the cut legend
+    in `legend_cols` columns to its right; 0: none)."""
     from matplotlib.patches import Patch
 
     r, now = snap.records, snap.now
@@ -258,13 +265,13 @@ def draw_timeline(ax: Any, snap: Snapshot, legend: bool = True) -> None:
     ax.set_xlabel("time [s]", fontsize=8)
     ax.tick_params(axis="x", labelsize=7)
     ax.set_title(snap.title, fontsize=8, loc="left")
-    if legend:
+    if legend_cols:
         handles = [Patch(facecolor=cmap[c], label=_cut_label(c, snap.n_cuts))
                    for c in range(snap.n_cuts)]
         handles.append(Patch(facecolor="none", edgecolor="tab:red", hatch="////",
                              label="link blocked"))
         ax.legend(handles=handles, fontsize=6, loc="upper left", bbox_to_anchor=(1.0, 1.0),
-                  frameon=False, ncols=1 if len(handles) <= 12 else 2)
+                  frameon=False, ncols=legend_cols)
 
 
 def _cut_colours(k: int) -> list[tuple[float, float, float, float]]:
@@ -288,9 +295,14 @@ def rgb_array(snap: Snapshot) -> np.ndarray:
     from matplotlib.figure import Figure
 
     height = 0.9 + 0.25 * len(lane_labels(snap))
-    fig = Figure(figsize=(FRAME_WIDTH_IN, height), dpi=FRAME_DPI, layout="constrained")
+    fig = Figure(figsize=(FRAME_WIDTH_IN, height), dpi=FRAME_DPI)
     canvas = FigureCanvasAgg(fig)
-    draw_timeline(fig.add_subplot(), snap)
+    # fixed margins [in] (lane labels left, the legend right): a third of the time of a
+    # constrained layout per frame, and the axes never move between a video's frames
+    cols = legend_columns(snap.n_cuts, height - 0.75)
+    fig.subplots_adjust(left=0.8 / FRAME_WIDTH_IN, right=1 - (0.2 + 1.2 * cols) / FRAME_WIDTH_IN,
+                        bottom=0.45 / height, top=1 - 0.3 / height)
+    draw_timeline(fig.add_subplot(), snap, legend_cols=cols)
     canvas.draw()
     return np.asarray(canvas.buffer_rgba())[..., :3].copy()
 
@@ -304,12 +316,13 @@ def save_timelines(panels: Sequence[tuple[str, Snapshot]], path: str | Path) -> 
     if not panels:
         raise ValueError("save_timelines: no episodes to draw")
     lanes = len(lane_labels(panels[0][1]))
-    fig = Figure(figsize=(11.0, len(panels) * (0.9 + 0.22 * lanes)), dpi=110,
-                 layout="constrained")
+    panel_in = 0.9 + 0.22 * lanes
+    fig = Figure(figsize=(11.0, len(panels) * panel_in), dpi=110, layout="constrained")
     FigureCanvasAgg(fig)
     axes = fig.subplots(len(panels), 1, sharex=True, squeeze=False)[:, 0]
     for i, (ax, (name, snap)) in enumerate(zip(axes, panels, strict=True)):
-        draw_timeline(ax, snap, legend=i == 0)
+        draw_timeline(ax, snap, legend_cols=legend_columns(snap.n_cuts, panel_in - 0.5)
+                      if i == 0 else 0)
         ax.set_title(f"{name}: makespan {snap.now:.2f} s", fontsize=9, loc="left")
         if i < len(panels) - 1:
             ax.set_xlabel("")
