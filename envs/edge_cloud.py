@@ -210,7 +210,9 @@ class EdgeCloudEnv(gym.Env[np.ndarray, np.int64]):
       read this input, through a training wrapper now removed: such a zip reads the new
       observation as it read the wrapped one (to float32 rounding; its saved space is
       the new one), so a v1 would have broken the agents the change fixes. Code that
-      read the raw fields applies ``np.expm1``.
+      read the raw fields applies ``np.expm1``. Also in 0.1: ``render`` (``"ansi"``,
+      ``"rgb_array"``), actions as SB3 gives them (0-d integer arrays), and
+      ``info["action_mask"]`` as int8 (was bool; ``action_masks()`` stays bool).
     """
 
     metadata = {"render_modes": ["ansi", "rgb_array"], "render_fps": 4}  # noqa: RUF012
