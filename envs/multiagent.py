@@ -33,8 +33,8 @@ the episode is minus the makespan (minus the mean latency, or the miss rate, wit
 other objectives), the single-agent return.
 
 STATE (centralised critics): `state()` concatenates, for every edge, its latest
-observation and how long ago it was taken (divided by ``T_E``, the model's
-whole-model edge time).
+observation and how long ago it was taken (``log1p`` of the age divided by ``T_E``, the
+model's whole-model edge time, as the observation encodes times).
 
 EPISODE END: after the last frame's decision every agent is terminated at once and
 every agent's info holds ``"metrics"`` (the single-agent env's final
@@ -71,7 +71,7 @@ except ImportError as exc:  # pragma: no cover - installed by the dev and multia
 
 from .core.config import ConfigError
 from .edge_cloud import RESET_OPTIONS, EdgeCloudEnv
-from .observation import OBS_CAP, time_scale_s
+from .observation import OBS_CAP, OBS_HIGH, time_scale_s
 from .rollout import Episode
 
 __all__ = ["EdgeCloudAECEnv", "agent_policy", "env", "raw_env", "rollout"]
@@ -108,7 +108,7 @@ class EdgeCloudAECEnv(AECEnv):
             "action_mask": spaces.Box(0, 1, (k,), dtype=np.int8)}) for a in self.possible_agents}
         self.action_spaces = {a: spaces.Discrete(k) for a in self.possible_agents}
         n = obs_space.shape[0] + 1
-        self.state_space = spaces.Box(0.0, OBS_CAP, (self.n_edges * n,), dtype=np.float32)
+        self.state_space = spaces.Box(0.0, OBS_HIGH, (self.n_edges * n,), dtype=np.float32)
         self._scale_s = time_scale_s(base.cut_table.whole_edge_s)
         self._obs: dict[str, np.ndarray] = {}
         self._seen_at = np.zeros(self.n_edges)  # time of each edge's latest observation [s]
@@ -182,10 +182,11 @@ class EdgeCloudAECEnv(AECEnv):
         return {"observation": self._obs[agent].copy(), "action_mask": mask}
 
     def state(self) -> np.ndarray:
-        """Every edge's latest observation and its age / ``T_E``, edge by edge."""
+        """Every edge's latest observation and ``log1p(age / T_E)``, edge by edge."""
         if not self._obs:
             raise RuntimeError("call reset() first")
-        age = np.minimum((self._now - self._seen_at) / self._scale_s, OBS_CAP)
+        # encoded as the observation's time fields are: log1p of the clipped age / T_E
+        age = np.log1p(np.minimum((self._now - self._seen_at) / self._scale_s, OBS_CAP))
         rows = [np.append(self._obs[a], np.float32(age[i]))
                 for i, a in enumerate(self.possible_agents)]
         return np.concatenate(rows).astype(np.float32)
