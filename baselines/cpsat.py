@@ -68,6 +68,10 @@ DEFAULT_TICKS_PER_S = 100_000
 #: Subtracted from every duration before rounding down [s]: more than the error of one
 #: floating-point addition on times below 10^6 s (2^-53 * 10^6 ~ 1.1e-10 s).
 _FLOAT_SLACK_S = Fraction(1, 10**9)
+#: Share of the time limit spent on the per-edge models (the rest on the whole one).
+_EDGE_SHARE = 0.6
+#: At most this many release-time cuts on the cloud per model.
+_HEAD_CUTS = 40
 
 
 class UnsupportedRelaxationError(ValueError):
@@ -172,15 +176,18 @@ def cpsat_lower_bound(sim_or_env: Any, time_limit_s: float = 10.0, workers: int 
     offset = np.concatenate([[0], np.cumsum([len(a) for a in arrivals])]).astype(int)
     deadline = t0 + float(time_limit_s)
 
-    def solve(edges: list[int], floor: int, limit_s: float) -> tuple[int, float, str]:
+    def solve(edges: list[int], floor: int, limit_s: float,
+              probe_s: float) -> tuple[int, float, str]:
         """The model restricted to `edges`' tasks (a relaxation: the other edges'
         tasks are dropped), solved within `limit_s`: (proven bound in ticks, best
         objective in ticks or nan, status name)."""
         m = cp_model.CpModel()
         mk = m.new_int_var(0, horizon, "makespan")
+        w = int(cfg.cloud_workers)
         link_iv: list[Any] = []
         cloud_iv: list[Any] = []
         queue_iv: list[Any] = []
+        heads: list[tuple[int, Any]] = []  # (earliest cloud start, cloud time) per task
         for e in edges:
             opts = opts_of_edge[e]
             prev_ee = None
@@ -209,6 +216,10 @@ def cpsat_lower_bound(sim_or_env: Any, time_limit_s: float = 10.0, workers: int 
                 else:
                     o = m.new_bool_var(f"o{task}")
                     m.add(o == sum(offl))
+                # Unconditional precedences, so that the LP relaxation is a chain:
+                # an edge-only task's transfer and cloud parts have zero length and may
+                # sit at its edge end (or the link's free time), which constrains nothing
+                # its real schedule does not (its intervals are absent from resources).
                 ls = m.new_int_var(rel, horizon, f"ls{task}")
                 le = m.new_int_var(rel, horizon, f"le{task}")
                 cs = m.new_int_var(rel, horizon, f"cs{task}")
@@ -218,28 +229,34 @@ def cpsat_lower_bound(sim_or_env: Any, time_limit_s: float = 10.0, workers: int 
                 dq = m.new_int_var(0, horizon, f"dq{task}")
                 m.add(dt == sum(x * c[2] for x, c in zip(xs, opts, strict=True)))
                 m.add(dc == sum(x * c[3] for x, c in zip(xs, opts, strict=True)))
-                m.add(ls >= ee).only_enforce_if(o)
-                m.add(cs >= le).only_enforce_if(o)
-                m.add(mk >= ce).only_enforce_if(o)
+                m.add(le == ls + dt)
+                m.add(ce == cs + dc)
+                m.add(ls >= ee)
+                m.add(cs >= le)
+                m.add(mk >= ce)
+                heads.append((rel + min(c[1] + c[2] for c in opts if c[4]), dc))
                 link_iv.append(m.new_optional_interval_var(ls, dt, le, o, f"L{task}"))
                 cloud_iv.append(m.new_optional_interval_var(cs, dc, ce, o, f"C{task}"))
                 queue_iv.append(m.new_optional_interval_var(ls, dq, ce, o, f"Q{task}"))
                 # FIFO in frame order: a per-edge link serves only its edge, and on a
                 # shared link one edge's tasks still leave in their completion order
-                free = m.new_int_var(0, horizon, f"lf{task}")
                 if link_free is not None:
-                    m.add(ls >= link_free).only_enforce_if(o)
-                    m.add(free >= link_free)
-                m.add(free >= le).only_enforce_if(o)
-                link_free = free
+                    m.add(ls >= link_free)
+                link_free = le
         if cfg.uplink == "shared" and len(edges) > 1 and link_iv:
             m.add_no_overlap(link_iv)
-        w = int(cfg.cloud_workers)
         if cloud_iv and w < len(cloud_iv):
             if w == 1:
                 m.add_no_overlap(cloud_iv)
             else:
                 m.add_cumulative(cloud_iv, [1] * len(cloud_iv), w)
+        # Redundant cuts for the LP inside CP-SAT: the cloud's W servers cannot start a
+        # task before its earliest arrival (its frame's arrival plus its fastest edge
+        # part and transfer), so for every threshold h the tasks that cannot reach the
+        # cloud before h need W * (makespan - h) >= their cloud time.
+        for h in sorted({hd for hd, _ in heads})[:_HEAD_CUTS]:
+            later = [d for hd, d in heads if hd >= h]
+            m.add(w * mk >= w * h + sum(later))
         if queue_iv and int(cfg.queue_capacity) < len(queue_iv):
             m.add_cumulative(queue_iv, [1] * len(queue_iv), int(cfg.queue_capacity))
         # Proving: probes "is there a schedule with makespan <= T?" and raises the
@@ -249,46 +266,54 @@ def cpsat_lower_bound(sim_or_env: Any, time_limit_s: float = 10.0, workers: int 
         # moves the search below it.
         lo, hi = floor, horizon
         best, name = math.nan, "UNKNOWN"
+        step = max(1, lo // 200)  # first probe 0.5% above the bound, then adapt
         stop = time.perf_counter() + float(limit_s)
         while lo < hi:
             left = stop - time.perf_counter()
-            if left <= 0.01:
+            if left <= 0.05:
                 break
-            mid = (lo + hi) // 2
+            mid = min(lo + step, hi - 1) if hi - lo > 1 else lo
             probe = m.clone()
             probe_mk = probe.get_int_var_from_proto_index(mk.index)
             probe.add(probe_mk >= lo)
             probe.add(probe_mk <= mid)
             solver = cp_model.CpSolver()
-            solver.parameters.max_time_in_seconds = min(left, max(0.2, float(limit_s) / 6))
+            solver.parameters.max_time_in_seconds = min(left, probe_s)
             solver.parameters.num_workers = int(workers)
+            # presolve costs more than it saves on these small, tight probes
+            solver.parameters.cp_model_presolve = False
             status = solver.solve(probe)
             if status == cp_model.INFEASIBLE:  # proven: every schedule needs > mid
                 lo = mid + 1
+                step *= 2
             elif status in (cp_model.OPTIMAL, cp_model.FEASIBLE):
                 found = int(solver.value(probe_mk))
                 best = found if not best <= found else best
                 hi = found
+                step = max(1, (hi - lo) // 2)
             elif status == cp_model.MODEL_INVALID:  # pragma: no cover
                 raise RuntimeError("CP-SAT relaxation: MODEL_INVALID")
-            else:  # no answer in time: try a smaller step
-                hi = mid - 1 if mid - 1 > lo else lo
+            else:  # no answer in time: a smaller step
+                if step == 1:
+                    break
+                step = max(1, step // 4)
         name = "OPTIMAL" if best == lo else ("FEASIBLE" if best == best else "UNKNOWN")
         return lo, best, name
 
     # 1. each edge alone (its frames through its edge, its link and the cloud): small
-    #    models, usually solved to optimality; 2. the whole episode from there.
+    #    models whose bound often beats the LP where links bind; 2. the whole episode.
     active = [e for e in range(n_e) if len(arrivals[e])]
     bound_ticks = lp_ticks
     best_ticks, name = math.nan, "UNKNOWN"
     if len(active) > 1:
-        share = 0.5 * float(time_limit_s) / len(active)
+        share = _EDGE_SHARE * float(time_limit_s) / len(active)
         for e in active:
-            b, _, _ = solve([e], lp_ticks, share)
+            b, _, _ = solve([e], bound_ticks, share, max(0.3, min(1.0, share / 3)))
             bound_ticks = max(bound_ticks, b)
     if active:
-        bound_ticks, best_ticks, name = solve(active, bound_ticks,
-                                              deadline - time.perf_counter())
+        left = deadline - time.perf_counter()
+        bound_ticks, best_ticks, name = solve(active, bound_ticks, left,
+                                              max(0.5, min(2.0, left / 4)))
     cpsat_s = float(Fraction(bound_ticks, ticks_per_s))
     if Fraction(cpsat_s) > Fraction(bound_ticks, ticks_per_s):  # rounded up: step down
         cpsat_s = math.nextafter(cpsat_s, -math.inf)
