@@ -13,11 +13,15 @@ validation uses seeds from ``VALIDATION_SEEDS``; evaluation (``splitgym evaluate
 
 from __future__ import annotations
 
+import difflib
+import inspect
 import json
 import math
 import pickle
 import re
+import shutil
 import subprocess
+import sys
 import time
 import zipfile
 from collections.abc import Mapping, Sequence
@@ -36,10 +40,11 @@ from tqdm.auto import tqdm
 
 import splitgym
 from splitgym.baselines import make_policy
-from splitgym.envs.core.config import parse_bandwidth_mbps
+from splitgym.envs.core.config import ConfigError, parse_bandwidth_mbps
 from splitgym.envs.edge_cloud import EdgeCloudEnv
 from splitgym.envs.observation import time_scale_s
 from splitgym.envs.rollout import rollout
+from splitgym.envs.warmup import warm_engine
 
 from .policy import ALGO_NAMES, LearnedPolicy, algo_class, load_model
 from .safe_load import load_replay_buffer
@@ -69,24 +74,138 @@ def scenario_name(model: str, bandwidth: str | float | None, randomize: bool = F
 def load_hyperparams(algo: str, scenario: str,
                      overrides: Mapping[str, Any] | None = None) -> dict[str, Any]:
     """``hyperparams/<algo>.yml``: its ``default``, then the scenario's entry, then
-    `overrides`."""
+    `overrides`; every key checked against `hyperparam_keys` and every value against
+    the type its default has (see `check_hyperparams`)."""
     if algo not in ALGO_NAMES:
         raise ValueError(f"--algo={algo!r}: expected one of {list(ALGO_NAMES)}")
-    table = yaml.safe_load((HYPERPARAMS / f"{algo}.yml").read_text()) or {}
+    table = _numbers_inside(yaml.safe_load((HYPERPARAMS / f"{algo}.yml").read_text()) or {})
     hp = dict(table.get("default", {}))
     hp.update(table.get(scenario, {}))
-    hp.update(overrides or {})
+    hp.update(_numbers_inside(dict(overrides or {})))  # "1e-4" from a YAML file too
+    check_hyperparams(algo, hp)
     return hp
 
 
+#: Constructor arguments `train` sets itself (or that take Python objects, not values).
+_SET_BY_TRAIN = ("self", "policy", "env", "seed", "device", "tensorboard_log", "verbose",
+                 "policy_kwargs", "_init_setup_model", "rollout_buffer_class",
+                 "replay_buffer_class")
+
+
+def hyperparam_keys(algo: str) -> list[str]:
+    """The keys ``--hyperparams`` accepts for `algo`: its SB3 constructor's arguments
+    (less those `train` sets: env, seed, device, logging, policy_kwargs) and the
+    project's own (``n_envs``, ``policy``, ``net_arch``, ``bc_*``)."""
+    params = inspect.signature(algo_class(algo).__init__).parameters
+    return sorted([k for k in params if k not in _SET_BY_TRAIN] + list(_OWN_KEYS))
+
+
+def env_kwarg_keys() -> list[str]:
+    """The keys ``--env-kwargs`` accepts: `EdgeCloudEnv`'s arguments."""
+    return [k for k in inspect.signature(EdgeCloudEnv.__init__).parameters if k != "self"]
+
+
+def check_keys(given: Mapping[str, Any], valid: Sequence[str], flag: str) -> None:
+    """Refuse a key not in `valid`, naming the closest valid one and listing them all."""
+    for key in given:
+        if key not in valid:
+            close = difflib.get_close_matches(key, valid, n=1)
+            hint = f" (did you mean {close[0]!r}?)" if close else ""
+            raise ConfigError(f"{flag} {key}={given[key]!r}: unknown key{hint}; valid keys: "
+                              f"{', '.join(valid)}")
+
+
+def _is_number(x: Any) -> bool:
+    return isinstance(x, (int, float)) and not isinstance(x, bool)
+
+
+def check_hyperparams(algo: str, hp: Mapping[str, Any]) -> None:
+    """Refuse unknown keys, a value of another type than the constructor's default
+    (a number where it takes a number, true/false where it takes a flag), and bad
+    values of the project's own keys, before anything is built."""
+    check_keys(hp, hyperparam_keys(algo), "--hyperparams")
+    params = inspect.signature(algo_class(algo).__init__).parameters
+    for key, value in hp.items():
+        default = params[key].default if key in params else None
+        if isinstance(default, bool) and not isinstance(value, bool):
+            raise ConfigError(f"--hyperparams {key}={value!r}: expected true or false")
+        if _is_number(default) and not (_is_number(value) or isinstance(value, (list, tuple))):
+            raise ConfigError(f"--hyperparams {key}={value!r}: expected a number "
+                              f"(default {default!r})")
+    for key in ("n_envs",):
+        if key in hp and not (isinstance(hp[key], int) and not isinstance(hp[key], bool)
+                              and hp[key] >= 1):
+            raise ConfigError(f"--hyperparams {key}={hp[key]!r}: expected a whole number >= 1")
+    for key in ("bc_episodes", "bc_epochs"):
+        if key in hp and not (isinstance(hp[key], int) and not isinstance(hp[key], bool)
+                              and hp[key] >= 0):
+            raise ConfigError(f"--hyperparams {key}={hp[key]!r}: expected a whole number >= 0")
+    if "bc_learning_rate" in hp and not (_is_number(hp["bc_learning_rate"])
+                                         and 0 < hp["bc_learning_rate"] < math.inf):
+        raise ConfigError(f"--hyperparams bc_learning_rate={hp['bc_learning_rate']!r}: "
+                          f"expected a number > 0")
+    if "bc_value" in hp and not isinstance(hp["bc_value"], bool):
+        raise ConfigError(f"--hyperparams bc_value={hp['bc_value']!r}: expected true or false")
+    if "bc_expert" in hp:
+        make_policy(str(hp["bc_expert"]))  # an unknown policy is a clear ValueError
+    arch = hp.get("net_arch", [64, 64])
+    layers = list(arch.values()) if isinstance(arch, dict) else [arch]
+    if not all(isinstance(ls, list) and all(isinstance(n, int) and not isinstance(n, bool)
+                                            and n >= 1 for n in ls) for ls in layers):
+        raise ConfigError(f"--hyperparams net_arch={arch!r}: expected a list of layer "
+                          f"widths, e.g. [64,64] (or a dict of such lists: pi, vf)")
+
+
+_INT = re.compile(r"[+-]?\d[\d_]*")
+
+
+def parse_value(text: str, flag: str = "value") -> Any:
+    """A command-line value as a user means it. Every number a user would type is a
+    number (``1e-4``, ``3E-4``, ``1_000``, ``-2``, ``.5``, ``inf``), also inside lists
+    and mappings (``[64,64]``, ``{kind: markov, rates_mbps: [8, 0.5]}``); otherwise the
+    YAML reading (``true``, ``null``, lists, mappings), else the text itself. (PyYAML
+    alone reads ``1e-4`` as text: it follows YAML 1.1.)"""
+    number = _number(text)
+    if number is not None:
+        return number
+    try:
+        value = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{flag} {text!r}: not a readable value "
+                          f"({str(exc).splitlines()[0]})") from None
+    return _numbers_inside(value)
+
+
+def _number(text: str) -> int | float | None:
+    text = text.strip()
+    if _INT.fullmatch(text):
+        return int(text)
+    try:
+        return float(text)  # 1e-4, 3E-4, .5, -2.0, inf, 1_000.5
+    except ValueError:
+        return None
+
+
+def _numbers_inside(value: Any) -> Any:
+    if isinstance(value, str):
+        number = _number(value)
+        return value if number is None else number
+    if isinstance(value, list):
+        return [_numbers_inside(v) for v in value]
+    if isinstance(value, dict):
+        return {k: _numbers_inside(v) for k, v in value.items()}
+    return value
+
+
 def parse_kv(items: Sequence[str], flag: str) -> dict[str, Any]:
-    """``["n_edges=3", "uplink=shared"]`` -> a dict, values read as YAML scalars."""
+    """``["n_edges=3", "uplink=shared", "learning_rate=1e-4"]`` -> a dict, each value
+    read by `parse_value`."""
     out = {}
     for item in items:
         key, sep, value = item.partition("=")
-        if not sep or not key:
+        if not sep or not key.strip():
             raise ValueError(f"{flag} {item!r}: expected key=value")
-        out[key.strip()] = yaml.safe_load(value)
+        out[key.strip()] = parse_value(value, f"{flag} {key.strip()}")
     return out
 
 
@@ -101,13 +220,11 @@ def git_commit() -> str:
 
 
 def _next_run_dir(root: Path, algo: str, scenario: str) -> Path:
+    """The next free ``<root>/<algo>/<scenario>_<n>`` (not created)."""
     base = root / algo
-    base.mkdir(parents=True, exist_ok=True)
-    taken = [int(m.group(1)) for p in base.iterdir()
+    taken = [int(m.group(1)) for p in (base.iterdir() if base.is_dir() else ())
              if (m := re.fullmatch(re.escape(scenario) + r"_(\d+)", p.name))]
-    run = base / f"{scenario}_{max(taken, default=0) + 1}"
-    run.mkdir()
-    return run
+    return base / f"{scenario}_{max(taken, default=0) + 1}"
 
 
 VEC_KINDS = ("auto", "native", "dummy", "subproc")
@@ -163,17 +280,31 @@ def make_train_vec_env(env_kwargs: Mapping[str, Any], randomize: bool, n_envs: i
 # -- callbacks -------------------------------------------------------------------------
 
 class _Progress(BaseCallback):
+    """A tqdm bar over the steps to the run's total. The total is the one SB3 will
+    actually reach: an on-policy algorithm learns in whole rollouts (``n_steps`` x
+    envs), so 6,000 steps are 6,016 at 128 per rollout; tqdm would drop a total the
+    count passes (and show a bare counter), so any other overshoot raises it too."""
+
     def __init__(self, total: int, enabled: bool) -> None:
         super().__init__()
         self.total, self.enabled = total, enabled
         self.bar: Any = None
 
     def _on_training_start(self) -> None:
-        self.bar = tqdm(total=self.total, initial=min(self.num_timesteps, self.total),
-                        desc="train", unit="step", disable=not self.enabled)
+        from stable_baselines3.common.on_policy_algorithm import OnPolicyAlgorithm
+
+        start, total = self.num_timesteps, self.total
+        if isinstance(self.model, OnPolicyAlgorithm):
+            chunk = self.model.n_steps * self.training_env.num_envs
+            total = start + math.ceil(max(total - start, 0) / chunk) * chunk
+        self.bar = tqdm(total=total, initial=min(start, total), desc="train", unit="step",
+                        disable=not self.enabled)
 
     def _on_step(self) -> bool:
-        self.bar.update(self.training_env.num_envs)
+        step = self.training_env.num_envs
+        if self.bar.n + step > self.bar.total:
+            self.bar.total = self.bar.n + step
+        self.bar.update(step)
         return True
 
     def _on_training_end(self) -> None:
@@ -326,7 +457,12 @@ def train(algo: str, model: str = "alexnet", bandwidth: str | float | None = "3g
     """Train one agent in a new run folder; returns the folder. With
     ``env_kwargs={"scenario": name}`` the preset sets the conditions (and `bandwidth` is
     ignored). `callbacks` run after the run's own (checkpoints, validation), e.g.
-    `splitgym sweep`'s report to Ray Tune."""
+    `splitgym sweep`'s report to Ray Tune.
+
+    Every argument is checked, and the model built, before the folder is created; if the
+    start fails later (or is interrupted) before a checkpoint is written, the folder is
+    removed again, so a run folder always holds something to resume or use."""
+    check_keys(env_kwargs or {}, env_kwarg_keys(), "--env-kwargs")
     preset = (env_kwargs or {}).get("scenario")
     scenario = scenario_name(model, bandwidth, randomize, preset)
     hp = load_hyperparams(algo, scenario, hyperparams)
@@ -334,30 +470,114 @@ def train(algo: str, model: str = "alexnet", bandwidth: str | float | None = "3g
     if bandwidth is not None and preset is None:
         kwargs["bandwidth_mbps"] = parse_bandwidth_mbps(bandwidth)
     kwargs.update(env_kwargs or {})
-    EdgeCloudEnv(**kwargs)  # validate every env argument before any work
+    probe = EdgeCloudEnv(**kwargs)  # validate every env argument before any work
     vec = vec_kind(kwargs, randomize, vec)
-    if timesteps < 1:
-        raise ValueError(f"--timesteps={timesteps}: expected >= 1")
-    run = _next_run_dir(Path(run_root), algo, scenario)
+    for flag, value in (("--timesteps", timesteps), ("--checkpoint-freq", checkpoint_freq),
+                        ("--eval-freq", eval_freq)):
+        if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+            raise ValueError(f"{flag}={value!r}: expected a whole number >= 1")
+    root = Path(run_root)
+    run = _next_run_dir(root, algo, scenario)
     config = {"algo": algo, "scenario": scenario, "seed": seed, "total_timesteps": timesteps,
               "env_kwargs": kwargs, "randomize": randomize, "vec": vec,
               "checkpoint_freq": checkpoint_freq, "eval_freq": eval_freq,
               "hyperparams": hp, "splitgym_version": splitgym.__version__,
               "commit": git_commit(), "started": time.strftime("%Y-%m-%dT%H:%M:%S")}
-    (run / "config.yml").write_text(yaml.safe_dump(config, sort_keys=False))
-    return _learn(run, config, resume=False, progress=progress, extra=callbacks)
+    if not randomize:  # randomised episodes run on the Python core
+        warm_engine(probe, vector_kwargs=kwargs if vec == "native" else None)
+    venv, new_model = _build(run, config)  # a refused hyperparameter fails here
+    made = [d for d in (root, root / algo) if not d.exists()]
+    try:
+        run.mkdir(parents=True)
+        (run / "config.yml").write_text(yaml.safe_dump(config, sort_keys=False))
+        return _learn(run, config, venv, new_model, ckpt=None, fresh=True, progress=progress,
+                      extra=callbacks)
+    except BaseException:
+        venv.close()
+        if not (run / "model.zip").is_file() and not _checkpoints(run):
+            shutil.rmtree(run, ignore_errors=True)
+            for folder in reversed(made):  # the folders this start created, if empty
+                if folder.is_dir() and not any(folder.iterdir()):
+                    folder.rmdir()
+            print(f"{run}: removed (the start failed before a checkpoint was written)",
+                  file=sys.stderr)
+        raise
 
 
-def resume(run_dir: str | Path, progress: bool = True,
+def resume(run_dir: str | Path, timesteps: int | None = None, progress: bool = True,
            callbacks: Sequence[BaseCallback] = (), trust: bool = False) -> Path:
-    """Continue an interrupted run from its last checkpoint, to the same total budget.
-    Checkpoints are loaded without unpickling unless `trust`."""
+    """Continue a run from the newest of its checkpoints and its final ``model.zip``
+    (loaded without unpickling unless `trust`).
+
+    Without `timesteps`, an interrupted run goes on to its total and a finished one is
+    left untouched (with a message). With `timesteps` (a new total) a run is extended,
+    finished or not; a total it has already reached leaves it untouched.
+    """
     run = Path(run_dir)
     cfg_path = run / "config.yml"
     if not cfg_path.is_file():
         raise FileNotFoundError(f"--resume: {str(run)!r} has no config.yml (not a run folder)")
-    return _learn(run, yaml.safe_load(cfg_path.read_text()), resume=True, progress=progress,
-                  extra=callbacks, trust=trust)
+    cfg = yaml.safe_load(cfg_path.read_text())
+    if timesteps is not None and (not isinstance(timesteps, int) or isinstance(timesteps, bool)
+                                  or timesteps < 1):
+        raise ValueError(f"--timesteps={timesteps!r}: expected a whole number >= 1")
+    total = int(cfg["total_timesteps"]) if timesteps is None else timesteps
+    final = run / "model.zip"
+    done = _zip_steps(final) if final.is_file() else None
+    if done is not None and done >= total:
+        if timesteps is None:
+            print(f"{run}: already complete ({done:,} steps; its total is "
+                  f"{int(cfg['total_timesteps']):,}), left untouched; to train it further, "
+                  f"give a larger total: --resume {run} --timesteps N (N > {done})")
+        else:
+            print(f"{run}: --timesteps={timesteps:,} is already reached ({done:,} steps "
+                  f"done), left untouched; give a total above {done} to extend it")
+        return run
+    if timesteps is not None and timesteps != int(cfg["total_timesteps"]):
+        cfg.setdefault("extended", []).append(
+            {"from_total_timesteps": int(cfg["total_timesteps"]), "to": timesteps,
+             "at": time.strftime("%Y-%m-%dT%H:%M:%S")})
+        cfg["total_timesteps"] = timesteps
+    if not cfg.get("randomize"):
+        warm_engine(EdgeCloudEnv(**cfg["env_kwargs"]),
+                    vector_kwargs=cfg["env_kwargs"] if cfg.get("vec") == "native" else None)
+    set_random_seed(int(cfg["seed"]))
+    venv = make_train_vec_env(cfg["env_kwargs"], cfg["randomize"], int(cfg["hyperparams"].get(
+        "n_envs", 1)), int(cfg["seed"]), cfg.get("vec", "dummy"))
+    model, ckpt = _load_checkpoint(cfg["algo"], venv, run, trust)
+    ckpt_steps = -1 if ckpt is None else _zip_steps(ckpt)
+    if done is not None and done >= max(ckpt_steps, 0):  # the final model is the newest
+        model, ckpt = _load_final(cfg["algo"], venv, run, ckpt, trust), final
+    if model is None:
+        venv.close()
+        venv, model = _build(run, cfg)
+    cfg_path.write_text(yaml.safe_dump(cfg, sort_keys=False))
+    return _learn(run, cfg, venv, model, ckpt=ckpt, fresh=ckpt is None, progress=progress,
+                  extra=callbacks)
+
+
+def _zip_steps(path: Path) -> int:
+    """The ``num_timesteps`` an SB3 zip was saved at (read from its ``data`` entry,
+    without loading the networks); -1 for a zip that does not read whole."""
+    if not _whole_zip(path):
+        return -1
+    with zipfile.ZipFile(path) as zf:
+        return int(json.loads(zf.read("data")).get("num_timesteps", -1))
+
+
+def _load_final(algo: str, venv: VecEnv, run: Path, ckpt: Path | None,
+                trust: bool = False) -> Any:
+    """The finished model, with the newest checkpoint's replay buffer when the
+    algorithm has one (the final model is saved without it)."""
+    model, _ = load_model(run / "model.zip", algo, env=venv, trust=trust)
+    if ckpt is not None and hasattr(model, "load_replay_buffer"):
+        load_replay_buffer(model, _buffer_of(ckpt), trust=trust)
+    return model
+
+
+def _buffer_of(ckpt: Path) -> Path:
+    return ckpt.with_name(ckpt.name.replace("ckpt_", "ckpt_replay_buffer_")
+                          .replace("_steps.zip", "_steps.pkl"))
 
 
 def _checkpoints(run: Path) -> list[Path]:
@@ -394,8 +614,7 @@ def _load_checkpoint(algo: str, venv: VecEnv, run: Path,
     unpickling (`splitgym.agents.safe_load`) unless `trust`."""
     for ckpt in _checkpoints(run):
         model, _ = load_model(ckpt, algo, env=venv, trust=trust)
-        buffer = ckpt.with_name(ckpt.name.replace("ckpt_", "ckpt_replay_buffer_")
-                                .replace("_steps.zip", "_steps.pkl"))
+        buffer = _buffer_of(ckpt)
         if hasattr(model, "load_replay_buffer"):
             try:
                 load_replay_buffer(model, buffer, trust=trust)
@@ -407,25 +626,37 @@ def _load_checkpoint(algo: str, venv: VecEnv, run: Path,
     return None, None
 
 
-def _learn(run: Path, cfg: Mapping[str, Any], resume: bool, progress: bool,
-           extra: Sequence[BaseCallback] = (), trust: bool = False) -> Path:
+def _build(run: Path, cfg: Mapping[str, Any]) -> tuple[VecEnv, Any]:
+    """The training envs and a new model (nothing is written: `run` may not exist yet).
+    The algorithm's own refusal of a hyperparameter becomes a `ConfigError`."""
     algo, seed, hp = cfg["algo"], int(cfg["seed"]), dict(cfg["hyperparams"])
     cls = algo_class(algo)
-    n_envs = int(hp.get("n_envs", 1))
     set_random_seed(seed)
-    venv = make_train_vec_env(cfg["env_kwargs"], cfg["randomize"], n_envs, seed,
-                              cfg.get("vec", "dummy"))
+    venv = make_train_vec_env(cfg["env_kwargs"], cfg["randomize"], int(hp.get("n_envs", 1)),
+                              seed, cfg.get("vec", "dummy"))
     algo_kwargs = {k: v for k, v in hp.items() if k not in _OWN_KEYS}
-    policy_kwargs = {"net_arch": list(hp.get("net_arch", [64, 64]))}
-    model, ckpt = _load_checkpoint(algo, venv, run, trust) if resume else (None, None)
-    if resume and ckpt is None and (run / "model.zip").is_file():
-        print(f"{run}: already complete")
-        return run
-    if model is None:
+    arch = hp.get("net_arch", [64, 64])
+    policy_kwargs = {"net_arch": dict(arch) if isinstance(arch, dict) else list(arch)}
+    try:
         model = cls(hp.get("policy", "MlpPolicy"), venv, seed=seed, device="cpu",
                     policy_kwargs=policy_kwargs, tensorboard_log=str(run / "tb"), verbose=0,
                     **algo_kwargs)
-        venv.seed(train_seed(seed))  # SB3 reseeded the envs with the model's seed
+    except (TypeError, ValueError, AssertionError, KeyError) as exc:
+        venv.close()
+        shown = {k: v for k, v in hp.items() if k not in _BC_KEYS}
+        raise ConfigError(f"--hyperparams: {cls.__name__} refused {shown}: "
+                          f"{type(exc).__name__}: {exc}") from None
+    venv.seed(train_seed(seed))  # SB3 reseeded the envs with the model's seed
+    return venv, model
+
+
+def _learn(run: Path, cfg: Mapping[str, Any], venv: VecEnv, model: Any, ckpt: Path | None,
+           fresh: bool, progress: bool, extra: Sequence[BaseCallback] = ()) -> Path:
+    """Imitate the expert first if `fresh`, then learn to the configured total and save
+    ``model.zip``."""
+    seed, hp = int(cfg["seed"]), dict(cfg["hyperparams"])
+    n_envs = int(hp.get("n_envs", 1))
+    if fresh:
         acc = behaviour_cloning(model, cfg["env_kwargs"], cfg["randomize"],
                                 hp.get("bc_expert", "sq_lookahead"),
                                 int(hp.get("bc_episodes", 0)), int(hp.get("bc_epochs", 0)),
@@ -445,7 +676,7 @@ def _learn(run: Path, cfg: Mapping[str, Any], resume: bool, progress: bool,
         *extra])
     t0 = time.perf_counter()
     if remaining > 0:
-        model.learn(remaining, callback=callbacks, reset_num_timesteps=not resume,
+        model.learn(remaining, callback=callbacks, reset_num_timesteps=ckpt is None,
                     tb_log_name="tb", progress_bar=False)
     model.save(run / "model.zip")
     timing = {"wall_s_this_session": time.perf_counter() - t0, "num_timesteps":

@@ -13,6 +13,10 @@ from splitgym import __version__
 from splitgym.envs.core.config import ConfigError, parse_bandwidth_mbps
 from splitgym.profiles.schema import ProfileError
 
+#: What `learned` is, wherever a table shows it.
+_LEARNED_NOTE = ("'learned' (the shipped agents) imitated the sq_lookahead heuristic "
+                 "before RL (behaviour cloning, then MaskablePPO).")
+
 
 def _bandwidth(text: str) -> float:
     try:
@@ -21,60 +25,79 @@ def _bandwidth(text: str) -> float:
         raise argparse.ArgumentTypeError(str(exc)) from None
 
 
+class _HelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
+    """Shows ``(default: X)`` after every option that has a default worth showing (not
+    for flags, empty lists or None, and not twice when the help already says it)."""
+
+    def _get_help_string(self, action: argparse.Action) -> str | None:
+        text = action.help or ""
+        default = action.default
+        if (default is None or default is False or default == [] or "default" in text
+                or default == argparse.SUPPRESS):
+            return text
+        return super()._get_help_string(action)
+
+
 def _build_parser() -> argparse.ArgumentParser:
+    fmt = {"formatter_class": _HelpFormatter}
     parser = argparse.ArgumentParser(
         prog="splitgym", description="Multi-edge / single-cloud split DNN inference: "
-        "simulate, evaluate and compare schedulers.")
+        "simulate, evaluate and compare schedulers.", **fmt)
     parser.add_argument("--version", action="version", version=f"splitgym {__version__}")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     rp = sub.add_parser("reproduce", help="the paper's Table 1 and Figures 2-7, side by side",
                         description="Regenerate the paper's evaluation from the shipped "
                         "profiles, next to the paper's own numbers, plus stronger yardsticks; "
-                        "writes table1.csv/.md, fig2-7 (.png + .csv) and report.md.")
-    rp.add_argument("--out", default="results", help="output folder (default: results)")
-    rp.add_argument("--seeds", type=int, default=5, help="seeds 0..n-1 (default 5)")
+                        "writes table1.csv/.md, fig2-7 (.png + .csv) and report.md.", **fmt)
+    rp.add_argument("--out", default="results", help="output folder")
+    rp.add_argument("--seeds", type=int, default=5, help="seeds 0..n-1")
     rp.add_argument("--workers", type=int, default=min(2, os.cpu_count() or 1),
                     help="worker processes (default: 2 or the CPU count)")
     rp.add_argument("--models", default=None,
                     help="comma-separated subset of the six models (default: all)")
-    rp.add_argument("--frames", type=int, default=30, help="frames per edge (default 30)")
+    rp.add_argument("--frames", type=int, default=30, help="frames per edge")
     rp.add_argument("--calibration", choices=("default", "paper-fit"), default="default",
                     help="device calibration of the run: default (rpi3b / paper-cloud, one "
                     "factor per model) or paper-fit (one factor per layer class, fitted to "
-                    "Table 1); the report shows Table 1 under both (default: default)")
+                    "Table 1); the report shows Table 1 under both")
     rp.add_argument("--no-progress", action="store_true", help="hide the progress bar")
 
     ev = sub.add_parser("evaluate", help="run policies on the same seeds and print a table",
                         description="Run each policy on the same seeds (so the same arrival "
-                        "times) and print makespan, mean and p95 latency per policy.")
+                        "times) and print the objective's metric (makespan, mean latency or "
+                        "deadline-miss rate), makespan, mean and p95 latency per policy. "
+                        f"{_LEARNED_NOTE}", **fmt)
     ev.add_argument("--model", default="alexnet",
-                    help="shipped profile name or path to a profile JSON (default: alexnet)")
+                    help="shipped profile name or path to a profile JSON")
     ev.add_argument("--bandwidth", type=_bandwidth, default=5.85, metavar="MBPS",
                     help="uplink Mbit/s, or 3g (1.1) / 4g (5.85) (default: 4g)")
     ev.add_argument("--policies", default="edge_only,cloud_only,single_cut,queue_aware",
-                    help="comma-separated policy names; fixed:<cut> for a fixed cut")
-    ev.add_argument("--seeds", type=int, default=5, help="number of seeds 0..n-1 (default 5)")
-    ev.add_argument("--n-edges", type=int, default=5)
-    ev.add_argument("--frames", type=int, default=30, help="frames per edge (default 30)")
-    ev.add_argument("--queue-capacity", type=int, default=20)
-    ev.add_argument("--cloud-workers", type=int, default=1)
-    ev.add_argument("--uplink", choices=("per_edge", "shared"), default="per_edge")
+                    help="comma-separated policy names; fixed:<cut> for a fixed cut; "
+                    "learned for the shipped agent of this model and conditions")
+    ev.add_argument("--seeds", type=int, default=5, help="number of seeds")
+    ev.add_argument("--n-edges", type=int, default=5, help="edge devices E")
+    ev.add_argument("--frames", type=int, default=30, help="frames per edge")
+    ev.add_argument("--queue-capacity", type=int, default=20, help="cloud queue capacity C")
+    ev.add_argument("--cloud-workers", type=int, default=1, help="cloud servers")
+    ev.add_argument("--uplink", choices=("per_edge", "shared"), default="per_edge",
+                    help="one uplink per edge, or one shared by all")
     ev.add_argument("--objective", choices=("makespan", "mean_latency", "deadline_miss"),
-                    default="makespan")
+                    default="makespan", help="what the env's reward measures (a "
+                    "--scenario may set it)")
     ev.add_argument("--scenario", default=None,
-                    help="a scenario preset; it sets the conditions the flags above leave "
-                    "at their defaults")
+                    help="a scenario preset (paper-3g, paper-4g, cellular-markov, rush-hour, "
+                    "mixed-fleet); it sets the conditions the flags above leave at their "
+                    "defaults")
     ev.add_argument("--agent", action="append", default=[], metavar="RUN_DIR_OR_ZIP",
-                    help="add a trained agent (repeatable); the policy name 'learned' is "
-                    "the shipped agent of this model and bandwidth")
+                    help="add a trained agent (repeatable)")
     ev.add_argument("--trust-agent", action="store_true",
                     help="load agent files with full unpickling (SB3's own loader), which "
                     "runs any code the file holds: only for files you trust. Without it, "
                     "agents load from plain data and allowlisted classes only")
     ev.add_argument("--seed-offset", type=int, default=0,
-                    help="evaluate on seeds offset..offset+n-1 (default 0; training never "
-                    "resets with these)")
+                    help="evaluate on seeds offset..offset+n-1 (training never resets with "
+                    "these)")
     ev.add_argument("--proven-bound", type=float, nargs="?", const=10.0, default=None,
                     metavar="SECONDS",
                     help="also bound each seed with CP-SAT (needs the cpsat extra; "
@@ -95,17 +118,25 @@ def _build_parser() -> argparse.ArgumentParser:
 
     tr = sub.add_parser("train", help="train a stable-baselines3 agent",
                         description="Train an agent on one scenario (or on randomised "
-                        "conditions) into runs/<algo>/<scenario>_<n>/.")
+                        "conditions) into runs/<algo>/<scenario>_<n>/. By default an "
+                        "actor-critic agent (maskable_ppo, ppo, a2c) first imitates the "
+                        "sq_lookahead heuristic (behaviour cloning, bc_* hyperparameters; "
+                        "bc_epochs=0 turns it off), then learns by RL. Every argument is "
+                        "checked before the run folder is made; a start that fails leaves "
+                        "no folder.", **fmt)
     tr.add_argument("--algo", default="maskable_ppo",
-                    choices=("maskable_ppo", "ppo", "dqn", "a2c"))
-    tr.add_argument("--model", default="alexnet")
-    tr.add_argument("--bandwidth", default="3g", help="3g, 4g or Mbit/s (default 3g)")
-    tr.add_argument("--timesteps", type=int, default=200_000)
-    tr.add_argument("--seed", type=int, default=0)
+                    choices=("maskable_ppo", "ppo", "dqn", "a2c"), help="the algorithm")
+    tr.add_argument("--model", default="alexnet", help="shipped profile name or path")
+    tr.add_argument("--bandwidth", default="3g", help="3g, 4g or Mbit/s")
+    tr.add_argument("--timesteps", type=int, default=None,
+                    help="total environment steps (default: 200000; with --resume: the "
+                    "run's own total, and a larger value extends the run)")
+    tr.add_argument("--seed", type=int, default=0, help="the run's seed")
     tr.add_argument("--env-kwargs", nargs="*", default=[], metavar="KEY=VALUE",
-                    help="extra gym.make arguments, e.g. n_edges=3 uplink=shared")
+                    help="extra EdgeCloudEnv arguments, e.g. n_edges=3 uplink=shared")
     tr.add_argument("--hyperparams", nargs="*", default=[], metavar="KEY=VALUE",
-                    help="override agents/hyperparams/<algo>.yml, e.g. learning_rate=1e-4")
+                    help="override agents/hyperparams/<algo>.yml, e.g. learning_rate=1e-4 "
+                    "net_arch=[128,128] bc_epochs=0 (numbers as you would type them)")
     tr.add_argument("--scenario", default=None,
                     help="a scenario preset (cellular-markov, mixed-fleet, rush-hour, ...); "
                     "it sets the conditions, --bandwidth is then ignored")
@@ -116,59 +147,74 @@ def _build_parser() -> argparse.ArgumentParser:
     tr.add_argument("--vec", choices=("auto", "native", "dummy", "subproc"), default="auto",
                     help="training envs: 'native' (the compiled vector env, one call steps "
                     "all), 'dummy' (single envs in this process), 'subproc' (in "
-                    "subprocesses); 'auto' (default): native where the compiled engine "
-                    "covers the configuration, else dummy")
-    tr.add_argument("--checkpoint-freq", type=int, default=20_000)
-    tr.add_argument("--eval-freq", type=int, default=20_000)
-    tr.add_argument("--threads", type=int, default=1, help="torch threads (default 1)")
+                    "subprocesses); 'auto': native where the compiled engine covers the "
+                    "configuration, else dummy")
+    tr.add_argument("--checkpoint-freq", type=int, default=20_000,
+                    help="save a checkpoint every this many steps")
+    tr.add_argument("--eval-freq", type=int, default=20_000,
+                    help="validate (and keep best_model.zip) every this many steps")
+    tr.add_argument("--threads", type=int, default=1, help="torch threads")
     tr.add_argument("--resume", default=None, metavar="RUN_DIR",
-                    help="continue this run from its last checkpoint (other flags ignored)")
+                    help="continue this run from its newest checkpoint, as its config.yml "
+                    "says; a finished run is left as it is unless --timesteps raises its "
+                    "total")
     tr.add_argument("--trust-agent", action="store_true",
                     help="with --resume: load the checkpoints with full unpickling, which "
                     "runs any code they hold: only for a run folder you trust")
-    tr.add_argument("--no-progress", action="store_true")
+    tr.add_argument("--no-progress", action="store_true", help="hide the progress bar")
 
     pr = sub.add_parser("profile", help="measure a torch model layer by layer",
                         description="Capture MODEL with torch.fx, time every layer (warm-up, "
-                        "repeats, median) and write a splitgym-profile/1 JSON file. A "
-                        "package.module:factory MODEL is code that runs: the module is "
-                        "imported and the factory called (after every other argument is "
-                        "checked), so name only code you trust.")
+                        "repeats, median) and write a splitgym-profile/1 JSON file. An "
+                        "existing FILE.json is only replaced with --force; --merge adds this "
+                        "device to it instead. A package.module:factory MODEL is code that "
+                        "runs: the module is imported and the factory called (after every "
+                        "other argument is checked), so name only code you trust.", **fmt)
     pr.add_argument("model", help="alexnet, tiny_yolo, darknet19, alexnet_parallel, "
                     "resnet18, googlenet, or package.module:factory (imported and run: "
                     "code you trust)")
     pr.add_argument("--device", required=True, metavar="NAME",
                     help="the device name to record the latencies under (e.g. jetson)")
-    pr.add_argument("--out", required=True, metavar="FILE.json")
-    pr.add_argument("--torch-device", default="cpu", help="cpu (default), cuda, cuda:1, ...")
-    pr.add_argument("--repeats", type=int, default=20)
-    pr.add_argument("--warmup", type=int, default=3)
-    pr.add_argument("--threads", type=int, default=None, help="torch CPU threads")
+    pr.add_argument("--out", required=True, metavar="FILE.json", help="the profile to write")
+    pr.add_argument("--torch-device", default="cpu", help="cpu, cuda, cuda:1, ...")
+    pr.add_argument("--repeats", type=int, default=20, help="timed runs per layer")
+    pr.add_argument("--warmup", type=int, default=3, help="untimed runs first")
+    pr.add_argument("--threads", type=int, default=None,
+                    help="torch CPU threads (default: torch's)")
     pr.add_argument("--input-shape", default=None, metavar="N,C,H,W",
                     help="input shape (required for package.module:factory)")
     pr.add_argument("--merge", action="store_true",
                     help="add this device to the existing profile FILE.json")
+    pr.add_argument("--force", action="store_true",
+                    help="replace an existing FILE.json (its other devices are lost)")
     pr.add_argument("--no-progress", action="store_true", help="hide the progress bar")
 
-    be = sub.add_parser("bench", help="benchmarks (printed figures and ratios)")
+    be = sub.add_parser("bench", help="benchmarks (printed figures and ratios)",
+                        description="Measure speed and print it beside references: the env's "
+                        "decisions/s against CartPole-v1 (single and vector env), the "
+                        "best-cut and candidate-list times against reference "
+                        "implementations, and the cost per decision for 5, 50 and 500 "
+                        "edges. Figures move by 10-30% between runs on a shared machine.",
+                        **fmt)
     be.add_argument("what", nargs="?", default="all",
                     choices=("all", "env", "partition", "scale", "train"),
                     help="env: decisions/s against CartPole; train: MaskablePPO's steps/s "
                     "(collection and update), shipped configuration against the former "
                     "DummyVecEnv one; partition: best-cut and "
                     "candidate-list times against references; scale: cost per decision for "
-                    "5, 50 and 500 edges; all (default): everything and the reproduction")
+                    "5, 50 and 500 edges; all: everything and the reproduction")
     be.add_argument("--quick", action="store_true", help="a CI-sized run")
-    be.add_argument("--repeats", type=int, default=200)
+    be.add_argument("--repeats", type=int, default=200,
+                    help="repeats per partition measurement (--quick: 20)")
 
     sw = sub.add_parser("sweep", help="a grid of train (or evaluate) runs as Ray Tune trials",
                         description="Run every combination of a YAML config's grid as a "
                         "Ray Tune trial (a splitgym train run, resumed from its last "
                         "checkpoint if it fails or is killed, or an evaluation); gather "
                         "the results into DIR/sweep.csv and DIR/sweep.md. See "
-                        "examples/sweep-smoke.yml.")
-    sw.add_argument("config", metavar="CONFIG.yml")
-    sw.add_argument("--out", required=True, metavar="DIR")
+                        "examples/sweep-smoke.yml.", **fmt)
+    sw.add_argument("config", metavar="CONFIG.yml", help="the sweep's YAML config")
+    sw.add_argument("--out", required=True, metavar="DIR", help="the sweep's output folder")
     sw.add_argument("--address", default=None,
                     help="a running Ray cluster (e.g. auto or HOST:6379); default: start "
                     "a local instance")
@@ -182,21 +228,46 @@ _EVAL_DEFAULTS = {"bandwidth_mbps": 5.85, "n_edges": 5, "frames_per_edge": 30,
                   "objective": "makespan"}
 
 
+#: train options that --resume does not take: the run's config.yml fixes them.
+_FIXED_BY_RUN = ("algo", "model", "bandwidth", "seed", "env_kwargs", "hyperparams",
+                 "scenario", "randomize", "runs", "vec", "checkpoint_freq", "eval_freq")
+
+
+def _given(argv: Sequence[str]) -> set[str]:
+    """The options `argv` gives explicitly (even at their default values)."""
+    parser = _build_parser()
+    for action in parser._actions:  # argparse keeps the subparsers here
+        if isinstance(action, argparse._SubParsersAction):
+            for sub in action.choices.values():
+                for option in sub._actions:
+                    option.default = argparse.SUPPRESS
+    return set(vars(parser.parse_args(argv))) - {"command"}
+
+
 def _cmd_train(args: argparse.Namespace) -> int:
     import torch
 
     from splitgym.agents.train import parse_kv, resume, train
 
-    torch.set_num_threads(max(1, args.threads))
     if args.resume:
-        run = resume(args.resume, progress=not args.no_progress, trust=args.trust_agent)
+        given = [k for k in _FIXED_BY_RUN if k in _given(args.argv)]
+        if given:
+            flags = ", ".join("--" + k.replace("_", "-") for k in given)
+            raise ConfigError(f"--resume {args.resume}: {flags} cannot change a run (its "
+                              f"config.yml fixes them); start a new run instead, or give "
+                              f"--resume with --timesteps only")
+        torch.set_num_threads(max(1, args.threads))
+        run = resume(args.resume, timesteps=args.timesteps, progress=not args.no_progress,
+                     trust=args.trust_agent)
     else:
         env_kwargs = parse_kv(args.env_kwargs, "--env-kwargs")
         if args.scenario:
             env_kwargs["scenario"] = args.scenario
-        run = train(args.algo, args.model, args.bandwidth, args.timesteps, args.seed,
-                    env_kwargs=env_kwargs,
-                    hyperparams=parse_kv(args.hyperparams, "--hyperparams"),
+        hyperparams = parse_kv(args.hyperparams, "--hyperparams")
+        torch.set_num_threads(max(1, args.threads))
+        run = train(args.algo, args.model, args.bandwidth,
+                    200_000 if args.timesteps is None else args.timesteps, args.seed,
+                    env_kwargs=env_kwargs, hyperparams=hyperparams,
                     randomize=args.randomize, run_root=args.runs, vec=args.vec,
                     checkpoint_freq=args.checkpoint_freq, eval_freq=args.eval_freq,
                     progress=not args.no_progress)
@@ -229,7 +300,10 @@ def _cmd_reproduce(args: argparse.Namespace) -> int:
 
 
 def _cmd_evaluate(args: argparse.Namespace) -> int:
-    from .evaluate import evaluate_policies, format_table, write_csv
+    from splitgym.envs import EdgeCloudEnv
+    from splitgym.envs.warmup import warm_engine
+
+    from .evaluate import evaluate_policies, format_table, learned_notes, write_csv
 
     if args.seeds < 1:
         raise ConfigError(f"--seeds={args.seeds}: expected a whole number >= 1")
@@ -248,6 +322,8 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
                       if k in ("model", "scenario") or v != _EVAL_DEFAULTS.get(k)}
     policies = [p for p in args.policies.split(",") if p.strip()]
     policies += [f"agent:{a}" for a in args.agent]
+    notes = learned_notes(policies, env_kwargs)  # also: an unshipped 'learned' fails now
+    warm_engine(EdgeCloudEnv(**env_kwargs))  # a line, not a silent wait, if it compiles
     t0 = time.perf_counter()
     results = evaluate_policies(env_kwargs, policies,
                                 range(args.seed_offset, args.seed_offset + args.seeds),
@@ -271,13 +347,16 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
         print(f"best_known: the offline planner on each seed's known arrivals (seeded with "
               f"every heuristic and agent above; {planned[0].plan_s:.1f} s per episode); "
               f"an achievable makespan, not a proof of optimality")
+    for note in notes:
+        print(f"* {note}")
     if args.csv:
         write_csv(results, args.csv)
         print(f"wrote {args.csv}")
     if args.plot:
         from .evaluate import bar_plot
 
-        bar_plot(results, args.plot, f"{args.model}, {args.bandwidth} Mbit/s")
+        where = args.scenario or f"{args.bandwidth} Mbit/s"
+        bar_plot(results, args.plot, f"{args.model}, {where}")
         print(f"wrote {args.plot}")
     if args.timeline:
         from .evaluate import timeline_plot
@@ -307,12 +386,21 @@ def _cmd_profile(args: argparse.Namespace) -> int:
             raise ConfigError(f"--input-shape={args.input_shape!r}: expected integers "
                               f"separated by commas, e.g. 1,3,224,224") from None
     out = Path(args.out)
+    if args.merge and args.force:
+        raise ConfigError("--merge and --force: choose one (add a device, or replace the file)")
     if args.merge and not out.is_file():
         raise ConfigError(f"--merge: {str(out)!r} does not exist; run without --merge first")
     base = load_profile(out) if args.merge else None  # validate before measuring
     if out.is_dir() or not out.parent.is_dir() or not os.access(out.parent, os.W_OK):
         raise ConfigError(f"--out={str(out)!r}: expected a file in an existing, writable "
                           f"folder")
+    if out.exists() and not args.merge and not args.force:
+        try:
+            held = f"a profile of {sorted(load_profile(out).devices)}"
+        except (ProfileError, ValueError, OSError):
+            held = "a file that is not a readable profile"
+        raise ConfigError(f"--out={str(out)!r} already exists ({held}); --merge adds "
+                          f"device {args.device!r} to it, --force replaces it")
     if not args.device.strip():
         raise ConfigError(f"--device={args.device!r}: expected a device name, e.g. jetson")
     prof = measure_profile(args.model, args.device, torch_device=args.torch_device,
@@ -374,7 +462,9 @@ def _one_line_warnings(command: str) -> None:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``splitgym`` console script."""
+    argv = list(sys.argv[1:] if argv is None else argv)
     args = _build_parser().parse_args(argv)
+    args.argv = argv
     commands = {"evaluate": _cmd_evaluate, "profile": _cmd_profile, "bench": _cmd_bench,
                 "reproduce": _cmd_reproduce, "train": _cmd_train}
     commands["sweep"] = _cmd_sweep

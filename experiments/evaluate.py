@@ -34,31 +34,126 @@ class PolicyResult:
     gap_to_bound: float = math.nan  # makespan / LP lower bound - 1
     gap_to_best_known: float = math.nan  # mean over seeds of makespan / best_known's - 1
     plan_s: float = math.nan  # offline planners: mean planning time per episode [s]
+    objective: str = "makespan"  # the env's objective: what its reward measures
+    objective_value: float = math.nan  # its metric's mean: makespan_s, mean_latency_s
+    #                                    or deadline_miss_rate (a fraction)
+    deadline_miss_rate: float = math.nan  # with a deadline, else nan
+
+
+#: Each objective's metric in the episode metrics, and its table heading.
+OBJECTIVE_METRIC: dict[str, tuple[str, str]] = {
+    "makespan": ("makespan_s", "makespan (s)"),
+    "mean_latency": ("mean_latency_s", "mean latency (s)"),
+    "deadline_miss": ("deadline_miss_rate", "deadline-miss rate"),
+}
 
 
 def build_policy(spec: str, env_kwargs: Mapping[str, Any], trust: bool = False) -> Any:
     """A policy from its command-line name: a baseline, ``fixed:<cut>``, ``learned`` (the
-    shipped agent of this model and bandwidth) or ``agent:<run folder or zip>``. Agent
-    files are loaded without running code from them unless `trust`."""
+    shipped agent of this model and conditions, see `resolve_learned`) or
+    ``agent:<run folder or zip>``. Agent files are loaded without running code from them
+    unless `trust`."""
     if spec.startswith("agent:"):
         from splitgym.agents.policy import LearnedPolicy
 
         return LearnedPolicy.load(spec[len("agent:"):], trust=trust)
     if spec == "learned":
         from splitgym.agents.policy import load_pretrained
-        from splitgym.envs.core.config import BANDWIDTH_PRESETS_MBPS, parse_bandwidth_mbps
 
-        if env_kwargs.get("scenario") not in (None, "paper-3g", "paper-4g"):
-            return load_pretrained(str(env_kwargs.get("model", "alexnet")),
-                                   env_kwargs["scenario"], trust=trust)
+        model, kind = resolve_learned(env_kwargs).split("-", 1)
+        return load_pretrained(model, kind, trust=trust)
+    name, kw = parse_policy(spec)
+    try:
+        return make_policy(name, **kw)
+    except ValueError as exc:
+        if "unknown policy" not in str(exc):
+            raise
+        from splitgym.baselines import POLICIES
+
+        raise ValueError(f"policy={spec!r}: unknown policy; known: {sorted(POLICIES)}, "
+                         f"fixed:<cut>, learned (the shipped agent of this model and "
+                         f"conditions) and agent:<run folder or zip> (--agent)") from None
+
+
+def resolve_learned(env_kwargs: Mapping[str, Any]) -> str:
+    """The shipped agent ``learned`` means here: ``<model>-<scenario preset>`` for a
+    preset, ``<model>-3g`` / ``<model>-4g`` at exactly 1.1 / 5.85 Mbit/s, and the agent
+    trained on randomised conditions (``<model>-random``: 0.5-12 Mbit/s, 1-8 edges,
+    C 5-30) at any other bandwidth."""
+    from splitgym.agents.policy import available_pretrained
+    from splitgym.envs.core.config import BANDWIDTH_PRESETS_MBPS, parse_bandwidth_mbps
+
+    model = str(env_kwargs.get("model", "alexnet"))
+    scenario = env_kwargs.get("scenario")
+    if scenario not in (None, "paper-3g", "paper-4g"):
+        name = f"{model}-{scenario}"
+    else:
         bw = env_kwargs.get("bandwidth_mbps", 5.85)
-        if env_kwargs.get("scenario") in ("paper-3g", "paper-4g"):
-            bw = env_kwargs["scenario"][-2:]
+        if scenario in ("paper-3g", "paper-4g"):
+            bw = scenario[-2:]
         bw = parse_bandwidth_mbps(bw)
         net = next((k for k, v in BANDWIDTH_PRESETS_MBPS.items() if v == bw), "random")
-        return load_pretrained(str(env_kwargs.get("model", "alexnet")), net, trust=trust)
-    name, kw = parse_policy(spec)
-    return make_policy(name, **kw)
+        name = f"{model}-{net}"
+    shipped = available_pretrained()
+    if name not in shipped:
+        mine = [n for n in shipped if n.startswith(f"{model}-")]
+        raise ValueError(f"policy='learned': no shipped agent {name!r} for these conditions; "
+                         f"shipped for {model}: {mine or 'none'}; train one and pass "
+                         f"--agent RUN_DIR")
+    return name
+
+
+def learned_notes(policies: Sequence[str], env_kwargs: Mapping[str, Any]) -> list[str]:
+    """One line per learned policy in `policies`: which agent it is and how it was
+    trained (whether it imitated a heuristic before RL)."""
+    notes = []
+    for spec in policies:
+        if spec == "learned":
+            name = resolve_learned(env_kwargs)
+            why = "" if not name.endswith("-random") or env_kwargs.get("scenario") else (
+                " (no agent for this exact bandwidth: the one trained on randomised "
+                "conditions, 0.5-12 Mbit/s, 1-8 edges, C 5-30)")
+            notes.append(f"learned = shipped agent {name}{why}; {_how_trained_shipped(name)}")
+        elif spec.startswith("agent:"):
+            notes.append(f"{spec}: {_how_trained_run(Path(spec[len('agent:'):]))}")
+    return notes
+
+
+def _bc_phrase(algo: str, hp: Mapping[str, Any]) -> str:
+    expert, epochs = hp.get("bc_expert"), int(hp.get("bc_epochs", 0) or 0)
+    if algo != "dqn" and expert and epochs > 0:
+        return f"{algo}, imitated {expert} before RL (behaviour cloning)"
+    return f"{algo}, RL only (no imitation)"
+
+
+def _how_trained_shipped(name: str) -> str:
+    import json
+    import re
+
+    from splitgym.agents.policy import pretrained_dir
+
+    card = pretrained_dir().joinpath(f"{name}.md")
+    text = card.read_text() if card.is_file() else ""
+    algo = "maskable_ppo"
+    meta = pretrained_dir().joinpath(f"{name}.json")
+    if meta.is_file():
+        algo = json.loads(meta.read_text()).get("algo", algo)
+    found = re.search(r"warm start from `(\w+)`", text)
+    if found:
+        return f"{algo}, imitated {found.group(1)} before RL (behaviour cloning)"
+    from splitgym.agents.train import load_hyperparams
+
+    return _bc_phrase(algo, load_hyperparams(algo, name))
+
+
+def _how_trained_run(path: Path) -> str:
+    import yaml
+
+    for cfg in (path / "config.yml", path.parent / "config.yml"):
+        if cfg.is_file():
+            c = yaml.safe_load(cfg.read_text()) or {}
+            return _bc_phrase(str(c.get("algo", "?")), c.get("hyperparams") or {})
+    return "how it was trained is unknown (no config.yml beside it)"
 
 
 def parse_policy(spec: str) -> tuple[str, dict[str, Any]]:
@@ -109,6 +204,8 @@ def evaluate_policies(env_kwargs: Mapping[str, Any], policies: Sequence[str],
     for _, policy in built:
         if hasattr(policy, "check_env"):
             policy.check_env(env)
+    objective = env.unwrapped.objective
+    metric = OBJECTIVE_METRIC[objective][0]
     results = []
     bar = tqdm(total=len(built) * len(seeds), desc="evaluate", unit="run", disable=not progress,
                leave=False)
@@ -122,7 +219,7 @@ def evaluate_policies(env_kwargs: Mapping[str, Any], policies: Sequence[str],
                     plan_s.append(policy.last_plan_s)
             except InvalidActionError:
                 rows.append({"makespan_s": math.inf, "mean_latency_s": math.inf,
-                             "p95_latency_s": math.inf})
+                             "p95_latency_s": math.inf, "deadline_miss_rate": 1.0})
             bar.update()
         mk = np.array([r["makespan_s"] for r in rows])
         results.append(PolicyResult(
@@ -131,7 +228,10 @@ def evaluate_policies(env_kwargs: Mapping[str, Any], policies: Sequence[str],
             mean_latency_s=float(np.mean([r["mean_latency_s"] for r in rows])),
             p95_latency_s=float(np.mean([r["p95_latency_s"] for r in rows])),
             n_seeds=len(seeds), makespans_s=tuple(float(x) for x in mk),
-            plan_s=float(np.mean(plan_s)) if plan_s else math.nan))
+            plan_s=float(np.mean(plan_s)) if plan_s else math.nan,
+            objective=objective, objective_value=float(np.mean([r[metric] for r in rows])),
+            deadline_miss_rate=float(np.mean([r.get("deadline_miss_rate", math.nan)
+                                              for r in rows]))))
     bar.close()
     bounds = seed_lower_bounds(env, seeds)
     if proven_bound_s is not None:
@@ -177,20 +277,31 @@ def _makespans(env_kwargs: Mapping[str, Any], policy: str, seeds: Sequence[int],
 
 
 COLUMNS = ("policy", "makespan_s", "makespan_std_s", "mean_latency_s", "p95_latency_s",
-           "ratio_to_sq", "gap_to_bound", "gap_to_best_known", "n_seeds")
+           "ratio_to_sq", "gap_to_bound", "gap_to_best_known", "n_seeds", "objective",
+           "objective_value", "deadline_miss_rate")
 
 
 def format_table(results: Sequence[PolicyResult]) -> str:
-    """A plain-text table of the results, one row per policy."""
+    """A plain-text table of the results, one row per policy. When the objective is not
+    the makespan, its metric comes first (``miss_rate`` for the deadline-miss rate;
+    the mean latency column is marked with ``*``), and a line says which it is."""
     width = max([16] + [len(r.policy) + 1 for r in results])
-    head = (f"{'policy':<{width}} {'makespan_s':>12} {'± std':>8} {'mean_lat_s':>11} "
+    objective = results[0].objective if results else "makespan"
+    first = {"deadline_miss": f" {'miss_rate':>9}"}.get(objective, "")
+    lat = "mean_lat_s*" if objective == "mean_latency" else "mean_lat_s"
+    head = (f"{'policy':<{width}}{first} {'makespan_s':>12} {'± std':>8} {lat:>11} "
             f"{'p95_lat_s':>10} {'vs S-Q':>8} {'vs bound':>9} {'vs best_known':>14}")
     lines = [head, "-" * len(head)]
     for r in results:
-        lines.append(f"{r.policy:<{width}} {r.makespan_s:>12.3f} {r.makespan_std_s:>8.3f} "
-                     f"{r.mean_latency_s:>11.3f} {r.p95_latency_s:>10.3f} "
-                     f"{r.ratio_to_sq:>7.3f}x {r.gap_to_bound:>+8.1%} "
+        lead = f" {r.objective_value:>9.3f}" if first else ""
+        lines.append(f"{r.policy:<{width}}{lead} {r.makespan_s:>12.3f} "
+                     f"{r.makespan_std_s:>8.3f} {r.mean_latency_s:>11.3f} "
+                     f"{r.p95_latency_s:>10.3f} {r.ratio_to_sq:>7.3f}x {r.gap_to_bound:>+8.1%} "
                      f"{r.gap_to_best_known:>+13.1%}")
+    if objective != "makespan":
+        mark = "miss_rate" if objective == "deadline_miss" else "mean_lat_s*"
+        lines.append(f"objective: {OBJECTIVE_METRIC[objective][1]} ({mark}; lower is "
+                     f"better); vs S-Q, vs bound and vs best_known compare makespans")
     return "\n".join(lines)
 
 
@@ -202,21 +313,25 @@ def write_csv(results: Sequence[PolicyResult], path: str | Path) -> None:
         for r in results:
             w.writerow([r.policy, r.makespan_s, r.makespan_std_s, r.mean_latency_s,
                         r.p95_latency_s, r.ratio_to_sq, r.gap_to_bound,
-                        r.gap_to_best_known, r.n_seeds])
+                        r.gap_to_best_known, r.n_seeds, r.objective, r.objective_value,
+                        r.deadline_miss_rate])
 
 
 def bar_plot(results: Sequence[PolicyResult], path: str | Path, title: str) -> None:
-    """Mean makespan per policy with its spread over seeds."""
+    """The objective's metric per policy (the makespan with its spread over seeds, the
+    mean latency, or the deadline-miss rate)."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
+    objective = results[0].objective if results else "makespan"
     fig, ax = plt.subplots(figsize=(1.1 * len(results) + 2, 3.8))
-    finite = [r for r in results if math.isfinite(r.makespan_s)]
-    ax.bar([r.policy for r in finite], [r.makespan_s for r in finite],
-           yerr=[r.makespan_std_s for r in finite], color="#1f77b4")
-    ax.set_ylabel("makespan (s)")
+    finite = [r for r in results if math.isfinite(r.objective_value)]
+    ax.bar([r.policy for r in finite], [r.objective_value for r in finite],
+           yerr=[r.makespan_std_s for r in finite] if objective == "makespan" else None,
+           color="#1f77b4")
+    ax.set_ylabel(OBJECTIVE_METRIC[objective][1])
     ax.set_title(title)
     ax.tick_params(axis="x", rotation=30)
     fig.tight_layout()

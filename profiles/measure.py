@@ -118,6 +118,10 @@ def measure_profile(spec: str | nn.Module, device_name: str = "host",
     module = module.to(dev)
     example = torch.randn(shape, device=dev)
     gm, layers = capture(module, example)
+    if not layers:
+        shown = spec if isinstance(spec, str) else name
+        raise ProfileError(f"model {shown!r}: torch.fx traced it to no layers (its forward "
+                           f"has no operation to time, e.g. it returns its input)")
     measure(gm, example, layers, repeats=repeats, warmup=warmup, progress=progress,
             desc=f"profile {name}")
     whole = _whole_forward_ms(module, example, max(3, repeats // 2))

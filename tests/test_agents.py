@@ -33,7 +33,8 @@ def _cli(*args, **kw):
 @pytest.mark.parametrize("algo,extra", [
     ("maskable_ppo", ["n_envs=2", "n_steps=64", "batch_size=64", "bc_episodes=2",
                       "bc_epochs=1"]),
-    ("ppo", ["n_envs=1", "n_steps=64", "batch_size=32", "bc_epochs=0"]),
+    ("ppo", ["n_envs=1", "n_steps=64", "batch_size=32", "bc_epochs=0", "learning_rate=1e-4",
+             "net_arch=[32,32]"]),
     ("a2c", ["n_envs=2", "n_steps=8", "bc_epochs=0"]),
     ("dqn", ["n_envs=1", "learning_starts=32", "buffer_size=500"]),
 ])
@@ -46,6 +47,9 @@ def test_cli_train__smoke_every_algorithm(tmp_path, algo, extra):
     cfg = yaml.safe_load((run / "config.yml").read_text())
     assert cfg["algo"] == algo and cfg["seed"] == 0 and cfg["total_timesteps"] == 256
     assert cfg["commit"] and cfg["splitgym_version"]
+    if algo == "ppo":  # "1e-4" is a number (PyYAML alone reads it as text)
+        assert cfg["hyperparams"]["learning_rate"] == 1e-4
+        assert cfg["hyperparams"]["net_arch"] == [32, 32]
     assert (run / "model.zip").is_file() and (run / "best_model.zip").is_file()
     assert list((run / "checkpoints").glob("ckpt_*_steps.zip"))
     assert list((run / "tb").rglob("events.out.tfevents.*"))
@@ -239,3 +243,112 @@ def test_pretrained__plain_sb3_predict_on_gym_make_makes_load_pretraineds_decisi
             obs, _, done, _, info = env.step(action)
             decisions += 1
     assert decisions == 2 * 150
+
+
+@pytest.mark.parametrize("text,value", [
+    ("1e-4", 1e-4), ("3E-4", 3e-4), ("1_000", 1000), ("-2", -2), (".5", 0.5),
+    ("inf", math.inf), ("-1.5e3", -1500.0), ("[64,64]", [64, 64]), ("[1e-4, 2]", [1e-4, 2]),
+    ("{kind: markov, rates_mbps: [8, 5e-1]}", {"kind": "markov", "rates_mbps": [8, 0.5]}),
+    ("true", True), ("null", None), ("shared", "shared"), ("3g", "3g"),
+    ("sq_lookahead", "sq_lookahead")])
+def test_parse_value__every_number_a_user_types_is_a_number(text, value):
+    from splitgym.agents.train import parse_kv, parse_value
+
+    got = parse_value(text)
+    assert got == value and type(got) is type(value)
+    assert parse_kv([f"k={text}"], "--x") == {"k": value}
+
+
+def test_cli_train__refuses_unknown_keys_and_bad_values_leaving_no_folder(tmp_path):
+    from splitgym.agents.train import train
+    from splitgym.envs.core import ConfigError
+
+    runs = tmp_path / "runs"
+    res = _cli("train", "--model", "toy", "--env-kwargs", "bandwith_mbps=3", "--runs",
+               str(runs))
+    assert res.returncode == 2
+    assert "--env-kwargs bandwith_mbps=3: unknown key (did you mean 'bandwidth_mbps'?)" \
+        in res.stderr and "queue_capacity" in res.stderr  # the valid keys are listed
+    cases = [({"learnin_rate": 1e-4}, r"learnin_rate=0.0001: unknown key \(did you mean "
+                                      r"'learning_rate'\?\); valid keys: .*bc_epochs"),
+             ({"learning_rate": "abc"}, r"learning_rate='abc': expected a number"),
+             ({"normalize_advantage": 1}, r"normalize_advantage=1: expected true or false"),
+             ({"n_envs": 0}, r"n_envs=0: expected a whole number >= 1"),
+             ({"net_arch": [64, "x"]}, r"net_arch=\[64, 'x'\]: expected a list of layer"),
+             ({"bc_expert": "oracle"}, r"policy='oracle': unknown policy"),
+             ({"n_steps": -3}, r"MaskablePPO refused")]  # SB3's own refusal, before the folder
+    for hp, message in cases:
+        with pytest.raises((ConfigError, ValueError), match=message):
+            train("maskable_ppo", "toy", 0.008, 64, env_kwargs={"n_edges": 1},
+                  hyperparams=hp, run_root=runs, progress=False)
+    assert not runs.exists()  # nothing was created for a refused start
+
+
+def test_train__a_start_that_fails_after_the_folder_is_made_removes_it(tmp_path,
+                                                                        monkeypatch):
+    from splitgym.agents import train as train_mod
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("expert crashed")
+
+    monkeypatch.setattr(train_mod, "behaviour_cloning", broken)
+    runs = tmp_path / "runs"
+    with pytest.raises(RuntimeError, match="expert crashed"):
+        train_mod.train("maskable_ppo", "toy", 0.008, 64, env_kwargs={"n_edges": 1},
+                        hyperparams={"n_envs": 1, "n_steps": 32, "batch_size": 32},
+                        run_root=runs, progress=False)
+    assert not runs.exists()  # not even an empty runs/maskable_ppo/
+    (runs / "maskable_ppo" / "toy-0.008mbps_1").mkdir(parents=True)  # an earlier run
+    with pytest.raises(RuntimeError):
+        train_mod.train("maskable_ppo", "toy", 0.008, 64, env_kwargs={"n_edges": 1},
+                        hyperparams={"n_envs": 1, "n_steps": 32, "batch_size": 32},
+                        run_root=runs, progress=False)
+    assert [p.name for p in (runs / "maskable_ppo").iterdir()] == ["toy-0.008mbps_1"]
+
+
+def test_cli_train__resume_leaves_a_finished_run_and_extends_it_on_request(tmp_path):
+    from splitgym.agents.train import _zip_steps
+
+    # 250 steps are 256 in rollouts of 64; checkpoints at 100 and 200 are older than the
+    # final model and must never replace it (as one did)
+    args = ["train", "--algo", "ppo", *TOY, "--timesteps", "250", "--runs", str(tmp_path),
+            "--checkpoint-freq", "100", "--eval-freq", "100000", "--no-progress",
+            "--hyperparams", "n_envs=1", "n_steps=64", "batch_size=32", "bc_epochs=0"]
+    assert _cli(*args).returncode == 0
+    run = tmp_path / "ppo" / "toy-0.008mbps_1"
+    final = (run / "model.zip").read_bytes()
+    assert _zip_steps(run / "model.zip") == 256
+    ckpts = sorted(_zip_steps(p) for p in (run / "checkpoints").glob("ckpt_*.zip"))
+    assert ckpts == [100, 200]
+    res = _cli("train", "--resume", str(run), "--no-progress")
+    assert res.returncode == 0, res.stderr[-2000:]
+    assert "already complete (256 steps; its total is 250), left untouched" in res.stdout
+    assert (run / "model.zip").read_bytes() == final
+    res = _cli("train", "--resume", str(run), "--timesteps", "256", "--no-progress")
+    assert res.returncode == 0 and "--timesteps=256 is already reached" in res.stdout
+    assert (run / "model.zip").read_bytes() == final
+    res = _cli("train", "--resume", str(run), "--algo", "dqn", "--no-progress")
+    assert res.returncode == 2 and "--algo cannot change a run" in res.stderr
+    # --timesteps extends it, from the final model (not the older checkpoint)
+    res = _cli("train", "--resume", str(run), "--timesteps", "300", "--no-progress")
+    assert res.returncode == 0, res.stderr[-2000:]
+    assert _zip_steps(run / "model.zip") == 320  # 300 in whole rollouts of 64
+    timing = [json.loads(line) for line in (run / "timing.jsonl").read_text().splitlines()]
+    assert timing[-1]["resumed_from"] == str(run / "model.zip")
+    cfg = yaml.safe_load((run / "config.yml").read_text())
+    assert cfg["total_timesteps"] == 300
+    assert cfg["extended"][0]["from_total_timesteps"] == 250
+    assert LearnedPolicy.load(run / "model.zip").model.num_timesteps == 320
+
+
+def test_progress__the_bar_keeps_its_total_through_the_last_rollout():
+    from stable_baselines3 import PPO
+
+    from splitgym.agents.train import _Progress
+
+    # 100 steps in rollouts of 64 are 128: tqdm drops a total the count passes
+    model = PPO("MlpPolicy", gym.make("CartPole-v1"), n_steps=64, batch_size=32, n_epochs=1)
+    bar = _Progress(100, enabled=True)
+    model.learn(100, callback=bar)
+    assert model.num_timesteps == 128
+    assert bar.bar.total == bar.bar.n == 128

@@ -445,6 +445,21 @@ ROWS = [
     ("cli", "splitgym profile vgg99", lambda: _cli("profile", "vgg99", "--device", "x",
                                                    "--out", "x.json"),
      SystemExit, r"model='vgg99': expected one of"),
+    ("cli", "splitgym train --env-kwargs bandwith_mbps=3",
+     lambda: _cli("train", "--model", "toy", "--env-kwargs", "bandwith_mbps=3"),
+     SystemExit, r"--env-kwargs bandwith_mbps=3: unknown key \(did you mean "
+                 r"'bandwidth_mbps'\?\); valid keys: model, "),
+    ("cli", "splitgym train --hyperparams learning_rate=fast",
+     lambda: _cli("train", "--model", "toy", "--hyperparams", "learning_rate=fast"),
+     SystemExit, r"--hyperparams learning_rate='fast': expected a number"),
+    ("cli", "splitgym train --resume RUN --model resnet18",
+     lambda: _cli("train", "--resume", "nowhere", "--model", "resnet18"),
+     SystemExit, r"--resume nowhere: --model cannot change a run"),
+    ("cli", "splitgym profile over an existing profile",
+     lambda: _cli("profile", "alexnet", "--device", "x", "--out",
+                  str(Path(__file__).parents[1] / "profiles" / "toy.json")),
+     SystemExit, r"already exists \(a profile of .*\); --merge adds device 'x' to it, "
+                 r"--force replaces it"),
 ]
 
 
