@@ -34,6 +34,31 @@ SCENARIOS: dict[str, dict[str, Any]] = {
 }
 
 
+#: Preset name -> what it is for (docs/model.md's preset table is generated from this
+#: and `SCENARIOS`; a test keeps them in step).
+PURPOSES: dict[str, str] = {
+    "paper-4g": "The paper's 4G setting (Section 5.2): five Raspberry Pis, 30 frames "
+                "each at 5-15 fps, C = 20, 5.85 Mbit/s per uplink, where the cloud is the "
+                "bottleneck.",
+    "paper-3g": "The paper's 3G setting: the same at 1.1 Mbit/s, where the uplink is the "
+                "bottleneck.",
+    "cellular-markov": "Changing conditions: each Pi's uplink switches between good "
+                       "(8 Mbit/s), fair (3) and bad (0.5) states with exponential dwell "
+                       "times of 20, 15 and 8 s, drawn independently per edge; decisions "
+                       "see an EWMA estimate of the rate from completed transfers, as a "
+                       "deployed system would, not the true rate.",
+    "rush-hour": "Real-time load: eight cameras whose frames come in bursts (a "
+                 "Markov-modulated Poisson process at 3x and 0.25x their 5-10 fps), a 12 s "
+                 "deadline per frame, late frames that have not started dropped; the "
+                 "objective (and what `splitgym evaluate` reports first) is the "
+                 "deadline-miss rate, not the makespan.",
+    "mixed-fleet": "A heterogeneous fleet on 3G with Poisson arrivals: a slow board "
+                   "(speed 0.5), three Pi 3Bs (1.0), a board twice as fast (2.0) and a "
+                   "Jetson-class device (4.0): edge times differ per edge, so a cut "
+                   "chosen for one edge need not suit another.",
+}
+
+
 def env_id(name: str) -> str:
     """``"cellular-markov"`` -> ``"splitgym/EdgeCloud-CellularMarkov-v0"``."""
     camel = "".join(part[:1].upper() + part[1:] for part in name.split("-"))

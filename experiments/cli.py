@@ -14,8 +14,9 @@ from splitgym.envs.core.config import ConfigError, parse_bandwidth_mbps
 from splitgym.profiles.schema import ProfileError
 
 #: What `learned` is, wherever a table shows it.
-_LEARNED_NOTE = ("'learned' (the shipped agents) imitated the sq_lookahead heuristic "
-                 "before RL (behaviour cloning, then MaskablePPO).")
+_LEARNED_NOTE = ("'learned' is the shipped agent of the model and conditions; a line under "
+                 "the table names it and says whether it imitated a heuristic (by default "
+                 "sq_lookahead) before RL.")
 
 
 def _bandwidth(text: str) -> float:

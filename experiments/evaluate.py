@@ -113,7 +113,7 @@ def learned_notes(policies: Sequence[str], env_kwargs: Mapping[str, Any]) -> lis
             why = "" if not name.endswith("-random") or env_kwargs.get("scenario") else (
                 " (no agent for this exact bandwidth: the one trained on randomised "
                 "conditions, 0.5-12 Mbit/s, 1-8 edges, C 5-30)")
-            notes.append(f"learned = shipped agent {name}{why}; {_how_trained_shipped(name)}")
+            notes.append(f"learned = shipped agent {name}{why}; {shipped_training(name)}")
         elif spec.startswith("agent:"):
             notes.append(f"{spec}: {_how_trained_run(Path(spec[len('agent:'):]))}")
     return notes
@@ -126,24 +126,42 @@ def _bc_phrase(algo: str, hp: Mapping[str, Any]) -> str:
     return f"{algo}, RL only (no imitation)"
 
 
-def _how_trained_shipped(name: str) -> str:
-    import json
+def training_phrase(algo: str, imitation: str | None, card: str) -> str:
+    """How a shipped agent was trained, in a few words, from its record's
+    ``imitation`` text (newer records) or its model card's text (older ones)."""
     import re
+
+    for text in (imitation or "", card):
+        found = re.search(r"(?:behaviour cloning of|warm start from) `(\w+)`", text)
+        if found:
+            return f"{algo}, imitated {found.group(1)} before RL (behaviour cloning)"
+        if "no imitation" in text:
+            return f"{algo}, RL only (no imitation)"
+    return f"{algo}, how it was trained: see its model card"
+
+
+def shipped_training(name: str) -> str:
+    """How the shipped agent `name` (``alexnet-3g``, ...) was trained, in a few words:
+    whether it imitated a heuristic (which) before RL."""
+    import json
 
     from splitgym.agents.policy import pretrained_dir
 
-    card = pretrained_dir().joinpath(f"{name}.md")
-    text = card.read_text() if card.is_file() else ""
-    algo = "maskable_ppo"
-    meta = pretrained_dir().joinpath(f"{name}.json")
-    if meta.is_file():
-        algo = json.loads(meta.read_text()).get("algo", algo)
-    found = re.search(r"warm start from `(\w+)`", text)
-    if found:
-        return f"{algo}, imitated {found.group(1)} before RL (behaviour cloning)"
-    from splitgym.agents.train import load_hyperparams
+    meta, card = pretrained_dir().joinpath(f"{name}.json"), pretrained_dir().joinpath(
+        f"{name}.md")
+    record = json.loads(meta.read_text()) if meta.is_file() else {}
+    return training_phrase(record.get("algo", "maskable_ppo"), record.get("imitation"),
+                           card.read_text() if card.is_file() else "")
 
-    return _bc_phrase(algo, load_hyperparams(algo, name))
+
+def shipped_training_note(names: Sequence[str]) -> str:
+    """One sentence on how the shipped agents `names` were trained (for table notes)."""
+    phrases = {n: shipped_training(n) for n in names}
+    if not phrases:
+        return ""
+    if len(set(phrases.values())) == 1:
+        return f"Shipped agents here: {next(iter(phrases.values()))}."
+    return "Shipped agents here: " + "; ".join(f"{n}: {p}" for n, p in phrases.items()) + "."
 
 
 def _how_trained_run(path: Path) -> str:

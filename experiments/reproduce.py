@@ -271,13 +271,16 @@ def table1_markdown(rows: Sequence[dict[str, Any]], models: Sequence[str]) -> st
             cells.append(f"{by[(model, net, PAPER_POLICIES[0])]['lower_bound_s']:.1f}")
             out.append("| " + " | ".join(cells) + " |")
     out.append("")
+    from .evaluate import shipped_training_note
+
+    agents = [f"{m}-{net}" for m in models for net in paper.NETWORKS]
     out.append("Seconds, mean over seeds; in brackets the paper's Table 1; `*` S-Q on a DAG "
                "model, beyond the paper (which ran S-Q on chains only). Learned: the shipped "
-               "MaskablePPO agent of the scenario (`agents/pretrained`), evaluated on seeds it "
-               "never trained on. Best known: the offline planner `best_known` on each seed's "
+               "agent of the scenario (`agents/pretrained`), evaluated on seeds it never "
+               "trained on. Best known: the offline planner `best_known` on each seed's "
                "known arrivals (a schedule found by search with the simulator as the model, "
                "seeded with every heuristic and shipped agent): achievable, so the optimum "
-               "lies between it and the lower bound.")
+               "lies between it and the lower bound. " + shipped_training_note(agents))
     return "\n".join(out) + "\n"
 
 
