@@ -140,7 +140,7 @@ def test_cli_help__every_option_shows_its_default_and_every_command_a_descriptio
 
     parser = _build_parser()
     (subs,) = [a for a in parser._actions if isinstance(a, argparse._SubParsersAction)]
-    assert set(subs.choices) == {"reproduce", "evaluate", "train", "profile", "bench"}
+    assert {"reproduce", "evaluate", "train", "profile", "bench"} <= set(subs.choices)
     for name, sub in subs.choices.items():
         assert sub.description and len(sub.description) > 40, name
         formatter = sub._get_formatter()
