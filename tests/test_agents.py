@@ -59,7 +59,7 @@ def test_cli_train__smoke_every_algorithm(tmp_path, algo, extra):
     out = tmp_path / "eval.csv"
     res = _cli("evaluate", "--model", "toy", "--bandwidth", "0.008", "--n-edges", "1",
                "--frames", "3", "--seeds", "2", "--policies", "single_cut,queue_aware",
-               "--agent", str(run), "--csv", str(out), "--no-progress", "--no-best-known")
+               "--agent", str(run), "--csv", str(out), "--no-progress")
     assert res.returncode == 0, res.stderr[-2000:]
     assert f"agent:{run}" in res.stdout
     rows = out.read_text().splitlines()
@@ -352,3 +352,12 @@ def test_progress__the_bar_keeps_its_total_through_the_last_rollout():
     model.learn(100, callback=bar)
     assert model.num_timesteps == 128
     assert bar.bar.total == bar.bar.n == 128
+
+
+def test_hyperparams__every_shipped_entry_passes_the_checks():
+    from splitgym.agents.train import HYPERPARAMS
+
+    for path in HYPERPARAMS.glob("*.yml"):
+        for scenario in yaml.safe_load(path.read_text()):
+            hp = load_hyperparams(path.stem, scenario)  # raises on a bad key or value
+            assert isinstance(hp["learning_rate"], float), (path.name, scenario)
