@@ -177,12 +177,13 @@ def test_warm_engine__a_line_when_it_compiles_nothing_when_cached(tmp_path, monk
                          text=True, env=env)
     assert res.stdout.strip() == "False", res.stderr
     out = io.StringIO()
-    monkeypatch.setattr(warmup, "engine_cached", lambda: False)
-    took = warmup.warm_engine(EdgeCloudEnv(model="toy", n_edges=1, frames_per_edge=2), out)
+    monkeypatch.setattr(warmup, "engine_cached", lambda vector=False: False)
+    kwargs = {"model": "toy", "n_edges": 1, "frames_per_edge": 2}
+    took = warmup.warm_engine(EdgeCloudEnv(**kwargs), out, vector_kwargs=kwargs)
     assert took is not None and out.getvalue().startswith("compiling the simulation engine")
     assert f"engine compiled in {took:.0f} s" in out.getvalue()
     assert warmup.warm_engine(EdgeCloudEnv(model="toy", engine="python"), out) is None
-    monkeypatch.setattr(warmup, "engine_cached", lambda: True)
+    monkeypatch.setattr(warmup, "engine_cached", lambda vector=False: True)
     out = io.StringIO()
     assert warmup.warm_engine(EdgeCloudEnv(model="toy"), out) is None
     assert out.getvalue() == ""
