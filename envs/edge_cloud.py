@@ -23,9 +23,10 @@ from splitgym.profiles.cuts import (
 from splitgym.profiles.schema import Profile, load_profile
 
 from .core.config import MAX_SPEED, MIN_SPEED, ConfigError, SimConfig, WorkloadConfig
-from .core.simulator import Simulator, TaskRecords, check_cut
+from .core.simulator import Simulator, TaskRecords
 from .core.traces import RateTrace, check_spec, is_constant_spec, make_trace, nominal_mbps
 from .core.workload import check_arrivals, make_arrivals
+from .engine import ENGINES, Engine, EngineStateError
 from .observation import (
     OBS_HIGH,
     PER_CUT_FIELDS,
@@ -293,22 +294,16 @@ class EdgeCloudEnv(gym.Env[np.ndarray, np.int64]):
         self.observation_space = spaces.Box(0.0, OBS_HIGH, shape=(obs_size(k),),
                                             dtype=np.float32)
         self._scale_s = time_scale_s(self._cut_table.whole_edge_s)
-        self._sim: Simulator | None = None
-        self._ctx: dict[str, Any] | None = None
+        self._ctx: dict[str, Any] | None = None  # the pending decision's context
         self._episode_objective = self.objective
-        self._obj_prev = 0.0
         self.engine = self._check_engine(args["engine"])
         self.render_mode = _check_render_mode(args["render_mode"], self.metadata)
-        self._fast: Any = None  # the compiled engine's state (one row)
-        self._compiled = False  # whether the current episode runs on it
-        self._arrivals: list[np.ndarray] = []
-        self._decisions: list[int] = []
-        self._replay: tuple[Simulator, int] | None = None
+        self._engine: Engine | None = None  # the current episode's engine
+        self._engines: dict[str, Engine] = {}  # by name, kept for the next episodes
 
     #: What `copy.copy` copies (the rest is shared: the profile, cut table and configs
     #: are never changed after construction).
-    _EPISODE_STATE: tuple[str, ...] = ("_sim", "_ctx", "_fast", "_ctx_buf", "_arrivals",
-                                       "_decisions", "_replay", "_np_random")
+    _EPISODE_STATE: tuple[str, ...] = ("_engine", "_engines", "_ctx", "_np_random")
 
     def __copy__(self) -> EdgeCloudEnv:
         """A real copy: the episode state (the simulator or the compiled engine's rows, the
@@ -412,46 +407,18 @@ class EdgeCloudEnv(gym.Env[np.ndarray, np.int64]):
     def simulator(self) -> Simulator:
         """The simulator core of the current episode (on the compiled engine: a core
         replayed to the same point from the episode's arrivals and decisions)."""
-        if self._compiled:
-            return self._replayed()
-        if self._sim is None:
-            raise RuntimeError("call reset() first")
-        return self._sim
+        return self._live_engine().simulator
 
-    def _replayed(self) -> Simulator:
-        sim, done = self._replay or (None, 0)
-        if sim is None:
-            sim = Simulator(self._cut_table, self.sim_config)
-            sim.reset(self._arrivals)
-            done = 0
-        for cut in self._decisions[done:]:
-            sim.decide(cut)
-        self._replay = (sim, len(self._decisions))
-        return sim
+    def _live_engine(self) -> Engine:
+        if self._engine is None:
+            raise RuntimeError("call reset() first")
+        return self._engine
 
     def records(self) -> TaskRecords:
         """Per-task timeline of the current episode (arrival, cut, edge, link and cloud
         start/end, completion).
         """
-        if self._compiled:
-            return self._fast_records()
-        return self.simulator.records()
-
-    def _fast_records(self) -> TaskRecords:
-        from . import fast
-
-        fk = self._fast
-        times = fk.task_times()[0]
-        col = [times[:, f].copy() for f in range(8)]
-        n_edges, frames = fk.n_edges, fk.frames
-        return TaskRecords(
-            edge=np.repeat(np.arange(n_edges, dtype=np.int64), frames),
-            frame=np.tile(np.arange(frames, dtype=np.int64), n_edges),
-            arrival_s=col[fast.T_ARR], cut=fk.cuts()[0].copy(),
-            edge_start_s=col[fast.T_ES], edge_end_s=col[fast.T_EE],
-            link_start_s=col[fast.T_LS], link_end_s=col[fast.T_LE],
-            cloud_start_s=col[fast.T_CS], cloud_end_s=col[fast.T_CE],
-            completion_s=col[fast.T_DONE], dropped=np.zeros(n_edges * frames, dtype=bool))
+        return self._live_engine().records()
 
     def render(self) -> str | np.ndarray | None:
         """The episode so far (`splitgym.envs.render`): ``"ansi"``, a text snapshot of
@@ -472,11 +439,9 @@ class EdgeCloudEnv(gym.Env[np.ndarray, np.int64]):
 
     def action_masks(self) -> np.ndarray:
         """Boolean mask of feasible cuts for the pending task (MaskablePPO's hook)."""
-        if self._compiled:
-            return self._fast.mask.copy()
-        if self._sim is None:
+        if self._engine is None:
             return np.ones(self._cut_table.n_cuts, dtype=bool)
-        return np.array(self._sim.mask, dtype=bool)
+        return self._engine.action_mask()
 
     # -- gymnasium API -----------------------------------------------------------------
     def reset(self, *, seed: int | None = None,
@@ -487,133 +452,61 @@ class EdgeCloudEnv(gym.Env[np.ndarray, np.int64]):
         env, its random generator and its episode exactly as they were."""
         sim_config, workload, objective, arrivals, bw_spec = self._episode_setup(options)
         super().reset(seed=seed)
-        if self.engine == "compiled" and (not options or (
-                set(options) == {"arrival_times_s"} and arrivals is not None
-                and len({len(a) for a in arrivals}) == 1)):  # equal frame counts: covered
-            if arrivals is None:
-                arrivals = make_arrivals(self.workload, self.np_random)
-            return self._fast_reset(arrivals)
+        # the engine: the compiled one where it covers the configuration (`engine`) and
+        # the episode (no options but an arrival stream with equal frame counts)
+        covered = self.engine == "compiled" and (not options or (
+            set(options) == {"arrival_times_s"} and len({len(a) for a in arrivals}) == 1))
         if arrivals is None:
             arrivals = make_arrivals(workload, self.np_random)
         n_edges = len(arrivals)
-        traces = self._link_traces(n_edges, sim_config, bw_spec)
-        edge_rows = self._edge_rows(n_edges)
-        self._compiled = False
+        traces = self._link_traces(n_edges, sim_config, bw_spec)  # None where covered
+        edge_rows = self._edge_rows(n_edges)  # None where covered
+        kind = "compiled" if covered else "python"
+        engine = self._engines.get(kind)
+        if engine is None:
+            engine = self._engines[kind] = ENGINES[kind](
+                self._cut_table, self._scale_s, self.observation_space.shape)
+        self._engine = engine
         self._episode_objective = objective
-        if self._sim is None or self._sim.config != sim_config:
-            self._sim = Simulator(self._cut_table, sim_config)
-        self._obj_prev = 0.0
-        self._ctx = self._sim.reset(arrivals, link_traces=traces, edge_s=edge_rows)
-        return self._observe(), self._info()
+        self._ctx = None
+        obs, self._ctx = engine.reset(arrivals, sim_config, objective, traces, edge_rows)
+        return obs, self._info()
 
     def step(self, action: Any) -> tuple[np.ndarray, float, bool, bool, dict[str, Any]]:
         """Give the pending task cut `action`; advance to the next decision."""
-        if self._compiled:
-            return self._fast_step(action)
-        if self._sim is None or self._ctx is None:
+        ctx = self._ctx
+        if ctx is None:
             raise RuntimeError("step() called with no pending decision: call reset() first "
                                "(the episode may have ended)")
-        self._ctx = self._sim.decide(action)
-        if self._episode_objective == "makespan":
-            current = self._sim.now
-        elif self._episode_objective == "mean_latency":
-            current = self._sim.latency_area / self._sim.n_tasks
-        else:
-            current = self._sim.n_missed / self._sim.n_tasks
-        reward = self._obj_prev - current
-        self._obj_prev = current
-        terminated = self._ctx is None
-        info = self._info()
-        if terminated:
-            info["metrics"] = self._sim.metrics()
-        return self._observe(), float(reward), terminated, False, info
-
-    # -- the compiled engine -----------------------------------------------------------
-    def _fast_reset(self, arrivals: list[np.ndarray]) -> tuple[np.ndarray, dict[str, Any]]:
-        from . import fast
-
-        shape = (len(arrivals), len(arrivals[0]))
-        if self._fast is None or (self._fast.n_edges, self._fast.frames) != shape:
-            self._fast = fast.FastKernel(1, self, *shape)
-            k = self._cut_table.n_cuts
-            self._ctx_buf = np.empty(fast.N_CTX + k)
-            self._n_ctx = fast.N_CTX
-            self._ctx_arrays = (self._fast.C[fast.C_EDGE_S].copy(),
-                                self._fast.C[fast.C_TX_S].copy(),
-                                self._fast.C[fast.C_CLOUD_S].copy(),
-                                self._cut_table.transfer_bytes.copy())
-        fk = self._fast
-        self._compiled = True
-        self._episode_objective = self.objective
-        self._arrivals = arrivals
-        self._decisions = []
-        self._replay = None
-        obs = np.empty(self.observation_space.shape, dtype=np.float32)
-        e = fast.reset_env(0, fk.arrivals(self._arrivals), fk.I, fk.F, fk.S, fk.C, fk.P, fk.inv,
-                           fk.cap, obs, self._ctx_buf)
-        if e < -1:  # pragma: no cover - the arrivals were checked finite and sorted
+        try:
+            obs, reward, ctx = self._engine.step(action, ctx["task"])
+        except EngineStateError:
             self._ctx = None
-            raise RuntimeError("reset(): the compiled engine met a NaN event time")
-        self._ctx = self._fast_context() if e >= 0 else None
-        return obs, self._info()
+            raise
+        self._ctx = ctx
+        if ctx is not None:
+            return obs, reward, False, False, {
+                "action_mask": ctx["mask"].astype(np.int8), "decision": ctx}
+        return obs, reward, True, False, {
+            "action_mask": np.ones(self._cut_table.n_cuts, dtype=np.int8),
+            "metrics": self._engine.metrics()}
 
-    def _fast_step(self, action: Any) -> tuple[np.ndarray, float, bool, bool, dict[str, Any]]:
-        from . import fast
+    # -- internals tests and debugging reach -------------------------------------------
+    @property
+    def _compiled(self) -> bool:
+        """Whether the current episode runs on the compiled engine."""
+        return self._engine is not None and self._engine.compiled
 
-        if self._ctx is None:
-            raise RuntimeError("step() called with no pending decision: call reset() first "
-                               "(the episode may have ended)")
-        fk = self._fast
-        cut = check_cut(action, fk.mask, self.sim_config.bandwidth_mbps)
-        # liveness: the row must be at this env's pending decision (never a finished,
-        # stale or shared row: the kernel trusts it)
-        if int(fk.I[0, fast.C_PENDING]) != self._ctx["task"] or \
-                int(fk.I[0, fast.C_DECIDED]) != len(self._decisions):
-            self._ctx = None
-            raise RuntimeError("step(): the compiled engine's state is not at this env's "
-                               "pending decision (shared with another env or stale); call "
-                               "reset()")
-        obs = np.empty(self.observation_space.shape, dtype=np.float32)
-        e, reward = fast.step_env(0, cut, fk.I, fk.F, fk.S, fk.C, fk.P, fk.inv, fk.cap, obs,
-                                  self._ctx_buf)
-        if e < -1:  # pragma: no cover - guarded above and by the kernel
-            self._ctx = None
-            raise RuntimeError("step(): the compiled engine refused a step (no pending task "
-                               "or a NaN event time); call reset()")
-        self._decisions.append(cut)
-        if e >= 0:
-            self._ctx = self._fast_context()
-            return obs, reward, False, False, {"action_mask": fk.mask.astype(np.int8),
-                                               "decision": self._ctx}
-        self._ctx = None
-        info = {"action_mask": np.ones(self._cut_table.n_cuts, dtype=np.int8),
-                "metrics": fk.metrics_of(np.zeros(1, dtype=np.int64))[0]}
-        return obs, reward, True, False, info
+    @property
+    def _fast(self) -> Any:
+        """The compiled engine's kernel (one state row), or None."""
+        engine = self._engines.get("compiled")
+        return None if engine is None else engine.kernel
 
-    def _fast_context(self) -> dict[str, Any]:
-        """The decision context the Python core would give, from the kernel's values."""
-        buf = self._ctx_buf
-        (e, task, now, cloud_free, link_free, next_arrival, edge_waiting, waiting_total,
-         busy_edges, queue_used, blocked, decided, sq_free, sq_link_free) = \
-            buf[:self._n_ctx].tolist()
-        e, task = int(e), int(task)
-        frames = self._fast.frames
-        edge_s, tx, cloud_s, nbytes = self._ctx_arrays
-        cfg = self.sim_config
-        return {
-            "edge": e, "frame": task - e * frames, "task": task, "time_s": now,
-            "edge_s": edge_s.copy(), "transfer_s": tx.copy(), "cloud_s": cloud_s.copy(),
-            "transfer_bytes": nbytes.copy(), "mask": self._fast.mask.copy(),
-            "cloud_free_at_s": cloud_free, "link_free_at_s": link_free,
-            "sq_cloud_free_at_s": sq_free, "sq_link_cloud_free_at_s": sq_link_free,
-            "finish_at_s": buf[self._n_ctx:].copy(), "next_arrival_s": next_arrival,
-            "edge_waiting": int(edge_waiting), "frames_left": (e + 1) * frames - task,
-            "waiting_total": int(waiting_total), "busy_edges": int(busy_edges),
-            "queue_used": int(queue_used), "queue_capacity": cfg.queue_capacity,
-            "blocked_links": int(blocked), "n_edges": self._fast.n_edges,
-            "n_tasks": self._fast.n_tasks, "tasks_decided": int(decided),
-            "bandwidth_mbps": cfg.bandwidth_mbps, "deadline_s": cfg.deadline_s,
-        }
+    @property
+    def _ctx_buf(self) -> np.ndarray:
+        """The compiled engine's context buffer."""
+        return self._engines["compiled"].ctx_buf
 
     # -- helpers -----------------------------------------------------------------------
     def _episode_setup(self, options: Mapping[str, Any] | None) -> tuple[
@@ -653,11 +546,6 @@ class EdgeCloudEnv(gym.Env[np.ndarray, np.int64]):
         self._check_links(n_edges, sim_config)
         self._edge_rows(n_edges)
         return sim_config, workload, objective, arrivals, bw_spec
-
-    def _observe(self) -> np.ndarray:
-        if self._ctx is None:
-            return np.zeros(self.observation_space.shape, dtype=np.float32)
-        return self.observation_of(self._ctx)
 
     def observation_of(self, ctx: dict[str, Any]) -> np.ndarray:
         """The observation this env gives for decision context `ctx` (offline planners

@@ -76,10 +76,11 @@ class Snapshot:
 
 def snapshot_of(env: Any) -> Snapshot:
     """The snapshot of an `EdgeCloudEnv`'s current episode (either engine)."""
-    if (env._fast if env._compiled else env._sim) is None:
+    engine = env._engine
+    if engine is None:
         raise RuntimeError("render() needs an episode: call reset() first")
     rec = env.records()
-    config = env.sim_config if env._compiled else env._sim.config
+    config = engine.config
     ctx = env._ctx
     if ctx is not None:
         now = float(ctx["time_s"])

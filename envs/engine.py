@@ -1,0 +1,281 @@
+"""The seam between `EdgeCloudEnv` and the two engines that run its episodes.
+
+`Engine` is what the Gymnasium adapter holds for an episode: the Python core
+(`PythonEngine`, over `splitgym.envs.core.Simulator`, every configuration) or the compiled
+kernel (`CompiledEngine`, one state row of `splitgym.envs.fast.FastKernel`, the paper's
+family of settings). The adapter picks one per episode in ``reset`` (its ``engine``
+argument and the coverage rules) and from then on only calls the interface below, so
+reset, step, records, masks, rendering and simulator access read the same for both. Both
+engines give the same episodes bit for bit (the differential tests in
+``tests/test_properties.py`` keep them honest).
+
+The adapter keeps the pending decision context itself and hands the engine the task it
+believes is pending on each step: the compiled engine checks its row is still there (the
+kernel trusts it), so an env that shares its engine with another by a dict-level copy
+gets an `EngineStateError`, not a corrupted episode.
+"""
+
+from __future__ import annotations
+
+from types import SimpleNamespace
+from typing import Any, Protocol
+
+import numpy as np
+
+from splitgym.profiles.cuts import CutTable
+
+from .core.config import SimConfig
+from .core.simulator import Simulator, TaskRecords, check_cut
+from .core.traces import RateTrace
+from .observation import encode
+
+Context = dict[str, Any]
+
+
+class EngineStateError(RuntimeError):
+    """The engine's state is not at the caller's pending decision (stale or shared); the
+    episode cannot go on: reset."""
+
+
+class Engine(Protocol):
+    """One episode's simulation, as the adapter drives it."""
+
+    #: True for the compiled kernel (what ``EdgeCloudEnv._compiled`` reports).
+    compiled: bool
+    #: The episode's system configuration and objective (set by `reset`).
+    config: SimConfig
+    objective: str
+
+    def reset(self, arrivals: list[np.ndarray], config: SimConfig, objective: str,
+              link_traces: list[RateTrace] | None = None,
+              edge_s: list[list[float]] | None = None) -> tuple[np.ndarray, Context | None]:
+        """Start an episode; return its first observation and decision context (None
+        when there is nothing to decide)."""
+        ...
+
+    def step(self, action: Any, task: int) -> tuple[np.ndarray, float, Context | None]:
+        """Give pending task `task` cut `action` (validated here: `InvalidActionError`);
+        return the next observation, the reward and the next context (None at the end).
+        Raises `EngineStateError` when the engine is not at `task`."""
+        ...
+
+    def action_mask(self) -> np.ndarray:
+        """Bool mask of the cuts feasible for the pending task (a new array)."""
+        ...
+
+    def records(self) -> TaskRecords:
+        """The episode's per-task timeline so far."""
+        ...
+
+    def metrics(self) -> dict[str, Any]:
+        """The finished episode's metrics."""
+        ...
+
+    @property
+    def simulator(self) -> Simulator:
+        """A simulator core at the episode's current point."""
+        ...
+
+
+class PythonEngine:
+    """The simulator core (`Simulator`): every configuration the env accepts."""
+
+    compiled = False
+
+    def __init__(self, cut_table: CutTable, scale_s: float,
+                 obs_shape: tuple[int, ...]) -> None:
+        self.cut_table = cut_table
+        self.scale_s = scale_s
+        self.obs_shape = obs_shape
+        self.sim: Simulator | None = None
+        self.objective = "makespan"
+        self._prev = 0.0  # the objective's value at the previous decision
+
+    @property
+    def config(self) -> SimConfig:
+        assert self.sim is not None
+        return self.sim.config
+
+    def reset(self, arrivals: list[np.ndarray], config: SimConfig, objective: str,
+              link_traces: list[RateTrace] | None = None,
+              edge_s: list[list[float]] | None = None) -> tuple[np.ndarray, Context | None]:
+        if self.sim is None or self.sim.config != config:
+            self.sim = Simulator(self.cut_table, config)
+        self.objective = objective
+        self._prev = 0.0
+        ctx = self.sim.reset(arrivals, link_traces=link_traces, edge_s=edge_s)
+        return self._observe(ctx), ctx
+
+    def step(self, action: Any, task: int) -> tuple[np.ndarray, float, Context | None]:
+        sim = self.sim
+        ctx = sim.decide(action)  # the core checks the action and that a task is pending
+        if self.objective == "makespan":
+            current = sim.now
+        elif self.objective == "mean_latency":
+            current = sim.latency_area / sim.n_tasks
+        else:
+            current = sim.n_missed / sim.n_tasks
+        reward = self._prev - current
+        self._prev = current
+        return self._observe(ctx), float(reward), ctx
+
+    def _observe(self, ctx: Context | None) -> np.ndarray:
+        obs = np.zeros(self.obs_shape, dtype=np.float32)
+        return obs if ctx is None else encode(ctx, self.scale_s, obs)
+
+    def action_mask(self) -> np.ndarray:
+        return np.array(self.sim.mask, dtype=bool)
+
+    def records(self) -> TaskRecords:
+        return self.sim.records()
+
+    def metrics(self) -> dict[str, Any]:
+        return self.sim.metrics()
+
+    @property
+    def simulator(self) -> Simulator:
+        return self.sim
+
+
+class CompiledEngine:
+    """One state row of the numba kernel (`splitgym.envs.fast.FastKernel`): the paper's
+    family (constant bandwidth, one edge device at speed 1, equal frame counts, no
+    deadline, the replay predictor, makespan or mean latency). Its `simulator` is a core
+    replayed from the episode's arrivals and decisions (kept and advanced between
+    accesses)."""
+
+    compiled = True
+
+    def __init__(self, cut_table: CutTable, scale_s: float,
+                 obs_shape: tuple[int, ...]) -> None:
+        self.cut_table = cut_table
+        self.obs_shape = obs_shape
+        self.kernel: Any = None  # fast.FastKernel with one row, rebuilt when the shape changes
+        self.ctx_buf = np.empty(0)
+        self.config: SimConfig | None = None
+        self.objective = "makespan"
+        self.arrivals: list[np.ndarray] = []
+        self.decisions: list[int] = []
+        self._replay: tuple[Simulator, int] | None = None
+        self._n_ctx = 0
+        self._ctx_arrays: tuple[np.ndarray, ...] = ()
+
+    def reset(self, arrivals: list[np.ndarray], config: SimConfig, objective: str,
+              link_traces: list[RateTrace] | None = None,
+              edge_s: list[list[float]] | None = None) -> tuple[np.ndarray, Context | None]:
+        from . import fast
+
+        if link_traces is not None or edge_s is not None:  # pragma: no cover - coverage
+            raise ValueError("the compiled engine takes a constant bandwidth and the "
+                             "default edge device only")
+        shape = (len(arrivals), len(arrivals[0]))
+        if self.kernel is None or (self.kernel.n_edges, self.kernel.frames) != shape \
+                or self.config != config or self.objective != objective:
+            spec = SimpleNamespace(sim_config=config, cut_table=self.cut_table,
+                                   workload=None, objective=objective)
+            self.kernel = fast.FastKernel(1, spec, *shape)
+            k = self.cut_table.n_cuts
+            self.ctx_buf = np.empty(fast.N_CTX + k)
+            self._n_ctx = fast.N_CTX
+            self._ctx_arrays = (self.kernel.C[fast.C_EDGE_S].copy(),
+                                self.kernel.C[fast.C_TX_S].copy(),
+                                self.kernel.C[fast.C_CLOUD_S].copy(),
+                                self.cut_table.transfer_bytes.copy())
+        fk = self.kernel
+        self.config = config
+        self.objective = objective
+        self.arrivals = arrivals
+        self.decisions = []
+        self._replay = None
+        obs = np.empty(self.obs_shape, dtype=np.float32)
+        e = fast.reset_env(0, fk.arrivals(arrivals), fk.I, fk.F, fk.S, fk.C, fk.P, fk.inv,
+                           fk.cap, obs, self.ctx_buf)
+        if e < -1:  # pragma: no cover - the arrivals were checked finite and sorted
+            raise EngineStateError("reset(): the compiled engine met a NaN event time")
+        return obs, (self._context() if e >= 0 else None)
+
+    def step(self, action: Any, task: int) -> tuple[np.ndarray, float, Context | None]:
+        from . import fast
+
+        fk = self.kernel
+        cut = check_cut(action, fk.mask, self.config.bandwidth_mbps)
+        # liveness: the row must be at the caller's pending decision (never a finished,
+        # stale or shared row: the kernel trusts it)
+        if int(fk.I[0, fast.C_PENDING]) != task or \
+                int(fk.I[0, fast.C_DECIDED]) != len(self.decisions):
+            raise EngineStateError("step(): the compiled engine's state is not at this env's "
+                                   "pending decision (shared with another env or stale); "
+                                   "call reset()")
+        obs = np.empty(self.obs_shape, dtype=np.float32)
+        e, reward = fast.step_env(0, cut, fk.I, fk.F, fk.S, fk.C, fk.P, fk.inv, fk.cap, obs,
+                                  self.ctx_buf)
+        if e < -1:  # pragma: no cover - guarded above and by the kernel
+            raise EngineStateError("step(): the compiled engine refused a step (no pending "
+                                   "task or a NaN event time); call reset()")
+        self.decisions.append(cut)
+        return obs, reward, (self._context() if e >= 0 else None)
+
+    def _context(self) -> Context:
+        """The decision context the Python core would give, from the kernel's values."""
+        buf = self.ctx_buf
+        (e, task, now, cloud_free, link_free, next_arrival, edge_waiting, waiting_total,
+         busy_edges, queue_used, blocked, decided, sq_free, sq_link_free) = \
+            buf[:self._n_ctx].tolist()
+        e, task = int(e), int(task)
+        fk = self.kernel
+        frames = fk.frames
+        edge_s, tx, cloud_s, nbytes = self._ctx_arrays
+        cfg = self.config
+        return {
+            "edge": e, "frame": task - e * frames, "task": task, "time_s": now,
+            "edge_s": edge_s.copy(), "transfer_s": tx.copy(), "cloud_s": cloud_s.copy(),
+            "transfer_bytes": nbytes.copy(), "mask": fk.mask.copy(),
+            "cloud_free_at_s": cloud_free, "link_free_at_s": link_free,
+            "sq_cloud_free_at_s": sq_free, "sq_link_cloud_free_at_s": sq_link_free,
+            "finish_at_s": buf[self._n_ctx:].copy(), "next_arrival_s": next_arrival,
+            "edge_waiting": int(edge_waiting), "frames_left": (e + 1) * frames - task,
+            "waiting_total": int(waiting_total), "busy_edges": int(busy_edges),
+            "queue_used": int(queue_used), "queue_capacity": cfg.queue_capacity,
+            "blocked_links": int(blocked), "n_edges": fk.n_edges,
+            "n_tasks": fk.n_tasks, "tasks_decided": int(decided),
+            "bandwidth_mbps": cfg.bandwidth_mbps, "deadline_s": cfg.deadline_s,
+        }
+
+    def action_mask(self) -> np.ndarray:
+        return self.kernel.mask.copy()
+
+    def records(self) -> TaskRecords:
+        from . import fast
+
+        fk = self.kernel
+        times = fk.task_times()[0]
+        col = [times[:, f].copy() for f in range(8)]
+        n_edges, frames = fk.n_edges, fk.frames
+        return TaskRecords(
+            edge=np.repeat(np.arange(n_edges, dtype=np.int64), frames),
+            frame=np.tile(np.arange(frames, dtype=np.int64), n_edges),
+            arrival_s=col[fast.T_ARR], cut=fk.cuts()[0].copy(),
+            edge_start_s=col[fast.T_ES], edge_end_s=col[fast.T_EE],
+            link_start_s=col[fast.T_LS], link_end_s=col[fast.T_LE],
+            cloud_start_s=col[fast.T_CS], cloud_end_s=col[fast.T_CE],
+            completion_s=col[fast.T_DONE], dropped=np.zeros(n_edges * frames, dtype=bool))
+
+    def metrics(self) -> dict[str, Any]:
+        return self.kernel.metrics_of(np.zeros(1, dtype=np.int64))[0]
+
+    @property
+    def simulator(self) -> Simulator:
+        sim, done = self._replay or (None, 0)
+        if sim is None:
+            sim = Simulator(self.cut_table, self.config)
+            sim.reset(self.arrivals)
+            done = 0
+        for cut in self.decisions[done:]:
+            sim.decide(cut)
+        self._replay = (sim, len(self.decisions))
+        return sim
+
+
+#: The engines by name (``EdgeCloudEnv(engine=...)``'s values other than "auto").
+ENGINES: dict[str, type[PythonEngine] | type[CompiledEngine]] = {
+    "python": PythonEngine, "compiled": CompiledEngine}
