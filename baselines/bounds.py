@@ -25,6 +25,11 @@ episode: either nothing is dropped (the LP holds) or some frame is (T > min_j a_
 every frame gives T >= a_j + min(D, fastest) (run: at least its fastest time;
 dropped: above); and each edge's first frame always runs (its edge is idle when it
 arrives). The bound is the largest of these, no longer the LP alone.
+
+A tighter, slower bound: `splitgym.baselines.cpsat` (``cpsat_lower_bound``) states the
+episode as a CP-SAT scheduling relaxation (FIFO edges and per-edge links, the cloud in
+any order, the queue capacity, integer cuts, every frame's arrival) and reports
+``max(this LP bound, CP-SAT's proven bound)``; it refuses rate traces and drops.
 """
 
 from __future__ import annotations

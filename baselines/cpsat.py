@@ -83,7 +83,9 @@ class CpsatBound:
     """The result of `cpsat_lower_bound`.
 
     ``bound_s``: the lower bound reported, ``max(lp_s, cpsat_s)`` [s]; ``cpsat_s``: the
-    solver's proven objective bound in seconds (rounded down); ``lp_s``: the LP bound;
+    bound this module proves (the release-time LP, then CP-SAT's probes above it), in
+    seconds rounded down; ``lp_s``: the LP bound of `splitgym.baselines.bounds`;
+    ``release_lp_s``: the release-time LP alone (`_release_lp`, on the model's grid);
     ``best_s``: the best solution of the *relaxation* the solver found (nan if none; it
     need not be achievable in the simulator); ``status``: CP-SAT's status name
     (``OPTIMAL`` when ``cpsat_s`` is the relaxation's optimum); ``wall_s``: solve time.
@@ -92,14 +94,92 @@ class CpsatBound:
     bound_s: float
     cpsat_s: float
     lp_s: float
+    release_lp_s: float
     best_s: float
     status: str
     wall_s: float
 
 
+def _seconds_down(ticks: int, ticks_per_s: int) -> float:
+    """``ticks / ticks_per_s`` as a float no larger than the exact value."""
+    x = float(Fraction(ticks, ticks_per_s))
+    if Fraction(x) > Fraction(ticks, ticks_per_s):  # rounded up: one step down
+        x = math.nextafter(x, -math.inf)
+    return x
+
+
 def _ticks_down(x: float, ticks: int, slack: Fraction = Fraction(0)) -> int:
     """``floor((x - slack) * ticks)`` in exact arithmetic, at least 0."""
     return max(0, math.floor((Fraction(x) - slack) * ticks))
+
+
+def _release_lp(opts_of_task: list[list[tuple[int, int, int, int, bool]]],
+                rel: list[int], edge_of: list[int], shared: bool, workers: int) -> int:
+    """The LP bound with release times, per task, in ticks (rounded down, one tick
+    off for the solver's tolerance): fractional cuts ``x[j, k]`` per task, and for every
+    task j (its frame's arrival r_j):
+
+    * edge / link of its edge: ``T >= r_j + sum over later frames i of Te_i`` (and of
+      ``Tt_i``), since they all start on that edge (link) after r_j; a shared link sums
+      the tasks of every edge that arrive at or after r_j;
+    * cloud: with ``h_i = r_i + min over offloading cuts of (Te + Tt)``, the earliest a
+      task can reach the cloud, ``W (T - h) >= sum of Tc_i over tasks with h_i >= h``;
+    * ``T >= r_j + min_k (Te + Tt + Tc)``.
+    """
+    from scipy.optimize import linprog
+    from scipy.sparse import coo_matrix
+
+    n = len(rel)
+    col0 = np.concatenate([[0], np.cumsum([len(o) for o in opts_of_task])]).astype(int)
+    n_var = int(col0[-1]) + 1
+    t_col = n_var - 1
+    rows_i: list[int] = []
+    rows_j: list[int] = []
+    vals: list[float] = []
+    rhs: list[float] = []
+
+    def add_row(tasks: list[int], field: int, scale: float, bound: float) -> None:
+        r = len(rhs)
+        for j in tasks:
+            for k, c in enumerate(opts_of_task[j]):
+                if c[field]:
+                    rows_i.append(r)
+                    rows_j.append(int(col0[j]) + k)
+                    vals.append(c[field] * scale)
+        rows_i.append(r)
+        rows_j.append(t_col)
+        vals.append(-1.0)
+        rhs.append(-float(bound))
+
+    by_edge: dict[int, list[int]] = {}
+    for j in range(n):
+        by_edge.setdefault(edge_of[j], []).append(j)
+    for tasks in by_edge.values():
+        for i, j in enumerate(tasks):
+            add_row(tasks[i:], 1, 1.0, rel[j])
+            if not shared:
+                add_row(tasks[i:], 2, 1.0, rel[j])
+    if shared:
+        for r in sorted(set(rel)):
+            add_row([j for j in range(n) if rel[j] >= r], 2, 1.0, r)
+    heads = [rel[j] + min((c[1] + c[2] for c in opts_of_task[j] if c[4]), default=-1)
+             for j in range(n)]
+    for h in sorted({h for h in heads if h >= 0}):
+        add_row([j for j in range(n) if heads[j] >= h], 3, 1.0 / workers, h)
+    a_ub = coo_matrix((vals, (rows_i, rows_j)), shape=(len(rhs), n_var)).tocsr()
+    a_eq = coo_matrix(([1.0] * (n_var - 1), ([j for j in range(n)
+                                              for _ in opts_of_task[j]],
+                                             list(range(n_var - 1)))),
+                      shape=(n, n_var)).tocsr()
+    c = np.zeros(n_var)
+    c[t_col] = 1.0
+    fastest = max(rel[j] + min(o[1] + o[2] + o[3] for o in opts_of_task[j])
+                  for j in range(n))
+    res = linprog(c, A_ub=a_ub, b_ub=np.array(rhs), A_eq=a_eq, b_eq=np.ones(n),
+                  bounds=[(0, None)] * (n_var - 1) + [(fastest, None)], method="highs")
+    if not res.success:  # pragma: no cover - always feasible and bounded
+        return 0
+    return max(0, math.floor(float(res.fun)) - 1)
 
 
 def cpsat_lower_bound(sim_or_env: Any, time_limit_s: float = 10.0, workers: int = 1,
@@ -172,6 +252,15 @@ def cpsat_lower_bound(sim_or_env: Any, time_limit_s: float = 10.0, workers: int 
     horizon = math.ceil(Fraction(ub) * ticks_per_s) + 1
 
     lp_ticks = _ticks_down(lp, ticks_per_s, slack)
+    opts_of_task = [opts_of_edge[e] for e in range(n_e) for _ in arrivals[e]]
+    rel_of_task = [_ticks_down(float(a), ticks_per_s) for e in range(n_e)
+                   for a in arrivals[e]]
+    edge_of_task = [e for e in range(n_e) for _ in arrivals[e]]
+    release_ticks = (_release_lp(opts_of_task, rel_of_task, edge_of_task,
+                                 cfg.uplink == "shared", int(cfg.cloud_workers))
+                     if opts_of_task else 0)
+    release_s = _seconds_down(release_ticks, ticks_per_s)
+    lp_ticks = max(lp_ticks, release_ticks)
     hint_plan = None if hint is None else [int(c) for c in hint]
     offset = np.concatenate([[0], np.cumsum([len(a) for a in arrivals])]).astype(int)
     deadline = t0 + float(time_limit_s)
@@ -314,12 +403,11 @@ def cpsat_lower_bound(sim_or_env: Any, time_limit_s: float = 10.0, workers: int 
         left = deadline - time.perf_counter()
         bound_ticks, best_ticks, name = solve(active, bound_ticks, left,
                                               max(0.5, min(2.0, left / 4)))
-    cpsat_s = float(Fraction(bound_ticks, ticks_per_s))
-    if Fraction(cpsat_s) > Fraction(bound_ticks, ticks_per_s):  # rounded up: step down
-        cpsat_s = math.nextafter(cpsat_s, -math.inf)
+    cpsat_s = _seconds_down(bound_ticks, ticks_per_s)
     best = best_ticks / ticks_per_s
-    return CpsatBound(bound_s=max(lp, cpsat_s), cpsat_s=cpsat_s, lp_s=lp, best_s=best,
-                      status=name, wall_s=time.perf_counter() - t0)
+    return CpsatBound(bound_s=max(lp, cpsat_s), cpsat_s=cpsat_s, lp_s=lp,
+                      release_lp_s=release_s, best_s=best, status=name,
+                      wall_s=time.perf_counter() - t0)
 
 
 __all__ = ["DEFAULT_TICKS_PER_S", "CpsatBound", "UnsupportedRelaxationError",

@@ -7,8 +7,10 @@ objective is exactly what the env reports when the plan is played, so nothing in
 model is relaxed (FIFO edges and links, queue capacity held from transfer start to
 cloud end, blocking, cloud servers, drops). What it gives up is optimality: it is a
 deterministic local search, so its makespan is an *achievable* value (an upper bound
-on the optimum), not a proof; the LP bound (`splitgym.baselines.bounds`) stays the
-lower bound, and the truth lies between them.
+on the optimum), not a proof; the LP bound (`splitgym.baselines.bounds`), or the
+tighter CP-SAT bound (`splitgym.baselines.cpsat`, a proven relaxation where the uplink
+rate is constant and nothing is dropped), is the lower bound, and the truth lies
+between them (docs/model.md, "Lower bounds and best_known").
 
 How it plans:
 

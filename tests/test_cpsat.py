@@ -71,7 +71,7 @@ POLICIES = ("single_cut", "queue_aware", "sq_link", "greedy_eft", "edge_only",
             "cloud_only")
 
 
-@settings(max_examples=25, deadline=None, derandomize=True,
+@settings(max_examples=40, deadline=None, derandomize=True,
           suppress_health_check=[HealthCheck.too_slow])
 @given(instances())
 def test_cpsat_bound__never_above_any_policy_nor_below_the_lp(case):

@@ -18,6 +18,7 @@ import numpy as np
 import pytest
 
 from splitgym.agents import AgentChecksumError, AgentFileError, AgentMismatchError
+from splitgym.baselines.cpsat import UnsupportedRelaxationError
 from splitgym.envs import EdgeCloudEnv
 from splitgym.envs.core import ConfigError, InvalidActionError
 from splitgym.envs.core.traces import RateTrace, make_trace
@@ -50,6 +51,14 @@ def _multiagent_reset(**kw):
     from splitgym.envs import multiagent
 
     multiagent.env().reset(**kw)
+
+
+def _cpsat(**kw):
+    from splitgym.baselines.cpsat import cpsat_lower_bound
+
+    env = EdgeCloudEnv(model="toy", **kw)
+    env.reset(seed=0)
+    cpsat_lower_bound(env, time_limit_s=0.1)
 
 
 def _file(name, data: bytes) -> str:
@@ -460,6 +469,15 @@ ROWS = [
                   str(Path(__file__).parents[1] / "profiles" / "toy.json")),
      SystemExit, r"already exists \(a profile of .*\); --merge adds device 'x' to it, "
                  r"--force replaces it"),
+    ("cpsat bound", "an episode with drop_late (dropped frames never run)",
+     lambda: _cpsat(deadline_s=5.0, drop_late=True),
+     UnsupportedRelaxationError, r"drop_late=True \(deadline_s=5\.0\): dropped frames"),
+    ("cpsat bound", "an episode with a time-varying uplink",
+     lambda: _cpsat(n_edges=2, edge_bandwidth_mbps=["3g", [[0, 1.0]]]),
+     UnsupportedRelaxationError, r"bandwidth_mbps: a time-varying uplink trace"),
+    ("cli", "splitgym evaluate --proven-bound 0",
+     lambda: _cli("evaluate", "--proven-bound", "0", "--no-progress"),
+     SystemExit, r"--proven-bound=0\.0: expected seconds > 0"),
 ]
 
 
