@@ -54,14 +54,15 @@ class NativeVecEnv(VecEnv):
         if kwargs.get("engine", "auto") == "python":
             raise ConfigError("NativeVecEnv: engine='python' asked; use a DummyVecEnv")
         self.vector = EdgeCloudVectorEnv(n_envs, compiled=True, threads=1, **kwargs)
-        kernel = self.vector._kernel
-        if kernel is None:
+        batch = self.vector._batch
+        if batch is None:
             raise ConfigError("NativeVecEnv: the compiled engine does not cover this "
                               "configuration (see EdgeCloudEnv's `engine`); train on a "
                               "DummyVecEnv")
         if not reward_scale_s > 0:
             raise ConfigError(f"reward_scale_s={reward_scale_s!r}: expected > 0")
-        self._kernel = kernel
+        self._batch = batch
+        self._kernel = batch.kernel
         self.render_mode = None
         first = self.vector.envs[0]
         super().__init__(n_envs, first.observation_space, first.action_space)
@@ -70,7 +71,7 @@ class NativeVecEnv(VecEnv):
         self._rewards = np.zeros(n_envs)
         self._done = np.zeros(n_envs, dtype=bool)
         self._skip = np.zeros(n_envs, dtype=bool)  # same-step resets: no env waits
-        self._masks = np.tile(kernel.mask, (n_envs, 1))
+        self._masks = np.tile(batch.mask, (n_envs, 1))
         self._actions = np.zeros(n_envs, dtype=np.int64)
         self._started = False
 
@@ -78,12 +79,10 @@ class NativeVecEnv(VecEnv):
     def reset(self) -> np.ndarray:
         """Start every env's episode (env i from the seed `seed` set, else continuing
         its generator)."""
-        for env, seed in zip(self.vector.envs, self._seeds, strict=True):
-            gym.Env.reset(env, seed=seed)  # seeds env i's generator, as its reset does
+        self._batch.seed(self._seeds)  # env i's generator, as its reset seeds it
         self._reset_seeds()
         self._reset_options()
-        rows = np.arange(self.num_envs)
-        self._kernel.reset_many(rows, self.vector._draw_arrivals(rows), self._obs)
+        self._batch.reset(np.arange(self.num_envs), self._obs)
         self._started = True
         return self._obs.copy()
 
@@ -113,7 +112,7 @@ class NativeVecEnv(VecEnv):
             for j, metrics in zip(rows.tolist(), kernel.metrics_of(rows), strict=True):
                 infos[j] = {"terminal_observation": self._obs[j].copy(), "metrics": metrics,
                             "TimeLimit.truncated": False}
-            kernel.reset_many(rows, self.vector._draw_arrivals(rows), self._obs)
+            self._batch.reset(rows, self._obs)
         return self._obs.copy(), rewards, self._done.copy(), infos
 
     def _check_actions(self, actions: np.ndarray) -> None:

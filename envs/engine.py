@@ -13,6 +13,11 @@ The adapter keeps the pending decision context itself and hands the engine the t
 believes is pending on each step: the compiled engine checks its row is still there (the
 kernel trusts it), so an env that shares its engine with another by a dict-level copy
 gets an `EngineStateError`, not a corrupted episode.
+
+`CompiledBatch` is the batched side of the compiled engine: N kernel rows whose episodes
+come from N single envs' generators, shared by the native vector env and SB3's
+`NativeVecEnv` (a vector env outside the compiled engine's coverage steps its single envs,
+so it goes through `Engine` too).
 """
 
 from __future__ import annotations
@@ -279,3 +284,38 @@ class CompiledEngine:
 #: The engines by name (``EdgeCloudEnv(engine=...)``'s values other than "auto").
 ENGINES: dict[str, type[PythonEngine] | type[CompiledEngine]] = {
     "python": PythonEngine, "compiled": CompiledEngine}
+
+
+class CompiledBatch:
+    """N rows of the compiled kernel whose episodes come from N single envs' generators:
+    what the native vector env (`splitgym.envs.vector`) and SB3's `NativeVecEnv`
+    (`splitgym.agents.vecenv`) step. Row i's episodes are those `envs[i]` would play on
+    its own (same generator, same draws), so a batch and N single envs agree bit for bit.
+    The envs must share one configuration the compiled engine covers."""
+
+    def __init__(self, envs: list[Any], threads: int = 1) -> None:
+        from . import fast
+
+        self.envs = envs
+        self.kernel = fast.FastKernel(len(envs), envs[0], threads=threads)
+
+    @property
+    def mask(self) -> np.ndarray:
+        """The feasible cuts (the same for every pending task: a constant bandwidth)."""
+        return self.kernel.mask
+
+    def seed(self, seeds: list[int | None]) -> None:
+        """Seed env i's generator with ``seeds[i]``, as its reset does."""
+        import gymnasium as gym
+
+        for env, seed in zip(self.envs, seeds, strict=True):
+            gym.Env.reset(env, seed=seed)
+
+    def reset(self, rows: np.ndarray, obs: np.ndarray) -> None:
+        """Start the next episode of rows `rows` (each drawn from its env's generator, as
+        its reset draws it), writing their first observations into `obs`."""
+        from .core.workload import make_arrivals_batch
+
+        arrivals = make_arrivals_batch(self.envs[0].workload,
+                                       [self.envs[i].np_random for i in rows])
+        self.kernel.reset_many(rows, arrivals, obs)

@@ -38,8 +38,8 @@ from gymnasium.vector.utils import batch_space
 
 from . import fast
 from .core.simulator import check_cut
-from .core.workload import make_arrivals_batch
 from .edge_cloud import EdgeCloudEnv
+from .engine import CompiledBatch
 
 ENVS_PER_THREAD = 16  # the default `threads` gives each thread at least this many envs
 
@@ -70,14 +70,16 @@ class EdgeCloudVectorEnv(VectorEnv):
         k = first.action_space.n
         self._masks = np.ones((num_envs, k), dtype=bool)
         self._obs = np.zeros((num_envs, *first.observation_space.shape), dtype=np.float32)
-        self._kernel: Any = None
+        self._batch: CompiledBatch | None = None  # the compiled loop's rows
+        self._kernel: Any = None  # its kernel
         self._use_kernel = False
         self.threads = 1
         if compiled and first.engine == "compiled":
             if threads is None:
                 threads = max(1, min(numba.get_num_threads(), num_envs // ENVS_PER_THREAD))
             self.threads = min(threads, num_envs)
-            self._kernel = fast.FastKernel(num_envs, first, threads=self.threads)
+            self._batch = CompiledBatch(self.envs, threads=self.threads)
+            self._kernel = self._batch.kernel
 
     def reset(self, *, seed: int | list[int | None] | None = None,
               options: dict[str, Any] | None = None) -> tuple[np.ndarray, dict[str, Any]]:
@@ -91,13 +93,11 @@ class EdgeCloudVectorEnv(VectorEnv):
         # the sub-envs share one configuration: options refused for one are refused for
         # all, before any state changes (a refused reset leaves every episode as it was)
         self.envs[0]._episode_setup(options)
-        self._use_kernel = self._kernel is not None and not options
+        self._use_kernel = self._batch is not None and not options
         if self._use_kernel:
-            for env, s in zip(self.envs, seeds, strict=True):
-                gym.Env.reset(env, seed=s)  # seeds the sub-env's generator, as its reset
-            rows = np.arange(self.num_envs)
-            self._kernel.reset_many(rows, self._draw_arrivals(rows), self._obs)
-            self._masks[:] = self._kernel.mask
+            self._batch.seed(seeds)
+            self._batch.reset(np.arange(self.num_envs), self._obs)
+            self._masks[:] = self._batch.mask
         else:
             for i, env in enumerate(self.envs):
                 obs, info = env.reset(seed=seeds[i], options=options)
@@ -106,12 +106,6 @@ class EdgeCloudVectorEnv(VectorEnv):
         self._autoreset[:] = False
         self._resetting = False
         return self._obs.copy(), {"action_mask": self._masks.astype(np.int8)}
-
-    def _draw_arrivals(self, rows: np.ndarray) -> np.ndarray:
-        """The next episode's arrivals of sub-envs `rows`, each from its own generator
-        (as its reset), shape (len(rows), n_edges, frames)."""
-        return make_arrivals_batch(self.envs[0].workload,
-                                   [self.envs[i].np_random for i in rows])
 
     def step(self, actions: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray,
                                           dict[str, Any]]:
@@ -159,7 +153,7 @@ class EdgeCloudVectorEnv(VectorEnv):
             if fast.check_actions(actions, skip, kernel.mask) >= 0:
                 self._check_actions(given, ~skip)
             rows = np.flatnonzero(skip)
-            kernel.reset_many(rows, self._draw_arrivals(rows), self._obs)
+            self._batch.reset(rows, self._obs)
             self._masks[rows] = kernel.mask
         # the kernel checks every stepped action first (in range, feasible: the mask is
         # the same for every pending task here) and steps nothing if one is bad
