@@ -3,9 +3,8 @@
 The LP bound (`splitgym.baselines.bounds`) charges each resource its load; it knows no
 order, no release time beyond the first frame, no integrality of cuts. This module
 states one episode, its arrivals known, as a scheduling model for OR-Tools' CP-SAT and
-reports the solver's **proven objective bound** (``BestObjectiveBound``), converted
-back to seconds, as a lower bound on the makespan of every policy; the bound reported
-is the larger of it and the LP bound.
+reports what it proves, converted back to seconds, as a lower bound on the makespan of
+every policy; the bound reported is the larger of it and the LP bound.
 
 The model (per task j of edge e, frame f, arrival a_j):
 
@@ -38,14 +37,32 @@ What it relaxes (every schedule the simulator can produce satisfies the model):
   on times below 10^6 s), so the simulator's own float schedule, floored to the grid,
   is a solution of the model; the proven bound is converted back rounding down.
 
-So ``resolution x (the model's optimum) <= every simulated makespan``, and the solver's
-bound is below the model's optimum. Valid for: constant uplink rates (per-edge or
-shared, including 0, where only edge-only is feasible), any arrivals (periodic,
+So ``resolution x (the model's optimum) <= every simulated makespan``, and every T
+the solver proves infeasible is below the model's optimum. Valid for: constant uplink
+rates (per-edge or shared, including 0, where only edge-only is feasible), any arrivals (periodic,
 Poisson, bursty: they are known), heterogeneous fleets, any queue capacity and cloud
 workers, deadlines without drops (a deadline does not change the schedule).
 **Refused** (`UnsupportedRelaxationError`): time-varying uplink traces (a transfer's
 time depends on its start; the trace's integral is not bounded here to the precision
 the argument needs) and ``drop_late`` (a dropped frame never runs).
+
+How it proves, within ``time_limit_s``:
+
+1. **Release-time LP** (`_release_lp`, HiGHS, well under a second): the LP with a
+   fractional cut per *task* and a row per frame arrival (the edge's and link's work
+   from that frame on starts after it) and per earliest cloud arrival (the cloud work
+   that cannot reach the cloud before h is done after h): a valid bound on the same
+   grid, usually above the LP bound.
+2. **Probes per edge** (60% of the time): each edge alone (its frames, its link and
+   the cloud; the other edges dropped, a relaxation too), "is there a schedule with
+   makespan <= T?" for T rising from the bound; each INFEASIBLE answer proves the
+   makespan > T. Minimizing instead would raise CP-SAT's objective bound one tick at a
+   time, too slowly on a 10 us grid; presolve is off (it costs more than it saves on
+   these probes).
+3. **Probes for the whole episode** (the rest of the time), from the bound so far.
+
+The probes stop at a wall-clock limit, so how far they get depends on the machine and
+its load; every value reported is proven either way.
 
 Measured on the paper's 12 scenarios: see docs/model.md, "Lower bounds and
 best_known".
