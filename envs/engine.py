@@ -25,6 +25,7 @@ from __future__ import annotations
 from types import SimpleNamespace
 from typing import Any, Protocol
 
+import gymnasium as gym
 import numpy as np
 
 from splitgym.profiles.cuts import CutTable
@@ -32,6 +33,7 @@ from splitgym.profiles.cuts import CutTable
 from .core.config import SimConfig
 from .core.simulator import Simulator, TaskRecords, check_cut
 from .core.traces import RateTrace
+from .core.workload import make_arrivals_batch
 from .observation import encode
 
 Context = dict[str, Any]
@@ -306,16 +308,12 @@ class CompiledBatch:
 
     def seed(self, seeds: list[int | None]) -> None:
         """Seed env i's generator with ``seeds[i]``, as its reset does."""
-        import gymnasium as gym
-
         for env, seed in zip(self.envs, seeds, strict=True):
             gym.Env.reset(env, seed=seed)
 
     def reset(self, rows: np.ndarray, obs: np.ndarray) -> None:
         """Start the next episode of rows `rows` (each drawn from its env's generator, as
         its reset draws it), writing their first observations into `obs`."""
-        from .core.workload import make_arrivals_batch
-
         arrivals = make_arrivals_batch(self.envs[0].workload,
                                        [self.envs[i].np_random for i in rows])
         self.kernel.reset_many(rows, arrivals, obs)
