@@ -72,14 +72,18 @@ def scenario_name(model: str, bandwidth: str | float | None, randomize: bool = F
 
 
 def load_hyperparams(algo: str, scenario: str,
-                     overrides: Mapping[str, Any] | None = None) -> dict[str, Any]:
-    """``hyperparams/<algo>.yml``: its ``default``, then the scenario's entry, then
+                     overrides: Mapping[str, Any] | None = None,
+                     vec: str = "native") -> dict[str, Any]:
+    """``hyperparams/<algo>.yml``: its ``default``, then (when the run's vector env `vec`
+    is not the native one) its ``python_core`` entry, then the scenario's entry, then
     `overrides`; every key checked against `hyperparam_keys` and every value against
     the type its default has (see `check_hyperparams`)."""
     if algo not in ALGO_NAMES:
         raise ValueError(f"--algo={algo!r}: expected one of {list(ALGO_NAMES)}")
     table = _numbers_inside(yaml.safe_load((HYPERPARAMS / f"{algo}.yml").read_text()) or {})
     hp = dict(table.get("default", {}))
+    if vec != "native":
+        hp.update(table.get("python_core", {}))
     hp.update(table.get(scenario, {}))
     hp.update(_numbers_inside(dict(overrides or {})))  # "1e-4" from a YAML file too
     check_hyperparams(algo, hp)
@@ -465,13 +469,13 @@ def train(algo: str, model: str = "alexnet", bandwidth: str | float | None = "3g
     check_keys(env_kwargs or {}, env_kwarg_keys(), "--env-kwargs")
     preset = (env_kwargs or {}).get("scenario")
     scenario = scenario_name(model, bandwidth, randomize, preset)
-    hp = load_hyperparams(algo, scenario, hyperparams)
     kwargs: dict[str, Any] = {"model": model}
     if bandwidth is not None and preset is None:
         kwargs["bandwidth_mbps"] = parse_bandwidth_mbps(bandwidth)
     kwargs.update(env_kwargs or {})
     probe = EdgeCloudEnv(**kwargs)  # validate every env argument before any work
     vec = vec_kind(kwargs, randomize, vec)
+    hp = load_hyperparams(algo, scenario, hyperparams, vec)
     for flag, value in (("--timesteps", timesteps), ("--checkpoint-freq", checkpoint_freq),
                         ("--eval-freq", eval_freq)):
         if not isinstance(value, int) or isinstance(value, bool) or value < 1:

@@ -168,9 +168,11 @@ def test_train__same_seed_one_env_gives_the_same_first_update_losses(tmp_path):
 
 
 def test_hyperparams__default_then_scenario_then_overrides():
-    hp = load_hyperparams("maskable_ppo", "alexnet-random", {"gamma": 0.9})
+    hp = load_hyperparams("maskable_ppo", "alexnet-random", {"gamma": 0.9}, "dummy")
     assert hp["n_steps"] == 512 and hp["gamma"] == 0.9 and hp["n_envs"] == 8
-    assert load_hyperparams("maskable_ppo", "resnet18-3g")["n_steps"] == 256
+    assert hp["n_epochs"] == 10  # python_core's entry, under the scenario's
+    native = load_hyperparams("maskable_ppo", "resnet18-3g")
+    assert native["n_steps"] == 256 and native["n_envs"] == 64 and native["n_epochs"] == 4
     assert scenario_name("alexnet", "3G") == "alexnet-3g"
     assert scenario_name("alexnet", 2.5) == "alexnet-2.5mbps"
     with pytest.raises(ValueError, match="--algo='sac'"):
