@@ -268,8 +268,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="python -m splitgym.agents.pretrain")
     ap.add_argument("--runs", default="runs")
     ap.add_argument("--out", default=str(Path(__file__).parent / "pretrained"))
-    ap.add_argument("--timesteps", type=int, default=100_000)
-    ap.add_argument("--random-timesteps", type=int, default=200_000)
+    ap.add_argument("--timesteps", type=int, default=300_000,
+                    help="RL steps of a paper-scenario agent (the native vector env)")
+    ap.add_argument("--random-timesteps", type=int, default=200_000,
+                    help="RL steps of a -random agent (Python core)")
+    ap.add_argument("--preset-timesteps", type=int, default=100_000,
+                    help="RL steps of a preset agent (Python core)")
     ap.add_argument("--models", default=",".join(MODELS))
     ap.add_argument("--bandwidths", default="3g,4g,random",
                     help="3g, 4g, random and/or the presets cellular-markov, mixed-fleet")
@@ -284,7 +288,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         report(out, Path(args.docs))
         return 0
     out.mkdir(parents=True, exist_ok=True)
-    jobs = [(m, b, args.random_timesteps if b == "random" else args.timesteps, args.seed,
+    steps = {"random": args.random_timesteps} | dict.fromkeys(PRESETS, args.preset_timesteps)
+    jobs = [(m, b, steps.get(b, args.timesteps), args.seed,
              args.runs) for b in args.bandwidths.split(",") for m in args.models.split(",")]
     with ProcessPoolExecutor(max_workers=args.workers) as pool:
         for info in pool.map(_train_one, jobs):
