@@ -18,6 +18,8 @@ import numpy as np
 import pytest
 
 from splitgym.agents import AgentChecksumError, AgentFileError, AgentMismatchError
+from splitgym.agents.train import vec_kind
+from splitgym.agents.vecenv import NativeVecEnv
 from splitgym.baselines.cpsat import UnsupportedRelaxationError
 from splitgym.envs import EdgeCloudEnv
 from splitgym.envs.core import ConfigError, InvalidActionError
@@ -200,6 +202,12 @@ ROWS = [
      ValueError, r"num_envs=0: expected a whole number >= 1"),
     ("vector env", "threads below 1", lambda: EdgeCloudVectorEnv(4, threads=0),
      ValueError, r"threads=0: expected a whole number >= 1, or None \(one per core"),
+    ("training", "native vector env for a setting the compiled engine does not cover",
+     lambda: NativeVecEnv(2, {"scenario": "mixed-fleet"}),
+     ConfigError, r"NativeVecEnv: the compiled engine does not cover this configuration"),
+    ("training", "unknown vector env kind",
+     lambda: vec_kind({}, False, "fast"),
+     ValueError, r"--vec='fast': expected one of \['auto', 'native', 'dummy', 'subproc'\]"),
     ("env", "unknown engine", lambda: EdgeCloudEnv(engine="gpu"),
      ConfigError, r"engine='gpu': expected 'auto', 'python' or 'compiled'"),
     ("env", "human render mode (no window)", lambda: EdgeCloudEnv(render_mode="human"),
