@@ -55,7 +55,7 @@ HYPERPARAMS = Path(__file__).parent / "hyperparams"
 VALIDATION_SEEDS = (900_001, 900_002, 900_003, 900_004, 900_005, 900_006)
 BASELINES_FOR_GAP = ("single_cut", "queue_aware", "greedy_eft", "sq_lookahead")
 _BC_KEYS = ("bc_expert", "bc_episodes", "bc_epochs", "bc_learning_rate", "bc_value")
-_OWN_KEYS = ("n_envs", "policy", "net_arch") + _BC_KEYS
+_OWN_KEYS = ("n_envs", "policy", "net_arch", "reward_shaping") + _BC_KEYS
 
 
 def scenario_name(model: str, bandwidth: str | float | None, randomize: bool = False,
@@ -265,14 +265,18 @@ def vec_kind(env_kwargs: Mapping[str, Any], randomize: bool, vec: str) -> str:
 
 
 def make_train_vec_env(env_kwargs: Mapping[str, Any], randomize: bool, n_envs: int,
-                       seed: int, vec: str = "auto") -> VecEnv:
+                       seed: int, vec: str = "auto", shaping: str | None = None) -> VecEnv:
     """The training `VecEnv` of `n_envs` envs, env i seeded ``train_seed(seed) + i``
     (call ``.seed(train_seed(seed))`` again after building an SB3 model on it: SB3
-    reseeds the env with the model's seed)."""
+    reseeds the env with the model's seed). `shaping`: `NativeVecEnv`'s reward shaping
+    (native only)."""
     kind = vec_kind(env_kwargs, randomize, vec)
+    if shaping and kind != "native":
+        raise ValueError(f"reward_shaping={shaping!r}: only on the native vector env")
     if kind == "native":
         scale = time_scale_s(EdgeCloudEnv(**env_kwargs).cut_table.whole_edge_s)
-        venv: VecEnv = NativeVecEnv(n_envs, env_kwargs, reward_scale_s=scale)
+        venv: VecEnv = NativeVecEnv(n_envs, env_kwargs, reward_scale_s=scale,
+                                    shaping=shaping)
         venv.seed(train_seed(seed))
         return venv
     cls = SubprocVecEnv if kind == "subproc" and n_envs > 1 else DummyVecEnv
@@ -637,7 +641,7 @@ def _build(run: Path, cfg: Mapping[str, Any]) -> tuple[VecEnv, Any]:
     cls = algo_class(algo)
     set_random_seed(seed)
     venv = make_train_vec_env(cfg["env_kwargs"], cfg["randomize"], int(hp.get("n_envs", 1)),
-                              seed, cfg.get("vec", "dummy"))
+                              seed, cfg.get("vec", "dummy"), hp.get("reward_shaping"))
     algo_kwargs = {k: v for k, v in hp.items() if k not in _OWN_KEYS}
     arch = hp.get("net_arch", [64, 64])
     policy_kwargs = {"net_arch": dict(arch) if isinstance(arch, dict) else list(arch)}

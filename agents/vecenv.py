@@ -16,7 +16,13 @@ SB3's conventions:
   gives the (N, K) feasibility of every pending task;
 * reward: minus the objective's increase, divided by `reward_scale_s` (the trainer
   passes ``T_E``, the model's whole-model edge time, so returns are scale-free), in
-  float32 as `DummyVecEnv`'s buffer.
+  float32 as `DummyVecEnv`'s buffer. With ``shaping="predicted_makespan"`` (makespan
+  objective only) the reward is instead minus the increase of a predicted makespan
+  M: the latest of now and every decided task's predicted completion (the
+  observation's ``finish`` entry of the cut taken), and at the episode's end the
+  makespan itself. M starts at 0, so the episode return is still exactly minus the
+  makespan (up to float rounding), but a decision that schedules a late completion
+  is charged at once rather than when the clock gets there.
 
 It covers what the compiled engine covers (`splitgym.envs.fast.supports`, no reset
 options): `is_native` says whether a configuration is; elsewhere train on a
@@ -49,7 +55,7 @@ class NativeVecEnv(VecEnv):
     docstring)."""
 
     def __init__(self, n_envs: int, env_kwargs: Mapping[str, Any] | None = None,
-                 reward_scale_s: float = 1.0) -> None:
+                 reward_scale_s: float = 1.0, shaping: str | None = None) -> None:
         kwargs = dict(env_kwargs or {})
         if kwargs.get("engine", "auto") == "python":
             raise ConfigError("NativeVecEnv: engine='python' asked; use a DummyVecEnv")
@@ -67,6 +73,15 @@ class NativeVecEnv(VecEnv):
         first = self.vector.envs[0]
         super().__init__(n_envs, first.observation_space, first.action_space)
         self.reward_scale_s = float(reward_scale_s)
+        if shaping not in (None, "predicted_makespan"):
+            raise ConfigError(f"shaping={shaping!r}: expected None or 'predicted_makespan'")
+        if shaping and first.objective != "makespan":
+            raise ConfigError("shaping='predicted_makespan': needs objective='makespan'")
+        self.shaping = shaping
+        self._now = np.zeros(n_envs)  # [s] per env, from the rewards (shaping)
+        self._pred = np.zeros(n_envs)  # [s] predicted makespan M per env (shaping)
+        self._finish_at = 3 * first.action_space.n  # the observation's finish block
+        self._scale_s = 1.0 / self._kernel.inv
         self._obs = np.zeros((n_envs, *first.observation_space.shape), dtype=np.float32)
         self._rewards = np.zeros(n_envs)
         self._done = np.zeros(n_envs, dtype=bool)
@@ -83,6 +98,8 @@ class NativeVecEnv(VecEnv):
         self._reset_seeds()
         self._reset_options()
         self._batch.reset(np.arange(self.num_envs), self._obs)
+        self._now[:] = 0.0
+        self._pred[:] = 0.0
         self._started = True
         return self._obs.copy()
 
@@ -100,19 +117,35 @@ class NativeVecEnv(VecEnv):
                 self._check_actions(actions)
             actions = actions.astype(np.int64)
         kernel = self._kernel
+        if self.shaping:  # the taken cut's predicted completion, before the obs moves on
+            rows = np.arange(self.num_envs)
+            finish = self._now + np.expm1(
+                self._obs[rows, self._finish_at + actions].astype(np.float64)) * self._scale_s
         self._done[:] = False
         ended = -1 - kernel.step(actions, self._skip, self._obs, self._rewards, self._done)
         if ended < 0:  # a bad action: nothing moved; raise the single env's error
             self._check_actions(actions)
             raise RuntimeError("the compiled engine refused an action check_cut accepts")
         infos: list[dict[str, Any]] = [{} for _ in range(self.num_envs)]
-        rewards = (self._rewards / self.reward_scale_s).astype(np.float32)
+        raw = self._rewards
+        if self.shaping:
+            self._now -= self._rewards
+            pred = np.maximum(np.maximum(self._pred, finish), self._now)
         if ended:
             rows = np.flatnonzero(self._done)
             for j, metrics in zip(rows.tolist(), kernel.metrics_of(rows), strict=True):
                 infos[j] = {"terminal_observation": self._obs[j].copy(), "metrics": metrics,
                             "TimeLimit.truncated": False}
+                if self.shaping:
+                    pred[j] = metrics["makespan_s"]
             self._batch.reset(rows, self._obs)
+        if self.shaping:
+            raw = self._pred - pred
+            self._pred = pred
+            if ended:
+                self._pred[rows] = 0.0
+                self._now[rows] = 0.0
+        rewards = (raw / self.reward_scale_s).astype(np.float32)
         return self._obs.copy(), rewards, self._done.copy(), infos
 
     def _check_actions(self, actions: np.ndarray) -> None:

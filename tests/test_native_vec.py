@@ -101,3 +101,32 @@ def test_vec_kind__native_where_the_compiled_engine_covers_else_dummy():
         vec_kind(TOY, False, "fast")
     with pytest.raises(ConfigError, match="does not cover"):
         NativeVecEnv(2, {"model": "alexnet", "scenario": "mixed-fleet"})
+
+
+def test_native_vec__predicted_makespan_shaping_keeps_the_return_minus_the_makespan():
+    """Shaping changes when a decision is charged, not what an episode is worth: the
+    shaped rewards of an episode sum to minus its makespan (float32 rounding), and the
+    episodes themselves are the unshaped env's."""
+    kw = dict(TOY, n_edges=3, frames_per_edge=4)
+    shaped = NativeVecEnv(2, kw, shaping="predicted_makespan")
+    plain = NativeVecEnv(2, kw)
+    shaped.seed(1)
+    plain.seed(1)
+    assert np.array_equal(shaped.reset(), plain.reset())
+    rng = np.random.default_rng(1)
+    ret, returns, differs = np.zeros(2), [], False
+    for _ in range(60):
+        actions = rng.integers(0, 4, 2)
+        o_s, r_s, d_s, i_s = shaped.step(actions)
+        o_p, r_p, d_p, _ = plain.step(actions)
+        assert np.array_equal(o_s, o_p) and np.array_equal(d_s, d_p)
+        differs |= not np.array_equal(r_s, r_p)
+        ret += r_s
+        for j in np.flatnonzero(d_s):
+            returns.append((ret[j], -i_s[j]["metrics"]["makespan_s"]))
+            ret[j] = 0.0
+    assert len(returns) >= 8 and differs
+    for got, want in returns:
+        assert got == pytest.approx(want, rel=1e-5)
+    with pytest.raises(ConfigError, match="needs objective='makespan'"):
+        NativeVecEnv(2, dict(TOY, objective="mean_latency"), shaping="predicted_makespan")
