@@ -201,8 +201,10 @@ def card(scenario: str, info: dict[str, Any], table: dict[str, dict[str, float]]
                   f"look-ahead {check['vs_sq_lookahead']:+.1%}"]
     lines += [f"- passes: {'yes' if check['passes'] else 'NO'}"]
     if not check["passes"]:
+        expert = info.get("imitation_expert") or \
+            info["config"]["hyperparams"].get("bc_expert")
         lines += ["", f"What limits it: the agent starts from imitating "
-                  f"{info['config']['hyperparams'].get('bc_expert')} and PPO fine-tuning "
+                  f"{expert} and PPO fine-tuning "
                   f"within this budget does not reach {check['best_heuristic']} on these "
                   f"seeds; the gap to the lower bound is partly the bound's slack (it "
                   f"ignores FIFO order, queue capacity and idle time)."]
@@ -213,7 +215,10 @@ def _imitation(info: dict[str, Any]) -> str:
     hp = info["config"]["hyperparams"]
     if int(hp.get("bc_epochs", 0)) <= 0:
         return "no imitation (pure RL from a random policy)"
-    return (f"imitation first: behaviour cloning of `{hp.get('bc_expert')}` on "
+    expert = info.get("imitation_expert") or hp.get("bc_expert")
+    chosen = " (chosen as the best heuristic on the imitation's training episodes)" \
+        if hp.get("bc_expert") == "auto" else ""
+    return (f"imitation first: behaviour cloning of `{expert}`{chosen} on "
             f"{hp.get('bc_episodes')} episodes, {hp.get('bc_epochs')} epochs (accuracy "
             f"{info.get('imitation_accuracy', float('nan')):.3f})")
 
@@ -326,8 +331,9 @@ def publish(info: dict[str, Any], out: Path) -> dict[str, Any]:
     run = Path(info["run"])
     info["config"] = yaml.safe_load((run / "config.yml").read_text())
     if (run / "imitation.json").is_file():
-        info["imitation_accuracy"] = json.loads((run / "imitation.json").read_text())[
-            "accuracy"]
+        imitation = json.loads((run / "imitation.json").read_text())
+        info["imitation_accuracy"] = imitation["accuracy"]
+        info["imitation_expert"] = imitation.get("expert")
     validation = json.loads((run / "validation.json").read_text())
     model, bandwidth = info["model"], info["bandwidth"]
     scenario = f"{model}-{bandwidth}"

@@ -53,7 +53,7 @@ from .wrappers import RandomizedScenario, ScaledReward
 
 HYPERPARAMS = Path(__file__).parent / "hyperparams"
 VALIDATION_SEEDS = (900_001, 900_002, 900_003, 900_004, 900_005, 900_006)
-BASELINES_FOR_GAP = ("single_cut", "queue_aware", "greedy_eft", "sq_lookahead")
+BASELINES_FOR_GAP = ("single_cut", "queue_aware", "greedy_eft", "sq_link", "sq_lookahead")
 _BC_KEYS = ("bc_expert", "bc_episodes", "bc_epochs", "bc_learning_rate", "bc_value")
 _OWN_KEYS = ("n_envs", "policy", "net_arch", "reward_shaping") + _BC_KEYS
 
@@ -402,6 +402,22 @@ class _Validation(BaseCallback):
 
 # -- behaviour cloning -----------------------------------------------------------------
 
+#: The heuristics ``bc_expert: auto`` chooses from (no oracles: the imitation needs a
+#: policy that acts on what the env shows).
+EXPERTS = ("sq_lookahead", "sq_link", "greedy_eft", "sq_fill", "single_cut", "queue_aware")
+
+
+def pick_expert(env_kwargs: Mapping[str, Any], randomize: bool, seed: int,
+                episodes: int = 5) -> str:
+    """``bc_expert: auto``: the heuristic of `EXPERTS` with the lowest mean makespan on
+    the first `episodes` imitation episodes (training seeds, never evaluation ones)."""
+    env = make_agent_env(env_kwargs, randomize)
+    seeds = [10_000 * (seed + 1) + 5_000 + k for k in range(episodes)]
+    scores = {name: float(np.mean([rollout(env, make_policy(name), seed=s)
+                                   .metrics["makespan_s"] for s in seeds]))
+              for name in EXPERTS}
+    return min(scores, key=scores.__getitem__)
+
 def behaviour_cloning(model: Any, env_kwargs: Mapping[str, Any], randomize: bool,
                       expert: str, episodes: int, epochs: int, lr: float, seed: int,
                       progress: bool, value: bool = False) -> float:
@@ -665,14 +681,16 @@ def _learn(run: Path, cfg: Mapping[str, Any], venv: VecEnv, model: Any, ckpt: Pa
     seed, hp = int(cfg["seed"]), dict(cfg["hyperparams"])
     n_envs = int(hp.get("n_envs", 1))
     if fresh:
-        acc = behaviour_cloning(model, cfg["env_kwargs"], cfg["randomize"],
-                                hp.get("bc_expert", "sq_lookahead"),
+        expert = hp.get("bc_expert", "sq_lookahead")
+        if expert == "auto" and int(hp.get("bc_epochs", 0)) > 0:
+            expert = pick_expert(cfg["env_kwargs"], cfg["randomize"], seed)
+        acc = behaviour_cloning(model, cfg["env_kwargs"], cfg["randomize"], expert,
                                 int(hp.get("bc_episodes", 0)), int(hp.get("bc_epochs", 0)),
                                 float(hp.get("bc_learning_rate", 1e-3)), seed, progress,
                                 bool(hp.get("bc_value", False)))
         if not math.isnan(acc):
             (run / "imitation.json").write_text(json.dumps(
-                {"expert": hp.get("bc_expert"), "accuracy": acc}, indent=1))
+                {"expert": expert, "accuracy": acc}, indent=1))
     total = int(cfg["total_timesteps"])
     remaining = total - model.num_timesteps
     every = max(int(cfg["checkpoint_freq"]) // n_envs, 1)
