@@ -238,8 +238,8 @@ Measured on AlexNet 3G while choosing the configuration (validation makespan, s)
   predicted makespan, the return still minus the makespan) it reached 29.31 s on the
   held-out seeds 1000-1009, 1.7% below S-C, in 4.5 min (300,000 steps); the imitating
   agent is at 27.0 s. Tried only on AlexNet 3G.
-- the same shaping after imitation: Tiny-YOLO 4G 56.66 against 56.71 (ships shaped),
-  AlexNet 4G and AlexNet-Parallel 3G unchanged;
+- the same shaping after imitation: Tiny-YOLO 4G 56.66 against 56.71 and DarkNet19 4G
+  30.51 against 30.53 (both ship shaped), AlexNet 4G and AlexNet-Parallel 3G unchanged;
 - imitating the best heuristic of the training episodes (`bc_expert: auto`): on
   DarkNet19 4G it chose `sq_link`, imitated at 72% accuracy into a fixed cut that RL did
   not leave (35.5 against 30.5 after imitating `sq_lookahead`).
