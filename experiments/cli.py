@@ -301,8 +301,6 @@ def _cmd_reproduce(args: argparse.Namespace) -> int:
 
 
 def _cmd_evaluate(args: argparse.Namespace) -> int:
-    from splitgym.envs import EdgeCloudEnv
-    from splitgym.envs.warmup import warm_engine
 
     from .evaluate import evaluate_policies, format_table, learned_notes, write_csv
 
@@ -324,14 +322,13 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
     policies = [p for p in args.policies.split(",") if p.strip()]
     policies += [f"agent:{a}" for a in args.agent]
     notes = learned_notes(policies, env_kwargs)  # also: an unshipped 'learned' fails now
-    warm_engine(EdgeCloudEnv(**env_kwargs))  # a line, not a silent wait, if it compiles
     t0 = time.perf_counter()
     results = evaluate_policies(env_kwargs, policies,
                                 range(args.seed_offset, args.seed_offset + args.seeds),
                                 progress=not args.no_progress, trust=args.trust_agent,
                                 plan_evaluations=None if args.no_best_known
                                 else args.plan_evaluations,
-                                proven_bound_s=args.proven_bound)
+                                proven_bound_s=args.proven_bound, warm=True)
     if args.scenario:
         print(f"model={args.model} scenario={args.scenario} "
               f"seeds={args.seed_offset}..{args.seed_offset + args.seeds - 1}")

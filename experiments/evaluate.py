@@ -190,7 +190,8 @@ def evaluate_policies(env_kwargs: Mapping[str, Any], policies: Sequence[str],
                       seeds: Iterable[int], progress: bool = True,
                       plan_evaluations: int | None = 1000,
                       trust: bool = False,
-                      proven_bound_s: float | None = None) -> list[PolicyResult]:
+                      proven_bound_s: float | None = None,
+                      warm: bool = False) -> list[PolicyResult]:
     """Run every policy on every seed through ``gym.make(ENV_ID, **env_kwargs)``.
 
     A policy whose action is infeasible (cloud-only at bandwidth 0) gets an infinite
@@ -207,6 +208,10 @@ def evaluate_policies(env_kwargs: Mapping[str, Any], policies: Sequence[str],
     time limit per seed, `splitgym.baselines.cpsat`) it uses ``max(LP, CP-SAT)``,
     falling back to the LP where the CP-SAT model is no relaxation (rate traces,
     drops).
+
+    With `warm`, the compiled engine is compiled (or loaded) once, with a line on stderr
+    when its cache is cold (`splitgym.envs.warmup`), after every policy is built and
+    checked: a refused agent costs no compile.
     """
     seeds = list(seeds)
     built = [(spec, build_policy(spec, env_kwargs, trust)) for spec in policies]
@@ -222,6 +227,10 @@ def evaluate_policies(env_kwargs: Mapping[str, Any], policies: Sequence[str],
     for _, policy in built:
         if hasattr(policy, "check_env"):
             policy.check_env(env)
+    if warm:
+        from splitgym.envs.warmup import warm_engine
+
+        warm_engine(env.unwrapped)  # a line, not a silent wait, if it compiles
     objective = env.unwrapped.objective
     metric = OBJECTIVE_METRIC[objective][0]
     results = []
