@@ -7,11 +7,10 @@ Runs are spread over worker processes; the result is the same for any worker cou
 
 from __future__ import annotations
 
-import csv
 import math
 import os
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -241,14 +240,6 @@ def table1_rows(res: Results, models: Sequence[str]) -> list[dict[str, Any]]:
 def _mean_gap(makespans: np.ndarray, known: np.ndarray) -> float:
     """Mean over seeds of ``makespan / best_known's - 1``."""
     return float(np.mean([gap(m, k) for m, k in zip(makespans, known, strict=True)]))
-
-
-def _write_csv(path: Path, columns: Sequence[str], rows: Iterable[dict[str, Any]]) -> None:
-    with path.open("w", newline="") as fh:
-        w = csv.DictWriter(fh, fieldnames=list(columns))
-        w.writeheader()
-        for r in rows:
-            w.writerow({k: (f"{v:.6g}" if isinstance(v, float) else v) for k, v in r.items()})
 
 
 def table1_markdown(rows: Sequence[dict[str, Any]], models: Sequence[str]) -> str:
@@ -534,11 +525,11 @@ def reproduce(out_dir: str | Path = "results", seeds: Sequence[int] = range(5),
     res = run(plan(models, seeds, frames_per_edge, edges, bandwidths, calibration, other),
               seeds, workers, progress)
     rows = table1_rows(res, models)
-    _write_csv(out / "table1.csv", TABLE1_COLUMNS, rows)
+    figures.write_csv(out / "table1.csv", TABLE1_COLUMNS, rows)
     table_md = table1_markdown(rows, models)
     (out / "table1.md").write_text(table_md)
     cal_rows = calibration_rows(res, models, calibration, other)
-    _write_csv(out / "table1_calibrations.csv", CALIBRATION_COLUMNS, cal_rows)
+    figures.write_csv(out / "table1_calibrations.csv", CALIBRATION_COLUMNS, cal_rows)
     cal_md = calibrations_markdown(cal_rows)
     figs = []
     chains = [m for m in paper.CHAIN_MODELS if m in models]
