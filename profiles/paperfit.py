@@ -146,6 +146,18 @@ def _name(S: CandidateCuts, i: int) -> str:
     return f"the cut after {S.labels[i]}"
 
 
+def _given_cut(cell: Cell, S: CandidateCuts) -> int | None:
+    """The cut a Table 1 cell's policy fixes (E-O, C-O, a fixed cut); None for S-C,
+    whose cut depends on the factors."""
+    if cell.policy == "edge_only":
+        return S.edge_only
+    if cell.policy == "cloud_only":
+        return S.cloud_only
+    if cell.policy == "fixed":
+        return int(cell.cut or 0)
+    return None
+
+
 def static_estimate(te: np.ndarray, tt: np.ndarray, tc: np.ndarray, off: np.ndarray, frames: int,
          n_edges: int) -> np.ndarray:
     """The static-cut makespan estimate of every cut [s] (see the module docstring)."""
@@ -260,13 +272,8 @@ def fit_factors(profile: Profile, cells: Sequence[Cell], *, edge: str, cloud: st
         for cell in used:
             te, tt, tc = costs(x, cell.bandwidth_mbps)
             est = static_estimate(te, tt, tc, S.off, frames, n_edges)
-            if cell.policy == "edge_only":
-                i = S.edge_only
-            elif cell.policy == "cloud_only":
-                i = S.cloud_only
-            elif cell.policy == "fixed":
-                i = int(cell.cut or 0)
-            else:
+            i = _given_cut(cell, S)
+            if i is None:  # S-C: the cut assigned to this cell
                 i = assign[k]
                 k += 1
                 total = te + tt + tc
@@ -292,13 +299,8 @@ def fit_factors(profile: Profile, cells: Sequence[Cell], *, edge: str, cloud: st
     for cell in used:
         te, tt, tc = costs(x, cell.bandwidth_mbps)
         est = static_estimate(te, tt, tc, S.off, frames, n_edges)
-        if cell.policy == "edge_only":
-            i = S.edge_only
-        elif cell.policy == "cloud_only":
-            i = S.cloud_only
-        elif cell.policy == "fixed":
-            i = int(cell.cut or 0)
-        else:  # report the cut eq. (1) picks under the fitted factors
+        i = _given_cut(cell, S)
+        if i is None:  # report the cut eq. (1) picks under the fitted factors
             i = int(np.argmin(te + tt + tc))
         rows.append({"cell": cell.label, "paper_s": cell.target_s,
                      "fit_s": round(float(est[i]), 4),
