@@ -3,7 +3,6 @@ an agent for another model is refused (or, same shape, warned about)."""
 
 from __future__ import annotations
 
-import base64
 import hashlib
 import json
 import pickle
@@ -14,9 +13,9 @@ import warnings
 import zipfile
 from pathlib import Path
 
-import cloudpickle
 import numpy as np
 import pytest
+from helpers.agent_zip import with_serialized  # tests/helpers
 
 from splitgym.agents import LearnedPolicy, available_pretrained, load_pretrained
 from splitgym.agents import policy as policy_mod
@@ -45,18 +44,8 @@ class _Payload:
 
 def crafted_zip(tmp_path: Path, marker: Path, entry: str = "policy_class") -> Path:
     """A shipped agent with its `entry` serialized value replaced by `_Payload`."""
-    src = PRETRAINED / "alexnet-3g.zip"
-    out = tmp_path / "crafted.zip"
-    with zipfile.ZipFile(src) as zin, zipfile.ZipFile(out, "w") as zout:
-        for item in zin.infolist():
-            blob = zin.read(item)
-            if item.filename == "data":
-                doc = json.loads(blob)
-                doc[entry][":serialized:"] = base64.b64encode(
-                    cloudpickle.dumps(_Payload(marker))).decode()
-                blob = json.dumps(doc).encode()
-            zout.writestr(item, blob)
-    return out
+    return with_serialized(PRETRAINED / "alexnet-3g.zip", tmp_path / "crafted.zip", entry,
+                           _Payload(marker))
 
 
 @pytest.mark.parametrize("entry", ["policy_class", "lr_schedule", "observation_space"])

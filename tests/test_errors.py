@@ -101,25 +101,12 @@ class _Payload:
 def _crafted_agent(entry="policy_class", **text):
     """The shipped alexnet-3g agent with `entry` replaced by `_Payload` (and the data's
     plain-text fields of `entry` updated by `text`), in a fresh temporary folder."""
-    import base64
-    import json
     import tempfile
-    import zipfile
 
-    import cloudpickle
+    from helpers.agent_zip import with_serialized
 
-    out = Path(tempfile.mkdtemp()) / "crafted.zip"
-    with zipfile.ZipFile(AGENT) as zin, zipfile.ZipFile(out, "w") as zout:
-        for item in zin.infolist():
-            blob = zin.read(item)
-            if item.filename == "data":
-                doc = json.loads(blob)
-                doc[entry][":serialized:"] = base64.b64encode(
-                    cloudpickle.dumps(_Payload())).decode()
-                doc[entry].update(text)
-                blob = json.dumps(doc).encode()
-            zout.writestr(item, blob)
-    return out
+    return with_serialized(AGENT, Path(tempfile.mkdtemp()) / "crafted.zip", entry,
+                           _Payload(), **text)
 
 
 def _load_agent(path):
