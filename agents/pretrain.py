@@ -46,17 +46,31 @@ ROOM = 0.85  # "room": a yardstick at least 15% below S-Q
 
 PRESETS = ("cellular-markov", "mixed-fleet")
 PRESET_MODELS = ("alexnet", "resnet18")  # the models with a shipped preset agent
+#: Seeds on which a paper scenario's shipped agent is chosen among its candidate runs:
+#: the tuning seeds (never the held-out ones).
+SELECTION_SEEDS = tuple(range(500, 520))
+#: A paper scenario's candidate runs: imitation first ("imitation") or none ("none"),
+#: each with these training seeds; the best on `SELECTION_SEEDS` ships, and the
+#: "none" runs are the no-imitation study of the agents page.
+CANDIDATE_MODES = ("imitation", "none")
+CANDIDATE_SEEDS = (0, 1)
 
 
-def _train_one(args: tuple[str, str, int, int, str]) -> dict[str, Any]:
+def _train_one(args: tuple[Any, ...]) -> dict[str, Any]:
     """Train one agent (or finish its interrupted run in `runs`: a run folder of the
-    scenario with a model is reused, one with checkpoints resumed)."""
+    scenario with a model is reused, one with checkpoints resumed). `args`: model,
+    bandwidth, steps, seed, runs root and, for a paper scenario's candidate, its mode
+    (`CANDIDATE_MODES`), which also names its own runs root ``<runs>/<mode>-s<seed>``."""
     import torch
 
     from .train import resume, train
 
     torch.set_num_threads(1)
-    model, bandwidth, timesteps, seed, runs = args
+    model, bandwidth, timesteps, seed, runs = args[:5]
+    mode = args[5] if len(args) > 5 else None
+    hyperparams = {"bc_epochs": 0} if mode == "none" else None
+    if mode is not None:
+        runs = str(Path(runs) / f"{mode}-s{seed}")
     t0 = time.perf_counter()
     preset = {"scenario": bandwidth} if bandwidth in PRESETS else None
     run = Path(runs) / "maskable_ppo" / f"{model}-{bandwidth}_1"
@@ -69,11 +83,13 @@ def _train_one(args: tuple[str, str, int, int, str]) -> dict[str, Any]:
             shutil.rmtree(run)  # a start that did not get to its first validation
         run = train("maskable_ppo", model, "3g" if bandwidth in ("random",) + PRESETS
                     else bandwidth, timesteps, seed, randomize=bandwidth == "random",
-                    env_kwargs=preset, run_root=runs, progress=False)
+                    env_kwargs=preset, hyperparams=hyperparams, run_root=runs,
+                    progress=False)
     sessions = [json.loads(line) for line in (run / "timing.jsonl").read_text().splitlines()
                 if line.strip()] if (run / "timing.jsonl").is_file() else []
     wall = max(time.perf_counter() - t0, sum(t["wall_s_this_session"] for t in sessions))
-    return {"model": model, "bandwidth": bandwidth, "run": str(run), "train_wall_s": wall}
+    return {"model": model, "bandwidth": bandwidth, "run": str(run), "train_wall_s": wall,
+            "mode": mode, "seed": seed}
 
 
 def _train_and_publish(args: tuple[str, str, int, int, str, str]) -> str:
@@ -82,10 +98,59 @@ def _train_and_publish(args: tuple[str, str, int, int, str, str]) -> str:
     return f"{record['scenario']}: passes={record['bar']['passes']}"
 
 
+def _mean_makespan(env: EdgeCloudEnv, policy: Any, seeds: Sequence[int]) -> float:
+    return float(np.mean([rollout(env, policy, seed=s).metrics["makespan_s"] for s in seeds]))
+
+
+def _select_and_publish(args: tuple[list[dict[str, Any]], str]) -> str:
+    """A paper scenario's candidates (`_train_one` infos): score each on
+    `SELECTION_SEEDS`, publish the best, and evaluate every no-imitation candidate on
+    the held-out seeds too (the agents page's no-imitation study)."""
+    import torch
+
+    torch.set_num_threads(1)
+    infos, out = args
+    model, bandwidth = infos[0]["model"], infos[0]["bandwidth"]
+    env = EdgeCloudEnv(model=model, bandwidth_mbps=bandwidth)
+    for info in infos:
+        info["selection_mean_s"] = _mean_makespan(env, LearnedPolicy.load(info["run"]),
+                                                  SELECTION_SEEDS)
+    chosen = min(infos, key=lambda i: (i["selection_mean_s"], i["mode"], i["seed"]))
+    chosen["candidates"] = [
+        {k: i[k] for k in ("mode", "seed", "selection_mean_s", "train_wall_s")}
+        for i in infos]
+    record = publish(chosen, Path(out))
+    study = []
+    for info in infos:
+        if info["mode"] != "none":
+            continue
+        mean = record["held_out"]["learned"]["mean_s"] if info is chosen else \
+            _mean_makespan(env, LearnedPolicy.load(info["run"]), HELD_OUT_SEEDS)
+        study.append({"seed": info["seed"], "steps": record["steps"] if info is chosen
+                      else _run_steps(info["run"]), "train_wall_s": info["train_wall_s"],
+                      "held_out_mean_s": mean})
+    sc = record["held_out"]["single_cut"]["mean_s"]
+    best = record["held_out"][record["bar"]["best_heuristic"]]["mean_s"]
+    record["no_imitation"] = [dict(r, vs_single_cut=r["held_out_mean_s"] / sc - 1.0,
+                                   vs_best_heuristic=r["held_out_mean_s"] / best - 1.0)
+                              for r in study]
+    (Path(out) / f"{record['scenario']}.json").write_text(json.dumps(record, indent=1))
+    return (f"{record['scenario']}: ships {chosen['mode']} seed {chosen['seed']}, "
+            f"passes={record['bar']['passes']}")
+
+
+def _run_steps(run: str) -> int:
+    import yaml
+
+    return int(yaml.safe_load((Path(run) / "config.yml").read_text())["total_timesteps"])
+
+
 def held_out(model: str, bandwidth: str, agent: LearnedPolicy,
-             seeds: Sequence[int] = HELD_OUT_SEEDS) -> dict[str, Any]:
+             seeds: Sequence[int] | None = None) -> dict[str, Any]:
     """Every baseline, the lower bound and the agent on the scenario's held-out seeds
-    (a paper scenario, or a preset): mean and std of the makespan per policy [s]."""
+    (`HELD_OUT_SEEDS` unless `seeds`; a paper scenario, or a preset): mean and std of
+    the makespan per policy [s]."""
+    seeds = HELD_OUT_SEEDS if seeds is None else seeds
     env = EdgeCloudEnv(model=model, scenario=bandwidth) if bandwidth in PRESETS else \
         EdgeCloudEnv(model=model, bandwidth_mbps=bandwidth)
     table: dict[str, dict[str, float]] = {}
@@ -170,7 +235,8 @@ def card(scenario: str, info: dict[str, Any], table: dict[str, dict[str, float]]
                 "episode" if info["config"]["randomize"] else ""),
              f"- shipped model: the run's best on validation seeds "
              f"{list(validation.get('seeds', []))} (makespan "
-             f"{validation.get('best_makespan_s', float('nan')):.2f} s)",
+             f"{validation.get('best_makespan_s', float('nan')):.2f} s)"
+             + _selection(info),
              f"- commit {info['config']['commit'][:12]}, splitgym "
              f"{info['config']['splitgym_version']}",
              f"- SHA-256 of `{scenario}.zip`: `{info['sha256']}` (`load_pretrained` "
@@ -248,6 +314,17 @@ observation's `cloud_wait` is the committed-work `t_end`; `finish` per cut is th
 greedy completion estimate), curriculum over edge counts, recurrent policies."""
 
 
+def _selection(info: dict[str, Any]) -> str:
+    """The card's words on how this run was chosen among the scenario's candidates."""
+    if "candidates" not in info:
+        return ""
+    runs = "; ".join(f"{'imitation' if c['mode'] == 'imitation' else 'no imitation'}, "
+                     f"seed {c['seed']}: {c['selection_mean_s']:.2f} s"
+                     for c in info["candidates"])
+    return (f"; chosen as the best of {len(info['candidates'])} candidate runs on the "
+            f"selection (tuning) seeds {SELECTION_SEEDS[0]}-{SELECTION_SEEDS[-1]} ({runs})")
+
+
 def _imitation(info: dict[str, Any]) -> str:
     hp = info["config"]["hyperparams"]
     if int(hp.get("bc_epochs", 0)) <= 0:
@@ -303,6 +380,37 @@ def report(pretrained: Path, docs: Path) -> str:
                   f"than the best heuristic" + (f" (not: {', '.join(fails)})" if fails else "")
                   + f"; mean gap to best_known {np.nanmean(gaps):+.2%} (best_known is seeded "
                   "with the agent, so the gap is >= 0)."]
+    study = {n: r for n, r in records.items() if r.get("no_imitation")}
+    if study:
+        seeds = sorted({row["seed"] for r in study.values() for row in r["no_imitation"]})
+        lines += ["", "## No imitation", "",
+                  "Every paper scenario's no-imitation candidates (`bc_epochs=0`: PPO from a "
+                  "random policy, the default budget and hyperparameters otherwise), each "
+                  "training seed on its own (not selected), on the held-out seeds; time is "
+                  "the run's wall time on this machine (2 shared CPUs, two runs at a time).",
+                  "", "| scenario | S-C | best heuristic | "
+                  + " | ".join(f"seed {s} | vs S-C | vs best heur. | train s" for s in seeds)
+                  + " |", "|---|---|---|" + "---|---|---|---|" * len(seeds)]
+        wins = dict.fromkeys(seeds, 0)
+        walls: list[float] = []
+        for name, r in study.items():
+            t, b = r["held_out"], r["bar"]
+            cells = []
+            for s in seeds:
+                row = next((x for x in r["no_imitation"] if x["seed"] == s), None)
+                if row is None:
+                    cells.append("- | - | - | -")
+                    continue
+                wins[s] += row["vs_single_cut"] < 0
+                walls.append(row["train_wall_s"])
+                cells.append(f"{row['held_out_mean_s']:.2f} | {row['vs_single_cut']:+.1%} | "
+                             f"{row['vs_best_heuristic']:+.1%} | {row['train_wall_s']:.0f}")
+            lines.append(f"| {name} | {t['single_cut']['mean_s']:.2f} | "
+                         f"{t[b['best_heuristic']]['mean_s']:.2f} {b['best_heuristic']} | "
+                         + " | ".join(cells) + " |")
+        lines += ["", "Below S-C: " + ", ".join(f"seed {s}: {wins[s]} of {len(study)}"
+                                                 for s in seeds)
+                  + f" scenarios; training took {min(walls):.0f}-{max(walls):.0f} s a run."]
     lines += ["", "## How they were trained, and what was tried", "", TRAINING_NOTES]
     sweeps = {n: r for n, r in records.items() if "sweep" in r}
     if sweeps:
@@ -338,8 +446,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="python -m splitgym.agents.pretrain")
     ap.add_argument("--runs", default="runs")
     ap.add_argument("--out", default=str(Path(__file__).parent / "pretrained"))
-    ap.add_argument("--timesteps", type=int, default=300_000,
-                    help="RL steps of a paper-scenario agent (the native vector env)")
+    ap.add_argument("--timesteps", type=int, default=200_000,
+                    help="RL steps of each paper-scenario candidate (the native vector env; "
+                         "200,000 is `splitgym train`'s default budget)")
     ap.add_argument("--random-timesteps", type=int, default=100_000,
                     help="RL steps of a -random agent (Python core)")
     ap.add_argument("--preset-timesteps", type=int, default=100_000,
@@ -360,10 +469,19 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 0
     out.mkdir(parents=True, exist_ok=True)
     steps = {"random": args.random_timesteps} | dict.fromkeys(PRESETS, args.preset_timesteps)
+    bandwidths, models = args.bandwidths.split(","), args.models.split(",")
+    paper = [(m, b) for b in bandwidths for m in models if b in ("3g", "4g")]
     jobs = [(m, b, steps.get(b, args.timesteps), args.seed, args.runs, str(out))
-            for b in args.bandwidths.split(",") for m in args.models.split(",")
-            if b not in PRESETS or m in PRESET_MODELS]
+            for b in bandwidths for m in models if b not in ("3g", "4g")
+            and (b not in PRESETS or m in PRESET_MODELS)]
+    candidates = [(m, b, args.timesteps, seed, args.runs, mode) for m, b in paper
+                  for mode in CANDIDATE_MODES for seed in CANDIDATE_SEEDS]
     with ProcessPoolExecutor(max_workers=args.workers) as pool:  # train and evaluate
+        infos = list(pool.map(_train_one, candidates))
+        per_scenario = [([i for i in infos if (i["model"], i["bandwidth"]) == mb], str(out))
+                        for mb in paper]
+        for line in pool.map(_select_and_publish, per_scenario):
+            print(line, flush=True)
         for line in pool.map(_train_and_publish, jobs):
             print(line, flush=True)
     report(out, Path(args.docs))
@@ -391,6 +509,9 @@ def publish(info: dict[str, Any], out: Path) -> dict[str, Any]:
                               "imitation": _imitation(info),
                               "held_out_seeds": list(HELD_OUT_SEEDS),
                               "train_wall_s": info["train_wall_s"]}
+    if "candidates" in info:
+        record["selection_seeds"] = list(SELECTION_SEEDS)
+        record["candidates"] = info["candidates"]
     if bandwidth == "random":
         bws = [0.5, 1, 2, 3, 4, 6, 8, 10, 12]
         record["sweep_mbps"] = bws

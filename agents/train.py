@@ -75,18 +75,30 @@ def load_hyperparams(algo: str, scenario: str,
                      overrides: Mapping[str, Any] | None = None,
                      vec: str = "native") -> dict[str, Any]:
     """``hyperparams/<algo>.yml``: its ``default``, then (when the run's vector env `vec`
-    is not the native one) its ``python_core`` entry, then the scenario's entry, then
-    `overrides`; every key checked against `hyperparam_keys` and every value against
-    the type its default has (see `check_hyperparams`)."""
+    is not the native one) its ``python_core`` entry, then (when the run imitates
+    nothing, ``bc_epochs`` 0, on the native vector env) its ``no_imitation`` entry,
+    then the scenario's entry, then `overrides`; every key checked against
+    `hyperparam_keys` and every value against the type its default has (see
+    `check_hyperparams`)."""
     if algo not in ALGO_NAMES:
         raise ValueError(f"--algo={algo!r}: expected one of {list(ALGO_NAMES)}")
     table = _numbers_inside(yaml.safe_load((HYPERPARAMS / f"{algo}.yml").read_text()) or {})
-    hp = dict(table.get("default", {}))
+    overrides = _numbers_inside(dict(overrides or {}))  # "1e-4" from a YAML file too
+    layers = [table.get("default", {})]
     if vec != "native":
-        hp.update(table.get("python_core", {}))
-    hp.update(table.get(scenario, {}))
-    hp.update(_numbers_inside(dict(overrides or {})))  # "1e-4" from a YAML file too
+        layers.append(table.get("python_core", {}))
+    top = [table.get(scenario, {}), overrides]
+    if vec == "native" and _merged(layers + top).get("bc_epochs", 0) == 0:
+        layers.append(table.get("no_imitation", {}))
+    hp = _merged(layers + top)
     check_hyperparams(algo, hp)
+    return hp
+
+
+def _merged(layers: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
+    hp: dict[str, Any] = {}
+    for layer in layers:
+        hp.update(layer)
     return hp
 
 
@@ -429,12 +441,19 @@ def behaviour_cloning(model: Any, env_kwargs: Mapping[str, Any], randomize: bool
     if not hasattr(model.policy, "evaluate_actions") or epochs <= 0:
         return math.nan
     env = make_agent_env(env_kwargs, randomize)
-    pol = make_policy(expert)
+    # the oracles plan each episode on reset; best_known plans from the heuristics and
+    # fixed cuts only (not from shipped agents: an agent's training must not depend on
+    # the agent it may replace)
+    pol = make_policy(expert, shipped_agents=False) if expert == "best_known" \
+        else make_policy(expert)
+    start = getattr(pol, "on_episode_start", None)
     gamma = float(getattr(model, "gamma", 0.99))
     xs, ys, gs = [], [], []
     for k in tqdm(range(episodes), desc=f"imitate {expert}", disable=not progress,
                   leave=False):
         obs, info = env.reset(seed=10_000 * (seed + 1) + 5_000 + k)
+        if start is not None:
+            start(env)
         rewards = []
         while True:
             act = pol(obs, info)  # heuristics read only info["decision"]

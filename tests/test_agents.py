@@ -172,7 +172,16 @@ def test_hyperparams__default_then_scenario_then_overrides():
     assert hp["n_steps"] == 512 and hp["gamma"] == 0.9 and hp["n_envs"] == 8
     assert hp["n_epochs"] == 10  # python_core's entry, under the scenario's
     native = load_hyperparams("maskable_ppo", "resnet18-3g")
-    assert native["n_steps"] == 256 and native["n_envs"] == 64 and native["n_epochs"] == 4
+    assert native["n_steps"] == 256 and native["n_envs"] == 16 and native["n_epochs"] == 10
+    assert "reward_shaping" not in native  # imitating runs are unshaped
+    # no imitation on the native vector env: the no_imitation entry's dense reward, under
+    # the scenario's entry and the command line
+    scratch = load_hyperparams("maskable_ppo", "resnet18-3g", {"bc_epochs": 0})
+    assert scratch["reward_shaping"] == "predicted_makespan"
+    assert "reward_shaping" not in load_hyperparams(
+        "maskable_ppo", "resnet18-3g", {"bc_epochs": 0}, "dummy")  # native only
+    assert load_hyperparams("maskable_ppo", "resnet18-3g", {"bc_epochs": 3}) == native | {
+        "bc_epochs": 3}
     assert scenario_name("alexnet", "3G") == "alexnet-3g"
     assert scenario_name("alexnet", 2.5) == "alexnet-2.5mbps"
     with pytest.raises(ValueError, match="--algo='sac'"):
@@ -363,3 +372,66 @@ def test_hyperparams__every_shipped_entry_passes_the_checks():
         for scenario in yaml.safe_load(path.read_text()):
             hp = load_hyperparams(path.stem, scenario)  # raises on a bad key or value
             assert isinstance(hp["learning_rate"], float), (path.name, scenario)
+
+
+def test_train__imitates_an_oracle_that_plans_each_episode_on_reset(tmp_path):
+    """`bc_expert: best_known` (an oracle: it plans when told the episode started) is
+    imitated like a heuristic; before, the imitation called it without its plan and
+    stopped with best_known's RuntimeError."""
+    from splitgym.agents.train import train
+
+    hp = {"n_envs": 1, "n_steps": 32, "batch_size": 32, "n_epochs": 1, "bc_episodes": 2,
+          "bc_epochs": 2, "bc_expert": "best_known"}
+    run = train("maskable_ppo", "toy", 0.008, 32, 0, env_kwargs={"n_edges": 2,
+                "frames_per_edge": 4}, hyperparams=hp, checkpoint_freq=10_000,
+                eval_freq=10_000, progress=False, run_root=tmp_path)
+    imitation = json.loads((run / "imitation.json").read_text())
+    assert imitation["expert"] == "best_known" and 0.0 <= imitation["accuracy"] <= 1.0
+
+
+def test_pretrain__ships_the_best_candidate_on_the_selection_seeds(tmp_path, monkeypatch):
+    """The shipped agent of a paper scenario is the candidate run with the lowest mean
+    makespan on the selection seeds, and every no-imitation candidate is evaluated on
+    the held-out seeds against the same table's S-C."""
+    from splitgym.agents import pretrain
+    from splitgym.agents.safe_load import sha256_file
+    from splitgym.agents.train import train
+
+    monkeypatch.setattr(pretrain, "SELECTION_SEEDS", (0, 1))
+    monkeypatch.setattr(pretrain, "HELD_OUT_SEEDS", (2,))
+    hp = {"n_envs": 2, "n_steps": 32, "batch_size": 32, "n_epochs": 1, "bc_episodes": 1}
+    infos = []
+    for mode, seed in (("imitation", 0), ("none", 0), ("none", 1)):
+        run = train("maskable_ppo", "toy", "3g", 64, seed, run_root=tmp_path / f"{mode}{seed}",
+                    hyperparams=dict(hp, bc_epochs=0 if mode == "none" else 3),
+                    checkpoint_freq=10_000, eval_freq=10_000, progress=False)
+        infos.append({"model": "toy", "bandwidth": "3g", "run": str(run),
+                      "train_wall_s": 1.0 + seed, "mode": mode, "seed": seed})
+    out = tmp_path / "out"
+    out.mkdir()
+    pretrain._select_and_publish((infos, str(out)))
+    record = json.loads((out / "toy-3g.json").read_text())
+    env = EdgeCloudEnv(model="toy", bandwidth_mbps="3g")
+    scores = {}
+    for info in infos:  # each candidate's mean on seeds 0 and 1, computed here again
+        agent = LearnedPolicy.load(info["run"])
+        scores[(info["mode"], info["seed"])] = sum(
+            rollout(env, agent, seed=s).metrics["makespan_s"] for s in (0, 1)) / 2
+    assert {(c["mode"], c["seed"]): c["selection_mean_s"]
+            for c in record["candidates"]} == pytest.approx(scores, rel=1e-12)
+    best = min(scores, key=lambda k: (scores[k], k))
+    chosen = next(Path(i["run"]) for i in infos if (i["mode"], i["seed"]) == best)
+    shipped = chosen / "best_model.zip"
+    shipped = shipped if shipped.is_file() else chosen / "model.zip"
+    assert record["sha256"] == sha256_file(shipped) == sha256_file(out / "toy-3g.zip")
+    assert "chosen as the best of 3 candidate runs" in (out / "toy-3g.md").read_text()
+    sc = record["held_out"]["single_cut"]["mean_s"]
+    rows = {r["seed"]: r for r in record["no_imitation"]}
+    assert sorted(rows) == [0, 1]
+    for seed, row in rows.items():
+        agent = LearnedPolicy.load(next(i["run"] for i in infos
+                                        if (i["mode"], i["seed"]) == ("none", seed)))
+        mean = rollout(env, agent, seed=2).metrics["makespan_s"]
+        assert row["held_out_mean_s"] == pytest.approx(mean, rel=1e-12)
+        assert row["vs_single_cut"] == pytest.approx(mean / sc - 1.0, rel=1e-12)
+        assert row["train_wall_s"] == 1.0 + seed
