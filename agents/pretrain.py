@@ -229,11 +229,13 @@ def card(scenario: str, info: dict[str, Any], table: dict[str, dict[str, float]]
     """The model card (markdown)."""
     lines = [f"# splitgym agent `{scenario}`", "",
              f"- algorithm: MaskablePPO (sb3-contrib), MLP 64x64, hyperparameters "
-             f"`agents/hyperparams/maskable_ppo.yml` ({info['config']['scenario']} / default)",
+             f"`agents/hyperparams/maskable_ppo.yml` ({info['config']['scenario']} / default)"
+             f", as resolved: " + _loop(info['config']['hyperparams']),
              f"- training: {info['config']['total_timesteps']} RL steps, seed "
              f"{info['config']['seed']}, on the {info['config'].get('vec', 'dummy')} vector "
-             f"env; " + _imitation(info) + f"; {info['train_wall_s']:.0f} s wall on this "
-             f"machine (2 shared CPUs, 1 torch thread, two runs at a time)",
+             f"env; " + _imitation(info) + "; reward: " + _reward(info) + f"; "
+             f"{info['train_wall_s']:.0f} s wall on this machine (2 shared CPUs, 1 torch "
+             f"thread, two runs at a time)",
              f"- environment: {json.dumps(info['config']['env_kwargs'])}"
              + (", bandwidth 0.5-12 Mbit/s (log-uniform), 1-8 edges, C 5-30 redrawn per "
                 "episode" if info["config"]["randomize"] else ""),
@@ -340,6 +342,19 @@ def _selection(info: dict[str, Any]) -> str:
                      for c in info["candidates"])
     return (f"; chosen as the best of {len(info['candidates'])} candidate runs on the "
             f"selection (tuning) seeds {SELECTION_SEEDS[0]}-{SELECTION_SEEDS[-1]} ({runs})")
+
+
+def _loop(hp: dict[str, Any]) -> str:
+    return ", ".join(f"{k} {hp[k]}" for k in ("n_envs", "n_steps", "batch_size", "n_epochs",
+                                              "learning_rate") if k in hp)
+
+
+def _reward(info: dict[str, Any]) -> str:
+    if info["config"]["hyperparams"].get("reward_shaping") == "predicted_makespan":
+        return ("shaped: each decision charged for the growth of the predicted makespan "
+                "(the return is still minus the makespan)")
+    return ("the env's own: minus the time elapsed since the previous decision (the "
+            "return is minus the makespan)")
 
 
 def _imitation(info: dict[str, Any]) -> str:
