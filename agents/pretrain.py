@@ -417,9 +417,11 @@ def report(pretrained: Path, docs: Path) -> str:
         seeds = sorted({row["seed"] for r in study.values() for row in r["no_imitation"]})
         lines += ["", "## No imitation", "",
                   "Every paper scenario's no-imitation candidates (`bc_epochs=0`: PPO from a "
-                  "random policy, the default budget and hyperparameters otherwise), each "
-                  "training seed on its own (not selected), on the held-out seeds; time is "
-                  "the run's wall time on this machine (2 shared CPUs, two runs at a time).",
+                  "random policy, with the default budget and hyperparameters, which for "
+                  "`bc_epochs=0` include the YAML's `no_imitation` entry, the "
+                  "predicted-makespan reward shaping), each training seed on its own (not "
+                  "selected), on the held-out seeds; time is the run's wall time on this "
+                  "machine (2 shared CPUs, two runs at a time).",
                   "", "| scenario | S-C | best heuristic | "
                   + " | ".join(f"seed {s} | vs S-C | vs best heur. | train s" for s in seeds)
                   + " |", "|---|---|---|" + "---|---|---|---|" * len(seeds)]
