@@ -61,8 +61,12 @@ How it proves, within ``time_limit_s``:
    these probes).
 3. **Probes for the whole episode** (the rest of the time), from the bound so far.
 
-The probes stop at a wall-clock limit, so how far they get depends on the machine and
-its load; every value reported is proven either way.
+By default the probes stop at a wall-clock limit, so how far they get depends on the
+machine and its load; every value reported is proven either way. With ``work_limit``
+they stop at a budget of CP-SAT's deterministic time instead (its own measure of work,
+in "deterministic seconds", counted the same on every machine and load), on one
+worker: the bound is then the same on every run, bit for bit, for one OR-Tools
+version.
 
 Measured on the paper's 12 scenarios: see docs/model.md, "Lower bounds and
 best_known".
@@ -115,6 +119,28 @@ class CpsatBound:
     best_s: float
     status: str
     wall_s: float
+
+
+class _Budget:
+    """What the probes have spent: wall-clock seconds since it was made, or (with a
+    `work_limit`) CP-SAT deterministic time summed over the solves charged to it."""
+
+    def __init__(self, work_limit: float | None) -> None:
+        self.deterministic = work_limit is not None
+        self._t0 = time.perf_counter()
+        self._work = 0.0
+
+    def used(self) -> float:
+        return self._work if self.deterministic else time.perf_counter() - self._t0
+
+    def limit(self, solver: Any, amount: float) -> None:
+        if self.deterministic:
+            solver.parameters.max_deterministic_time = amount
+        else:
+            solver.parameters.max_time_in_seconds = amount
+
+    def charge(self, solver: Any) -> None:
+        self._work += float(solver.deterministic_time)
 
 
 def _seconds_down(ticks: int, ticks_per_s: int) -> float:
@@ -201,7 +227,7 @@ def _release_lp(opts_of_task: list[list[tuple[int, int, int, int, bool]]],
 
 def cpsat_lower_bound(sim_or_env: Any, time_limit_s: float = 10.0, workers: int = 1,
                       ticks_per_s: int = DEFAULT_TICKS_PER_S,
-                      hint: Any = None) -> CpsatBound:
+                      hint: Any = None, work_limit: float | None = None) -> CpsatBound:
     """A proven lower bound on the makespan of the current episode (see module doc).
 
     Args:
@@ -212,6 +238,10 @@ def cpsat_lower_bound(sim_or_env: Any, time_limit_s: float = 10.0, workers: int 
         ticks_per_s: integer time units per second.
         hint: an optional plan (cut per task, edge-major) given to the solver as a
             hint, e.g. ``best_known``'s; it only speeds up finding solutions.
+        work_limit: instead of `time_limit_s`, a budget of CP-SAT deterministic time
+            (summed over the probes; CP-SAT's own measure of work, one unit took about
+            3 s of wall time on this project's machine): the bound no longer depends
+            on the machine or its load. Needs ``workers=1``.
 
     Raises:
         UnsupportedRelaxationError: uplink traces or ``drop_late`` (module doc).
@@ -230,6 +260,17 @@ def cpsat_lower_bound(sim_or_env: Any, time_limit_s: float = 10.0, workers: int 
             f"so the CP-SAT model is no relaxation (use the LP bound)")
     if not (isinstance(ticks_per_s, int) and ticks_per_s >= 1):
         raise ValueError(f"ticks_per_s={ticks_per_s!r}: expected a whole number >= 1")
+    if work_limit is not None:
+        if not (isinstance(work_limit, (int, float)) and not isinstance(work_limit, bool)
+                and 0 < work_limit < math.inf):
+            raise ValueError(f"work_limit={work_limit!r}: expected deterministic seconds > 0")
+        if workers != 1:
+            raise ValueError(f"work_limit={work_limit!r} with workers={workers!r}: a "
+                             f"deterministic budget needs workers=1")
+    elif not (isinstance(time_limit_s, (int, float)) and not isinstance(time_limit_s, bool)
+              and 0 < time_limit_s < math.inf):
+        raise ValueError(f"time_limit_s={time_limit_s!r}: expected seconds > 0")
+    budget = _Budget(work_limit)
     t0 = time.perf_counter()
     lp = episode_lower_bound(sim)
     cuts = sim.cuts
@@ -280,7 +321,7 @@ def cpsat_lower_bound(sim_or_env: Any, time_limit_s: float = 10.0, workers: int 
     lp_ticks = max(lp_ticks, release_ticks)
     hint_plan = None if hint is None else [int(c) for c in hint]
     offset = np.concatenate([[0], np.cumsum([len(a) for a in arrivals])]).astype(int)
-    deadline = t0 + float(time_limit_s)
+    total = float(time_limit_s) if work_limit is None else float(work_limit)
 
     def solve(edges: list[int], floor: int, limit_s: float,
               probe_s: float) -> tuple[int, float, str]:
@@ -373,9 +414,9 @@ def cpsat_lower_bound(sim_or_env: Any, time_limit_s: float = 10.0, workers: int 
         lo, hi = floor, horizon
         best, name = math.nan, "UNKNOWN"
         step = max(1, lo // 200)  # first probe 0.5% above the bound, then adapt
-        stop = time.perf_counter() + float(limit_s)
+        stop = budget.used() + float(limit_s)
         while lo < hi:
-            left = stop - time.perf_counter()
+            left = stop - budget.used()
             if left <= 0.05:
                 break
             mid = min(lo + step, hi - 1) if hi - lo > 1 else lo
@@ -384,11 +425,12 @@ def cpsat_lower_bound(sim_or_env: Any, time_limit_s: float = 10.0, workers: int 
             probe.add(probe_mk >= lo)
             probe.add(probe_mk <= mid)
             solver = cp_model.CpSolver()
-            solver.parameters.max_time_in_seconds = min(left, probe_s)
+            budget.limit(solver, min(left, probe_s))
             solver.parameters.num_workers = int(workers)
             # presolve costs more than it saves on these small, tight probes
             solver.parameters.cp_model_presolve = False
             status = solver.solve(probe)
+            budget.charge(solver)
             if status == cp_model.INFEASIBLE:  # proven: every schedule needs > mid
                 lo = mid + 1
                 step *= 2
@@ -412,12 +454,12 @@ def cpsat_lower_bound(sim_or_env: Any, time_limit_s: float = 10.0, workers: int 
     bound_ticks = lp_ticks
     best_ticks, name = math.nan, "UNKNOWN"
     if len(active) > 1:
-        share = _EDGE_SHARE * float(time_limit_s) / len(active)
+        share = _EDGE_SHARE * total / len(active)
         for e in active:
             b, _, _ = solve([e], bound_ticks, share, max(0.3, min(1.0, share / 3)))
             bound_ticks = max(bound_ticks, b)
     if active:
-        left = deadline - time.perf_counter()
+        left = total - budget.used()
         bound_ticks, best_ticks, name = solve(active, bound_ticks, left,
                                               max(0.5, min(2.0, left / 4)))
     cpsat_s = _seconds_down(bound_ticks, ticks_per_s)

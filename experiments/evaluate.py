@@ -191,7 +191,8 @@ def evaluate_policies(env_kwargs: Mapping[str, Any], policies: Sequence[str],
                       plan_evaluations: int | None = 1000,
                       trust: bool = False,
                       proven_bound_s: float | None = None,
-                      warm: bool = False) -> list[PolicyResult]:
+                      warm: bool = False,
+                      proven_bound_work: float | None = None) -> list[PolicyResult]:
     """Run every policy on every seed through ``gym.make(ENV_ID, **env_kwargs)``.
 
     A policy whose action is infeasible (cloud-only at bandwidth 0) gets an infinite
@@ -205,9 +206,10 @@ def evaluate_policies(env_kwargs: Mapping[str, Any], policies: Sequence[str],
     seeds; it is never negative.
 
     The gap to the bound uses the LP bound per seed; with `proven_bound_s` (a CP-SAT
-    time limit per seed, `splitgym.baselines.cpsat`) it uses ``max(LP, CP-SAT)``,
-    falling back to the LP where the CP-SAT model is no relaxation (rate traces,
-    drops).
+    time limit per seed, `splitgym.baselines.cpsat`) or `proven_bound_work` (a budget
+    of CP-SAT deterministic time per seed instead: the same bound on every machine) it
+    uses ``max(LP, CP-SAT)``, falling back to the LP where the CP-SAT model is no
+    relaxation (rate traces, drops).
 
     With `warm`, the compiled engine is compiled (or loaded) once, with a line on stderr
     when its cache is cold (`splitgym.envs.warmup`), after every policy is built and
@@ -261,8 +263,10 @@ def evaluate_policies(env_kwargs: Mapping[str, Any], policies: Sequence[str],
                                               for r in rows]))))
     bar.close()
     bounds = seed_lower_bounds(env, seeds)
-    if proven_bound_s is not None:
-        bounds = _proven_bounds(env, seeds, bounds, proven_bound_s)
+    if proven_bound_s is not None or proven_bound_work is not None:
+        limit = ({"time_limit_s": proven_bound_s} if proven_bound_work is None
+                 else {"work_limit": proven_bound_work})
+        bounds = _proven_bounds(env, seeds, bounds, limit)
     env.close()
     sq = dict(zip(seeds, _makespans(env_kwargs, "queue_aware", seeds, results), strict=True))
     lb = float(np.mean(bounds))
@@ -280,7 +284,7 @@ def evaluate_policies(env_kwargs: Mapping[str, Any], policies: Sequence[str],
 
 
 def _proven_bounds(env: Any, seeds: Sequence[int], lp: Sequence[float],
-                   time_limit_s: float) -> list[float]:
+                   limit: Mapping[str, float]) -> list[float]:
     """max(LP, CP-SAT) per seed; the LP alone where the CP-SAT model does not apply."""
     from splitgym.baselines.cpsat import UnsupportedRelaxationError, cpsat_lower_bound
 
@@ -288,7 +292,7 @@ def _proven_bounds(env: Any, seeds: Sequence[int], lp: Sequence[float],
     for seed, b in zip(seeds, lp, strict=True):
         env.reset(seed=seed)
         try:
-            out.append(max(b, cpsat_lower_bound(env, time_limit_s=time_limit_s).bound_s))
+            out.append(max(b, cpsat_lower_bound(env, **limit).bound_s))
         except UnsupportedRelaxationError:
             out.append(b)
     return out

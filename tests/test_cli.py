@@ -61,6 +61,12 @@ def test_cli_evaluate__proven_bound_tightens_the_bound_column(tmp_path):
     gaps_lp = [float(r["gap_to_bound"]) for r in csv.DictReader(lp.open())]
     gaps_cp = [float(r["gap_to_bound"]) for r in csv.DictReader(cp.open())]
     assert all(0 <= c < g for c, g in zip(gaps_cp, gaps_lp, strict=True))
+    # a deterministic budget instead: the relaxation is as easy, so the same column
+    work = tmp_path / "work.csv"
+    res = _splitgym(*common, "--proven-bound-work", "1", "--csv", str(work))
+    assert res.returncode == 0, res.stderr
+    assert "CP-SAT 1 units of deterministic time per seed" in res.stdout
+    assert [float(r["gap_to_bound"]) for r in csv.DictReader(work.open())] == gaps_cp
     res = _splitgym("evaluate", "--proven-bound", "0", "--no-progress")
     assert res.returncode == 2
     assert "--proven-bound=0.0: expected seconds > 0" in res.stderr

@@ -104,3 +104,18 @@ def test_cpsat_bound__refuses_drops_and_rate_traces():
     env.reset(seed=0)
     with pytest.raises(UnsupportedRelaxationError, match="bandwidth_mbps: a time-varying"):
         cpsat_lower_bound(env, time_limit_s=0.1)
+
+
+def test_cpsat_bound__a_work_limit_proves_the_same_bound_on_every_run():
+    """With a budget of CP-SAT's deterministic time (one worker), the probes stop at
+    the same point whatever the machine's load, so two runs prove the same bound, bit
+    for bit. Here the budget cuts the search (no schedule found, status UNKNOWN), which
+    is where a wall-clock limit would make the bound depend on the load."""
+    env = EdgeCloudEnv(model="alexnet", bandwidth_mbps="4g", frames_per_edge=4)
+    env.reset(seed=3)
+    a = cpsat_lower_bound(env, work_limit=0.2)
+    b = cpsat_lower_bound(env, work_limit=0.2)
+    assert a.status == "UNKNOWN"
+    assert repr((a.cpsat_s, a.best_s, a.status)) == repr((b.cpsat_s, b.best_s, b.status))
+    assert a.lp_s < a.bound_s  # the probes proved more than the LP
+    assert a.bound_s <= rollout(env, make_policy("sq_lookahead"), seed=3).metrics["makespan_s"]

@@ -55,12 +55,12 @@ def _multiagent_reset(**kw):
     multiagent.env().reset(**kw)
 
 
-def _cpsat(**kw):
+def _cpsat(bound_kw=None, **kw):
     from splitgym.baselines.cpsat import cpsat_lower_bound
 
     env = EdgeCloudEnv(model="toy", **kw)
     env.reset(seed=0)
-    cpsat_lower_bound(env, time_limit_s=0.1)
+    cpsat_lower_bound(env, **(bound_kw or {"time_limit_s": 0.1}))
 
 
 def _file(name, data: bytes) -> str:
@@ -470,6 +470,16 @@ ROWS = [
     ("cpsat bound", "an episode with a time-varying uplink",
      lambda: _cpsat(n_edges=2, edge_bandwidth_mbps=["3g", [[0, 1.0]]]),
      UnsupportedRelaxationError, r"bandwidth_mbps: a time-varying uplink trace"),
+    ("cpsat bound", "a time limit that is not > 0",
+     lambda: _cpsat({"time_limit_s": 0}),
+     ValueError, r"time_limit_s=0: expected seconds > 0"),
+    ("cpsat bound", "a deterministic budget on several workers",
+     lambda: _cpsat({"work_limit": 1.0, "workers": 2}),
+     ValueError, r"work_limit=1\.0 with workers=2: a deterministic budget needs workers=1"),
+    ("cli", "splitgym evaluate --proven-bound 5 --proven-bound-work 5",
+     lambda: _cli("evaluate", "--proven-bound", "5", "--proven-bound-work", "5",
+                  "--no-progress"),
+     SystemExit, r"--proven-bound-work: not allowed with argument --proven-bound"),
     ("cli", "splitgym evaluate --proven-bound 0",
      lambda: _cli("evaluate", "--proven-bound", "0", "--no-progress"),
      SystemExit, r"--proven-bound=0\.0: expected seconds > 0"),
