@@ -40,7 +40,7 @@ from tqdm.auto import tqdm
 
 import splitgym
 from splitgym.baselines import make_policy
-from splitgym.envs.core.config import ConfigError, parse_bandwidth_mbps
+from splitgym.envs.core.config import ConfigError, is_real, parse_bandwidth_mbps
 from splitgym.envs.edge_cloud import EdgeCloudEnv
 from splitgym.envs.observation import time_scale_s
 from splitgym.envs.rollout import rollout
@@ -131,10 +131,6 @@ def check_keys(given: Mapping[str, Any], valid: Sequence[str], flag: str) -> Non
                               f"{', '.join(valid)}")
 
 
-def _is_number(x: Any) -> bool:
-    return isinstance(x, (int, float)) and not isinstance(x, bool)
-
-
 def check_hyperparams(algo: str, hp: Mapping[str, Any]) -> None:
     """Refuse unknown keys, a value of another type than the constructor's default
     (a number where it takes a number, true/false where it takes a flag), and bad
@@ -145,7 +141,7 @@ def check_hyperparams(algo: str, hp: Mapping[str, Any]) -> None:
         default = params[key].default if key in params else None
         if isinstance(default, bool) and not isinstance(value, bool):
             raise ConfigError(f"--hyperparams {key}={value!r}: expected true or false")
-        if _is_number(default) and not (_is_number(value) or isinstance(value, (list, tuple))):
+        if is_real(default) and not (is_real(value) or isinstance(value, (list, tuple))):
             raise ConfigError(f"--hyperparams {key}={value!r}: expected a number "
                               f"(default {default!r})")
     for key in ("n_envs",):
@@ -156,7 +152,7 @@ def check_hyperparams(algo: str, hp: Mapping[str, Any]) -> None:
         if key in hp and not (isinstance(hp[key], int) and not isinstance(hp[key], bool)
                               and hp[key] >= 0):
             raise ConfigError(f"--hyperparams {key}={hp[key]!r}: expected a whole number >= 0")
-    if "bc_learning_rate" in hp and not (_is_number(hp["bc_learning_rate"])
+    if "bc_learning_rate" in hp and not (is_real(hp["bc_learning_rate"])
                                          and 0 < hp["bc_learning_rate"] < math.inf):
         raise ConfigError(f"--hyperparams bc_learning_rate={hp['bc_learning_rate']!r}: "
                           f"expected a number > 0")

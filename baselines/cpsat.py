@@ -82,6 +82,8 @@ from typing import Any
 
 import numpy as np
 
+from splitgym.envs.core.config import is_real
+
 from .bounds import episode_lower_bound
 
 #: Ticks per second of the model's integer time (10 us).
@@ -261,14 +263,12 @@ def cpsat_lower_bound(sim_or_env: Any, time_limit_s: float = 10.0, workers: int 
     if not (isinstance(ticks_per_s, int) and ticks_per_s >= 1):
         raise ValueError(f"ticks_per_s={ticks_per_s!r}: expected a whole number >= 1")
     if work_limit is not None:
-        if not (isinstance(work_limit, (int, float)) and not isinstance(work_limit, bool)
-                and 0 < work_limit < math.inf):
+        if not (is_real(work_limit) and 0 < work_limit < math.inf):
             raise ValueError(f"work_limit={work_limit!r}: expected deterministic seconds > 0")
         if workers != 1:
             raise ValueError(f"work_limit={work_limit!r} with workers={workers!r}: a "
                              f"deterministic budget needs workers=1")
-    elif not (isinstance(time_limit_s, (int, float)) and not isinstance(time_limit_s, bool)
-              and 0 < time_limit_s < math.inf):
+    elif not (is_real(time_limit_s) and 0 < time_limit_s < math.inf):
         raise ValueError(f"time_limit_s={time_limit_s!r}: expected seconds > 0")
     budget = _Budget(work_limit)
     t0 = time.perf_counter()

@@ -22,7 +22,7 @@ from splitgym.profiles.cuts import (
 )
 from splitgym.profiles.schema import Profile, load_profile
 
-from .core.config import MAX_SPEED, MIN_SPEED, ConfigError, SimConfig, WorkloadConfig
+from .core.config import MAX_SPEED, MIN_SPEED, ConfigError, SimConfig, WorkloadConfig, is_real
 from .core.simulator import Simulator, TaskRecords
 from .core.traces import RateTrace, check_spec, is_constant_spec, make_trace, nominal_mbps
 from .core.workload import check_arrivals, make_arrivals
@@ -356,8 +356,7 @@ class EdgeCloudEnv(gym.Env[np.ndarray, np.int64]):
         if speed is None:
             speed = [1.0] * n_edges
         if not isinstance(speed, (list, tuple)) or len(speed) != n_edges or not all(
-                isinstance(x, (int, float)) and not isinstance(x, bool)
-                and MIN_SPEED <= x <= MAX_SPEED for x in speed):
+                is_real(x) and MIN_SPEED <= x <= MAX_SPEED for x in speed):
             raise ConfigError(f"edge_speed={speed!r}: expected {n_edges} factors > 0 (one "
                               f"per edge, each in [{MIN_SPEED:g}, {MAX_SPEED:g}])")
         rows = []

@@ -52,14 +52,15 @@ class ConfigError(ValueError):
     """An invalid configuration value; the message names the field and the value."""
 
 
-def _is_real(x: Any) -> bool:
+def is_real(x: Any) -> bool:
+    """A real number given as a number: an int or float, not a bool (nor a string)."""
     return isinstance(x, (int, float)) and not isinstance(x, bool)
 
 
 def check_rate_mbps(value: Any, field: str) -> float:
     """A rate [Mbit/s]: 0, or a finite number in [MIN_MBPS, MAX_MBPS]."""
     try:
-        ok = _is_real(value) and (value == 0 or MIN_MBPS <= value <= MAX_MBPS)
+        ok = is_real(value) and (value == 0 or MIN_MBPS <= value <= MAX_MBPS)
     except OverflowError:  # pragma: no cover - ints compare exactly with floats
         ok = False
     if not ok:
@@ -80,7 +81,7 @@ def parse_bandwidth_mbps(value: Any, field: str = "bandwidth_mbps") -> float:
         except ValueError:
             raise ConfigError(f"{field}={value!r}: expected a number of Mbit/s >= 0 or one of "
                               f"{sorted(BANDWIDTH_PRESETS_MBPS)}") from None
-    if not _is_real(value) or not math.isfinite(value) or value < 0:
+    if not is_real(value) or not math.isfinite(value) or value < 0:
         raise ConfigError(f"{field}={value!r}: expected a finite number of Mbit/s >= 0 or one "
                           f"of {sorted(BANDWIDTH_PRESETS_MBPS)}")
     return check_rate_mbps(value, field)
@@ -97,7 +98,7 @@ def _pos_int(value: Any, field: str, most: int | None = None) -> int:
 def check_number(value: Any, field: str, low: float, high: float,
                  low_open: bool = False) -> float:
     """A finite real number in [low, high] (``(low, high]`` with `low_open`)."""
-    if not _is_real(value) or not math.isfinite(value) or value > high or value < low or (
+    if not is_real(value) or not math.isfinite(value) or value > high or value < low or (
             low_open and value == low):
         raise ConfigError(f"{field}={value!r}: expected a finite number in "
                           f"{'(' if low_open else '['}{low:g}, {high:g}]")
@@ -162,7 +163,7 @@ class SimConfig:
         _pos_int(self.queue_capacity, "queue_capacity", MAX_QUEUE_CAPACITY)
         _pos_int(self.cloud_workers, "cloud_workers", MAX_CLOUD_WORKERS)
         d = self.deadline_s
-        if d is not None and (not _is_real(d) or not math.isfinite(d) or d <= 0):
+        if d is not None and (not is_real(d) or not math.isfinite(d) or d <= 0):
             raise ConfigError(f"deadline_s={d!r}: expected None or a number of seconds > 0")
         if not isinstance(self.drop_late, bool):
             raise ConfigError(f"drop_late={self.drop_late!r}: expected True or False")
@@ -172,7 +173,7 @@ class SimConfig:
             raise ConfigError(f"bandwidth_estimator={self.bandwidth_estimator!r}: expected "
                               f"'oracle' or 'ewma'")
         a = self.ewma_alpha
-        if not _is_real(a) or not 0 < a <= 1:
+        if not is_real(a) or not 0 < a <= 1:
             raise ConfigError(f"ewma_alpha={a!r}: expected a number in (0, 1]")
         if self.predictor not in ("auto", "replay", "fluid"):
             raise ConfigError(f"predictor={self.predictor!r}: expected 'auto', 'replay' or "
@@ -230,12 +231,12 @@ class WorkloadConfig:
                               f"or a dict with 'kind'")
         fps = self.fps
         if isinstance(fps, (list, tuple)):
-            if len(fps) != 2 or not all(_is_real(f) and MIN_FPS <= f <= MAX_FPS for f in fps) \
+            if len(fps) != 2 or not all(is_real(f) and MIN_FPS <= f <= MAX_FPS for f in fps) \
                     or fps[0] > fps[1]:
                 raise ConfigError(f"fps={fps!r}: expected a number > 0 or a (low, high) range "
                                   f"with 0 < low <= high, within [{MIN_FPS:g}, {MAX_FPS:g}]")
             object.__setattr__(self, "fps", (float(fps[0]), float(fps[1])))
-        elif not _is_real(fps) or not MIN_FPS <= fps <= MAX_FPS:
+        elif not is_real(fps) or not MIN_FPS <= fps <= MAX_FPS:
             raise ConfigError(f"fps={fps!r}: expected a number > 0 or a (low, high) range, "
                               f"within [{MIN_FPS:g}, {MAX_FPS:g}]")
         else:
@@ -247,10 +248,10 @@ class WorkloadConfig:
             _check_arrival_params({"kind": "bursty"}, fps_low)
         if self.phase_s is not None:
             ph = self.phase_s
-            if _is_real(ph):
+            if is_real(ph):
                 ph = (ph,) * self.n_edges
             if not isinstance(ph, (list, tuple)) or len(ph) != self.n_edges or not all(
-                    _is_real(p) and math.isfinite(p) and 0 <= p <= MAX_DWELL_S for p in ph):
+                    is_real(p) and math.isfinite(p) and 0 <= p <= MAX_DWELL_S for p in ph):
                 raise ConfigError(f"phase_s={self.phase_s!r}: expected None or {self.n_edges} "
                                   f"finite phases >= 0 (one per edge, at most "
                                   f"{MAX_DWELL_S:g} s)")
