@@ -130,9 +130,8 @@ def _select_and_publish(args: tuple[list[dict[str, Any]], str]) -> str:
             continue
         mean = record["held_out"]["learned"]["mean_s"] if info is chosen else \
             _mean_makespan(env, LearnedPolicy.load(info["run"]), HELD_OUT_SEEDS)
-        study.append({"seed": info["seed"], "steps": record["steps"] if info is chosen
-                      else _run_steps(info["run"]), "train_wall_s": info["train_wall_s"],
-                      "held_out_mean_s": mean})
+        study.append({"seed": info["seed"], "steps": _run_steps(info["run"]),
+                      "train_wall_s": info["train_wall_s"], "held_out_mean_s": mean})
     sc = record["held_out"]["single_cut"]["mean_s"]
     best = record["held_out"][record["bar"]["best_heuristic"]]["mean_s"]
     record["no_imitation"] = [dict(r, vs_single_cut=r["held_out_mean_s"] / sc - 1.0,
