@@ -24,14 +24,28 @@ DATA = Path(__file__).parent / "data"
 CASES = json.loads((DATA / "conformance_cases.json").read_text())["cases"]
 
 
+def _case_env(case, path, **kwargs):
+    """The case's env (its profile written to `path`), reset to the case's arrivals:
+    (env, obs, info)."""
+    path.write_text(json.dumps(case["profile"]))
+    env = gym.make(ENV_ID, model=str(path), **kwargs, **case["env_kwargs"])
+    obs, info = env.reset(seed=0, options={"arrival_times_s": case["arrival_times_s"]})
+    return env, obs, info
+
+
+def _assert_completion_times(case, records):
+    """Every frame's completion time as the case expects, to 1e-9."""
+    for e, (got, want) in enumerate(zip(records.per_edge("completion_s"),
+                                        case["expected"]["completion_s"], strict=True)):
+        np.testing.assert_allclose(got, want, rtol=1e-9, atol=0,
+                                   err_msg=f"{case['id']} edge {e}")
+
+
 @pytest.mark.parametrize("engine", ["python", "auto"])
 @pytest.mark.parametrize("case", CASES, ids=[c["id"] for c in CASES])
 def test_conformance__every_completion_time_matches(case, engine, tmp_path):
     # on the Python core, and on the compiled engine wherever it covers the case
-    path = tmp_path / "profile.json"
-    path.write_text(json.dumps(case["profile"]))
-    env = gym.make(ENV_ID, model=str(path), engine=engine, **case["env_kwargs"])
-    obs, info = env.reset(seed=0, options={"arrival_times_s": case["arrival_times_s"]})
+    env, obs, info = _case_env(case, tmp_path / "profile.json", engine=engine)
     equal_counts = len({len(a) for a in case["arrival_times_s"]}) == 1
     assert env.unwrapped._compiled == (engine == "auto" and equal_counts
                                        and env.unwrapped.engine == "compiled")
@@ -39,12 +53,8 @@ def test_conformance__every_completion_time_matches(case, engine, tmp_path):
     while not terminated:
         d = info["decision"]
         obs, _, terminated, _, info = env.step(case["cuts"][d["edge"]][d["frame"]])
-    records = env.unwrapped.records()
     expected = case["expected"]
-    for e, (got, want) in enumerate(zip(records.per_edge("completion_s"),
-                                        expected["completion_s"], strict=True)):
-        np.testing.assert_allclose(got, want, rtol=1e-9, atol=0,
-                                   err_msg=f"{case['id']} edge {e}")
+    _assert_completion_times(case, env.unwrapped.records())
     assert math.isclose(info["metrics"]["makespan_s"], expected["makespan_s"], rel_tol=1e-9)
     assert math.isclose(info["metrics"]["mean_latency_s"], expected["mean_latency_s"],
                         rel_tol=1e-9)
@@ -53,10 +63,7 @@ def test_conformance__every_completion_time_matches(case, engine, tmp_path):
 def test_conformance__the_compiled_engine_runs_most_cases(tmp_path):
     covered = 0
     for case in CASES:
-        path = tmp_path / f"{case['id']}.json"
-        path.write_text(json.dumps(case["profile"]))
-        env = gym.make(ENV_ID, model=str(path), **case["env_kwargs"])
-        env.reset(seed=0, options={"arrival_times_s": case["arrival_times_s"]})
+        env, _, _ = _case_env(case, tmp_path / f"{case['id']}.json")
         covered += env.unwrapped._compiled
     assert covered >= len(CASES) // 2, covered
 
@@ -81,12 +88,9 @@ SQ_CASES = json.loads((DATA / "sq_cases.json").read_text())["cases"]
 def test_sq_conformance__every_cut_and_completion_time_matches(case, engine, tmp_path):
     # Scheduling with Queuing decides every cut; both engines must make the case's cuts,
     # cut for cut, and reproduce every completion time to 1e-9
-    path = tmp_path / "profile.json"
-    path.write_text(json.dumps(case["profile"]))
-    env = gym.make(ENV_ID, model=str(path), engine=engine, **case["env_kwargs"])
+    env, obs, info = _case_env(case, tmp_path / "profile.json", engine=engine)
     policy = make_policy("queue_aware")
     expected = case["expected"]
-    obs, info = env.reset(seed=0, options={"arrival_times_s": case["arrival_times_s"]})
     assert env.unwrapped._compiled == (engine == "compiled")
     terminated = False
     while not terminated:
@@ -101,10 +105,7 @@ def test_sq_conformance__every_cut_and_completion_time_matches(case, engine, tmp
     assert got_cuts == expected["cuts"]
     assert sum(c != expected["single_cut"] for row in got_cuts for c in row) == \
         expected["tasks_not_at_single_cut"]
-    for e, (got, want) in enumerate(zip(records.per_edge("completion_s"),
-                                        expected["completion_s"], strict=True)):
-        np.testing.assert_allclose(got, want, rtol=1e-9, atol=0,
-                                   err_msg=f"{case['id']} edge {e}")
+    _assert_completion_times(case, records)
     assert math.isclose(info["metrics"]["makespan_s"], expected["makespan_s"], rel_tol=1e-9)
 
 
