@@ -610,12 +610,27 @@ def _apply_scenario(args: dict[str, Any], explicit: set[str]) -> dict[str, Any]:
     return out
 
 
+class UnknownArgumentError(ConfigError, TypeError):
+    """An `EdgeCloudEnv` (``gym.make``) argument that does not exist; the message names
+    it and the closest real one (``bandwidth`` -> ``bandwidth_mbps``). A `TypeError`, as
+    Python's own for an unknown keyword, and a `ConfigError`."""
+
+
 def _track_explicit(init: Any) -> Any:
     """Record which arguments the caller gave, so a preset fills only the others."""
     names = list(inspect.signature(init).parameters)[1:]
 
     @functools.wraps(init)
     def wrapper(self: Any, *args: Any, **kwargs: Any) -> None:
+        for key in kwargs:
+            if key not in names:
+                import difflib
+
+                close = difflib.get_close_matches(key, names, n=1, cutoff=0.5)
+                hint = f" (did you mean {close[0]!r}?)" if close else ""
+                raise UnknownArgumentError(
+                    f"EdgeCloudEnv: unexpected keyword argument {key!r}{hint}; "
+                    f"arguments: {', '.join(names)}")
         self._explicit = set(names[:len(args)]) | set(kwargs)
         init(self, *args, **kwargs)
     return wrapper

@@ -386,6 +386,11 @@ def _check_order(layers: list[Layer], names: Mapping[str, int]) -> None:
 
 # -- loading ------------------------------------------------------------------------------
 
+#: Shipped profiles for tests and examples, loadable by name but not offered to a user
+#: (an error listing the models leaves them out).
+INTERNAL_PROFILES = ("toy",)
+
+
 def shipped_profiles() -> list[str]:
     """Names of the profiles shipped with splitgym (`load_profile` takes them)."""
     pkg = resources.files("splitgym.profiles")
@@ -414,8 +419,13 @@ def load_profile(source: str | Path | Mapping[str, Any] | Profile) -> Profile:
         # a bare word is a shipped name, whatever the working directory holds
         res = resources.files("splitgym.profiles").joinpath(f"{source}.json")
         if not source or source.startswith(".") or not res.is_file():
-            raise ProfileError(f"model: no shipped profile {source!r}; shipped: "
-                               f"{shipped_profiles()} (a file is read only from a path: "
+            import difflib
+
+            names = [n for n in shipped_profiles() if n not in INTERNAL_PROFILES]
+            close = difflib.get_close_matches(source, names, n=1)
+            hint = f" (did you mean {close[0]!r}?)" if close else ""
+            raise ProfileError(f"model: no shipped profile {source!r}{hint}; shipped: "
+                               f"{names} (a file is read only from a path: "
                                f"write './{source}' or give a .json name)")
         text, origin = res.read_text(), f"shipped profile {source!r}"
     else:

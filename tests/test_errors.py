@@ -24,6 +24,7 @@ from splitgym.baselines.cpsat import UnsupportedRelaxationError
 from splitgym.envs import EdgeCloudEnv
 from splitgym.envs.core import ConfigError, InvalidActionError
 from splitgym.envs.core.traces import RateTrace, make_trace
+from splitgym.envs.edge_cloud import UnknownArgumentError
 from splitgym.envs.core.workload import _mmpp, check_generated
 from splitgym.envs.vector import EdgeCloudVectorEnv
 from splitgym.experiments.outdir import OutputError
@@ -159,6 +160,12 @@ def _agent_on(model):
     _load_agent(AGENT).check_env(EdgeCloudEnv(model=model))
 
 
+def _make_bandwidth():
+    import gymnasium as gym
+
+    gym.make("splitgym/EdgeCloud-v0", bandwidth="3g")
+
+
 def _cli(*args):
     res = subprocess.run([sys.executable, "-m", "splitgym.experiments.cli", *args],
                          capture_output=True, text=True)
@@ -223,9 +230,18 @@ ROWS = [
     ("env", "unknown scenario", lambda: EdgeCloudEnv(scenario="moon"),
      ConfigError, r"scenario='moon': expected one of"),
     ("env", "misspelled argument", lambda: EdgeCloudEnv(bandwith_mbps=3),
-     TypeError, r"unexpected keyword argument 'bandwith_mbps'"),
+     TypeError, r"unexpected keyword argument 'bandwith_mbps' \(did you mean "
+     r"'bandwidth_mbps'\?\)"),
+    ("env", "gym.make with bandwidth= (the CLI's flag name)", _make_bandwidth,
+     UnknownArgumentError, r"unexpected keyword argument 'bandwidth' \(did you mean "
+     r"'bandwidth_mbps'\?\); arguments: model, "),
     ("env", "unknown shipped model", lambda: EdgeCloudEnv(model="vgg"),
      ProfileError, r"model: no shipped profile 'vgg'; shipped: "),
+    ("env", "misspelled model (the internal toy profile is not offered)",
+     lambda: EdgeCloudEnv(model="alexnett"),
+     ProfileError, r"model: no shipped profile 'alexnett' \(did you mean 'alexnet'\?\); "
+     r"shipped: \['alexnet', 'alexnet_parallel', 'darknet19', 'googlenet', 'resnet18', "
+     r"'tiny_yolo'\] "),
     ("env", "frame rate below the minimum", lambda: EdgeCloudEnv(fps=5e-324),
      ConfigError, r"fps=5e-324: expected a number > 0 or a \(low, high\) range, within "
      r"\[0\.001, 1e\+06\]"),
