@@ -27,6 +27,17 @@ def _bandwidth(text: str) -> float:
         raise argparse.ArgumentTypeError(str(exc)) from None
 
 
+class _Parser(argparse.ArgumentParser):
+    """A usage error is one line (what is wrong, and where the options are listed), not
+    the usage block of every option followed by the error."""
+
+    def error(self, message: str) -> None:  # type: ignore[override]
+        import re
+
+        message = re.sub(r"^argument (\S+): (?=\1=)", "", message)  # said once, not twice
+        self.exit(2, f"{self.prog}: error: {message} (see '{self.prog} --help')\n")
+
+
 class _HelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
     """Shows ``(default: X)`` after every option that has a default worth showing (not
     for flags, empty lists or None, and not twice when the help already says it)."""
@@ -42,7 +53,7 @@ class _HelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
 
 def _build_parser() -> argparse.ArgumentParser:
     fmt = {"formatter_class": _HelpFormatter}
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="splitgym", description="Multi-edge / single-cloud split DNN inference: "
         "simulate, evaluate and compare schedulers.", **fmt)
     parser.add_argument("--version", action="version", version=f"splitgym {__version__}")

@@ -45,6 +45,17 @@ def test_cli_evaluate__bad_input_is_a_clear_error():
     assert "does not exist" in res.stderr
 
 
+def test_cli__a_usage_error_is_one_line_not_the_usage_block():
+    res = _splitgym("evaluate", "--bandwidth", "5g", "--no-progress")
+    assert res.returncode == 2
+    assert res.stderr.splitlines() == [
+        "splitgym evaluate: error: --bandwidth='5g': expected a number of Mbit/s >= 0 or "
+        "one of ['3g', '4g'] (see 'splitgym evaluate --help')"]
+    res = _splitgym("evaluate", "--seeds")
+    assert res.returncode == 2 and len(res.stderr.splitlines()) == 1
+    assert "argument --seeds: expected one argument" in res.stderr
+
+
 def test_cli_evaluate__proven_bound_tightens_the_bound_column(tmp_path):
     # toy at 1000 bytes/s, 1 edge x 3 frames: the CP-SAT relaxation (solved to
     # optimality in well under a second) is above the LP bound, so every policy's gap
