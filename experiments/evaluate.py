@@ -313,22 +313,26 @@ COLUMNS = ("policy", "makespan_s", "makespan_std_s", "mean_latency_s", "p95_late
 
 
 def format_table(results: Sequence[PolicyResult]) -> str:
-    """A plain-text table of the results, one row per policy. When the objective is not
+    """A plain-text table of the results, one row per policy (the ``vs best_known``
+    column only when the planner ran). When the objective is not
     the makespan, its metric comes first (``miss_rate`` for the deadline-miss rate;
     the mean latency column is marked with ``*``), and a line says which it is."""
     width = max([16] + [len(r.policy) + 1 for r in results])
     objective = results[0].objective if results else "makespan"
     first = {"deadline_miss": f" {'miss_rate':>9}"}.get(objective, "")
     lat = "mean_lat_s*" if objective == "mean_latency" else "mean_lat_s"
+    # no planner (--no-best-known): no column of nan gaps
+    known = any(math.isfinite(r.gap_to_best_known) for r in results)
     head = (f"{'policy':<{width}}{first} {'makespan_s':>12} {'± std':>8} {lat:>11} "
-            f"{'p95_lat_s':>10} {'vs S-Q':>8} {'vs bound':>9} {'vs best_known':>14}")
+            f"{'p95_lat_s':>10} {'vs S-Q':>8} {'vs bound':>9}"
+            + (f" {'vs best_known':>14}" if known else ""))
     lines = [head, "-" * len(head)]
     for r in results:
         lead = f" {r.objective_value:>9.3f}" if first else ""
         lines.append(f"{r.policy:<{width}}{lead} {r.makespan_s:>12.3f} "
                      f"{r.makespan_std_s:>8.3f} {r.mean_latency_s:>11.3f} "
-                     f"{r.p95_latency_s:>10.3f} {r.ratio_to_sq:>7.3f}x {r.gap_to_bound:>+8.1%} "
-                     f"{r.gap_to_best_known:>+13.1%}")
+                     f"{r.p95_latency_s:>10.3f} {r.ratio_to_sq:>7.3f}x {r.gap_to_bound:>+8.1%}"
+                     + (f" {r.gap_to_best_known:>+13.1%}" if known else ""))
     if objective != "makespan":
         mark = "miss_rate" if objective == "deadline_miss" else "mean_lat_s*"
         lines.append(f"objective: {OBJECTIVE_METRIC[objective][1]} ({mark}; lower is "

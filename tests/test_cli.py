@@ -69,6 +69,8 @@ def test_cli_evaluate__proven_bound_tightens_the_bound_column(tmp_path):
     res = _splitgym(*common, "--proven-bound", "2", "--csv", str(cp))
     assert res.returncode == 0, res.stderr
     assert "vs bound: to max(LP bound, CP-SAT proven bound)" in res.stdout
+    # --no-best-known: no 'vs best_known' column of nan gaps
+    assert "nan" not in res.stdout and "vs best_known" not in res.stdout
     gaps_lp = [float(r["gap_to_bound"]) for r in csv.DictReader(lp.open())]
     gaps_cp = [float(r["gap_to_bound"]) for r in csv.DictReader(cp.open())]
     assert all(0 <= c < g for c, g in zip(gaps_cp, gaps_lp, strict=True))
