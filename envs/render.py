@@ -332,5 +332,8 @@ def save_timelines(panels: Sequence[tuple[str, Snapshot]], path: str | Path) -> 
     axes[0].set_xlim(0.0, max(horizon, 1e-3) * 1.02)
     out = Path(path)
     out.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(out)
+    from splitgym.fileio import atomic_target
+
+    with atomic_target(out) as tmp:
+        fig.savefig(tmp)
     return out

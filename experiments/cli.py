@@ -322,6 +322,7 @@ def _cmd_reproduce(args: argparse.Namespace) -> int:
 def _cmd_evaluate(args: argparse.Namespace) -> int:
 
     from .evaluate import evaluate_policies, format_table, learned_notes, write_csv
+    from .outdir import check_file_writable
 
     if args.seeds < 1:
         raise ConfigError(f"--seeds={args.seeds}: expected a whole number >= 1")
@@ -341,6 +342,9 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
         env_kwargs["scenario"] = args.scenario
         env_kwargs = {k: v for k, v in env_kwargs.items()
                       if k in ("model", "scenario") or v != _EVAL_DEFAULTS.get(k)}
+    for flag in ("csv", "plot", "timeline"):  # before any computing
+        if getattr(args, flag):
+            check_file_writable(getattr(args, flag), f"--{flag}")
     policies = [p for p in args.policies.split(",") if p.strip()]
     policies += [f"agent:{a}" for a in args.agent]
     notes = learned_notes(policies, env_kwargs)  # also: an unshipped 'learned' fails now

@@ -17,6 +17,7 @@ from splitgym.baselines import POLICIES, make_policy, seed_lower_bounds
 from splitgym.baselines.planner import gap
 from splitgym.envs import ENV_ID, rollout
 from splitgym.envs.core.simulator import InvalidActionError
+from splitgym.fileio import atomic_target
 
 
 @dataclass(frozen=True)
@@ -342,7 +343,7 @@ def format_table(results: Sequence[PolicyResult]) -> str:
 
 def write_csv(results: Sequence[PolicyResult], path: str | Path) -> None:
     """Write the results with the columns of `COLUMNS`."""
-    with open(path, "w", newline="") as fh:
+    with atomic_target(path) as tmp, open(tmp, "x", newline="") as fh:
         w = csv.writer(fh)
         w.writerow(COLUMNS)
         for r in results:
@@ -370,7 +371,8 @@ def bar_plot(results: Sequence[PolicyResult], path: str | Path, title: str) -> N
     ax.set_title(title)
     ax.tick_params(axis="x", rotation=30)
     fig.tight_layout()
-    fig.savefig(path, dpi=110)
+    with atomic_target(path) as tmp:
+        fig.savefig(tmp, dpi=110)
     plt.close(fig)
 
 

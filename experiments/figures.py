@@ -16,6 +16,8 @@ from typing import Any
 
 import numpy as np
 
+from splitgym.fileio import atomic_target
+
 from . import paper
 from .audit import label
 
@@ -70,8 +72,8 @@ FIG_FILES: dict[str, str] = {
 
 
 def write_csv(path: Path, columns: Sequence[str], rows: Iterable[Mapping[str, Any]]) -> None:
-    """One CSV with a header row; floats to 6 significant digits."""
-    with path.open("w", newline="") as fh:
+    """One CSV with a header row; floats to 6 significant digits (written atomically)."""
+    with atomic_target(path) as tmp, open(tmp, "x", newline="") as fh:
         w = csv.DictWriter(fh, fieldnames=list(columns))
         w.writeheader()
         for r in rows:
@@ -148,7 +150,8 @@ def fig_bars(res: Any, models: Sequence[str], policies: Sequence[str], out: Path
     fig.legend(*axes[0].get_legend_handles_labels(), loc="lower center", ncol=6,
                fontsize=8, bbox_to_anchor=(0.5, -0.1))
     fig.tight_layout()
-    fig.savefig(out / f"{name}.png", dpi=110, bbox_inches="tight")
+    with atomic_target(out / f"{name}.png") as tmp:
+        fig.savefig(tmp, dpi=110, bbox_inches="tight")
     plt.close(fig)
     write_csv(out / f"{name}.csv", ("model", "network", "policy", "speedup", "speedup_std",
                                      "paper_speedup"), rows)
@@ -225,7 +228,8 @@ def fig_lines(res: Any, group: str, model: str, xs: Sequence[Any], policies: Seq
     ax.legend(fontsize=7.5, ncol=3, loc="upper center", bbox_to_anchor=(0.5, -0.12),
               title=note or None, title_fontsize=8)
     fig.tight_layout()
-    fig.savefig(out / f"{name}.png", dpi=110, bbox_inches="tight")
+    with atomic_target(out / f"{name}.png") as tmp:
+        fig.savefig(tmp, dpi=110, bbox_inches="tight")
     plt.close(fig)
     write_csv(out / f"{name}.csv", ("model", group, "policy", "speedup", "speedup_std",
                                      "makespan_s", "feasible"), rows)

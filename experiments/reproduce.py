@@ -24,12 +24,13 @@ from splitgym.baselines.planner import BestKnown, gap
 from splitgym.envs.core.simulator import InvalidActionError
 from splitgym.envs.edge_cloud import EdgeCloudEnv
 from splitgym.envs.rollout import rollout
+from splitgym.fileio import write_atomic
 from splitgym.profiles.paperfit import CALIBRATIONS, fit_provenance
 from splitgym.profiles.schema import load_profile
 
 from . import audit, figures, paper
 from .audit import LABELS, label  # noqa: F401  (LABELS: re-exported)
-from .outdir import atomic_output, owned_names
+from .outdir import atomic_output
 
 LEARNED = "learned"
 POLICIES: tuple[str, ...] = PAPER_POLICIES + YARDSTICKS + (LEARNED,)
@@ -501,7 +502,13 @@ class Reproduction:
     calibration: str = "default"
 
 
-@atomic_output("out_dir", owned=owned_names(r"(table\d+|fig\d+|report|README)[._]"))
+#: Every file `reproduce` may write in its results folder (the figures' plots and data).
+RESULT_FILES: tuple[str, ...] = ("table1.csv", "table1.md", "table1_calibrations.csv",
+                                 "report.md", "README.md") + tuple(
+    f"{f}.{e}" for f in figures.FIG_FILES for e in ("png", "csv"))
+
+
+@atomic_output("out_dir", names=RESULT_FILES, writer="splitgym reproduce")
 def reproduce(out_dir: str | Path = "results", seeds: Sequence[int] = range(5),
               workers: int = 2, progress: bool = True,
               models: Sequence[str] = paper.MODELS, frames_per_edge: int = 30,
@@ -511,7 +518,8 @@ def reproduce(out_dir: str | Path = "results", seeds: Sequence[int] = range(5),
     """Run everything under `calibration` and write Table 1, Figures 2-7, report.md and a
     README to `out_dir`; with `compare`, Table 1's paper policies also under the other
     calibration, side by side. `out_dir` is checked writable first and written whole or
-    not at all (see `splitgym.experiments.outdir`)."""
+    not at all, and only files that `RESULT_FILES` names and its manifest says it wrote
+    are replaced (see `splitgym.experiments.outdir`)."""
     t0 = time.perf_counter()
     unknown = [m for m in models if m not in paper.MODELS]
     if unknown:
@@ -527,7 +535,7 @@ def reproduce(out_dir: str | Path = "results", seeds: Sequence[int] = range(5),
     rows = table1_rows(res, models)
     figures.write_csv(out / "table1.csv", TABLE1_COLUMNS, rows)
     table_md = table1_markdown(rows, models)
-    (out / "table1.md").write_text(table_md)
+    write_atomic(out / "table1.md", table_md)
     cal_rows = calibration_rows(res, models, calibration, other)
     figures.write_csv(out / "table1_calibrations.csv", CALIBRATION_COLUMNS, cal_rows)
     cal_md = calibrations_markdown(cal_rows)
@@ -593,11 +601,11 @@ def reproduce(out_dir: str | Path = "results", seeds: Sequence[int] = range(5),
         far[other] = audit.far_cells(res, ALT_TABLE1, models, o["edge_device"],
                                      o["cloud_device"], frames, n_edges)
     wall = time.perf_counter() - t0
-    (out / "report.md").write_text(report_markdown(
+    write_atomic(out / "report.md", report_markdown(
         res, models, table_md, claim_rows, figs, wall, edges, bandwidths, calibration, other,
         cal_md, far, readings, frames))
     files = ["table1.csv", "table1.md", "table1_calibrations.csv", "report.md"] + [
         f"{f}.{e}" for f in figs for e in ("png", "csv")]
     files.append("README.md")
-    (out / "README.md").write_text(figures.results_readme(out, files, calibration))
+    write_atomic(out / "README.md", figures.results_readme(out, files, calibration))
     return Reproduction(out, res, rows, claim_rows, wall, files, calibration)

@@ -1,4 +1,5 @@
-"""Results folders are written whole or not at all (``splitgym reproduce --out``)."""
+"""Results folders are written file by file, atomically, and never take a user's file
+(``splitgym reproduce --out``)."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from splitgym.experiments import reproduce as reproduce_mod
-from splitgym.experiments.outdir import OutputError, atomic_output, owned_names
+from splitgym.experiments.outdir import MANIFEST, OutputError, atomic_output, read_manifest
 
 TINY = dict(seeds=[0], workers=1, progress=False, models=("alexnet",), frames_per_edge=2,
             edges=(1,), bandwidths=(1.1,))
@@ -23,27 +24,33 @@ class _Done:
     out_dir: Path
 
 
-def _writer(fail_after: int | None = None, exc: BaseException | None = None):
-    """A toy writer of a.txt, b.txt, c.txt that raises `exc` after `fail_after` files."""
+def _writer(fail_after: int | None = None, exc: BaseException | None = None,
+            files=("a.txt", "b.txt", "c.txt"), text="new"):
+    """A toy writer of `files` that raises `exc` after `fail_after` files."""
 
-    @atomic_output("out_dir", owned=owned_names(r"[abc]\.txt$"))
+    @atomic_output("out_dir", names=("a.txt", "b.txt", "c.txt"))
     def write(out_dir):
-        out_dir.mkdir(parents=True, exist_ok=True)
-        for i, name in enumerate(("a.txt", "b.txt", "c.txt")):
+        assert out_dir.is_dir()
+        for i, name in enumerate(files):
             if i == fail_after:
                 (out_dir / name).open("w").close()  # a 0-byte file, as on a full disk
                 raise exc
-            (out_dir / name).write_text("new")
+            (out_dir / name).write_text(text)
         return _Done(out_dir)
 
     return write
 
 
 def _old_results(out: Path) -> dict[str, str]:
-    out.mkdir()
-    for name in ("a.txt", "b.txt", "c.txt", "notes.md"):
-        (out / name).write_text(f"old {name}")
-    return {p.name: p.read_text() for p in out.iterdir()}
+    """A folder of a.txt, b.txt, c.txt written by a previous run, and the user's own
+    notes.md; its files' contents by name."""
+    _writer(text="old")(out)
+    (out / "notes.md").write_text("old notes.md")
+    return _contents(out)
+
+
+def _contents(out: Path) -> dict[str, str]:
+    return {p.name: p.read_bytes() for p in out.iterdir()}
 
 
 @pytest.mark.parametrize("exc", [KeyboardInterrupt(), OSError(errno.ENOSPC, "No space left "
@@ -53,20 +60,37 @@ def test_atomic_output__a_failure_while_writing_leaves_the_old_results(tmp_path,
     before = _old_results(out)
     with pytest.raises(type(exc) if isinstance(exc, KeyboardInterrupt) else OutputError):
         _writer(fail_after=1, exc=exc)(out)
-    assert {p.name: p.read_text() for p in out.iterdir()} == before
+    assert _contents(out) == before
     assert sorted(p.name for p in tmp_path.iterdir()) == ["results"]  # no partial folder
 
 
-def test_atomic_output__a_finished_write_replaces_only_the_owned_files(tmp_path):
+def test_atomic_output__a_finished_write_replaces_only_the_files_it_wrote(tmp_path):
     out = tmp_path / "results"
     _old_results(out)
-    (out / "z.txt").write_text("stale")
-    done = _writer()(out)
+    (out / "z.txt").write_text("the user's")
+    done = _writer(files=("a.txt", "b.txt"))(out)  # c.txt: an earlier run's, now stale
     assert done.out_dir == out
-    assert {p.name: p.read_text() for p in out.iterdir()} == {
-        "a.txt": "new", "b.txt": "new", "c.txt": "new", "notes.md": "old notes.md",
-        "z.txt": "stale"}
+    assert _contents(out) == {"a.txt": b"new", "b.txt": b"new", "notes.md": b"old notes.md",
+                              "z.txt": b"the user's", MANIFEST: (out / MANIFEST).read_bytes()}
+    assert sorted(read_manifest(out)) == ["a.txt", "b.txt"]
     assert sorted(p.name for p in tmp_path.iterdir()) == ["results"]
+
+
+def test_atomic_output__a_users_file_of_a_name_it_writes_is_refused_before_computing(
+        tmp_path):
+    out = tmp_path / "results"
+    out.mkdir()
+    (out / "b.txt").write_text("mine")
+    with pytest.raises(OutputError, match=r"b\.txt exist\(s\) there and "
+                                          r"\.splitgym-manifest\.json does not list them"):
+        _writer(exc=AssertionError("computed"), fail_after=0)(out)
+    assert _contents(out) == {"b.txt": b"mine"}
+    # a file splitgym wrote but the user edited since is the user's now
+    _writer()(tmp_path / "r2")
+    (tmp_path / "r2" / "a.txt").write_text("edited")
+    with pytest.raises(OutputError, match=r"a\.txt exist\(s\)"):
+        _writer()(tmp_path / "r2")
+    assert (tmp_path / "r2" / "a.txt").read_text() == "edited"
 
 
 def test_atomic_output__full_disk_message_is_one_line(tmp_path):
@@ -77,6 +101,41 @@ def test_atomic_output__full_disk_message_is_one_line(tmp_path):
                                f"(c.txt): No space left on device; the old results are "
                                f"untouched")
     assert not (tmp_path / "r").exists()
+
+
+def test_atomic_output__stale_partials_of_killed_runs_are_removed(tmp_path):
+    out = tmp_path / "results"
+    _old_results(out)
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
+                          capture_output=True, text=True, check=True).stdout.strip()
+    (out / f".results.partial-{dead}-0123abcd").mkdir()
+    (out / f".a.txt.tmp-{dead}-0123abcd.txt").write_text("half")
+    (tmp_path / f".results.partial-{dead}-89abcdef").mkdir()  # an older version's
+    alive = out / f".results.partial-{os.getpid()}-00000000"  # a running one's: kept
+    alive.mkdir()
+    _writer()(out)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["results"]
+    assert sorted(p.name for p in out.iterdir()) == sorted(
+        [MANIFEST, "a.txt", "b.txt", "c.txt", "notes.md", alive.name])
+
+
+def test_atomic_output__the_folder_always_exists_and_each_file_is_whole(tmp_path,
+                                                                         monkeypatch):
+    """During the commit, every rename leaves the folder there with whole files."""
+    out = tmp_path / "results"
+    _old_results(out)
+    seen = []
+    real = os.replace
+
+    def watch(src, dst):
+        real(src, dst)
+        seen.append(sorted((p.name, p.read_text()) for p in out.iterdir() if p.is_file()
+                           and p.name != MANIFEST))
+
+    monkeypatch.setattr(os, "replace", watch)
+    _writer()(out)
+    assert seen and all(("notes.md", "old notes.md") in s for s in seen)
+    assert all({t for n, t in s if n != "notes.md"} <= {"old", "new"} for s in seen)
 
 
 def _no_compute(*_a, **_k):
@@ -106,10 +165,19 @@ def test_reproduce__read_only_parent_fails_before_computing(tmp_path, monkeypatc
         ro.chmod(0o700)
 
 
-def test_reproduce__failure_while_writing_leaves_old_results_untouched(tmp_path,
-                                                                        monkeypatch):
+#: The issue's example: a user's files whose names look like the results' (issue 20)
+USER_FILES = ("README_notes.txt", "report_final.docx", "fig10_mine.png",
+              "table9_budget.xlsx", "report.md.bak", "notes.md")
+
+
+def test_reproduce__keeps_the_users_files_and_a_failure_leaves_old_results(tmp_path,
+                                                                           monkeypatch):
     out = tmp_path / "results"
-    before = _old_results(out)
+    reproduce_mod.reproduce(out, **TINY)
+    for name in USER_FILES:
+        (out / name).write_text(f"the user's {name}")
+    (out / "table1.md").write_text((out / "table1.md").read_text())  # unchanged: ours
+    before = _contents(out)
     real = reproduce_mod.figures.fig_lines
 
     def full_disk(*a, **k):
@@ -120,14 +188,28 @@ def test_reproduce__failure_while_writing_leaves_old_results_untouched(tmp_path,
     with pytest.raises(OutputError, match="No space left on device; the old results are "
                                           "untouched"):
         reproduce_mod.reproduce(out, **TINY)
-    assert {p.name: p.read_text() for p in out.iterdir()} == before
+    assert _contents(out) == before
     assert sorted(p.name for p in tmp_path.iterdir()) == ["results"]
     monkeypatch.setattr(reproduce_mod.figures, "fig_lines", real)
     rep = reproduce_mod.reproduce(out, **TINY)
     assert rep.out_dir == out and (out / "table1.csv").read_text().startswith("model,")
-    assert (out / "notes.md").read_text() == "old notes.md"  # the user's own file stays
-    assert (out / "a.txt").read_text() == "old a.txt"  # not a name reproduce writes
+    for name in USER_FILES:
+        assert (out / name).read_text() == f"the user's {name}"
+    assert set(read_manifest(out)) == set(rep.files)
+    assert sorted(p.name for p in out.iterdir()) == sorted(
+        [*USER_FILES, *rep.files, MANIFEST])
     assert sorted(p.name for p in tmp_path.iterdir()) == ["results"]
+
+
+def test_reproduce__a_users_readme_is_refused_before_computing(tmp_path, monkeypatch):
+    """``--out .`` in a project folder: its README.md is the user's."""
+    monkeypatch.setattr(reproduce_mod, "run", _no_compute)
+    (tmp_path / "README.md").write_text("my project")
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(OutputError, match=r"--out='.*': README\.md exist\(s\) there .*"
+                                          r"nothing was computed"):
+        reproduce_mod.reproduce(".", **TINY)
+    assert _contents(tmp_path) == {"README.md": b"my project"}
 
 
 def test_cli_reproduce__unwritable_out_is_one_line(tmp_path):
@@ -137,3 +219,33 @@ def test_cli_reproduce__unwritable_out_is_one_line(tmp_path):
                          capture_output=True, text=True, timeout=120)
     assert res.returncode == 2 and "Traceback" not in res.stderr
     assert res.stderr.count("\n") == 1 and "is not a folder" in res.stderr
+
+
+@pytest.mark.parametrize("flag", ["--csv", "--plot", "--timeline"])
+def test_cli_evaluate__unwritable_output_file_fails_before_computing(tmp_path, monkeypatch,
+                                                                     capsys, flag):
+    """(Root writes into read-only folders, so the unwritable place is under a file.)"""
+    from splitgym.experiments import cli
+    from splitgym.experiments import evaluate as evaluate_mod
+
+    monkeypatch.setattr(evaluate_mod, "evaluate_policies", _no_compute)
+    (tmp_path / "file").write_text("x")
+    target = tmp_path / "file" / "out.csv"
+    assert cli.main(["evaluate", "--seeds", "1", "--no-progress", flag, str(target)]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and f"{flag}='{target}'" in err and "is not a folder" in err
+    assert cli.main(["evaluate", "--seeds", "1", "--no-progress", flag, str(tmp_path)]) == 2
+    assert "is a folder; expected a file name" in capsys.readouterr().err
+
+
+def test_write_atomic__a_failed_write_leaves_the_old_file_and_no_temporary(tmp_path):
+    from splitgym.fileio import atomic_target, write_atomic
+
+    path = tmp_path / "validation.json"
+    write_atomic(path, "old")
+    with pytest.raises(RuntimeError), atomic_target(path) as tmp:
+        tmp.write_text("half")
+        raise RuntimeError("killed")
+    assert path.read_text() == "old" and sorted(tmp_path.iterdir()) == [path]
+    write_atomic(path, b"new")
+    assert path.read_text() == "new" and sorted(tmp_path.iterdir()) == [path]
