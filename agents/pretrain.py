@@ -536,6 +536,10 @@ def publish(info: dict[str, Any], out: Path) -> dict[str, Any]:
     scenario = f"{model}-{bandwidth}"
     agent = LearnedPolicy.load(run)
     record: dict[str, Any] = {"algo": "maskable_ppo", "scenario": scenario, "model": model,
+                              # the conditions it was trained under: `splitgym evaluate
+                              # --agent` evaluates it under them unless told otherwise
+                              "env_kwargs": info["config"]["env_kwargs"],
+                              "randomize": bool(info["config"].get("randomize")),
                               "steps": info["config"]["total_timesteps"],
                               "seed": info["config"]["seed"],
                               "vec": info["config"].get("vec"),

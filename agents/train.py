@@ -40,7 +40,12 @@ from tqdm.auto import tqdm
 
 import splitgym
 from splitgym.baselines import make_policy
-from splitgym.envs.core.config import ConfigError, is_real, parse_bandwidth_mbps
+from splitgym.envs.core.config import (
+    BANDWIDTH_PRESETS_MBPS,
+    ConfigError,
+    is_real,
+    parse_bandwidth_mbps,
+)
 from splitgym.envs.edge_cloud import EdgeCloudEnv
 from splitgym.envs.observation import time_scale_s
 from splitgym.envs.rollout import rollout
@@ -68,7 +73,9 @@ def scenario_name(model: str, bandwidth: str | float | None, randomize: bool = F
         return f"{model}-{preset}"
     if isinstance(bandwidth, str) and bandwidth.lower() in ("3g", "4g"):
         return f"{model}-{bandwidth.lower()}"
-    return f"{model}-{parse_bandwidth_mbps(bandwidth):g}mbps"
+    mbps = parse_bandwidth_mbps(bandwidth)
+    named = [k for k, v in BANDWIDTH_PRESETS_MBPS.items() if v == mbps]  # 1.1 is 3g
+    return f"{model}-{named[0]}" if named else f"{model}-{mbps:g}mbps"
 
 
 def load_hyperparams(algo: str, scenario: str,
@@ -487,7 +494,7 @@ def behaviour_cloning(model: Any, env_kwargs: Mapping[str, Any], randomize: bool
 
 # -- entry points ----------------------------------------------------------------------
 
-def train(algo: str, model: str = "alexnet", bandwidth: str | float | None = "3g",
+def train(algo: str, model: str = "alexnet", bandwidth: str | float | None = "4g",
           timesteps: int = 200_000, seed: int = 0, env_kwargs: Mapping[str, Any] | None = None,
           hyperparams: Mapping[str, Any] | None = None, randomize: bool = False,
           run_root: str | Path = "runs", vec: str = "auto", checkpoint_freq: int = 20_000,
@@ -503,12 +510,13 @@ def train(algo: str, model: str = "alexnet", bandwidth: str | float | None = "3g
     removed again, so a run folder always holds something to resume or use."""
     check_keys(env_kwargs or {}, env_kwarg_keys(), "--env-kwargs")
     preset = (env_kwargs or {}).get("scenario")
-    scenario = scenario_name(model, bandwidth, randomize, preset)
     kwargs: dict[str, Any] = {"model": model}
     if bandwidth is not None and preset is None:
         kwargs["bandwidth_mbps"] = parse_bandwidth_mbps(bandwidth)
     kwargs.update(env_kwargs or {})
     probe = EdgeCloudEnv(**kwargs)  # validate every env argument before any work
+    # a profile file (./mynet.json) names its run by the model it profiles
+    scenario = scenario_name(probe.profile.model, bandwidth, randomize, preset)
     vec = vec_kind(kwargs, randomize, vec)
     hp = load_hyperparams(algo, scenario, hyperparams, vec)
     for flag, value in (("--timesteps", timesteps), ("--checkpoint-freq", checkpoint_freq),

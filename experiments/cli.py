@@ -51,6 +51,19 @@ class _HelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
         return super()._get_help_string(action)
 
 
+#: --bandwidth's default on every command (and the env's own): 4G.
+DEFAULT_BANDWIDTH_MBPS = 5.85
+
+
+def _device_flags(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--edge-device", default=None, metavar="NAME",
+                        help="the profile's device the edges run on (default: the "
+                        "profile's default_edge)")
+    parser.add_argument("--cloud-device", default=None, metavar="NAME",
+                        help="the profile's device the cloud runs on (default: the "
+                        "profile's default_cloud)")
+
+
 def _build_parser() -> argparse.ArgumentParser:
     fmt = {"formatter_class": _HelpFormatter}
     parser = _Parser(
@@ -83,8 +96,9 @@ def _build_parser() -> argparse.ArgumentParser:
                         f"{_LEARNED_NOTE}", **fmt)
     ev.add_argument("--model", default="alexnet",
                     help="shipped profile name or path to a profile JSON")
-    ev.add_argument("--bandwidth", type=_bandwidth, default=5.85, metavar="MBPS",
-                    help="uplink Mbit/s, or 3g (1.1) / 4g (5.85) (default: 4g)")
+    ev.add_argument("--bandwidth", type=_bandwidth, default=DEFAULT_BANDWIDTH_MBPS,
+                    metavar="MBPS", help="uplink Mbit/s, or 3g (1.1) / 4g (5.85) (default: "
+                    "4g, as train; with --agent: the agent's own)")
     ev.add_argument("--policies", default="edge_only,cloud_only,single_cut,queue_aware",
                     help="comma-separated policy names; fixed:<cut> for a fixed cut; "
                     "learned for the shipped agent of this model and conditions")
@@ -102,8 +116,13 @@ def _build_parser() -> argparse.ArgumentParser:
                     help="a scenario preset (paper-3g, paper-4g, cellular-markov, rush-hour, "
                     "mixed-fleet); it sets the conditions the flags above leave at their "
                     "defaults")
+    _device_flags(ev)
+    ev.add_argument("--env-kwargs", nargs="*", default=[], metavar="KEY=VALUE",
+                    help="other EdgeCloudEnv arguments, e.g. fps=10 arrivals=poisson")
     ev.add_argument("--agent", action="append", default=[], metavar="RUN_DIR_OR_ZIP",
-                    help="add a trained agent (repeatable)")
+                    help="add a trained agent (repeatable); the conditions it was trained "
+                    "under (its config.yml or card) are the evaluation's, except those "
+                    "given as flags here (with a warning)")
     ev.add_argument("--trust-agent", action="store_true",
                     help="load agent files with full unpickling (SB3's own loader), which "
                     "runs any code the file holds: only for files you trust. Without it, "
@@ -147,7 +166,10 @@ def _build_parser() -> argparse.ArgumentParser:
     tr.add_argument("--algo", default="maskable_ppo",
                     choices=("maskable_ppo", "ppo", "dqn", "a2c"), help="the algorithm")
     tr.add_argument("--model", default="alexnet", help="shipped profile name or path")
-    tr.add_argument("--bandwidth", default="3g", help="3g, 4g or Mbit/s")
+    tr.add_argument("--bandwidth", type=_bandwidth, default=DEFAULT_BANDWIDTH_MBPS,
+                    metavar="MBPS", help="uplink Mbit/s, or 3g (1.1) / 4g (5.85) "
+                    "(default: 4g, as evaluate)")
+    _device_flags(tr)
     tr.add_argument("--timesteps", type=int, default=None,
                     help="total environment steps (default: 200000; with --resume: the "
                     "run's own total, and a larger value extends the run)")
@@ -243,14 +265,10 @@ def _build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-_EVAL_DEFAULTS = {"bandwidth_mbps": 5.85, "n_edges": 5, "frames_per_edge": 30,
-                  "queue_capacity": 20, "cloud_workers": 1, "uplink": "per_edge",
-                  "objective": "makespan"}
-
-
 #: train options that --resume does not take: the run's config.yml fixes them.
 _FIXED_BY_RUN = ("algo", "model", "bandwidth", "seed", "env_kwargs", "hyperparams",
-                 "scenario", "randomize", "runs", "vec", "checkpoint_freq", "eval_freq")
+                 "scenario", "randomize", "runs", "vec", "checkpoint_freq", "eval_freq",
+                 "edge_device", "cloud_device")
 
 
 def _given(argv: Sequence[str]) -> set[str]:
@@ -283,6 +301,7 @@ def _cmd_train(args: argparse.Namespace) -> int:
         env_kwargs = parse_kv(args.env_kwargs, "--env-kwargs")
         if args.scenario:
             env_kwargs["scenario"] = args.scenario
+        env_kwargs.update(_devices(args))
         hyperparams = parse_kv(args.hyperparams, "--hyperparams")
         torch.set_num_threads(max(1, args.threads))
         run = train(args.algo, args.model, args.bandwidth,
@@ -293,6 +312,12 @@ def _cmd_train(args: argparse.Namespace) -> int:
                     progress=not args.no_progress)
     print(f"run folder: {run}")
     return 0
+
+
+def _devices(args: argparse.Namespace) -> dict[str, str]:
+    """--edge-device / --cloud-device as env arguments (those given)."""
+    return {k: getattr(args, k) for k in ("edge_device", "cloud_device")
+            if getattr(args, k, None) is not None}
 
 
 def _cmd_reproduce(args: argparse.Namespace) -> int:
@@ -334,17 +359,16 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
     if args.plan_evaluations < 0:
         raise ConfigError(f"--plan-evaluations={args.plan_evaluations}: expected a whole "
                           f"number >= 0")
-    env_kwargs = {"model": args.model, "bandwidth_mbps": args.bandwidth,
-                  "n_edges": args.n_edges, "frames_per_edge": args.frames,
-                  "queue_capacity": args.queue_capacity, "cloud_workers": args.cloud_workers,
-                  "uplink": args.uplink, "objective": args.objective}
-    if args.scenario:
-        env_kwargs["scenario"] = args.scenario
-        env_kwargs = {k: v for k, v in env_kwargs.items()
-                      if k in ("model", "scenario") or v != _EVAL_DEFAULTS.get(k)}
+    env_kwargs, explicit = _eval_env_kwargs(args)
     for flag in ("csv", "plot", "timeline"):  # before any computing
         if getattr(args, flag):
             check_file_writable(getattr(args, flag), f"--{flag}")
+    if args.agent:
+        from .evaluate import AgentConditionsWarning, conditions_for_agents
+
+        env_kwargs, told = conditions_for_agents(env_kwargs, explicit, args.agent)
+        for line in told:
+            warnings.warn(line, AgentConditionsWarning, stacklevel=1)
     policies = [p for p in args.policies.split(",") if p.strip()]
     policies += [f"agent:{a}" for a in args.agent]
     notes = learned_notes(policies, env_kwargs)  # also: an unshipped 'learned' fails now
@@ -356,13 +380,8 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
                                 else args.plan_evaluations,
                                 proven_bound_s=args.proven_bound,
                                 proven_bound_work=args.proven_bound_work, warm=True)
-    if args.scenario:
-        print(f"model={args.model} scenario={args.scenario} "
-              f"seeds={args.seed_offset}..{args.seed_offset + args.seeds - 1}")
-    else:
-        print(f"model={args.model} bandwidth={args.bandwidth} Mbit/s edges={args.n_edges} "
-              f"frames/edge={args.frames} C={args.queue_capacity} uplink={args.uplink} "
-              f"seeds={args.seed_offset}..{args.seed_offset + args.seeds - 1}")
+    print(_conditions_line(env_kwargs) + f" seeds={args.seed_offset}.."
+          f"{args.seed_offset + args.seeds - 1}")
     print(format_table(results))
     if args.proven_bound is not None or args.proven_bound_work is not None:
         budget = (f"{args.proven_bound:g} s" if args.proven_bound is not None else
@@ -382,8 +401,8 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
     if args.plot:
         from .evaluate import bar_plot
 
-        where = args.scenario or f"{args.bandwidth} Mbit/s"
-        bar_plot(results, args.plot, f"{args.model}, {where}")
+        where = env_kwargs.get("scenario") or f"{env_kwargs.get('bandwidth_mbps')} Mbit/s"
+        bar_plot(results, args.plot, f"{env_kwargs['model']}, {where}")
         print(f"wrote {args.plot}")
     if args.timeline:
         from .evaluate import timeline_plot
@@ -391,6 +410,56 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
         print(f"wrote {timeline_plot(env_kwargs, policies, args.seed_offset, args.timeline)}")
     print(f"({time.perf_counter() - t0:.2f} s)")
     return 0
+
+
+#: evaluate's flags for EdgeCloudEnv arguments: argument -> flag (its dest)
+_EVAL_FLAGS = {"model": "model", "bandwidth_mbps": "bandwidth", "n_edges": "n_edges",
+               "frames_per_edge": "frames", "queue_capacity": "queue_capacity",
+               "cloud_workers": "cloud_workers", "uplink": "uplink",
+               "objective": "objective", "scenario": "scenario",
+               "edge_device": "edge_device", "cloud_device": "cloud_device"}
+
+
+def _eval_env_kwargs(args: argparse.Namespace) -> tuple[dict[str, object], set[str]]:
+    """evaluate's env arguments and those the user gave (flags, --env-kwargs). With a
+    --scenario, the preset sets what the flags leave at their defaults."""
+    given = _given(args.argv)
+    explicit = {k for k, flag in _EVAL_FLAGS.items() if flag in given}
+    env_kwargs = {k: getattr(args, flag) for k, flag in _EVAL_FLAGS.items()
+                  if getattr(args, flag) is not None}
+    if args.env_kwargs:
+        from splitgym.agents.train import check_keys, env_kwarg_keys, parse_kv
+
+        extra = parse_kv(args.env_kwargs, "--env-kwargs")
+        check_keys(extra, env_kwarg_keys(), "--env-kwargs")
+        twice = sorted(set(extra) & explicit)
+        if twice:
+            raise ConfigError(f"--env-kwargs {twice[0]}=...: also given as a flag; give "
+                              f"it once")
+        env_kwargs.update(extra)
+        explicit |= set(extra)
+    if args.scenario:
+        env_kwargs = {k: v for k, v in env_kwargs.items() if k in explicit or k == "model"}
+    return env_kwargs, explicit
+
+
+def _conditions_line(env_kwargs: dict[str, object]) -> str:
+    """``model=alexnet bandwidth=5.85 Mbit/s edges=5 ...``: the conditions the env
+    resolves (a preset's, an agent's), for the table's heading."""
+    from splitgym.envs.edge_cloud import EdgeCloudEnv
+
+    env = EdgeCloudEnv(**env_kwargs)
+    sim, work = env.sim_config, env.workload
+    line = f"model={env_kwargs['model']}"
+    if env.scenario:
+        line += f" scenario={env.scenario}"
+    line += (f" bandwidth={sim.bandwidth_mbps:g} Mbit/s edges={work.n_edges} "
+             f"frames/edge={work.frames_per_edge} C={sim.queue_capacity} "
+             f"uplink={sim.uplink}")
+    if sim.cloud_workers != 1:
+        line += f" cloud_workers={sim.cloud_workers}"
+    devices = {k: env_kwargs[k] for k in ("edge_device", "cloud_device") if k in env_kwargs}
+    return line + "".join(f" {k}={v}" for k, v in devices.items())
 
 
 def _cmd_profile(args: argparse.Namespace) -> int:
@@ -476,10 +545,12 @@ def _one_line_warnings(command: str) -> None:
     others as Python shows them."""
     from splitgym.agents.safe_load import AgentModelWarning
 
+    from .evaluate import AgentConditionsWarning
+
     default = warnings.showwarning
 
     def show(message, category, filename, lineno, file=None, line=None):  # noqa: ANN001
-        if issubclass(category, AgentModelWarning):
+        if issubclass(category, (AgentModelWarning, AgentConditionsWarning)):
             print(f"splitgym {command}: warning: {message}", file=file or sys.stderr)
         else:
             default(message, category, filename, lineno, file, line)

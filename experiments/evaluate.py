@@ -166,13 +166,108 @@ def shipped_training_note(names: Sequence[str]) -> str:
 
 
 def _how_trained_run(path: Path) -> str:
+    import json
+
     import yaml
+
+    card = path.with_suffix(".json")
+    if path.suffix == ".zip" and card.is_file():  # a shipped agent's zip and its card
+        record = json.loads(card.read_text())
+        md = path.with_suffix(".md")
+        return training_phrase(str(record.get("algo", "?")), record.get("imitation"),
+                               md.read_text() if md.is_file() else "")
 
     for cfg in (path / "config.yml", path.parent / "config.yml"):
         if cfg.is_file():
             c = yaml.safe_load(cfg.read_text()) or {}
             return _bc_phrase(str(c.get("algo", "?")), c.get("hyperparams") or {})
     return "how it was trained is unknown (no config.yml beside it)"
+
+
+def agent_conditions(path: str | Path) -> tuple[dict[str, Any], bool] | None:
+    """The env arguments an agent was trained under, and whether its conditions were
+    redrawn per episode (``--randomize``): from the ``config.yml`` of its run folder (a
+    run folder, or a zip in one or in its ``checkpoints/``) or the ``env_kwargs`` of the
+    card beside a zip (the shipped agents). None where neither says."""
+    import json
+
+    import yaml
+
+    path = Path(path)
+    folder = path if path.is_dir() else path.parent
+    card = path.with_suffix(".json")
+    if not path.is_dir() and card.is_file():
+        doc = json.loads(card.read_text())
+        if isinstance(doc.get("env_kwargs"), dict):
+            return dict(doc["env_kwargs"]), bool(doc.get("randomize", False))
+    for cfg in (folder / "config.yml", folder.parent / "config.yml"):
+        if cfg.is_file():
+            doc = yaml.safe_load(cfg.read_text()) or {}
+            if isinstance(doc.get("env_kwargs"), dict):
+                return dict(doc["env_kwargs"]), bool(doc.get("randomize", False))
+    return None
+
+
+class AgentConditionsWarning(UserWarning):
+    """An agent evaluated under other conditions than it was trained under, because
+    the caller said so (``splitgym evaluate --agent RUN --bandwidth ...``)."""
+
+
+def conditions_for_agents(env_kwargs: Mapping[str, Any], explicit: set[str],
+                          agents: Sequence[str | Path]) -> tuple[dict[str, Any], list[str]]:
+    """The env arguments to evaluate `agents` under: the first agent's training
+    conditions (`agent_conditions`), with the keys of `env_kwargs` the caller gave
+    (`explicit`) over them; the others of `env_kwargs` (defaults) give way. Returns the
+    arguments and one line per difference the caller asked for (or between agents),
+    to warn with. An agent trained on randomised conditions, or one whose conditions
+    are unknown, fixes nothing: `env_kwargs` as given."""
+    base: dict[str, Any] | None = None
+    owner = ""
+    warn: list[str] = []
+    for agent in agents:
+        found = agent_conditions(agent)
+        if found is None or found[1]:
+            continue
+        if base is None:
+            base, owner = found[0], str(agent)
+            continue
+        differ = {k: v for k, v in found[0].items() if base.get(k) != v}
+        if differ:
+            warn.append(f"agent {str(agent)!r} was trained under {_show(differ)}; it is "
+                        f"evaluated under the conditions of {owner!r}: {_show(base)}")
+    if base is None:
+        return dict(env_kwargs), warn
+    out = dict(base)
+    for key in explicit:
+        if key in env_kwargs:
+            out[key] = env_kwargs[key]
+    if "scenario" in explicit and "scenario" not in base:
+        # a preset given for an agent trained without one: the preset's conditions,
+        # not the agent's explicit ones, unless the caller gave them too
+        out = {k: v for k, v in out.items() if k in explicit or k == "model"}
+    import inspect
+
+    from splitgym.envs.edge_cloud import EdgeCloudEnv
+
+    default = {k: p.default for k, p in inspect.signature(EdgeCloudEnv.__init__)
+               .parameters.items()}
+    was = {k: base.get(k, default.get(k)) for k in sorted(explicit) if k in out}
+    for key, field in (("edge_device", "default_edge"), ("cloud_device", "default_cloud")):
+        if key in was and was[key] is None:  # the profile's default device, by name
+            from splitgym.profiles import load_profile
+
+            was[key] = getattr(load_profile(base.get("model", "alexnet")), field)
+    told = {k: out[k] for k in was if was[k] != out[k]}
+    if told:
+        was = {k: was[k] for k in told}
+        warn.insert(0, f"agent {owner!r} was trained under {_show(was)}; it is evaluated "
+                       f"under {_show(told)} as told (leave these out to evaluate it "
+                       f"under its own conditions)")
+    return out, warn
+
+
+def _show(kwargs: Mapping[str, Any]) -> str:
+    return ", ".join(f"{k}={v!r}" for k, v in kwargs.items())
 
 
 def parse_policy(spec: str) -> tuple[str, dict[str, Any]]:

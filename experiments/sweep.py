@@ -196,7 +196,7 @@ def train_trial(config: dict[str, Any]) -> None:
         if params.get("scenario"):
             env_kwargs["scenario"] = params["scenario"]
         run = train(params.get("algo", "maskable_ppo"), params.get("model", "alexnet"),
-                    params.get("bandwidth", "3g"), int(params.get("timesteps", 200_000)),
+                    params.get("bandwidth", "4g"), int(params.get("timesteps", 200_000)),
                     int(params.get("seed", 0)), env_kwargs=env_kwargs,
                     hyperparams=params.get("hyperparams") or {},
                     randomize=bool(params.get("randomize", False)), run_root=root,

@@ -184,6 +184,7 @@ def test_hyperparams__default_then_scenario_then_overrides():
         "bc_epochs": 3}
     assert scenario_name("alexnet", "3G") == "alexnet-3g"
     assert scenario_name("alexnet", 2.5) == "alexnet-2.5mbps"
+    assert scenario_name("alexnet", 1.1) == "alexnet-3g"  # --bandwidth 3g, read as 1.1
     with pytest.raises(ValueError, match="--algo='sac'"):
         load_hyperparams("sac", "x")
 
