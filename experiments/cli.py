@@ -226,7 +226,13 @@ def _build_parser() -> argparse.ArgumentParser:
     pr.add_argument("--input-shape", default=None, metavar="N,C,H,W",
                     help="input shape (required for package.module:factory)")
     pr.add_argument("--merge", action="store_true",
-                    help="add this device to the existing profile FILE.json")
+                    help="add this device to the existing profile FILE.json; a profile of "
+                    "one device gets the faster of the two as its default_cloud and the "
+                    "slower as its default_edge (unless --role says), and the command says "
+                    "what it set")
+    pr.add_argument("--role", choices=("edge", "cloud"), default=None,
+                    help="make this device the profile's default_edge or default_cloud "
+                    "(with --merge; a new profile's one device is both)")
     pr.add_argument("--force", action="store_true",
                     help="replace an existing FILE.json (its other devices are lost)")
     pr.add_argument("--no-progress", action="store_true", help="hide the progress bar")
@@ -467,7 +473,7 @@ def _cmd_profile(args: argparse.Namespace) -> int:
 
     import torch
 
-    from splitgym.profiles.measure import measure_profile, merge_device
+    from splitgym.profiles.measure import WIDE_SPREAD, measure_profile, merge_device
     from splitgym.profiles.schema import load_profile
 
     if args.threads is not None:
@@ -499,15 +505,43 @@ def _cmd_profile(args: argparse.Namespace) -> int:
                           f"device {args.device!r} to it, --force replaces it")
     if not args.device.strip():
         raise ConfigError(f"--device={args.device!r}: expected a device name, e.g. jetson")
+    if args.role is not None and not args.merge:
+        raise ConfigError(f"--role {args.role}: only with --merge (a new profile's one "
+                          f"device is both its edge and its cloud)")
     prof = measure_profile(args.model, args.device, torch_device=args.torch_device,
                            repeats=args.repeats, warmup=args.warmup, input_shape=shape,
                            progress=not args.no_progress)
+    runs = (prof.provenance or {}).get("devices", {}).get(args.device, {}).get(
+        "repeats_sum_of_layers_ms", {})
     if base is not None:
-        prof = merge_device(base, prof, args.device)
+        prof = merge_device(base, prof, args.device, args.role)
     prof.save(out)
     print(f"{prof.model}: {prof.n_layers} layers, {'chain' if prof.is_chain else 'DAG'}, "
           f"{args.device} whole model {prof.whole_model_s(args.device) * 1e3:.2f} ms, "
           f"devices {sorted(prof.devices)} -> {out}")
+    if runs:
+        print(f"{args.device}: sum of the layers over {runs['n']} repeats: median "
+              f"{runs['median']:.3f} ms, middle 80% {runs['p10']:.3f}-{runs['p90']:.3f} ms "
+              f"(spread {runs['spread']:.0%}), min {runs['min']:.3f}, max {runs['max']:.3f}")
+        if runs["spread"] > WIDE_SPREAD:
+            print(f"splitgym profile: warning: the repeats spread by {runs['spread']:.0%} "
+                  f"(more than {WIDE_SPREAD:.0%}): the machine was busy or the model is too "
+                  f"small to time steadily; profile again on an idle machine, with more "
+                  f"--repeats", file=sys.stderr)
+    if base is None:
+        print(f"defaults: default_edge={prof.default_edge}, default_cloud="
+              f"{prof.default_cloud} (its one device; --merge another with --role cloud "
+              f"or --role edge)")
+    else:
+        said = []
+        for key in ("default_edge", "default_cloud"):
+            was, now = getattr(base, key), getattr(prof, key)
+            said.append(f"{key}={now}" + (f" (was {was})" if was != now else " (kept)"))
+        why = (f"--role {args.role}" if args.role else
+               "the faster device is the cloud, the slower the edge"
+               if base.default_edge == base.default_cloud else
+               "edge and cloud were already set apart; --role edge|cloud changes them")
+        print(f"defaults: {', '.join(said)}: {why}")
     return 0
 
 

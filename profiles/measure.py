@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import importlib
 import math
+import os
 import statistics
 import time
 from collections.abc import Sequence
@@ -47,7 +48,9 @@ _FLOPS_METHOD = ("torch.utils.flop_counter.FlopCounterMode: 2 per multiply-add o
 def resolve_model(spec: str | nn.Module, input_shape: Sequence[int] | None = None,
                   seed: int = 0) -> tuple[str, nn.Module, tuple[int, ...]]:
     """``"alexnet"`` (one of the six), ``"pkg.module:factory"`` (any callable returning an
-    ``nn.Module``; needs `input_shape`) or a module -> (name, module in eval mode, shape)."""
+    ``nn.Module``; needs `input_shape`; named ``module``, the module's own name; looked
+    for in the working directory first) or a module -> (name, module in eval mode,
+    shape)."""
     if isinstance(spec, nn.Module):
         if input_shape is None:
             raise ValueError("input_shape: required for a module")
@@ -65,15 +68,36 @@ def resolve_model(spec: str | nn.Module, input_shape: Sequence[int] | None = Non
         raise ValueError(f"model={spec!r}: give --input-shape, e.g. 1,3,224,224")
     _check_shape(input_shape)
     try:
-        factory = getattr(importlib.import_module(mod_name), attr)
+        factory = getattr(_import_here(mod_name), attr)
     except (ImportError, AttributeError) as exc:
-        raise ValueError(f"model={spec!r}: cannot import it ({exc})") from None
+        raise ValueError(f"model={spec!r}: cannot import it ({exc}; the module is looked "
+                         f"for in the working directory {os.getcwd()!r} first, then on "
+                         f"the Python path)") from None
     torch.manual_seed(seed)
     module = factory()
     if not isinstance(module, nn.Module):
         raise ValueError(f"model={spec!r}: the factory returned {type(module).__name__}, "
                          f"not an nn.Module")
-    return attr, module.eval(), tuple(input_shape)
+    # the profile is named after the module (mynet.py's factory profiles as "mynet")
+    return mod_name.rsplit(".", 1)[-1], module.eval(), tuple(input_shape)
+
+
+def _import_here(mod_name: str) -> Any:
+    """Import `mod_name` as ``python -c`` would: the working directory first (where the
+    user's ``mynet.py`` is; the ``splitgym`` console script alone does not look there),
+    then the Python path."""
+    import sys
+
+    here = os.getcwd()
+    added = here not in sys.path and "" not in sys.path
+    if added:
+        sys.path.insert(0, here)
+    importlib.invalidate_caches()  # a file written just now (a test, a notebook)
+    try:
+        return importlib.import_module(mod_name)
+    finally:
+        if added and here in sys.path:
+            sys.path.remove(here)
 
 
 def _check_shape(shape: Sequence[int]) -> None:
@@ -122,12 +146,13 @@ def measure_profile(spec: str | nn.Module, device_name: str = "host",
         shown = spec if isinstance(spec, str) else name
         raise ProfileError(f"model {shown!r}: torch.fx traced it to no layers (its forward "
                            f"has no operation to time, e.g. it returns its input)")
-    measure(gm, example, layers, repeats=repeats, warmup=warmup, progress=progress,
-            desc=f"profile {name}")
+    runs = measure(gm, example, layers, repeats=repeats, warmup=warmup, progress=progress,
+                   desc=f"profile {name}")
     whole = _whole_forward_ms(module, example, max(3, repeats // 2))
     env = environment(torch_device, repeats, warmup)
     env["whole_model_forward_ms"] = round(whole, 6)
     env["sum_of_layers_ms"] = round(sum(la.latency_ms for la in layers), 6)
+    env["repeats_sum_of_layers_ms"] = repeat_spread(runs)
     if description is None:
         description = (f"measured here on {env.get('gpu_model', cpu_model())} "
                        f"({torch_device}, {env['threads']} threads, torch {torch.__version__})")
@@ -143,6 +168,32 @@ def measure_profile(spec: str | nn.Module, device_name: str = "host",
         "provenance": {"layers": _LAYER_METHOD, "flops": _FLOPS_METHOD,
                        "input_shape": list(shape), "devices": {device_name: env}},
     })
+
+
+#: `repeat_spread`'s spread above which a measurement is called unsteady.
+WIDE_SPREAD = 0.25
+
+
+def repeat_spread(runs_ms: Sequence[float]) -> dict[str, float]:
+    """The repeats' sums over the layers [ms]: median, min, max, the 10th and 90th
+    percentiles and ``spread`` = (p90 - p10) / median, the relative width of the middle
+    80% (above `WIDE_SPREAD`: the machine was busy, or the model too small to time
+    steadily)."""
+    xs = sorted(runs_ms)
+    if not xs:
+        return {}
+
+    def pct(q: float) -> float:  # linear interpolation between the closest ranks
+        pos = q * (len(xs) - 1)
+        lo = int(pos)
+        hi = min(lo + 1, len(xs) - 1)
+        return xs[lo] + (xs[hi] - xs[lo]) * (pos - lo)
+
+    median = statistics.median(xs)
+    out = {"n": len(xs), "median": median, "min": xs[0], "max": xs[-1],
+           "p10": pct(0.1), "p90": pct(0.9)}
+    out["spread"] = (out["p90"] - out["p10"]) / median if median > 0 else 0.0
+    return {k: (v if k == "n" else round(v, 6)) for k, v in out.items()}
 
 
 def _whole_forward_ms(module: nn.Module, example: torch.Tensor, repeats: int) -> float:
@@ -164,12 +215,32 @@ def _structure(p: Profile) -> list[tuple[Any, ...]]:
     return [(la.name, la.inputs, la.output_bytes) for la in p.layers]
 
 
-def merge_device(base: Profile, new: Profile, device_name: str) -> Profile:
-    """`base` with device `device_name`'s latencies taken from `new` (same layers)."""
+ROLES = ("edge", "cloud")
+
+
+def merge_device(base: Profile, new: Profile, device_name: str,
+                 role: str | None = None) -> Profile:
+    """`base` with device `device_name`'s latencies taken from `new` (same layers).
+
+    The defaults: with `role` (``"edge"`` or ``"cloud"``) the merged device becomes the
+    profile's ``default_edge`` or ``default_cloud``. Without it, a profile of one device
+    (edge and cloud the same) that gains a second gets the faster of the two (whole
+    model) as its ``default_cloud`` and the slower as its ``default_edge``; a profile
+    whose edge and cloud already differ keeps them."""
+    if role is not None and role not in ROLES:
+        raise ValueError(f"role={role!r}: expected one of {list(ROLES)} or None")
     if _structure(base) != _structure(new):
         raise ProfileError(f"--merge: the new measurement of {new.model!r} does not have the "
                            f"same layers, inputs and output bytes as the existing profile")
     doc = base.to_dict()
+    if role is not None:
+        doc[f"default_{role}"] = device_name
+    elif base.default_edge == base.default_cloud and device_name != base.default_edge:
+        old_s = base.whole_model_s(base.default_edge)
+        new_s = new.whole_model_s(device_name)
+        slow, fast = ((base.default_edge, device_name) if new_s < old_s
+                      else (device_name, base.default_edge))
+        doc["default_edge"], doc["default_cloud"] = slow, fast
     doc["devices"][device_name] = dict(new.devices[device_name])
     for lay, src in zip(doc["layers"], new.layers, strict=True):
         lay["latency_ms"][device_name] = src.latency_ms[device_name]

@@ -209,8 +209,10 @@ def _count_flops(gm: fx.GraphModule, example: torch.Tensor,
 
 def measure(gm: fx.GraphModule, example: torch.Tensor, layers: list[CapturedLayer],
             repeats: int = 20, warmup: int = 3, progress: bool = False,
-            desc: str = "profile") -> None:
-    """Fill each layer's ``latency_ms``: median over `repeats` of its nodes' summed time."""
+            desc: str = "profile") -> list[float]:
+    """Fill each layer's ``latency_ms``: median over `repeats` of its nodes' summed time.
+    Returns each repeat's sum over the layers [ms] (the whole model, repeat by repeat:
+    their spread says how steady the machine was)."""
     if repeats < 1 or warmup < 0:
         raise ValueError(f"repeats={repeats}, warmup={warmup}: need repeats >= 1, warmup >= 0")
     cuda = example.is_cuda
@@ -241,6 +243,7 @@ def measure(gm: fx.GraphModule, example: torch.Tensor, layers: list[CapturedLaye
                 samples[k].append(sum(times[n] for n in layer.nodes))
     for layer, s in zip(layers, samples, strict=True):
         layer.latency_ms = 1000.0 * statistics.median(s)
+    return [1000.0 * sum(run) for run in zip(*samples, strict=True)] if layers else []
 
 
 def cpu_model() -> str:
