@@ -50,6 +50,7 @@ from splitgym.envs.edge_cloud import EdgeCloudEnv
 from splitgym.envs.observation import time_scale_s
 from splitgym.envs.rollout import rollout
 from splitgym.envs.warmup import warm_engine
+from splitgym.fileio import write_atomic
 
 from .policy import ALGO_NAMES, LearnedPolicy, algo_class, load_model
 from .safe_load import load_replay_buffer
@@ -169,10 +170,67 @@ def check_hyperparams(algo: str, hp: Mapping[str, Any]) -> None:
         make_policy(str(hp["bc_expert"]))  # an unknown policy is a clear ValueError
     arch = hp.get("net_arch", [64, 64])
     layers = list(arch.values()) if isinstance(arch, dict) else [arch]
-    if not all(isinstance(ls, list) and all(isinstance(n, int) and not isinstance(n, bool)
-                                            and n >= 1 for n in ls) for ls in layers):
-        raise ConfigError(f"--hyperparams net_arch={arch!r}: expected a list of layer "
-                          f"widths, e.g. [64,64] (or a dict of such lists: pi, vf)")
+    if not all(isinstance(ls, list) and len(ls) <= MAX_LAYERS and all(
+            isinstance(n, int) and not isinstance(n, bool) and 1 <= n <= MAX_WIDTH
+            for n in ls) for ls in layers):
+        raise ConfigError(f"--hyperparams net_arch={arch!r}: expected a list of at most "
+                          f"{MAX_LAYERS} layer widths, each a whole number in [1, "
+                          f"{MAX_WIDTH}], e.g. [64,64] (or a dict of such lists: pi, vf)")
+    check_hyperparam_ranges(hp, params)
+
+
+#: Hyperparameter ranges (checked before anything is built): a value outside them
+#: either fails deep inside the algorithm (a MemoryError, a RuntimeError, NaN logits)
+#: or trains nothing. Numbers: key -> (low, high, low open); `None` is accepted where
+#: the algorithm's default is None.
+HYPERPARAM_RANGES: dict[str, tuple[float, float, bool]] = {
+    "gamma": (0.0, 1.0, True), "learning_rate": (0.0, 1.0, True),
+    "clip_range": (0.0, 10.0, True), "clip_range_vf": (0.0, 10.0, True),
+    "gae_lambda": (0.0, 1.0, False), "ent_coef": (0.0, 1e3, False),
+    "vf_coef": (0.0, 1e3, False), "max_grad_norm": (0.0, 1e6, True),
+    "target_kl": (0.0, 1e6, True), "tau": (0.0, 1.0, True),
+    "exploration_fraction": (0.0, 1.0, False), "exploration_initial_eps": (0.0, 1.0, False),
+    "exploration_final_eps": (0.0, 1.0, False), "rms_prop_eps": (0.0, 1.0, True),
+    "sde_sample_freq": (-1.0, 1e6, False),
+}
+#: Whole-number hyperparameters: key -> (low, high).
+MAX_ENVS = 1024
+MAX_ROLLOUT_STEPS = 2**20  # n_steps x n_envs: one rollout buffer's rows
+MAX_WIDTH, MAX_LAYERS = 4096, 16  # net_arch
+HYPERPARAM_INT_RANGES: dict[str, tuple[int, int]] = {
+    "n_envs": (1, MAX_ENVS), "n_steps": (1, MAX_ROLLOUT_STEPS),
+    "batch_size": (1, MAX_ROLLOUT_STEPS), "n_epochs": (1, 10_000),
+    "buffer_size": (1, 2**22), "learning_starts": (0, 10**9),
+    "target_update_interval": (1, 10**9), "gradient_steps": (-1, 10_000),
+    "stats_window_size": (1, 10**6), "bc_episodes": (0, 100_000), "bc_epochs": (0, 10_000),
+}
+
+
+def check_hyperparam_ranges(hp: Mapping[str, Any], params: Mapping[str, Any]) -> None:
+    """Refuse a hyperparameter outside `HYPERPARAM_RANGES` / `HYPERPARAM_INT_RANGES`,
+    and a rollout (``n_steps`` x ``n_envs``) above `MAX_ROLLOUT_STEPS`, naming the key,
+    the value and the range."""
+    for key, (low, high, low_open) in HYPERPARAM_RANGES.items():
+        value = hp.get(key)
+        if value is None and key in hp and key in params and params[key].default is None:
+            continue
+        if key in hp and (not is_real(value) or not math.isfinite(value) or value > high
+                          or value < low or (low_open and value == low)):
+            raise ConfigError(f"--hyperparams {key}={value!r}: expected a number in "
+                              f"{'(' if low_open else '['}{low:g}, {high:g}]")
+    for key, (low, high) in HYPERPARAM_INT_RANGES.items():
+        value = hp.get(key)
+        if key in hp and (not isinstance(value, int) or isinstance(value, bool)
+                          or not low <= value <= high):
+            raise ConfigError(f"--hyperparams {key}={value!r}: expected a whole number in "
+                              f"[{low}, {high}]")
+    n_steps = hp.get("n_steps", params["n_steps"].default if "n_steps" in params else None)
+    if isinstance(n_steps, int):
+        n_envs = int(hp.get("n_envs", 1))
+        if n_steps * n_envs > MAX_ROLLOUT_STEPS:
+            raise ConfigError(f"--hyperparams n_steps={n_steps}, n_envs={n_envs}: "
+                              f"{n_steps * n_envs} steps per rollout; expected at most "
+                              f"{MAX_ROLLOUT_STEPS}")
 
 
 _INT = re.compile(r"[+-]?\d[\d_]*")
@@ -385,8 +443,8 @@ class _Validation(BaseCallback):
     def _on_training_start(self) -> None:
         self.baseline = min(self._mean(make_policy(p)) for p in BASELINES_FOR_GAP)
         self.last = self.num_timesteps
-        if (self.run_dir / "validation.json").is_file():
-            state = json.loads((self.run_dir / "validation.json").read_text())
+        state = _validation_state(self.run_dir / "validation.json")
+        if state is not None:
             self.best, self.history = state["best_makespan_s"], state["history"]
         else:  # the starting point (the imitation's result) is a candidate too
             self.evaluate()
@@ -407,12 +465,27 @@ class _Validation(BaseCallback):
         if value < self.best:
             self.best = value
             self.model.save(self.run_dir / "best_model.zip")
-        (self.run_dir / "validation.json").write_text(json.dumps(
+        write_atomic(self.run_dir / "validation.json", json.dumps(
             {"best_makespan_s": self.best, "best_baseline_makespan_s": self.baseline,
              "seeds": VALIDATION_SEEDS, "history": self.history}, indent=1))
 
     def _on_training_end(self) -> None:
         self.evaluate()
+
+
+def _validation_state(path: Path) -> dict[str, Any] | None:
+    """A run's ``validation.json``, or None if it is missing or unreadable (one torn by
+    a kill while an older version wrote it in place): validation then starts over."""
+    if not path.is_file():
+        return None
+    try:
+        state = json.loads(path.read_text())
+        if is_real(state["best_makespan_s"]) and isinstance(state["history"], list):
+            return state
+    except (OSError, ValueError, KeyError, TypeError):
+        pass
+    print(f"{path}: unreadable, validation starts over", file=sys.stderr)
+    return None
 
 
 # -- behaviour cloning -----------------------------------------------------------------
@@ -536,7 +609,7 @@ def train(algo: str, model: str = "alexnet", bandwidth: str | float | None = "4g
     made = [d for d in (root, root / algo) if not d.exists()]
     try:
         run.mkdir(parents=True)
-        (run / "config.yml").write_text(yaml.safe_dump(config, sort_keys=False))
+        write_atomic(run / "config.yml", yaml.safe_dump(config, sort_keys=False))
         return _learn(run, config, venv, new_model, ckpt=None, fresh=True, progress=progress,
                       extra=callbacks)
     except BaseException:
@@ -565,6 +638,7 @@ def resume(run_dir: str | Path, timesteps: int | None = None, progress: bool = T
     if not cfg_path.is_file():
         raise FileNotFoundError(f"--resume: {str(run)!r} has no config.yml (not a run folder)")
     cfg = yaml.safe_load(cfg_path.read_text())
+    check_hyperparams(str(cfg.get("algo")), cfg.get("hyperparams") or {})  # hand-edited too
     if timesteps is not None and (not isinstance(timesteps, int) or isinstance(timesteps, bool)
                                   or timesteps < 1):
         raise ValueError(f"--timesteps={timesteps!r}: expected a whole number >= 1")
@@ -598,7 +672,8 @@ def resume(run_dir: str | Path, timesteps: int | None = None, progress: bool = T
     if model is None:
         venv.close()
         venv, model = _build(run, cfg)
-    cfg_path.write_text(yaml.safe_dump(cfg, sort_keys=False))
+    model.tensorboard_log = str(run / "tb")  # this folder's, whatever the file says
+    write_atomic(cfg_path, yaml.safe_dump(cfg, sort_keys=False))
     return _learn(run, cfg, venv, model, ckpt=ckpt, fresh=ckpt is None, progress=progress,
                   extra=callbacks)
 
@@ -712,7 +787,7 @@ def _learn(run: Path, cfg: Mapping[str, Any], venv: VecEnv, model: Any, ckpt: Pa
                                 float(hp.get("bc_learning_rate", 1e-3)), seed, progress,
                                 bool(hp.get("bc_value", False)))
         if not math.isnan(acc):
-            (run / "imitation.json").write_text(json.dumps(
+            write_atomic(run / "imitation.json", json.dumps(
                 {"expert": expert, "accuracy": acc}, indent=1))
     total = int(cfg["total_timesteps"])
     remaining = total - model.num_timesteps
@@ -730,7 +805,7 @@ def _learn(run: Path, cfg: Mapping[str, Any], venv: VecEnv, model: Any, ckpt: Pa
     model.save(run / "model.zip")
     timing = {"wall_s_this_session": time.perf_counter() - t0, "num_timesteps":
               model.num_timesteps, "resumed_from": str(ckpt) if ckpt else None}
-    with (run / "timing.jsonl").open("a") as fh:
-        fh.write(json.dumps(timing) + "\n")
+    log = run / "timing.jsonl"  # appended by a whole rewrite: never a torn line
+    write_atomic(log, (log.read_text() if log.is_file() else "") + json.dumps(timing) + "\n")
     venv.close()
     return run

@@ -156,6 +156,20 @@ def _reproduce_into_a_file():
     reproduce(path)
 
 
+def _hp(algo="ppo", **overrides):
+    from splitgym.agents.train import load_hyperparams
+
+    load_hyperparams(algo, "alexnet-3g", overrides)
+
+
+def _reproduce_over_a_users_readme():
+    from splitgym.experiments.reproduce import reproduce
+
+    path = Path(tempfile.mkdtemp())
+    (path / "README.md").write_text("my project")
+    reproduce(path)
+
+
 def _agent_on(model):
     _load_agent(AGENT).check_env(EdgeCloudEnv(model=model))
 
@@ -499,6 +513,37 @@ ROWS = [
     ("cli", "splitgym evaluate --proven-bound 0",
      lambda: _cli("evaluate", "--proven-bound", "0", "--no-progress"),
      SystemExit, r"--proven-bound=0\.0: expected seconds > 0"),
+    # hyperparameters: ranges checked before anything is built (issue 20)
+    ("training", "gamma above 1 (NaN logits)", lambda: _hp(gamma=2),
+     ConfigError, r"--hyperparams gamma=2: expected a number in \(0, 1\]"),
+    ("training", "clip_range not > 0", lambda: _hp(clip_range=-1),
+     ConfigError, r"--hyperparams clip_range=-1: expected a number in \(0, 10\]"),
+    ("training", "learning_rate not > 0", lambda: _hp(learning_rate=0),
+     ConfigError, r"--hyperparams learning_rate=0: expected a number in \(0, 1\]"),
+    ("training", "batch_size 0", lambda: _hp(batch_size=0),
+     ConfigError, r"--hyperparams batch_size=0: expected a whole number in \[1, 1048576\]"),
+    ("training", "n_steps 1e12 (a MemoryError)", lambda: _hp(n_steps=1e12),
+     ConfigError, r"--hyperparams n_steps=1000000000000\.0: expected a whole number in "
+     r"\[1, 1048576\]"),
+    ("training", "n_envs 100,000", lambda: _hp(n_envs=10**5),
+     ConfigError, r"--hyperparams n_envs=100000: expected a whole number in \[1, 1024\]"),
+    ("training", "n_steps x n_envs over 2**20 rows", lambda: _hp(n_steps=4096, n_envs=1024),
+     ConfigError, r"--hyperparams n_steps=4096, n_envs=1024: 4194304 steps per rollout; "
+     r"expected at most 1048576"),
+    ("training", "net_arch wider than 4096", lambda: _hp(net_arch=[10**5, 10**5]),
+     ConfigError, r"--hyperparams net_arch=\[100000, 100000\]: expected a list of at most "
+     r"16 layer widths, each a whole number in \[1, 4096\]"),
+    ("training", "a replay buffer over 2**22 transitions",
+     lambda: _hp("dqn", buffer_size=10**9),
+     ConfigError, r"--hyperparams buffer_size=1000000000: expected a whole number in "
+     r"\[1, 4194304\]"),
+    ("cli", "splitgym evaluate --csv under a file (before computing)",
+     lambda: _cli("evaluate", "--csv", str(Path(__file__) / "x.csv"), "--no-progress"),
+     SystemExit, r"--csv='.*test_errors\.py/x\.csv': '.*test_errors\.py' is not a folder; "
+     r"nothing was computed"),
+    ("reproduce", "a file of the user's with a result's name (before computing)",
+     _reproduce_over_a_users_readme, OutputError, r"README\.md exist\(s\) there and "
+     r"\.splitgym-manifest\.json does not list them as written by splitgym"),
 ]
 
 
@@ -584,6 +629,28 @@ def _bounds() -> list[tuple[str, str, str]]:
         ("profile latencies", f"0 to {s.MAX_MS:g} ms", "finite sums"),
         ("profile bytes, params, shapes", "whole numbers 0 to 2**53", "exact in float64"),
         ("profile nesting", f"at most {s.MAX_DEPTH} levels", "no recursion limits"),
+        *_hyperparam_bounds(),
+    ]
+
+
+def _hyperparam_bounds() -> list[tuple[str, str, str]]:
+    from splitgym.agents import train as tr
+
+    def span(low, high, low_open):
+        return f"{'(' if low_open else '['}{low:g}, {high:g}]"
+
+    nums = "; ".join(f"`{k}` {span(*r)}" for k, r in tr.HYPERPARAM_RANGES.items())
+    ints = "; ".join(f"`{k}` [{lo:,}, {hi:,}]" for k, (lo, hi) in
+                     tr.HYPERPARAM_INT_RANGES.items())
+    return [
+        ("hyperparameters (numbers)", nums, "outside them training fails deep inside the "
+         "algorithm (NaN logits) or learns nothing"),
+        ("hyperparameters (whole numbers)", ints, "memory of the rollout and replay "
+         "buffers, work per update"),
+        ("`n_steps` x `n_envs`", f"at most {tr.MAX_ROLLOUT_STEPS:,}", "one rollout "
+         "buffer's rows"),
+        ("`net_arch`", f"at most {tr.MAX_LAYERS} layers of 1 to {tr.MAX_WIDTH:,} units",
+         "the networks' memory"),
     ]
 
 
