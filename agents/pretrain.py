@@ -29,6 +29,7 @@ from splitgym.baselines.planner import BestKnown
 from splitgym.envs.core.simulator import InvalidActionError
 from splitgym.envs.edge_cloud import EdgeCloudEnv
 from splitgym.envs.rollout import rollout
+from splitgym.fileio import atomic_target, write_atomic
 
 from .policy import LearnedPolicy
 from .safe_load import sha256_file
@@ -137,7 +138,7 @@ def _select_and_publish(args: tuple[list[dict[str, Any]], str]) -> str:
     record["no_imitation"] = [dict(r, vs_single_cut=r["held_out_mean_s"] / sc - 1.0,
                                    vs_best_heuristic=r["held_out_mean_s"] / best - 1.0)
                               for r in study]
-    (Path(out) / f"{record['scenario']}.json").write_text(json.dumps(record, indent=1))
+    write_atomic(Path(out) / f"{record['scenario']}.json", json.dumps(record, indent=1))
     return (f"{record['scenario']}: ships {chosen['mode']} seed {chosen['seed']}, "
             f"passes={record['bar']['passes']}")
 
@@ -461,7 +462,8 @@ def report(pretrained: Path, docs: Path) -> str:
             ax.set_title(f"{name}: one agent across bandwidths")
             ax.legend(fontsize=8)
             fig.tight_layout()
-            fig.savefig(docs / f"{name}-sweep.png", dpi=100)
+            with atomic_target(docs / f"{name}-sweep.png") as tmp:
+                fig.savefig(tmp, dpi=100)
             plt.close(fig)
             wins = sum(lv <= min(sc, sq) * (1 + 1e-9) for lv, sc, sq in zip(
                 r["sweep"]["learned"], r["sweep"]["single_cut"], r["sweep"]["queue_aware"],
@@ -470,7 +472,7 @@ def report(pretrained: Path, docs: Path) -> str:
                       f"{name}: no worse than the best of S-C and S-Q at {wins} of "
                       f"{len(r['sweep_mbps'])} bandwidths.", ""]
     text = "\n".join(lines) + "\n"
-    (docs / "agents.md").write_text(text)
+    write_atomic(docs / "agents.md", text)
     return text
 
 
@@ -560,11 +562,12 @@ def publish(info: dict[str, Any], out: Path) -> dict[str, Any]:
     if bandwidth in PRESETS:
         check = preset_bar(table)
     record.update({"held_out": table, "bar": check})
-    shutil.copy(run / ("best_model.zip" if (run / "best_model.zip").is_file()
-                       else "model.zip"), out / f"{scenario}.zip")
+    with atomic_target(out / f"{scenario}.zip") as tmp:
+        shutil.copyfile(run / ("best_model.zip" if (run / "best_model.zip").is_file()
+                               else "model.zip"), tmp)
     info["sha256"] = record["sha256"] = sha256_file(out / f"{scenario}.zip")
-    (out / f"{scenario}.json").write_text(json.dumps(record, indent=1))
-    (out / f"{scenario}.md").write_text(card(scenario, info, table, check, validation))
+    write_atomic(out / f"{scenario}.json", json.dumps(record, indent=1))
+    write_atomic(out / f"{scenario}.md", card(scenario, info, table, check, validation))
     print(f"{scenario}: learned {table['learned']['mean_s']:.2f} s, S-C "
           f"{table['single_cut']['mean_s']:.2f}, S-Q {table['queue_aware']['mean_s']:.2f}, "
           f"passes={check['passes']}", flush=True)

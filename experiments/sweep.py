@@ -49,6 +49,7 @@ from typing import Any
 import yaml
 
 from splitgym.envs.core.config import ConfigError
+from splitgym.fileio import atomic_target, write_atomic
 
 COMMANDS = ("train", "evaluate")
 SWEEP_KEYS = ("command", "name", "base", "grid", "cpus_per_trial", "max_failures",
@@ -326,7 +327,7 @@ def _write_table(rows: list[dict[str, Any]], csv_path: Path, md_path: Path,
     cols: list[str] = []
     for row in rows:
         cols += [k for k in row if k not in cols]
-    with csv_path.open("w", newline="") as fh:
+    with atomic_target(csv_path) as tmp, open(tmp, "x", newline="") as fh:
         writer = csv.DictWriter(fh, fieldnames=cols)
         writer.writeheader()
         writer.writerows(rows)
@@ -341,5 +342,5 @@ def _write_table(rows: list[dict[str, Any]], csv_path: Path, md_path: Path,
              f"{wall:.1f} s wall)", "",
              "| " + " | ".join(shown) + " |", "|" + "---|" * len(shown)]
     lines += ["| " + " | ".join(fmt(r.get(c)) for c in shown) + " |" for r in rows]
-    md_path.write_text("\n".join(lines) + "\n")
+    write_atomic(md_path, "\n".join(lines) + "\n")
 

@@ -414,7 +414,9 @@ def main(argv: Sequence[str] | None = None) -> int:
                     help="only write the profiles doc page from the shipped files")
     args = ap.parse_args(argv)
     if args.doc:
-        Path(args.doc).write_text(profiles_doc())
+        from splitgym.fileio import write_atomic
+
+        write_atomic(args.doc, profiles_doc())
         return 0
     for name in args.models.split(","):
         prof = shipped_profile(name, args.repeats, args.warmup)

@@ -124,7 +124,9 @@ class Profile:
 
     def save(self, path: str | Path) -> None:
         """Write the profile as indented JSON."""
-        Path(path).write_text(json.dumps(self.to_dict(), indent=1) + "\n")
+        from splitgym.fileio import write_atomic
+
+        write_atomic(path, json.dumps(self.to_dict(), indent=1) + "\n")
 
     # -- queries -----------------------------------------------------------------------
     @property
