@@ -32,6 +32,7 @@ compiled step avoids); the baselines read it from single envs.
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -42,7 +43,7 @@ from stable_baselines3.common.vec_env import VecEnv
 from splitgym.envs.core.config import ConfigError
 from splitgym.envs.core.simulator import check_cut
 from splitgym.envs.edge_cloud import EdgeCloudEnv
-from splitgym.envs.vector import EdgeCloudVectorEnv
+from splitgym.envs.vector import EdgeCloudVectorEnv, vector_seeds
 
 
 def is_native(env_kwargs: Mapping[str, Any]) -> bool:
@@ -191,5 +192,12 @@ class NativeVecEnv(VecEnv):
         return [None] * self.num_envs
 
     def seed(self, seed: int | None = None) -> Sequence[int | None]:
-        """Env i starts from seed ``seed + i`` at the next `reset`."""
+        """Env i starts from seed ``seed + i`` at the next `reset` (a seed below 0 is
+        refused here, before any env is touched)."""
+        vector_seeds(seed, self.num_envs)
         return super().seed(seed)
+
+    def __copy__(self) -> NativeVecEnv:
+        """A copy with its own envs and compiled rows (a deep copy): a shallow one would
+        share the rows with this one."""
+        return copy.deepcopy(self)

@@ -28,6 +28,7 @@ env`` measures both against CartPole's vector env.
 
 from __future__ import annotations
 
+import copy
 from typing import Any
 
 import gymnasium as gym
@@ -37,6 +38,7 @@ from gymnasium.vector import AutoresetMode, VectorEnv
 from gymnasium.vector.utils import batch_space
 
 from . import fast
+from .core.config import ConfigError
 from .core.simulator import check_cut
 from .edge_cloud import EdgeCloudEnv
 from .engine import CompiledBatch
@@ -83,22 +85,21 @@ class EdgeCloudVectorEnv(VectorEnv):
 
     def reset(self, *, seed: int | list[int | None] | None = None,
               options: dict[str, Any] | None = None) -> tuple[np.ndarray, dict[str, Any]]:
-        """Reset every sub-env (env i with ``seed + i``, or ``seed[i]``)."""
-        if seed is None or isinstance(seed, int):
-            seeds = [None if seed is None else seed + i for i in range(self.num_envs)]
-        else:
-            if len(seed) != self.num_envs:
-                raise ValueError(f"seed: expected {self.num_envs} seeds, got {len(seed)}")
-            seeds = list(seed)
+        """Reset every sub-env (env i with ``seed + i``, or ``seed[i]``). The seeds and
+        options are checked for every sub-env before any changes: a refused reset
+        leaves every episode (and every generator) as it was."""
+        seeds = vector_seeds(seed, self.num_envs)
         # the sub-envs share one configuration: options refused for one are refused for
-        # all, before any state changes (a refused reset leaves every episode as it was)
+        # all, before any state changes
         self.envs[0]._episode_setup(options)
-        self._use_kernel = self._batch is not None and not options
-        if self._use_kernel:
+        use_kernel = self._batch is not None and not options
+        if use_kernel:
             self._batch.seed(seeds)
             self._batch.reset(np.arange(self.num_envs), self._obs)
             self._masks[:] = self._batch.mask
+            self._use_kernel = True
         else:
+            self._use_kernel = False
             for i, env in enumerate(self.envs):
                 obs, info = env.reset(seed=seeds[i], options=options)
                 self._obs[i] = obs
@@ -184,8 +185,40 @@ class EdgeCloudVectorEnv(VectorEnv):
         """Feasible cuts of every sub-env's pending task, shape (N, K)."""
         return self._masks.copy()
 
+    def __copy__(self) -> EdgeCloudVectorEnv:
+        """A copy with its own sub-envs and compiled rows (a deep copy): a shallow one
+        would share the rows, and stepping either would corrupt the other's episodes."""
+        return copy.deepcopy(self)
+
     def close_extras(self, **kwargs: Any) -> None:
         """Nothing to release: the sub-envs live in this process."""
+
+
+def vector_seeds(seed: Any, num_envs: int) -> list[int | None]:
+    """The per-env seeds of a vector reset (``seed + i``, or a list of one per env),
+    each None or a whole number >= 0, checked all before any env is touched."""
+    if seed is None or isinstance(seed, (int, np.integer)) and not isinstance(seed, bool):
+        seeds: list[Any] = [None if seed is None else int(seed) + i for i in range(num_envs)]
+        where = "seed"
+    else:
+        try:
+            seeds = list(seed)
+        except TypeError:
+            raise ConfigError(f"seed={seed!r}: expected None, a whole number >= 0 or a list "
+                              f"of {num_envs} of them") from None
+        if len(seeds) != num_envs:
+            raise ConfigError(f"seed: expected {num_envs} seeds, got {len(seeds)}")
+        where = "seed[{i}]"
+    for i, s in enumerate(seeds):
+        if s is None:
+            continue
+        if isinstance(s, bool) or not isinstance(s, (int, np.integer)) or s < 0:
+            shown = where.format(i=i)
+            value = seed if shown == "seed" else s
+            raise ConfigError(f"{shown}={value!r}: expected None or a whole number >= 0 "
+                              f"(seed + i for env i); nothing was reset")
+        seeds[i] = int(s)
+    return seeds
 
 
 def make_vector(num_envs: int, **kwargs: Any) -> gym.vector.VectorEnv:

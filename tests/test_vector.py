@@ -172,3 +172,62 @@ def test_cli_bench__quick_runs_and_reports_targets():
     assert res.returncode == 0, res.stderr[-2000:]
     assert "CartPole-v1" in res.stdout and "target:" in res.stdout
     assert "memory, native vector env N=64: resident" in res.stdout and "process peak" in res.stdout
+
+
+def _run(venv, steps=8):
+    """The rewards of `steps` mask-respecting steps."""
+    out = []
+    masks = venv.action_masks()
+    for k in range(steps):
+        _, rew, _, _, infos = venv.step(_actions(masks, k))
+        masks = infos["action_mask"].astype(bool)
+        out.append(rew.copy())
+    return np.array(out)
+
+
+@pytest.mark.parametrize("compiled", [True, False])
+@pytest.mark.parametrize("seed, options", [(-1, {"n_edges": 2}), ([0, -1, 0], None),
+                                           ([0, 1.5, 2], None), (0, {"n_edges": 0})])
+def test_vector_env__a_refused_reset_changes_nothing(compiled, seed, options):
+    """(issue 20) A seed below 0 in any env, or a refused option, is refused before any
+    env is reseeded or reset: the episodes under way go on as if it never happened."""
+    venv = EdgeCloudVectorEnv(3, compiled=compiled, **KW)
+    ref = EdgeCloudVectorEnv(3, compiled=compiled, **KW)
+    assert (venv._batch is not None) == compiled
+    venv.reset(seed=0)
+    ref.reset(seed=0)
+    with pytest.raises(ConfigError, match=r"seed(\[1\])?=-1: expected None or a whole number"
+                       r" >= 0|seed\[1\]=1\.5|n_edges=0"):
+        venv.reset(seed=seed, options=options)
+    assert np.array_equal(_run(venv), _run(ref))
+
+
+@pytest.mark.parametrize("compiled", [True, False])
+def test_vector_env__copy_has_its_own_rows(compiled):
+    import copy
+
+    venv = EdgeCloudVectorEnv(3, compiled=compiled, **KW)
+    venv.reset(seed=0)
+    twin = copy.copy(venv)
+    assert twin.envs[0] is not venv.envs[0]
+    a = _run(venv)
+    b = _run(twin)
+    assert np.isfinite(a).all() and np.array_equal(a, b)  # NaN when the rows were shared
+
+
+def test_native_vec_env__refuses_a_negative_seed_and_copies_its_rows():
+    import copy
+
+    from splitgym.agents.vecenv import NativeVecEnv
+
+    venv = NativeVecEnv(2, KW)
+    with pytest.raises(ConfigError, match=r"seed=-1: expected None or a whole number >= 0"):
+        venv.seed(-1)
+    venv.seed(0)
+    venv.reset()
+    twin = copy.copy(venv)
+    acts = np.zeros(2, dtype=np.int64) + np.flatnonzero(venv.action_masks()[0])[0]
+    for _ in range(4):
+        r1 = venv.step(acts)[1]
+        r2 = twin.step(acts)[1]
+        assert np.isfinite(r1).all() and np.array_equal(r1, r2)
