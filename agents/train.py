@@ -35,7 +35,7 @@ import yaml
 from stable_baselines3.common.callbacks import BaseCallback, CallbackList, CheckpointCallback
 from stable_baselines3.common.env_util import make_vec_env
 from stable_baselines3.common.utils import set_random_seed
-from stable_baselines3.common.vec_env import DummyVecEnv, SubprocVecEnv, VecEnv
+from stable_baselines3.common.vec_env import DummyVecEnv, SubprocVecEnv, VecEnv, VecMonitor
 from tqdm.auto import tqdm
 
 import splitgym
@@ -350,6 +350,9 @@ def make_train_vec_env(env_kwargs: Mapping[str, Any], randomize: bool, n_envs: i
         scale = time_scale_s(EdgeCloudEnv(**env_kwargs).cut_table.whole_edge_s)
         venv: VecEnv = NativeVecEnv(n_envs, env_kwargs, reward_scale_s=scale,
                                     shaping=shaping)
+        # episode returns and lengths for SB3's rollout/ep_rew_mean (make_vec_env's
+        # Monitor gives the others theirs)
+        venv = VecMonitor(venv)
         venv.seed(train_seed(seed))
         return venv
     cls = SubprocVecEnv if kind == "subproc" and n_envs > 1 else DummyVecEnv
@@ -606,6 +609,11 @@ def train(algo: str, model: str = "alexnet", bandwidth: str | float | None = "4g
     if not randomize:  # randomised episodes run on the Python core
         warm_engine(probe, vector_kwargs=kwargs if vec == "native" else None)
     venv, new_model = _build(run, config)  # a refused hyperparameter fails here
+    steps, why = run_length(new_model, timesteps)
+    if steps != timesteps:  # record what it will run, and say so
+        config["requested_timesteps"], config["total_timesteps"] = timesteps, steps
+        print(f"--timesteps {timesteps:,}: {why}, so the run takes {steps:,} steps "
+              f"(its recorded total)", file=sys.stderr)
     made = [d for d in (root, root / algo) if not d.exists()]
     try:
         run.mkdir(parents=True)
@@ -622,6 +630,41 @@ def train(algo: str, model: str = "alexnet", bandwidth: str | float | None = "4g
             print(f"{run}: removed (the start failed before a checkpoint was written)",
                   file=sys.stderr)
         raise
+
+
+def run_length(model: Any, timesteps: int, start: int = 0) -> tuple[int, str]:
+    """The total ``model.learn`` actually reaches from `start` towards `timesteps`, and
+    why: an on-policy
+    algorithm learns in whole rollouts (``n_steps`` x envs), an off-policy one collects
+    ``train_freq`` steps per env between updates."""
+    n_envs = int(model.n_envs)
+    name = type(model).__name__
+    if hasattr(model, "n_steps"):
+        chunk = int(model.n_steps) * n_envs
+        why = (f"{name} learns in whole rollouts of {chunk:,} steps ({n_envs} envs x "
+               f"n_steps {model.n_steps})")
+    else:
+        freq = getattr(model, "train_freq", None)
+        per_env = freq.frequency if freq is not None and freq.unit.value == "step" else 1
+        chunk = per_env * n_envs
+        why = f"{name} collects {chunk:,} steps between updates ({n_envs} envs x {per_env})"
+    return start + math.ceil(max(timesteps - start, 0) / chunk) * chunk, why
+
+
+def validation_summary(run: str | Path) -> str:
+    """One line on a run's validation (``validation.json``): the best and the final
+    greedy agent's mean makespan on the validation seeds, beside the best baseline's."""
+    path = Path(run) / "validation.json"
+    if not path.is_file():
+        return f"{run}: no validation.json (no validation ran)"
+    val = json.loads(path.read_text())
+    hist, base = val["history"], val["best_baseline_makespan_s"]
+    best = min(hist, key=lambda h: h["makespan_s"])
+    seeds = val.get("seeds") or VALIDATION_SEEDS
+    return (f"validation ({len(seeds)} seeds): best {best['makespan_s']:.3f} s at step "
+            f"{best['step']:,} ({best['makespan_s'] / base - 1:+.1%} to the best baseline, "
+            f"{base:.3f} s); final {hist[-1]['makespan_s']:.3f} s at step "
+            f"{hist[-1]['step']:,}; best_model.zip is the best")
 
 
 def resume(run_dir: str | Path, timesteps: int | None = None, progress: bool = True,
@@ -673,6 +716,14 @@ def resume(run_dir: str | Path, timesteps: int | None = None, progress: bool = T
         venv.close()
         venv, model = _build(run, cfg)
     model.tensorboard_log = str(run / "tb")  # this folder's, whatever the file says
+    steps, why = run_length(model, int(cfg["total_timesteps"]), model.num_timesteps)
+    if steps != int(cfg["total_timesteps"]):  # record what it will run, and say so
+        cfg["requested_timesteps"] = int(cfg["total_timesteps"])
+        cfg["total_timesteps"] = steps
+        if cfg.get("extended"):
+            cfg["extended"][-1]["to"] = steps
+        print(f"--timesteps {cfg['requested_timesteps']:,}: {why}, so the run ends at "
+              f"{steps:,} steps (its recorded total)", file=sys.stderr)
     write_atomic(cfg_path, yaml.safe_dump(cfg, sort_keys=False))
     return _learn(run, cfg, venv, model, ckpt=ckpt, fresh=ckpt is None, progress=progress,
                   extra=callbacks)
@@ -800,8 +851,11 @@ def _learn(run: Path, cfg: Mapping[str, Any], venv: VecEnv, model: Any, ckpt: Pa
         *extra])
     t0 = time.perf_counter()
     if remaining > 0:
+        # on-policy: write TensorBoard (rollout/ep_rew_mean, ...) every rollout, as PPO
+        # does by default; A2C's own default (every 100 rollouts) left short runs empty
+        log = {"log_interval": 1} if hasattr(model, "n_steps") else {}
         model.learn(remaining, callback=callbacks, reset_num_timesteps=ckpt is None,
-                    tb_log_name="tb", progress_bar=False)
+                    tb_log_name="tb", progress_bar=False, **log)
     model.save(run / "model.zip")
     timing = {"wall_s_this_session": time.perf_counter() - t0, "num_timesteps":
               model.num_timesteps, "resumed_from": str(ckpt) if ckpt else None}

@@ -291,7 +291,7 @@ def _given(argv: Sequence[str]) -> set[str]:
 def _cmd_train(args: argparse.Namespace) -> int:
     import torch
 
-    from splitgym.agents.train import parse_kv, resume, train
+    from splitgym.agents.train import parse_kv, resume, train, validation_summary
 
     if args.resume:
         given = [k for k in _FIXED_BY_RUN if k in _given(args.argv)]
@@ -316,6 +316,7 @@ def _cmd_train(args: argparse.Namespace) -> int:
                     randomize=args.randomize, run_root=args.runs, vec=args.vec,
                     checkpoint_freq=args.checkpoint_freq, eval_freq=args.eval_freq,
                     progress=not args.no_progress)
+    print(validation_summary(run))
     print(f"run folder: {run}")
     return 0
 

@@ -39,13 +39,26 @@ def _cli(*args, **kw):
     ("dqn", ["n_envs=1", "learning_starts=32", "buffer_size=500"]),
 ])
 def test_cli_train__smoke_every_algorithm(tmp_path, algo, extra):
-    res = _cli("train", "--algo", algo, *TOY, "--timesteps", "256", "--runs", str(tmp_path),
+    res = _cli("train", "--algo", algo, *TOY, "--timesteps", "200", "--runs", str(tmp_path),
                "--checkpoint-freq", "128", "--eval-freq", "128", "--no-progress",
                "--hyperparams", *extra)
     assert res.returncode == 0, res.stderr[-2000:]
     run = tmp_path / algo / "toy-0.008mbps_1"
     cfg = yaml.safe_load((run / "config.yml").read_text())
-    assert cfg["algo"] == algo and cfg["seed"] == 0 and cfg["total_timesteps"] == 256
+    # 200 steps: whole rollouts of 128 (2 x 64), 64 (1 x 64) or 16 (2 x 8), or train_freq
+    # 4 x 1 env: the total recorded is the one run, and the request beside it
+    ran = {"maskable_ppo": 256, "ppo": 256, "a2c": 208, "dqn": 200}[algo]
+    assert cfg["algo"] == algo and cfg["seed"] == 0 and cfg["total_timesteps"] == ran
+    timing = json.loads((run / "timing.jsonl").read_text().splitlines()[-1])
+    assert timing["num_timesteps"] == ran
+    assert cfg.get("requested_timesteps", 200) == 200
+    if ran != 200:
+        assert f"--timesteps 200: " in res.stderr and f"the run takes {ran} steps" in res.stderr
+    assert "validation (6 seeds): best " in res.stdout  # the result, not just the folder
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    events = EventAccumulator(str(next((run / "tb").rglob("events.out.tfevents.*")).parent))
+    assert "rollout/ep_rew_mean" in events.Reload().Tags()["scalars"]
     assert cfg["commit"] and cfg["splitgym_version"]
     if algo == "ppo":  # "1e-4" is a number (PyYAML alone reads it as text)
         assert cfg["hyperparams"]["learning_rate"] == 1e-4
@@ -334,7 +347,8 @@ def test_cli_train__resume_leaves_a_finished_run_and_extends_it_on_request(tmp_p
     assert ckpts == [100, 200]
     res = _cli("train", "--resume", str(run), "--no-progress")
     assert res.returncode == 0, res.stderr[-2000:]
-    assert "already complete (256 steps; its total is 250), left untouched" in res.stdout
+    # the total recorded is the one run (250 asked)
+    assert "already complete (256 steps; its total is 256), left untouched" in res.stdout
     assert (run / "model.zip").read_bytes() == final
     res = _cli("train", "--resume", str(run), "--timesteps", "256", "--no-progress")
     assert res.returncode == 0 and "--timesteps=256 is already reached" in res.stdout
@@ -348,8 +362,8 @@ def test_cli_train__resume_leaves_a_finished_run_and_extends_it_on_request(tmp_p
     timing = [json.loads(line) for line in (run / "timing.jsonl").read_text().splitlines()]
     assert timing[-1]["resumed_from"] == str(run / "model.zip")
     cfg = yaml.safe_load((run / "config.yml").read_text())
-    assert cfg["total_timesteps"] == 300
-    assert cfg["extended"][0]["from_total_timesteps"] == 250
+    assert cfg["total_timesteps"] == 320 and cfg["requested_timesteps"] == 300
+    assert cfg["extended"][0]["from_total_timesteps"] == 256
     assert LearnedPolicy.load(run / "model.zip").model.num_timesteps == 320
 
 

@@ -27,7 +27,7 @@ def _pair(n_envs=3, seed=5, **kw):
 @pytest.mark.parametrize("kw", [{}, {"bandwidth_mbps": 0.0}, {"objective": "mean_latency"}])
 def test_native_vec__steps_as_a_dummy_vec_env_of_single_envs(kw):
     dummy, native = _pair(**kw)
-    assert isinstance(native, NativeVecEnv)
+    assert isinstance(native.unwrapped, NativeVecEnv)  # in a VecMonitor
     assert native.observation_space == dummy.observation_space
     rng = np.random.default_rng(0)
     o_d, o_n = dummy.reset(), native.reset()
@@ -49,6 +49,10 @@ def test_native_vec__steps_as_a_dummy_vec_env_of_single_envs(kw):
                 assert np.array_equal(a["terminal_observation"], b["terminal_observation"])
                 assert a["metrics"] == b["metrics"]
                 assert b["TimeLimit.truncated"] is False
+                # the episode's return and length, as SB3's rollout/ep_rew_mean reads
+                # them (Monitor rounds the return to 6 decimals)
+                assert a["episode"]["l"] == b["episode"]["l"]
+                assert b["episode"]["r"] == pytest.approx(a["episode"]["r"], abs=1e-5)
     assert ends >= 3 * 5  # every env crossed several same-step resets
 
 
