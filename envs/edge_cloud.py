@@ -24,7 +24,14 @@ from splitgym.profiles.schema import Profile, load_profile
 
 from .core.config import MAX_SPEED, MIN_SPEED, ConfigError, SimConfig, WorkloadConfig, is_real
 from .core.simulator import Simulator, TaskRecords
-from .core.traces import RateTrace, check_spec, is_constant_spec, make_trace, nominal_mbps
+from .core.traces import (
+    RateTrace,
+    check_episode_traces,
+    check_spec,
+    is_constant_spec,
+    make_trace,
+    nominal_mbps,
+)
 from .core.workload import check_arrivals, make_arrivals
 from .engine import ENGINES, Engine, EngineStateError
 from .observation import (
@@ -371,7 +378,9 @@ class EdgeCloudEnv(gym.Env[np.ndarray, np.int64]):
             rows.append([t / factor for t in self._device_edge_s[name]])
         return rows
 
-    def _check_links(self, n_edges: int, config: SimConfig) -> None:
+    def _check_links(self, n_edges: int, config: SimConfig, spec: Any = None) -> None:
+        """The uplink specs fit the fleet, and the episode's traces have at most
+        `MAX_EPISODE_TRACE_STEPS` steps in all (checked before any is drawn)."""
         if self._edge_bw is not None:
             if config.uplink == "shared":
                 raise ConfigError("edge_bandwidth_mbps: per-edge uplinks need "
@@ -379,6 +388,13 @@ class EdgeCloudEnv(gym.Env[np.ndarray, np.int64]):
             if len(self._edge_bw) != n_edges:
                 raise ConfigError(f"edge_bandwidth_mbps: expected {n_edges} specs (one per "
                                   f"edge), got {len(self._edge_bw)}")
+            check_episode_traces([(s, f"edge_bandwidth_mbps[{i}]")
+                                  for i, s in enumerate(self._edge_bw)])
+            return
+        spec = self._bw_spec if spec is None else spec
+        if not is_constant_spec(spec):
+            per_edge = self._bw_per_edge and config.uplink == "per_edge"
+            check_episode_traces([(spec, "bandwidth_mbps")], n_edges if per_edge else 1)
 
     def _link_traces(self, n_edges: int, config: SimConfig,
                      spec: Any) -> list[RateTrace] | None:
@@ -542,7 +558,7 @@ class EdgeCloudEnv(gym.Env[np.ndarray, np.int64]):
                         wl_kw[key] = tuple(wl_kw[key])
                 workload = replace(workload, **wl_kw)
         n_edges = len(arrivals) if arrivals is not None else workload.n_edges
-        self._check_links(n_edges, sim_config)
+        self._check_links(n_edges, sim_config, bw_spec)
         self._edge_rows(n_edges)
         return sim_config, workload, objective, arrivals, bw_spec
 

@@ -156,6 +156,14 @@ def _reproduce_into_a_file():
     reproduce(path)
 
 
+def _big_trace_file():
+    """A sparse 64 MiB + 1 byte CSV (no disk blocks): refused by its size alone."""
+    path = Path(tempfile.mkdtemp()) / "big.csv"
+    with path.open("wb") as fh:
+        fh.truncate(64 * 2**20 + 1)
+    make_trace(path)
+
+
 def _hp(algo="ppo", **overrides):
     from splitgym.agents.train import load_hyperparams
 
@@ -513,6 +521,48 @@ ROWS = [
     ("cli", "splitgym evaluate --proven-bound 0",
      lambda: _cli("evaluate", "--proven-bound", "0", "--no-progress"),
      SystemExit, r"--proven-bound=0\.0: expected seconds > 0"),
+    # integers beyond a float's range, and per-episode bounds of given arrivals (issue 20)
+    ("env", "an integer beyond a float's range (10**400)",
+     lambda: EdgeCloudEnv(bandwidth_mbps=10**400),
+     ConfigError, r"bandwidth_mbps=<an integer of 1329 bits>: expected a finite number of "
+     r"Mbit/s >= 0 \(at most 1e\+09\)"),
+    ("reset", "an integer beyond a float's range in a generator",
+     lambda: EdgeCloudEnv().reset(options={"bandwidth_mbps": dict(LOGNORMAL, sigma=10**400)}),
+     ConfigError, r"bandwidth_mbps\['sigma'\]=<an integer of 1329 bits>: expected a finite "
+     r"number in \[0, 5\]"),
+    ("env", "a deadline beyond 1e10 s", lambda: EdgeCloudEnv(deadline_s=1e300),
+     ConfigError, r"deadline_s=1e\+300: expected None or a number of seconds > 0 \(at most "
+     r"1e\+10\)"),
+    ("reset", "arrival times beyond 1e10 s",
+     lambda: EdgeCloudEnv().reset(options={"arrival_times_s": [[0.0, 1e300]]}),
+     ConfigError, r"arrival_times_s\[0\]\[1\]=1e\+300: expected a finite time in "
+     r"\[0, 1e\+10\] s"),
+    ("reset", "arrival times for more than 100,000 edges",
+     lambda: EdgeCloudEnv().reset(options={"arrival_times_s": [[0.0]] * 200_000}),
+     ConfigError, r"arrival_times_s: 200000 edges; expected at most 100000"),
+    ("reset", "more than 10,000,000 arrival times (counted before reading them)",
+     lambda: EdgeCloudEnv().reset(options={"arrival_times_s": [range(6_000_000)] * 2}),
+     ConfigError, r"arrival_times_s: 12000000 arrival times in all; expected at most "
+     r"10000000 per episode"),
+    ("cli", "splitgym train --env-kwargs deadline_s=<400 digits>",
+     lambda: _cli("train", "--model", "toy", "--env-kwargs", "deadline_s=1" + "0" * 400),
+     SystemExit, r"deadline_s=<an integer of 1329 bits>: expected None or a number of "
+     r"seconds > 0"),
+    ("trace", "a Markov trace per edge over 1,000,000 steps in all (before drawing)",
+     lambda: EdgeCloudEnv(n_edges=8, bandwidth_per_edge=True,
+                          bandwidth_mbps=dict(MARKOV, duration_s=1e6)),
+     ConfigError, r"bandwidth_mbps: 8000000 trace steps in one episode \(8 links x 1000000 "
+     r"steps\); expected at most 1000000"),
+    ("trace", "per-edge log-normal specs over 1,000,000 steps in all",
+     lambda: EdgeCloudEnv(n_edges=150, edge_bandwidth_mbps=[dict(LOGNORMAL,
+                                                                 duration_s=1e6)] * 150),
+     ConfigError, r"edge_bandwidth_mbps: 150000000 trace steps in one episode"),
+    ("trace", "a CSV trace file over 64 MiB (before reading it)", _big_trace_file,
+     ConfigError, r"bandwidth_mbps: trace file '.*big\.csv' has 67108865 bytes; expected at "
+     r"most 67108864"),
+    ("trace", "a list of more than 1,000,000 steps",
+     lambda: make_trace([[0, 1.0]] * 1_000_001),
+     ConfigError, r"bandwidth_mbps: 1000001 steps; expected at most 1000000"),
     # hyperparameters: ranges checked before anything is built (issue 20)
     ("training", "gamma above 1 (NaN logits)", lambda: _hp(gamma=2),
      ConfigError, r"--hyperparams gamma=2: expected a number in \(0, 1\]"),
@@ -545,6 +595,44 @@ ROWS = [
      _reproduce_over_a_users_readme, OutputError, r"README\.md exist\(s\) there and "
      r"\.splitgym-manifest\.json does not list them as written by splitgym"),
 ]
+
+
+BIG = 10**400  # above a float's range: math.isfinite(BIG) raises OverflowError
+#: Every numeric env argument, given an integer beyond a float's range (issue 20).
+HUGE = {
+    "bandwidth_mbps": BIG, "deadline_s": BIG, "phase_s": BIG, "fps": BIG,
+    "edge_speed": BIG, "n_edges": BIG, "frames_per_edge": BIG, "queue_capacity": BIG,
+    "cloud_workers": BIG, "edge_bandwidth_mbps": [BIG] * 5,
+    "arrivals": dict(BURSTY, high_factor=BIG),
+}
+GENERATORS = {
+    "markov rates_mbps": dict(MARKOV, rates_mbps=[BIG, 1.0]),
+    "markov mean_dwell_s": dict(MARKOV, mean_dwell_s=[BIG, 1.0]),
+    "markov duration_s": dict(MARKOV, duration_s=BIG),
+    **{f"lognormal {k}": dict(LOGNORMAL, **{k: BIG}) for k in
+       ("mean_mbps", "sigma", "rho", "step_s", "duration_s")},
+    "trace time": [[0, 1.0], [BIG, 2.0]], "trace rate": [[0, BIG]],
+}
+RESET_OK = ("bandwidth_mbps", "deadline_s", "phase_s", "fps", "n_edges", "frames_per_edge",
+            "queue_capacity", "cloud_workers", "arrivals")
+
+
+@pytest.mark.parametrize("field, value", [*HUGE.items(), *(
+    ("bandwidth_mbps", v) for v in GENERATORS.values())],
+    ids=[*HUGE, *GENERATORS])
+def test_integer_beyond_a_float__is_a_named_config_error(field, value):
+    """At construction and in reset(options=...): a `ConfigError` naming the field (no
+    raw OverflowError), with the value shown by its size."""
+    import gymnasium as gym
+
+    calls = [lambda: gym.make("splitgym/EdgeCloud-v0", model="toy", **{field: value})]
+    if field in RESET_OK:
+        calls.append(lambda: EdgeCloudEnv(model="toy").reset(options={field: value}))
+    for call in calls:
+        with pytest.raises(ConfigError) as info:
+            call()
+        assert field in str(info.value) and "\n" not in str(info.value)
+        assert "1329 bits" in str(info.value) or "expected" in str(info.value)
 
 
 @pytest.mark.parametrize("row", ROWS, ids=[f"{r[0]}: {r[1]}" for r in ROWS])
@@ -629,6 +717,18 @@ def _bounds() -> list[tuple[str, str, str]]:
         ("profile latencies", f"0 to {s.MAX_MS:g} ms", "finite sums"),
         ("profile bytes, params, shapes", "whole numbers 0 to 2**53", "exact in float64"),
         ("profile nesting", f"at most {s.MAX_DEPTH} levels", "no recursion limits"),
+        ("one episode's uplink traces", f"at most {t.MAX_EPISODE_TRACE_STEPS:,} steps in "
+         "all (every link's trace: per-edge generators count once per edge), counted "
+         "before any is drawn or read", "drawing work and memory per reset"),
+        ("a trace CSV file", f"at most {t.MAX_TRACE_FILE_BYTES:,} bytes (checked before "
+         f"reading) and {t.MAX_TRACE_STEPS:,} rows; a list of steps at most "
+         f"{t.MAX_TRACE_STEPS:,}", "reading time and memory"),
+        ("`arrival_times_s`", f"at most {c.MAX_EDGES:,} edges and {c.MAX_TASKS:,} times in "
+         f"all (counted before converting them), each in [0, {c.MAX_TIME_S:g}] s",
+         "as for generated arrivals; beyond 1e10 s a float no longer resolves the events"),
+        ("`deadline_s`", f"(0, {c.MAX_TIME_S:g}] s", "finite times"),
+        ("any number", "an integer beyond a float's range (~1.8e308) is refused like inf, "
+         "shown by its size in bits", "no raw OverflowError"),
         *_hyperparam_bounds(),
     ]
 

@@ -45,6 +45,9 @@ MAX_CLOUD_WORKERS = 4096
 MAX_FACTOR = 1e3
 MIN_DWELL_S, MAX_DWELL_S = 1e-3, 1e7
 MAX_SWITCHES_PER_FRAME = 1e3
+#: Times [s] accepted anywhere in an episode (arrival times, deadlines): beyond it a
+#: float's resolution (2e-6 s at 1e10 s) no longer separates the simulation's events.
+MAX_TIME_S = 1e10
 BURSTY_KEYS: tuple[str, ...] = ("kind", "high_factor", "low_factor", "mean_dwell_s")
 
 
@@ -57,6 +60,34 @@ def is_real(x: Any) -> bool:
     return isinstance(x, (int, float)) and not isinstance(x, bool)
 
 
+def is_finite(x: Any) -> bool:
+    """A real number (`is_real`) that is finite as a float: an integer too large for a
+    float (above ~1.8e308) is not, and is refused by name like inf, not with a raw
+    OverflowError."""
+    if not is_real(x):
+        return False
+    try:
+        return math.isfinite(x)
+    except OverflowError:
+        return False
+
+
+def shown(value: Any) -> str:
+    """`repr(value)` for a message, with integers beyond a float's range (which can be
+    too long to print at all) written as their size."""
+    if isinstance(value, int) and not isinstance(value, bool) and value.bit_length() > 1024:
+        return f"<an integer of {value.bit_length()} bits>"
+    if isinstance(value, (list, tuple)) and any(_huge(v) for v in value):
+        inner = ", ".join(shown(v) for v in value)
+        return f"[{inner}]" if isinstance(value, list) else f"({inner}{',' * (len(value) == 1)})"
+    return repr(value)
+
+
+def _huge(v: Any) -> bool:
+    return (isinstance(v, int) and not isinstance(v, bool) and v.bit_length() > 1024) or (
+        isinstance(v, (list, tuple)) and any(_huge(x) for x in v))
+
+
 def check_rate_mbps(value: Any, field: str) -> float:
     """A rate [Mbit/s]: 0, or a finite number in [MIN_MBPS, MAX_MBPS]."""
     try:
@@ -64,8 +95,8 @@ def check_rate_mbps(value: Any, field: str) -> float:
     except OverflowError:  # pragma: no cover - ints compare exactly with floats
         ok = False
     if not ok:
-        raise ConfigError(f"{field}={value!r}: expected 0 (no uplink) or a number of Mbit/s "
-                          f"in [{MIN_MBPS:g}, {MAX_MBPS:g}]")
+        raise ConfigError(f"{field}={shown(value)}: expected 0 (no uplink) or a number of "
+                          f"Mbit/s in [{MIN_MBPS:g}, {MAX_MBPS:g}]")
     return float(value)
 
 
@@ -81,26 +112,25 @@ def parse_bandwidth_mbps(value: Any, field: str = "bandwidth_mbps") -> float:
         except ValueError:
             raise ConfigError(f"{field}={value!r}: expected a number of Mbit/s >= 0 or one of "
                               f"{sorted(BANDWIDTH_PRESETS_MBPS)}") from None
-    if not is_real(value) or not math.isfinite(value) or value < 0:
-        raise ConfigError(f"{field}={value!r}: expected a finite number of Mbit/s >= 0 or one "
-                          f"of {sorted(BANDWIDTH_PRESETS_MBPS)}")
+    if not is_finite(value) or value < 0:
+        raise ConfigError(f"{field}={shown(value)}: expected a finite number of Mbit/s >= 0 "
+                          f"(at most {MAX_MBPS:g}) or one of {sorted(BANDWIDTH_PRESETS_MBPS)}")
     return check_rate_mbps(value, field)
 
 
 def _pos_int(value: Any, field: str, most: int | None = None) -> int:
     if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise ConfigError(f"{field}={value!r}: expected a whole number >= 1")
+        raise ConfigError(f"{field}={shown(value)}: expected a whole number >= 1")
     if most is not None and value > most:
-        raise ConfigError(f"{field}={value!r}: expected a whole number in [1, {most}]")
+        raise ConfigError(f"{field}={shown(value)}: expected a whole number in [1, {most}]")
     return value
 
 
 def check_number(value: Any, field: str, low: float, high: float,
                  low_open: bool = False) -> float:
     """A finite real number in [low, high] (``(low, high]`` with `low_open`)."""
-    if not is_real(value) or not math.isfinite(value) or value > high or value < low or (
-            low_open and value == low):
-        raise ConfigError(f"{field}={value!r}: expected a finite number in "
+    if not is_finite(value) or value > high or value < low or (low_open and value == low):
+        raise ConfigError(f"{field}={shown(value)}: expected a finite number in "
                           f"{'(' if low_open else '['}{low:g}, {high:g}]")
     return float(value)
 
@@ -163,8 +193,9 @@ class SimConfig:
         _pos_int(self.queue_capacity, "queue_capacity", MAX_QUEUE_CAPACITY)
         _pos_int(self.cloud_workers, "cloud_workers", MAX_CLOUD_WORKERS)
         d = self.deadline_s
-        if d is not None and (not is_real(d) or not math.isfinite(d) or d <= 0):
-            raise ConfigError(f"deadline_s={d!r}: expected None or a number of seconds > 0")
+        if d is not None and (not is_finite(d) or d <= 0 or d > MAX_TIME_S):
+            raise ConfigError(f"deadline_s={shown(d)}: expected None or a number of seconds > 0 "
+                              f"(at most {MAX_TIME_S:g})")
         if not isinstance(self.drop_late, bool):
             raise ConfigError(f"drop_late={self.drop_late!r}: expected True or False")
         if self.drop_late and d is None:
@@ -209,7 +240,7 @@ class WorkloadConfig:
         fpe = self.frames_per_edge
         if isinstance(fpe, (list, tuple)):
             if len(fpe) != self.n_edges:
-                raise ConfigError(f"frames_per_edge={list(fpe)!r}: expected one count per "
+                raise ConfigError(f"frames_per_edge={shown(list(fpe))}: expected one count per "
                                   f"edge ({self.n_edges})")
             for f in fpe:
                 _pos_int(f, "frames_per_edge", MAX_TASKS)
@@ -219,7 +250,7 @@ class WorkloadConfig:
             _pos_int(fpe, "frames_per_edge", MAX_TASKS)
             total = fpe * self.n_edges
         if total > MAX_TASKS:
-            raise ConfigError(f"frames_per_edge={fpe!r}: {total} frames in all (n_edges="
+            raise ConfigError(f"frames_per_edge={shown(fpe)}: {total} frames in all (n_edges="
                               f"{self.n_edges}); expected at most {MAX_TASKS} per episode")
         arr = self.arrivals
         if isinstance(arr, dict):
@@ -233,11 +264,11 @@ class WorkloadConfig:
         if isinstance(fps, (list, tuple)):
             if len(fps) != 2 or not all(is_real(f) and MIN_FPS <= f <= MAX_FPS for f in fps) \
                     or fps[0] > fps[1]:
-                raise ConfigError(f"fps={fps!r}: expected a number > 0 or a (low, high) range "
-                                  f"with 0 < low <= high, within [{MIN_FPS:g}, {MAX_FPS:g}]")
+                raise ConfigError(f"fps={shown(fps)}: expected a number > 0 or a (low, high) "
+                                  f"range with 0 < low <= high, within [{MIN_FPS:g}, {MAX_FPS:g}]")
             object.__setattr__(self, "fps", (float(fps[0]), float(fps[1])))
         elif not is_real(fps) or not MIN_FPS <= fps <= MAX_FPS:
-            raise ConfigError(f"fps={fps!r}: expected a number > 0 or a (low, high) range, "
+            raise ConfigError(f"fps={shown(fps)}: expected a number > 0 or a (low, high) range, "
                               f"within [{MIN_FPS:g}, {MAX_FPS:g}]")
         else:
             object.__setattr__(self, "fps", float(fps))
@@ -251,9 +282,9 @@ class WorkloadConfig:
             if is_real(ph):
                 ph = (ph,) * self.n_edges
             if not isinstance(ph, (list, tuple)) or len(ph) != self.n_edges or not all(
-                    is_real(p) and math.isfinite(p) and 0 <= p <= MAX_DWELL_S for p in ph):
-                raise ConfigError(f"phase_s={self.phase_s!r}: expected None or {self.n_edges} "
-                                  f"finite phases >= 0 (one per edge, at most "
+                    is_finite(p) and 0 <= p <= MAX_DWELL_S for p in ph):
+                raise ConfigError(f"phase_s={shown(self.phase_s)}: expected None or "
+                                  f"{self.n_edges} finite phases >= 0 (one per edge, at most "
                                   f"{MAX_DWELL_S:g} s)")
             object.__setattr__(self, "phase_s", tuple(float(p) for p in ph))
 
@@ -283,7 +314,7 @@ def _check_arrival_params(params: dict[Any, Any], fps_low: float) -> tuple[tuple
                           "no frame would ever arrive)")
     dwell = params.get("mean_dwell_s", (2.0, 6.0))
     if not isinstance(dwell, (list, tuple)) or len(dwell) != 2:
-        raise ConfigError(f"arrivals['mean_dwell_s']={dwell!r}: expected two dwell times [s] "
+        raise ConfigError(f"arrivals['mean_dwell_s']={shown(dwell)}: expected two dwell times [s] "
                           f"(high state, low state)")
     d = tuple(check_number(x, f"arrivals['mean_dwell_s'][{i}]", MIN_DWELL_S, MAX_DWELL_S)
               for i, x in enumerate(dwell))

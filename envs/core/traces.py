@@ -32,7 +32,7 @@ from __future__ import annotations
 
 import csv
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping, Sequence, Sized
 from pathlib import Path
 from typing import Any
 
@@ -49,6 +49,7 @@ from .config import (
     check_rate_mbps,
     looks_like_path,
     parse_bandwidth_mbps,
+    shown,
 )
 
 GENERATORS = ("markov", "lognormal_ar1")
@@ -58,6 +59,13 @@ GENERATOR_KEYS: dict[str, tuple[str, ...]] = {
 }
 #: A generated trace has at most this many steps (its memory and drawing time).
 MAX_TRACE_STEPS = 1_000_000
+#: One episode's uplink traces have at most this many steps in all (every link's
+#: trace, drawn or given), checked before any is drawn or read: per-edge generators
+#: multiply the work and memory of one trace by the number of edges.
+MAX_EPISODE_TRACE_STEPS = 1_000_000
+#: A trace CSV file is at most this many bytes (checked before reading it; 1,000,000
+#: rows of ``t_s,mbps`` take about 20 MB).
+MAX_TRACE_FILE_BYTES = 64 * 2**20
 #: A generator's ``duration_s`` is at most this [s] (about 116 days).
 MAX_DURATION_S = 1e7
 #: Shortest step [s] of a user-given trace (steps or CSV): a narrower one has a volume
@@ -146,11 +154,18 @@ def constant(mbps: float) -> RateTrace:
 
 def from_steps(steps: Sequence[Sequence[float]], period_s: float | None = None,
                field: str = "bandwidth_mbps") -> RateTrace:
-    """A trace from ``(t_s, mbps)`` steps."""
+    """A trace from ``(t_s, mbps)`` steps (at most `MAX_TRACE_STEPS`)."""
+    if isinstance(steps, Sized) and len(steps) > MAX_TRACE_STEPS:
+        raise ConfigError(f"{field}: {len(steps)} steps; expected at most {MAX_TRACE_STEPS}")
     try:
         arr = np.asarray(steps, dtype=np.float64)
-    except (TypeError, ValueError, OverflowError):
-        raise ConfigError(f"{field}: expected (t_s, mbps) pairs, got {steps!r}") from None
+    except OverflowError:
+        raise ConfigError(f"{field}: a step holds an integer beyond a float's range "
+                          f"({shown(steps)[:120]}...); expected finite (t_s, mbps) pairs "
+                          f"with rates in [0, {MAX_MBPS:g}]") from None
+    except (TypeError, ValueError):
+        raise ConfigError(f"{field}: expected (t_s, mbps) pairs, got "
+                          f"{shown(steps)[:200]}") from None
     if arr.ndim != 2 or arr.shape[1] != 2 or arr.shape[0] == 0:
         raise ConfigError(f"{field}: expected a list of (t_s, mbps) pairs, got shape "
                           f"{arr.shape}")
@@ -175,6 +190,10 @@ def from_csv(path: str | Path, field: str = "bandwidth_mbps") -> RateTrace:
     p = Path(path)
     if not p.is_file():
         raise ConfigError(f"{field}: trace file {str(p)!r} does not exist")
+    size = p.stat().st_size
+    if size > MAX_TRACE_FILE_BYTES:
+        raise ConfigError(f"{field}: trace file {str(p)!r} has {size} bytes; expected at most "
+                          f"{MAX_TRACE_FILE_BYTES} (about {MAX_TRACE_STEPS} rows)")
     rows = []
     try:
         text = p.read_bytes().decode("utf-8-sig")
@@ -187,6 +206,9 @@ def from_csv(path: str | Path, field: str = "bandwidth_mbps") -> RateTrace:
     for n, row in enumerate(csv.reader(text.splitlines())):
         if not row or row[0].strip().startswith("#"):
             continue
+        if len(rows) >= MAX_TRACE_STEPS:
+            raise ConfigError(f"{field}: {p.name} has more than {MAX_TRACE_STEPS} rows; "
+                              f"expected at most {MAX_TRACE_STEPS}")
         try:
             rows.append((float(row[0]), float(row[1])))
         except (ValueError, IndexError):
@@ -243,16 +265,66 @@ def _markov(spec: Mapping[str, Any], rng: np.random.Generator, field: str) -> Ra
     rates, dwell, trans, duration = check_markov(spec, field)
     n = rates.size
     state = int(rng.choice(n, p=dwell / dwell.sum()))  # time-stationary start, uniform jumps
-    t, times, values = 0.0, [], []
+    # each jump is ``rng.choice(n, p=trans[state])`` as NumPy computes it (one uniform
+    # draw against the row's normalised cumulative sum): the same draws, in one loop
+    cdf = np.cumsum(trans, axis=1)
+    cdf /= cdf[:, -1:]
+    expected = duration / float(dwell.min())
+    draw = _compiled(_markov_steps) if expected > COMPILE_ABOVE_STEPS else _markov_steps
+    times, states, t = draw(rng, cdf, dwell, state, float(duration),
+                            int(min(2 * expected + 16, 20 * MAX_TRACE_STEPS)),
+                            20 * MAX_TRACE_STEPS)
+    if t < 0:
+        raise ConfigError(f"{field}: the markov trace drew more than {20 * MAX_TRACE_STEPS} "
+                          f"steps")
+    return RateTrace(times, rates[states], max(t, float(times[-1]) + 1e-9), field)
+
+
+#: Generated traces longer than this are drawn by a compiled loop (numba; the same
+#: draws, bit for bit: numba's Generator methods are NumPy's), shorter ones in Python.
+COMPILE_ABOVE_STEPS = 20_000
+_COMPILED: dict[Any, Any] = {}
+
+
+def _compiled(func: Any) -> Any:
+    """`func` compiled by numba (once per process; cached on disk)."""
+    if func not in _COMPILED:
+        from numba import njit
+
+        _COMPILED[func] = njit(cache=True)(func)
+    return _COMPILED[func]
+
+
+def _markov_steps(rng: np.random.Generator, cdf: np.ndarray, scale: np.ndarray, state: int,
+                  duration: float, size: int, cap: int) -> tuple[np.ndarray, np.ndarray,
+                                                                  float]:
+    """A Markov chain's step times and states until `duration` (t < 0: over `cap`)."""
+    times = np.empty(size)
+    states = np.empty(size, dtype=np.int64)
+    t = 0.0
+    k = 0
     while t < duration:
-        if len(times) >= 20 * MAX_TRACE_STEPS:
-            raise ConfigError(f"{field}: the markov trace drew more than "
-                              f"{20 * MAX_TRACE_STEPS} steps")
-        times.append(t)
-        values.append(rates[state])
-        t += float(rng.exponential(dwell[state]))
-        state = int(rng.choice(n, p=trans[state]))
-    return RateTrace(times, values, max(t, times[-1] + 1e-9), field)
+        if k == times.size:
+            if k >= cap:
+                return times[:k], states[:k], -1.0
+            grown = min(2 * k, cap)
+            more_t = np.empty(grown)
+            more_s = np.empty(grown, dtype=np.int64)
+            more_t[:k] = times
+            more_s[:k] = states
+            times, states = more_t, more_s
+        times[k] = t
+        states[k] = state
+        k += 1
+        t += rng.exponential(scale[state])
+        state = np.searchsorted(cdf[state], rng.random(), side="right")
+    return times[:k], states[:k], t
+
+
+def _ar1(x: np.ndarray, mu: float, rho: float, innov: np.ndarray) -> None:
+    """x[k] = mu + rho (x[k-1] - mu) + innov[k], in place."""
+    for k in range(1, x.size):
+        x[k] = mu + rho * (x[k - 1] - mu) + innov[k]
 
 
 def check_lognormal(spec: Mapping[str, Any], field: str) -> tuple[float, float, float,
@@ -284,8 +356,7 @@ def _lognormal_ar1(spec: Mapping[str, Any], rng: np.random.Generator,
     x = np.empty(n)
     x[0] = mu + sigma * rng.standard_normal()
     innov = sigma * math.sqrt(1 - rho ** 2) * rng.standard_normal(n)
-    for k in range(1, n):
-        x[k] = mu + rho * (x[k - 1] - mu) + innov[k]
+    (_compiled(_ar1) if n > COMPILE_ABOVE_STEPS else _ar1)(x, mu, rho, innov)
     return RateTrace(np.arange(n) * step, np.exp(x), n * step, field)
 
 
@@ -312,8 +383,45 @@ def make_trace(spec: Any, rng: np.random.Generator | None = None,
 
 
 def check_spec(spec: Any, field: str = "bandwidth_mbps") -> None:
-    """Validate a spec without drawing (generators are checked with a throwaway draw)."""
-    make_trace(spec, np.random.default_rng(0), field)
+    """Validate a spec without drawing it (a generator's parameters are checked, not
+    drawn: one draw can be a million steps)."""
+    trace_steps(spec, field)
+
+
+def trace_steps(spec: Any, field: str = "bandwidth_mbps") -> int:
+    """A validated spec's number of steps, known before any drawing: 1 for a constant,
+    the steps of a list or CSV, a Markov chain's expected steps (``duration_s`` / the
+    shortest mean dwell), a log-normal trace's ``duration_s / step_s``."""
+    if isinstance(spec, RateTrace):
+        return int(spec.times_s.size)
+    if isinstance(spec, Mapping):
+        kind = spec.get("kind")
+        if kind == "markov":
+            _, dwell, _, duration = check_markov(spec, field)
+            return max(1, math.ceil(duration / float(dwell.min())))
+        if kind == "lognormal_ar1":
+            return check_lognormal(spec, field)[4]
+        make_trace(spec, None, field)  # the unknown kind's error
+    if is_constant_spec(spec):
+        parse_bandwidth_mbps(spec, field)
+        return 1
+    return int(make_trace(spec, None, field).times_s.size)
+
+
+def check_episode_traces(specs: Sequence[tuple[Any, str]], n_copies: int = 1) -> int:
+    """Refuse an episode whose uplink traces have more than `MAX_EPISODE_TRACE_STEPS`
+    steps in all (`specs`: each link's spec and field; `n_copies`: independent draws of
+    each, for one spec drawn per edge), before any is drawn; returns the total."""
+    counts = [trace_steps(spec, field) for spec, field in specs]
+    total = n_copies * sum(counts)
+    if total > MAX_EPISODE_TRACE_STEPS:
+        field = specs[0][1].split("[")[0] if specs else "bandwidth_mbps"
+        per = f"{n_copies} links x {counts[0]}" if n_copies > 1 else \
+            f"{len(counts)} traces of up to {max(counts)}"
+        raise ConfigError(f"{field}: {total} trace steps in one episode ({per} steps); "
+                          f"expected at most {MAX_EPISODE_TRACE_STEPS} (fewer edges with "
+                          f"their own trace, or shorter traces)")
+    return total
 
 
 def nominal_mbps(spec: Any, field: str = "bandwidth_mbps") -> float:

@@ -7,12 +7,21 @@ episode seed); `check_arrivals` validates an explicit, recorded stream.
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Sequence, Sized
 from typing import Any
 
 import numpy as np
 
-from .config import MAX_SWITCHES_PER_FRAME, ConfigError, WorkloadConfig
+from .config import (
+    MAX_EDGES,
+    MAX_SWITCHES_PER_FRAME,
+    MAX_TASKS,
+    MAX_TIME_S,
+    ConfigError,
+    WorkloadConfig,
+    is_finite,
+    shown,
+)
 
 
 def make_arrivals(workload: WorkloadConfig, rng: np.random.Generator) -> list[np.ndarray]:
@@ -131,18 +140,34 @@ def check_arrivals(arrivals: Any, field: str = "arrival_times_s") -> list[np.nda
             or len(arrivals) == 0:
         raise ConfigError(f"{field}: expected a non-empty list with one list of arrival "
                           f"times per edge, got {type(arrivals).__name__}")
+    if len(arrivals) > MAX_EDGES:
+        raise ConfigError(f"{field}: {len(arrivals)} edges; expected at most {MAX_EDGES}")
+    sizes = [len(row) if isinstance(row, Sized) else 0 for row in arrivals]
+    if sum(sizes) > MAX_TASKS:  # before converting anything
+        raise ConfigError(f"{field}: {sum(sizes)} arrival times in all; expected at most "
+                          f"{MAX_TASKS} per episode")
     out = []
     for e, row in enumerate(arrivals):
         try:
             a = np.asarray(row, dtype=np.float64)
+        except OverflowError:  # an integer beyond a float's range
+            k = next((i for i, v in enumerate(row) if not is_finite(v)), 0)
+            raise ConfigError(f"{field}[{e}][{k}]={shown(row[k])}: expected a finite time in "
+                              f"[0, {MAX_TIME_S:g}] s") from None
         except (TypeError, ValueError):
-            raise ConfigError(f"{field}[{e}]: expected a list of numbers, got {row!r}") from None
+            raise ConfigError(f"{field}[{e}]: expected a list of numbers, got "
+                              f"{shown(row)[:200]}") from None
         if a.ndim != 1 or a.size == 0:
             raise ConfigError(f"{field}[{e}]: expected a non-empty flat list of times")
-        bad = ~np.isfinite(a) | (a < 0)
+        if a.size > MAX_TASKS:
+            raise ConfigError(f"{field}[{e}]: {a.size} arrival times; expected at most "
+                              f"{MAX_TASKS} per episode")
+        bad = ~np.isfinite(a) | (a < 0) | (a > MAX_TIME_S)
         if bad.any():
             k = int(np.argmax(bad))
-            raise ConfigError(f"{field}[{e}][{k}]={float(a[k])!r}: expected a finite time >= 0")
+            given = row[k] if isinstance(row, Sequence) and k < len(row) else float(a[k])
+            raise ConfigError(f"{field}[{e}][{k}]={shown(given)}: expected a finite time in "
+                              f"[0, {MAX_TIME_S:g}] s")
         dec = np.diff(a) < 0
         if dec.any():
             k = int(np.argmax(dec)) + 1
