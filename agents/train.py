@@ -323,15 +323,14 @@ def train_seed(seed: int) -> int:
 
 def vec_kind(env_kwargs: Mapping[str, Any], randomize: bool, vec: str) -> str:
     """The vectorised env a run uses: ``"auto"`` is ``"native"`` (`NativeVecEnv`, the
-    compiled vector env) where the compiled engine covers the configuration and the
-    scenario is not redrawn per episode, else ``"dummy"``."""
+    compiled vector env: every scenario) unless the scenario is redrawn per episode
+    (``randomize``) or ``engine="python"`` is asked, else ``"dummy"``."""
     if vec not in VEC_KINDS:
         raise ValueError(f"--vec={vec!r}: expected one of {list(VEC_KINDS)}")
     covered = not randomize and is_native(env_kwargs)
     if vec == "native" and not covered:
-        raise ValueError("--vec=native: the compiled engine does not cover this "
-                         "configuration (randomised conditions, traces, fleets, deadlines "
-                         "need the Python core); use --vec auto or dummy")
+        raise ValueError("--vec=native: a scenario redrawn per episode (--randomize) or "
+                         "engine='python' runs single envs; use --vec auto or dummy")
     if vec == "auto":
         return "native" if covered else "dummy"
     return vec

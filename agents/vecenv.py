@@ -24,10 +24,10 @@ SB3's conventions:
   makespan (up to float rounding), but a decision that schedules a late completion
   is charged at once rather than when the clock gets there.
 
-It covers what the compiled engine covers (`splitgym.envs.fast.supports`, no reset
-options): `is_native` says whether a configuration is; elsewhere train on a
-`DummyVecEnv`. ``infos[i]`` holds no ``"decision"`` context (building it is what the
-compiled step avoids); the baselines read it from single envs.
+It covers every configuration `EdgeCloudEnv` accepts (the compiled engine does):
+`is_native` is False only for ``engine="python"``. ``infos[i]`` holds no ``"decision"``
+context (building it is what the compiled step avoids); the baselines read it from
+single envs.
 """
 
 from __future__ import annotations
@@ -62,10 +62,7 @@ class NativeVecEnv(VecEnv):
             raise ConfigError("NativeVecEnv: engine='python' asked; use a DummyVecEnv")
         self.vector = EdgeCloudVectorEnv(n_envs, compiled=True, threads=1, **kwargs)
         batch = self.vector._batch
-        if batch is None:
-            raise ConfigError("NativeVecEnv: the compiled engine does not cover this "
-                              "configuration (see EdgeCloudEnv's `engine`); train on a "
-                              "DummyVecEnv")
+        assert batch is not None  # the compiled engine covers every configuration
         if not reward_scale_s > 0:
             raise ConfigError(f"reward_scale_s={reward_scale_s!r}: expected > 0")
         self._batch = batch
@@ -87,7 +84,6 @@ class NativeVecEnv(VecEnv):
         self._rewards = np.zeros(n_envs)
         self._done = np.zeros(n_envs, dtype=bool)
         self._skip = np.zeros(n_envs, dtype=bool)  # same-step resets: no env waits
-        self._masks = np.tile(batch.mask, (n_envs, 1))
         self._actions = np.zeros(n_envs, dtype=np.int64)
         self._started = False
 
@@ -153,15 +149,14 @@ class NativeVecEnv(VecEnv):
         """Raise the single env's error for the first bad action."""
         bandwidth = self.vector.envs[0].sim_config.bandwidth_mbps
         for j in range(self.num_envs):
-            check_cut(actions[j].item(), self._masks[j], bandwidth)
+            check_cut(actions[j].item(), self._batch.masks[j], bandwidth)
 
     def close(self) -> None:
         """Nothing to release: the simulations live in this process."""
 
     def action_masks(self) -> np.ndarray:
-        """Feasible cuts of every env's pending task, shape (N, K) (the compiled engine
-        covers constant bandwidths, where the mask is the same for every task)."""
-        return self._masks.copy()
+        """Feasible cuts of every env's pending task, shape (N, K)."""
+        return self._batch.masks.copy()
 
     def _indices(self, indices: Any) -> list[int]:
         return list(self._get_indices(indices))
@@ -180,7 +175,7 @@ class NativeVecEnv(VecEnv):
         single envs (which do not see the compiled batch's state)."""
         if method_name == "action_masks" and not method_args and not method_kwargs:
             rows = self._indices(indices)
-            return self._masks[rows].copy()
+            return self._batch.masks[rows].copy()
         return [getattr(self.vector.envs[i], method_name)(*method_args, **method_kwargs)
                 for i in self._indices(indices)]
 

@@ -332,18 +332,10 @@ class EdgeCloudEnv(gym.Env[np.ndarray, np.int64]):
         if engine == "python":
             return engine
         try:
-            from . import fast
+            from . import fast  # noqa: F401
         except ImportError:  # pragma: no cover - numba is a dependency
             if engine == "compiled":
                 raise ConfigError("engine='compiled': numba is not installed") from None
-            return "python"
-        if not fast.supports(self):
-            if engine == "compiled":
-                raise ConfigError(
-                    "engine='compiled': this configuration needs the Python core (the "
-                    "compiled engine covers a constant bandwidth, one edge device at speed "
-                    "1, equal frame counts, no deadline, the replay predictor and the "
-                    "makespan or mean-latency objective); use engine='auto'")
             return "python"
         return "compiled"
 
@@ -467,16 +459,12 @@ class EdgeCloudEnv(gym.Env[np.ndarray, np.int64]):
         env, its random generator and its episode exactly as they were."""
         sim_config, workload, objective, arrivals, bw_spec = self._episode_setup(options)
         super().reset(seed=seed)
-        # the engine: the compiled one where it covers the configuration (`engine`) and
-        # the episode (no options but an arrival stream with equal frame counts)
-        covered = self.engine == "compiled" and (not options or (
-            set(options) == {"arrival_times_s"} and len({len(a) for a in arrivals}) == 1))
         if arrivals is None:
             arrivals = make_arrivals(workload, self.np_random)
         n_edges = len(arrivals)
-        traces = self._link_traces(n_edges, sim_config, bw_spec)  # None where covered
-        edge_rows = self._edge_rows(n_edges)  # None where covered
-        kind = "compiled" if covered else "python"
+        traces = self._link_traces(n_edges, sim_config, bw_spec)  # None: constant
+        edge_rows = self._edge_rows(n_edges)  # None: the default edge at speed 1
+        kind = self.engine
         engine = self._engines.get(kind)
         if engine is None:
             engine = self._engines[kind] = ENGINES[kind](
@@ -505,6 +493,14 @@ class EdgeCloudEnv(gym.Env[np.ndarray, np.int64]):
         return obs, reward, True, False, {
             "action_mask": np.ones(self._cut_table.n_cuts, dtype=np.int8),
             "metrics": self._engine.metrics()}
+
+    @property
+    def engine_in_use(self) -> str | None:
+        """The engine running the current episode: ``"compiled"`` (numba) or
+        ``"python"`` (the simulator core); None before the first `reset`."""
+        if self._engine is None:
+            return None
+        return "compiled" if self._engine.compiled else "python"
 
     # -- internals tests and debugging reach -------------------------------------------
     @property

@@ -1,13 +1,14 @@
 """The seam between `EdgeCloudEnv` and the two engines that run its episodes.
 
 `Engine` is what the Gymnasium adapter holds for an episode: the Python core
-(`PythonEngine`, over `splitgym.envs.core.Simulator`, every configuration) or the compiled
-kernel (`CompiledEngine`, one state row of `splitgym.envs.fast.FastKernel`, the paper's
-family of settings). The adapter picks one per episode in ``reset`` (its ``engine``
-argument and the coverage rules) and from then on only calls the interface below, so
-reset, step, records, masks, rendering and simulator access read the same for both. Both
-engines give the same episodes bit for bit (the differential tests in
-``tests/test_properties.py`` keep them honest).
+(`PythonEngine`, over `splitgym.envs.core.Simulator`, the reference) or the compiled
+kernel (`CompiledEngine`, one state row of `splitgym.envs.fast.FastKernel`). Both cover
+every configuration the env accepts; the adapter picks one by its ``engine`` argument
+(``"auto"``: compiled) and from then on only calls the interface below, so reset, step,
+records, masks, rendering and simulator access read the same for both. Both engines
+give the same episodes bit for bit (the differential tests in
+``tests/test_properties.py`` keep them honest). A new condition is one change in the
+core and one in the kernel (`splitgym.envs.kernel`), never a branch in the adapter.
 
 The adapter keeps the pending decision context itself and hands the engine the task it
 believes is pending on each step: the compiled engine checks its row is still there (the
@@ -16,13 +17,11 @@ gets an `EngineStateError`, not a corrupted episode.
 
 `CompiledBatch` is the batched side of the compiled engine: N kernel rows whose episodes
 come from N single envs' generators, shared by the native vector env and SB3's
-`NativeVecEnv` (a vector env outside the compiled engine's coverage steps its single envs,
-so it goes through `Engine` too).
+`NativeVecEnv`.
 """
 
 from __future__ import annotations
 
-from types import SimpleNamespace
 from typing import Any, Protocol
 
 import gymnasium as gym
@@ -32,8 +31,8 @@ from splitgym.profiles.cuts import CutTable
 
 from .core.config import SimConfig
 from .core.simulator import Simulator, TaskRecords, check_cut
-from .core.traces import RateTrace
-from .core.workload import make_arrivals_batch
+from .core.traces import RateTrace, is_constant_spec
+from .core.workload import make_arrivals, make_arrivals_batch
 from .observation import encode
 
 Context = dict[str, Any]
@@ -131,7 +130,7 @@ class PythonEngine:
         return obs if ctx is None else encode(ctx, self.scale_s, obs)
 
     def action_mask(self) -> np.ndarray:
-        return np.array(self.sim.mask, dtype=bool)
+        return np.array(self.sim.pending_mask, dtype=bool)
 
     def records(self) -> TaskRecords:
         return self.sim.records()
@@ -145,10 +144,10 @@ class PythonEngine:
 
 
 class CompiledEngine:
-    """One state row of the numba kernel (`splitgym.envs.fast.FastKernel`): the paper's
-    family (constant bandwidth, one edge device at speed 1, equal frame counts, no
-    deadline, the replay predictor, makespan or mean latency). Its `simulator` is a core
-    replayed from the episode's arrivals and decisions (kept and advanced between
+    """One state row of the numba kernel (`splitgym.envs.fast.FastKernel`): every
+    configuration the env accepts (rate traces, fleets, unequal frame counts,
+    deadlines and drops, every objective and predictor). Its `simulator` is a core
+    replayed from the episode's inputs and decisions (kept and advanced between
     accesses)."""
 
     compiled = True
@@ -158,54 +157,61 @@ class CompiledEngine:
         self.cut_table = cut_table
         self.obs_shape = obs_shape
         self.kernel: Any = None  # fast.FastKernel with one row, rebuilt when the shape changes
+        self._key: Any = None
         self.ctx_buf = np.empty(0)
         self.config: SimConfig | None = None
         self.objective = "makespan"
         self.arrivals: list[np.ndarray] = []
+        self.link_traces: list[RateTrace] | None = None
+        self.edge_s: list[list[float]] | None = None
         self.decisions: list[int] = []
         self._replay: tuple[Simulator, int] | None = None
-        self._n_ctx = 0
-        self._ctx_arrays: tuple[np.ndarray, ...] = ()
+        self._edge_rows = np.empty((0, 0))
+        self._link_masks = np.empty((0, 0), dtype=bool)
+        self._offsets = np.zeros(1, dtype=np.int64)
+        self._tx = np.empty(0)
+        self._mask_now = np.empty(0, dtype=bool)
 
     def reset(self, arrivals: list[np.ndarray], config: SimConfig, objective: str,
               link_traces: list[RateTrace] | None = None,
               edge_s: list[list[float]] | None = None) -> tuple[np.ndarray, Context | None]:
         from . import fast
 
-        if link_traces is not None or edge_s is not None:  # pragma: no cover - coverage
-            raise ValueError("the compiled engine takes a constant bandwidth and the "
-                             "default edge device only")
-        shape = (len(arrivals), len(arrivals[0]))
-        if self.kernel is None or (self.kernel.n_edges, self.kernel.frames) != shape \
-                or self.config != config or self.objective != objective:
-            spec = SimpleNamespace(sim_config=config, cut_table=self.cut_table,
-                                   workload=None, objective=objective)
-            self.kernel = fast.FastKernel(1, spec, *shape)
-            k = self.cut_table.n_cuts
-            self.ctx_buf = np.empty(fast.N_CTX + k)
-            self._n_ctx = fast.N_CTX
-            self._ctx_arrays = (self.kernel.C[fast.C_EDGE_S].copy(),
-                                self.kernel.C[fast.C_TX_S].copy(),
-                                self.kernel.C[fast.C_CLOUD_S].copy(),
-                                self.cut_table.transfer_bytes.copy())
+        counts = [len(a) for a in arrivals]
+        traced = link_traces is not None
+        key = (len(arrivals), sum(counts), max(counts), config, objective, traced)
+        if self.kernel is None or self._key != key:
+            self.kernel = fast.FastKernel(1, self.cut_table, config, objective, len(arrivals),
+                                          sum(counts), max(counts), traced=traced)
+            self._key = key
+            self.ctx_buf = np.empty(fast.N_CTX + 2 * self.cut_table.n_cuts)
+            self._tx = self.kernel.C[1].copy()  # the constant rate's transfer times
         fk = self.kernel
         self.config = config
         self.objective = objective
         self.arrivals = arrivals
+        self.link_traces = link_traces
+        self.edge_s = edge_s
         self.decisions = []
         self._replay = None
+        flat, self._offsets = fk.flat_arrivals(arrivals)
+        self._link_masks = fk.link_masks(link_traces)
+        self._edge_rows = fk.edge_rows(edge_s)
+        toff = fk.write_traces([0], [link_traces])[0]
         obs = np.empty(self.obs_shape, dtype=np.float32)
-        e = fast.reset_env(0, fk.arrivals(arrivals), fk.I, fk.F, fk.S, fk.C, fk.P, fk.inv,
-                           fk.cap, obs, self.ctx_buf)
+        e = fast.reset_env(0, flat, self._offsets, self._edge_rows,
+                           self._link_masks.astype(np.int64), toff, fk.fparams, fk.I, fk.F,
+                           fk.S, fk.T, fk.C, fk.P, fk.inv, fk.cap, obs, self.ctx_buf)
         if e < -1:  # pragma: no cover - the arrivals were checked finite and sorted
             raise EngineStateError("reset(): the compiled engine met a NaN event time")
+        self._mask_now = fk.mask  # the nominal mask while nothing is pending, as the core
         return obs, (self._context() if e >= 0 else None)
 
     def step(self, action: Any, task: int) -> tuple[np.ndarray, float, Context | None]:
         from . import fast
 
         fk = self.kernel
-        cut = check_cut(action, fk.mask, self.config.bandwidth_mbps)
+        cut = check_cut(action, self._mask_now, self.config.bandwidth_mbps)
         # liveness: the row must be at the caller's pending decision (never a finished,
         # stale or shared row: the kernel trusts it)
         if int(fk.I[0, fast.C_PENDING]) != task or \
@@ -214,58 +220,68 @@ class CompiledEngine:
                                    "pending decision (shared with another env or stale); "
                                    "call reset()")
         obs = np.empty(self.obs_shape, dtype=np.float32)
-        e, reward = fast.step_env(0, cut, fk.I, fk.F, fk.S, fk.C, fk.P, fk.inv, fk.cap, obs,
-                                  self.ctx_buf)
+        e, reward = fast.step_env(0, cut, fk.I, fk.F, fk.S, fk.T, fk.C, fk.P, fk.inv, fk.cap,
+                                  obs, self.ctx_buf)
         if e < -1:  # pragma: no cover - guarded above and by the kernel
             raise EngineStateError("step(): the compiled engine refused a step (no pending "
                                    "task or a NaN event time); call reset()")
         self.decisions.append(cut)
+        self._mask_now = fk.mask
         return obs, reward, (self._context() if e >= 0 else None)
 
     def _context(self) -> Context:
         """The decision context the Python core would give, from the kernel's values."""
+        from . import fast
+
         buf = self.ctx_buf
+        n, k = fast.N_CTX, self.cut_table.n_cuts
         (e, task, now, cloud_free, link_free, next_arrival, edge_waiting, waiting_total,
-         busy_edges, queue_used, blocked, decided, sq_free, sq_link_free) = \
-            buf[:self._n_ctx].tolist()
+         busy_edges, queue_used, blocked, decided, sq_free, sq_link_free, rate) = \
+            buf[:n].tolist()
         e, task = int(e), int(task)
         fk = self.kernel
-        frames = fk.frames
-        edge_s, tx, cloud_s, nbytes = self._ctx_arrays
         cfg = self.config
+        off = self._offsets
+        traced = self.link_traces is not None
+        self._mask_now = self._link_masks[0 if fk.n_links == 1 else e]
         return {
-            "edge": e, "frame": task - e * frames, "task": task, "time_s": now,
-            "edge_s": edge_s.copy(), "transfer_s": tx.copy(), "cloud_s": cloud_s.copy(),
-            "transfer_bytes": nbytes.copy(), "mask": fk.mask.copy(),
+            "edge": e, "frame": task - int(off[e]), "task": task, "time_s": now,
+            "edge_s": self._edge_rows[e].copy(),
+            "transfer_s": buf[n + k:n + 2 * k].copy() if traced else self._tx.copy(),
+            "cloud_s": self.cut_table.cloud_s.copy(),
+            "transfer_bytes": self.cut_table.transfer_bytes.copy(),
+            "mask": self._mask_now.copy(),
             "cloud_free_at_s": cloud_free, "link_free_at_s": link_free,
             "sq_cloud_free_at_s": sq_free, "sq_link_cloud_free_at_s": sq_link_free,
-            "finish_at_s": buf[self._n_ctx:].copy(), "next_arrival_s": next_arrival,
-            "edge_waiting": int(edge_waiting), "frames_left": (e + 1) * frames - task,
+            "finish_at_s": buf[n:n + k].copy(), "next_arrival_s": next_arrival,
+            "edge_waiting": int(edge_waiting), "frames_left": int(off[e + 1]) - task,
             "waiting_total": int(waiting_total), "busy_edges": int(busy_edges),
             "queue_used": int(queue_used), "queue_capacity": cfg.queue_capacity,
             "blocked_links": int(blocked), "n_edges": fk.n_edges,
-            "n_tasks": fk.n_tasks, "tasks_decided": int(decided),
-            "bandwidth_mbps": cfg.bandwidth_mbps, "deadline_s": cfg.deadline_s,
+            "n_tasks": int(off[-1]), "tasks_decided": int(decided),
+            "bandwidth_mbps": rate if traced else cfg.bandwidth_mbps,
+            "deadline_s": cfg.deadline_s,
         }
 
     def action_mask(self) -> np.ndarray:
-        return self.kernel.mask.copy()
+        return self._mask_now.copy()
 
     def records(self) -> TaskRecords:
         from . import fast
 
         fk = self.kernel
-        times = fk.task_times()[0]
+        n = int(self._offsets[-1])
+        times = fk.task_times()[0, :n]
         col = [times[:, f].copy() for f in range(8)]
-        n_edges, frames = fk.n_edges, fk.frames
+        counts = np.diff(self._offsets)
         return TaskRecords(
-            edge=np.repeat(np.arange(n_edges, dtype=np.int64), frames),
-            frame=np.tile(np.arange(frames, dtype=np.int64), n_edges),
-            arrival_s=col[fast.T_ARR], cut=fk.cuts()[0].copy(),
+            edge=np.repeat(np.arange(fk.n_edges, dtype=np.int64), counts),
+            frame=np.concatenate([np.arange(c, dtype=np.int64) for c in counts]),
+            arrival_s=col[fast.T_ARR], cut=fk.cuts()[0, :n].copy(),
             edge_start_s=col[fast.T_ES], edge_end_s=col[fast.T_EE],
             link_start_s=col[fast.T_LS], link_end_s=col[fast.T_LE],
             cloud_start_s=col[fast.T_CS], cloud_end_s=col[fast.T_CE],
-            completion_s=col[fast.T_DONE], dropped=np.zeros(n_edges * frames, dtype=bool))
+            completion_s=col[fast.T_DONE], dropped=fk.dropped()[0, :n] != 0)
 
     def metrics(self) -> dict[str, Any]:
         return self.kernel.metrics_of(np.zeros(1, dtype=np.int64))[0]
@@ -275,7 +291,7 @@ class CompiledEngine:
         sim, done = self._replay or (None, 0)
         if sim is None:
             sim = Simulator(self.cut_table, self.config)
-            sim.reset(self.arrivals)
+            sim.reset(self.arrivals, link_traces=self.link_traces, edge_s=self.edge_s)
             done = 0
         for cut in self.decisions[done:]:
             sim.decide(cut)
@@ -292,19 +308,28 @@ class CompiledBatch:
     """N rows of the compiled kernel whose episodes come from N single envs' generators:
     what the native vector env (`splitgym.envs.vector`) and SB3's `NativeVecEnv`
     (`splitgym.agents.vecenv`) step. Row i's episodes are those `envs[i]` would play on
-    its own (same generator, same draws), so a batch and N single envs agree bit for bit.
-    The envs must share one configuration the compiled engine covers."""
+    its own (same generator, same draws: arrivals, then rate traces), so a batch and N
+    single envs agree bit for bit. The envs share one configuration."""
 
     def __init__(self, envs: list[Any], threads: int = 1) -> None:
         from . import fast
 
         self.envs = envs
-        self.kernel = fast.FastKernel(len(envs), envs[0], threads=threads)
+        env = envs[0]
+        wl = env.workload
+        n = wl.n_edges
+        frames = wl.frames_per_edge
+        counts = list(frames) if isinstance(frames, tuple) else [frames] * n
+        self.traced = is_traced(env)
+        self.edge_s = env._edge_rows(n)
+        self.kernel = fast.FastKernel(len(envs), env.cut_table, env.sim_config,
+                                      env.objective, n, sum(counts), max(counts),
+                                      traced=self.traced, threads=threads)
 
     @property
-    def mask(self) -> np.ndarray:
-        """The feasible cuts (the same for every pending task: a constant bandwidth)."""
-        return self.kernel.mask
+    def masks(self) -> np.ndarray:
+        """Each row's pending task's feasible cuts, shape (N, K) (the kernel's array)."""
+        return self.kernel.masks
 
     def seed(self, seeds: list[int | None]) -> None:
         """Seed env i's generator with ``seeds[i]``, as its reset does."""
@@ -313,7 +338,20 @@ class CompiledBatch:
 
     def reset(self, rows: np.ndarray, obs: np.ndarray) -> None:
         """Start the next episode of rows `rows` (each drawn from its env's generator, as
-        its reset draws it), writing their first observations into `obs`."""
-        arrivals = make_arrivals_batch(self.envs[0].workload,
-                                       [self.envs[i].np_random for i in rows])
-        self.kernel.reset_many(rows, arrivals, obs)
+        its reset draws it), writing their first observations into `obs` and their
+        masks into `masks`."""
+        env = self.envs[0]
+        wl = env.workload
+        rngs = [self.envs[i].np_random for i in rows]
+        if isinstance(wl.frames_per_edge, int):
+            arrivals: Any = make_arrivals_batch(wl, rngs)
+        else:
+            arrivals = [make_arrivals(wl, rng) for rng in rngs]
+        traces_of = [self.envs[i]._link_traces(wl.n_edges, env.sim_config, env._bw_spec)
+                     for i in rows] if self.traced else None
+        self.kernel.reset_many(rows, arrivals, obs, traces_of, self.edge_s)
+
+
+def is_traced(env: Any) -> bool:
+    """Whether `env`'s episodes (without reset options) run on rate traces."""
+    return env._edge_bw is not None or not is_constant_spec(env._bw_spec)

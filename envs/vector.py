@@ -11,12 +11,12 @@ as Gymnasium's masked sampling takes it: ``action_space.sample(mask=tuple(
 infos["action_mask"]))``; and `action_masks()`, bool as sb3-contrib takes it). Actions
 may be an array of any integer dtype.
 
-The sub-envs share one profile and cut table. In the paper's family of settings
-(constant bandwidth, one edge device at speed 1, no deadlines, equal frame counts) the
-N simulations run in one compiled loop (`splitgym.envs.fast`, numba; ``compiled=False``
-or ``engine="python"`` turns it off) that a test checks bit for bit against single envs
-on the Python core; otherwise, and for an episode reset with `options`, they are stepped
-by a loop over the single envs. ``threads=k`` runs the compiled loop on k threads, each
+The sub-envs share one profile and cut table. Every configuration runs in one compiled
+loop (`splitgym.envs.fast`, numba; ``compiled=False`` or ``engine="python"`` turns it
+off) that tests check bit for bit against single envs on the Python core: rate traces
+(each sub-env draws its own from its generator), fleets, unequal frame counts,
+deadlines and drops. An episode reset with `options` is stepped by a loop over the
+single envs. ``threads=k`` runs the compiled loop on k threads, each
 over its own block of envs (``threads=None``: one per core, at most one per 16 envs);
 any count gives the same bits. The default is one thread: a training process usually
 has other thread pools (torch's) and often runs beside other seeds, and numba's
@@ -76,7 +76,7 @@ class EdgeCloudVectorEnv(VectorEnv):
         self._kernel: Any = None  # its kernel
         self._use_kernel = False
         self.threads = 1
-        if compiled and first.engine == "compiled":
+        if compiled and first.engine != "python":
             if threads is None:
                 threads = max(1, min(numba.get_num_threads(), num_envs // ENVS_PER_THREAD))
             self.threads = min(threads, num_envs)
@@ -96,7 +96,7 @@ class EdgeCloudVectorEnv(VectorEnv):
         if use_kernel:
             self._batch.seed(seeds)
             self._batch.reset(np.arange(self.num_envs), self._obs)
-            self._masks[:] = self._batch.mask
+            self._masks[:] = self._batch.masks
             self._use_kernel = True
         else:
             self._use_kernel = False
@@ -151,16 +151,16 @@ class EdgeCloudVectorEnv(VectorEnv):
         rewards = np.zeros(n)
         terminated = np.zeros(n, dtype=bool)
         if self._resetting:  # check the actions before the resets draw new episodes
-            if fast.check_actions(actions, skip, kernel.mask) >= 0:
+            if fast.check_actions(actions, skip, kernel.I, kernel.P) >= 0:
                 self._check_actions(given, ~skip)
             rows = np.flatnonzero(skip)
             self._batch.reset(rows, self._obs)
-            self._masks[rows] = kernel.mask
-        # the kernel checks every stepped action first (in range, feasible: the mask is
-        # the same for every pending task here) and steps nothing if one is bad
+        # the kernel checks every stepped action first (in range, feasible for its
+        # pending task) and steps nothing if one is bad
         ended = -1 - kernel.step(actions, skip, self._obs, rewards, terminated)
         if ended < 0:
             self._check_actions(given, ~skip)
+        self._masks[:] = kernel.masks  # the pending tasks' (a rate trace changes them)
         infos: dict[str, Any] = {}
         if ended:
             rows = np.flatnonzero(terminated)

@@ -94,17 +94,18 @@ def test_native_vec__a_bad_action_is_the_single_envs_error_and_moves_nothing():
     assert np.array_equal(o, ref.step(np.array([3, 3, 3]))[0])
 
 
-def test_vec_kind__native_where_the_compiled_engine_covers_else_dummy():
+def test_vec_kind__native_for_every_scenario_else_dummy():
     assert vec_kind(TOY, False, "auto") == "native"
     assert vec_kind(TOY, True, "auto") == "dummy"  # scenario redrawn per episode
-    assert vec_kind({"model": "alexnet", "scenario": "cellular-markov"}, False,
-                    "auto") == "dummy"
+    for name in ("cellular-markov", "rush-hour", "mixed-fleet"):
+        assert vec_kind({"model": "alexnet", "scenario": name}, False, "auto") == "native"
+    assert vec_kind(dict(TOY, engine="python"), False, "auto") == "dummy"
     with pytest.raises(ValueError, match="--vec=native"):
-        vec_kind({"model": "alexnet", "scenario": "mixed-fleet"}, False, "native")
+        vec_kind(dict(TOY, engine="python"), False, "native")
     with pytest.raises(ValueError, match="--vec='fast'"):
         vec_kind(TOY, False, "fast")
-    with pytest.raises(ConfigError, match="does not cover"):
-        NativeVecEnv(2, {"model": "alexnet", "scenario": "mixed-fleet"})
+    with pytest.raises(ConfigError, match="engine='python'"):
+        NativeVecEnv(2, {"model": "alexnet", "scenario": "mixed-fleet", "engine": "python"})
 
 
 def test_native_vec__predicted_makespan_shaping_keeps_the_return_minus_the_makespan():

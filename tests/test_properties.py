@@ -138,30 +138,89 @@ def test_same_seed__replays_bit_for_bit(case):
     assert a.episode_return == b.episode_return
 
 
-@settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(case=scenarios(), objective=st.sampled_from(["makespan", "mean_latency"]))
-def test_compiled_engine__gives_the_python_cores_episodes_bit_for_bit(case, objective):
-    # every observation, reward, decision context, record and metric; the policy reads
-    # the decision contexts, so any difference there would change the actions too
-    kwargs, name, seed = case
-    kwargs = dict(kwargs, objective=objective)
-    ref, fast = EdgeCloudEnv(engine="python", **kwargs), EdgeCloudEnv(**kwargs)
-    assert fast.engine == "compiled"
-    pol_a, pol_b = _policy(name, seed), _policy(name, seed)
-    oa, ia = ref.reset(seed=seed)
-    ob, ib = fast.reset(seed=seed)
+RATE_SPECS = [
+    {"kind": "markov", "rates_mbps": [4.0, 0.5, 0.0], "mean_dwell_s": [1.0, 0.5, 0.3]},
+    [(0.0, 2.0), (0.7, 0.0), (1.5, 5.0)],
+    {"kind": "lognormal_ar1", "mean_mbps": 1.5, "sigma": 0.8, "rho": 0.7, "step_s": 0.5},
+    [(0.0, 0.0), (0.4, 0.0)],  # a link that never carries anything: edge-only there
+    3.0, 0.0,
+]
+
+
+@st.composite
+def every_condition(draw):
+    """`scenarios` widened to the whole configuration space, every feature on or off and
+    combined: rate traces (shared, per edge, one spec per edge; oracle or EWMA
+    estimates), fleets (edge devices, speeds), unequal frame counts, deadlines with and
+    without drops, every objective and predictor, and a reset option of each kind."""
+    kwargs, name, seed = draw(scenarios())
+    n = kwargs["n_edges"]
+    traced = draw(st.sampled_from(["no", "shared", "per_edge_spec"]))
+    if traced == "per_edge_spec" and kwargs["uplink"] == "per_edge":
+        kwargs["edge_bandwidth_mbps"] = draw(st.lists(st.sampled_from(RATE_SPECS),
+                                                      min_size=n, max_size=n))
+    elif traced != "no":
+        kwargs["bandwidth_mbps"] = draw(st.sampled_from(RATE_SPECS[:3]))
+        kwargs["bandwidth_per_edge"] = draw(st.booleans())
+    kwargs["bandwidth_estimator"] = draw(st.sampled_from(["oracle", "ewma"]))
+    if draw(st.booleans()):
+        kwargs["edge_speed"] = draw(st.lists(st.sampled_from([0.25, 0.5, 1.0, 3.0]),
+                                             min_size=n, max_size=n))
+    if draw(st.booleans()):
+        kwargs["edge_device"] = draw(st.lists(st.sampled_from(["e", "c"]), min_size=n,
+                                              max_size=n))
+    if draw(st.booleans()):
+        kwargs["frames_per_edge"] = draw(st.lists(st.integers(1, 6), min_size=n,
+                                                  max_size=n))
+    if draw(st.booleans()):
+        kwargs["deadline_s"] = draw(st.sampled_from([0.02, 0.1, 0.5, 2.0]))
+        kwargs["drop_late"] = draw(st.booleans())
+    kwargs["predictor"] = draw(st.sampled_from(["auto", "replay", "fluid"]))
+    objectives = ["makespan", "mean_latency"] + (["deadline_miss"] if "deadline_s" in
+                                                 kwargs else [])
+    kwargs["objective"] = draw(st.sampled_from(objectives))
+    option = draw(st.sampled_from(["none", "arrivals", "bandwidth", "queue", "objective",
+                                   "frames", "workload"]))
+    options = None
+    if option == "arrivals":  # unequal recorded streams
+        options = {"arrival_times_s": [
+            sorted(draw(st.lists(st.floats(0.0, 2.0), min_size=1, max_size=5)))
+            for _ in range(n)]}
+    elif option == "bandwidth":
+        options = {"bandwidth_mbps": draw(st.sampled_from(RATE_SPECS))}
+    elif option == "queue":
+        options = {"queue_capacity": draw(st.integers(1, 4)),
+                   "cloud_workers": draw(st.integers(1, 3))}
+    elif option == "objective":
+        options = {"objective": draw(st.sampled_from(objectives))}
+    elif option == "frames":
+        options = {"frames_per_edge": draw(st.integers(1, 5))}
+    elif option == "workload":
+        options = {"fps": 20.0, "arrivals": draw(st.sampled_from(["periodic", "poisson"]))}
+    return kwargs, name, seed, options
+
+
+def _same_episode(ref, fast, pol_a, pol_b, seed, options):
+    """Play one episode on both envs; assert every output is the same bits."""
+    oa, ia = ref.reset(seed=seed, options=options)
+    ob, ib = fast.reset(seed=seed, options=options)
+    assert fast.engine_in_use == "compiled" and ref.engine_in_use == "python"
     while True:
         assert np.isfinite(oa).all() and ref.observation_space.contains(oa)
         assert np.array_equal(oa, ob) and ia.keys() == ib.keys()
         assert np.array_equal(ia["action_mask"], ib["action_mask"])
+        assert np.array_equal(ref.action_masks(), fast.action_masks())
         if "decision" in ia:
             da, db = ia["decision"], ib["decision"]
             assert da.keys() == db.keys()
             # S-Q's t_end counts a prefix of the committed work: no earlier than now, no
             # later than the link-aware prefix (a later arrival threshold), no later
-            # than all of it
-            assert da["time_s"] <= da["sq_cloud_free_at_s"] <= \
-                da["sq_link_cloud_free_at_s"] <= da["cloud_free_at_s"]
+            # than all of it (the fluid predictor's are all equal)
+            if ref.simulator._fluid:
+                assert da["sq_cloud_free_at_s"] == da["cloud_free_at_s"]
+            else:
+                assert da["time_s"] <= da["sq_cloud_free_at_s"] <= \
+                    da["sq_link_cloud_free_at_s"] <= da["cloud_free_at_s"]
             for key, va in da.items():
                 vb = db[key]
                 assert type(va) is type(vb), key
@@ -185,6 +244,55 @@ def test_compiled_engine__gives_the_python_cores_episodes_bit_for_bit(case, obje
         assert va.dtype == vb.dtype and np.array_equal(va, vb, equal_nan=True), field
     # the simulator the compiled env replays for the baselines is at the same point
     assert fast.simulator.metrics() == ref.simulator.metrics()
+
+
+@settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(case=every_condition())
+def test_compiled_engine__gives_the_python_cores_episodes_bit_for_bit(case):
+    # every observation, reward, mask, decision context (S-Q fields included), record
+    # and metric, over the whole configuration space; the policy reads the decision
+    # contexts, so any difference there would change the actions too. Two episodes:
+    # the first with a reset option, the next without
+    kwargs, name, seed, options = case
+    ref, fast = EdgeCloudEnv(engine="python", **kwargs), EdgeCloudEnv(**kwargs)
+    assert fast.engine == "compiled"
+    pol_a, pol_b = _policy(name, seed), _policy(name, seed)
+    _same_episode(ref, fast, pol_a, pol_b, seed, options)
+    _same_episode(ref, fast, pol_a, pol_b, None, None)
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(case=every_condition(), n=st.integers(1, 3))
+def test_vector_env__gives_single_python_envs_episodes_bit_for_bit(case, n):
+    # the compiled batch (rows drawing their own traces) against n single envs on the
+    # Python core, across autoresets: observations, rewards, masks, metrics
+    from splitgym.envs.vector import EdgeCloudVectorEnv
+
+    kwargs, _, seed, _ = case
+    venv = EdgeCloudVectorEnv(n, **kwargs)
+    singles = [EdgeCloudEnv(engine="python", **kwargs) for _ in range(n)]
+    obs, info = venv.reset(seed=seed)
+    assert venv._use_kernel
+    for i, env in enumerate(singles):
+        o, inf = env.reset(seed=seed + i)
+        assert np.array_equal(obs[i], o)
+        assert np.array_equal(info["action_mask"][i], inf["action_mask"])
+    rng = np.random.default_rng(seed)
+    pending = [False] * n
+    for _ in range(30):
+        acts = np.array([rng.choice(np.flatnonzero(m)) for m in info["action_mask"]])
+        obs, rew, term, _, info = venv.step(acts)
+        for i, env in enumerate(singles):
+            if pending[i]:
+                o, inf = env.reset()
+                r, t = 0.0, False
+            else:
+                o, r, t, _, inf = env.step(int(acts[i]))
+                if t:
+                    assert info["metrics"][i] == inf["metrics"]
+            pending[i] = t
+            assert np.array_equal(obs[i], o) and rew[i] == r and term[i] == t
+            assert np.array_equal(info["action_mask"][i], inf["action_mask"])
 
 
 json_values = st.recursive(

@@ -87,13 +87,15 @@ def test_compiled_kernel__refuses_a_finished_row_and_nan_times_without_spinning(
         env.reset(seed=0)
         fk = env._fast
         obs = np.empty(env.observation_space.shape, dtype=np.float32)
-        args = (fk.I, fk.F, fk.S, fk.C, fk.P, fk.inv, fk.cap, obs, env._ctx_buf)
+        args = (fk.I, fk.F, fk.S, fk.T, fk.C, fk.P, fk.inv, fk.cap, obs, env._ctx_buf)
         print("bad cut", fast.step_env(0, 99, *args)[0])
         while not env.step(0)[2]:
             pass
         print("finished", fast.step_env(0, 0, *args)[0])
-        nan = np.array([[0.0, np.nan]])
-        e = fast.reset_env(0, nan, *args)
+        nan = np.array([0.0, np.nan])
+        inputs = (np.array([0, 2]), fk.default_edge_s, np.ones((1, 4), dtype=np.int64),
+                  np.zeros(1, dtype=np.int64), fk.fparams)
+        e = fast.reset_env(0, nan, *inputs, *args)
         print("nan", e, fast.step_env(0, 0, *args)[0])
     """)
     assert res.returncode == 0, res.stderr[-2000:]

@@ -29,7 +29,15 @@ CONFIGS = [
     dict(model="resnet18", bandwidth_mbps=0.0, n_edges=2, frames_per_edge=2),
     dict(KW, fps=10.0, phase_s=[0.0, 0.05]),  # fixed rate and phases
     dict(KW, arrivals="poisson"),
-    dict(KW, edge_speed=[1.0, 2.0]),  # not covered by the kernel: the Python loop
+    dict(KW, edge_speed=[1.0, 2.0]),  # a fleet
+    # changing conditions: each sub-env draws its own traces; masks change with them
+    dict(KW, bandwidth_mbps={"kind": "markov", "rates_mbps": [4.0, 0.5, 0.0],
+                             "mean_dwell_s": [1.0, 0.5, 0.3]}, bandwidth_per_edge=True,
+         bandwidth_estimator="ewma"),
+    dict(KW, edge_bandwidth_mbps=[[(0.0, 2.0), (0.7, 0.0), (1.5, 5.0)], 0.0]),
+    dict(KW, frames_per_edge=[1, 4], deadline_s=0.3, drop_late=True,
+         objective="deadline_miss"),
+    dict(KW, uplink="shared", predictor="fluid", deadline_s=0.5, objective="mean_latency"),
 ]
 
 
@@ -68,7 +76,7 @@ def test_vector__bit_for_bit_with_single_envs_across_autoresets(kw):
     assert isinstance(venv.unwrapped, EdgeCloudVectorEnv)
     singles = [EdgeCloudEnv(engine="python", **kw) for _ in range(n)]  # the reference
     obs, info = venv.reset(seed=7)
-    assert venv.unwrapped._use_kernel == ("edge_speed" not in kw)
+    assert venv.unwrapped._use_kernel
     s_obs = [e.reset(seed=7 + i)[0] for i, e in enumerate(singles)]
     s_mask = [e.action_masks() for e in singles]
     assert np.array_equal(obs, np.stack(s_obs))

@@ -330,8 +330,7 @@ class Simulator:
         return self._context_of(self._advance())
 
     def _check_cut(self, cut: Any) -> int:
-        mask = self._mask_of(self._edge_of[self._pending]) if self._pending >= 0 else self.mask
-        return check_cut(cut, mask, self.bandwidth_mbps)
+        return check_cut(cut, self.pending_mask, self.bandwidth_mbps)
 
     def _start(self, cut: int) -> None:
         """Start the pending task on its edge with `cut` (already checked)."""
@@ -357,6 +356,14 @@ class Simulator:
 
     def _context_of(self, e: int) -> dict[str, Any] | None:
         return None if e < 0 else self._context(e)
+
+    @property
+    def pending_mask(self) -> np.ndarray:
+        """Feasible cuts of the pending task (its link's under rate traces: a link whose
+        trace never carries anything takes edge-only only); the nominal mask when none
+        is pending."""
+        return self._mask_of(self._edge_of[self._pending]) if self._pending >= 0 \
+            else self.mask
 
     @property
     def pending_task(self) -> int:

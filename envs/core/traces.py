@@ -121,7 +121,7 @@ class RateTrace:
 
     def finish(self, start_s: float, n_bytes: float) -> float:
         """When a transfer of `n_bytes` starting at `start_s` ends (inf if it never can)."""
-        need = 8.0 * n_bytes / 1e6
+        need = 8.0 * float(n_bytes) / 1e6  # a Python float, as every time of the core
         if need <= 0:
             return start_s
         if self.constant:
@@ -144,7 +144,9 @@ class RateTrace:
             while self.rates_mbps[j] <= 0:
                 j -= 1
         i = j
-        return k * self.period_s + self.times_s[i] + (rem - self._cum[i]) / self.rates_mbps[i]
+        # a Python float, as every other time of the core (the same value)
+        return float(k * self.period_s + self.times_s[i] +
+                     (rem - self._cum[i]) / self.rates_mbps[i])
 
 
 def constant(mbps: float) -> RateTrace:

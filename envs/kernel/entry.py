@@ -1,0 +1,429 @@
+"""The compiled engine's entry points: one env's reset and step (`reset_env`,
+`step_env`), N envs' resets and lock-step decisions (`reset_envs`, `step_all`, on one
+thread or several), and `FastKernel`, the Python object holding a batch's arrays and
+turning an episode's inputs (arrivals, rate traces, a fleet's edge times) into what
+the kernel reads (`FastKernel.prepare`)."""
+
+from __future__ import annotations
+
+import math
+import threading
+from typing import Any
+
+import numpy as np
+from numba import njit, prange
+
+from .layout import (
+    C_BITS,
+    C_BYTES,
+    C_CLOUD_S,
+    C_DECIDED,
+    C_DROPPED,
+    C_EDGE_S,
+    C_MISSED,
+    C_OBS,
+    C_OFFLOADS,
+    C_PENDING,
+    C_TX_S,
+    F_AREA,
+    F_MAKESPAN,
+    F_NOW,
+    F_OBJ,
+    N_C,
+    O_TASK,
+    P_EDGES,
+    P_K,
+    P_NF,
+    P_NI,
+    P_NS,
+    P_O_CUT,
+    P_O_DROP,
+    P_O_LMASK,
+    P_O_OFF,
+    P_O_TEDGE,
+    P_OBJECTIVE,
+    P_SHARED,
+    P_TASKS,
+    P_TRACED,
+    T_ARR,
+    T_DONE,
+    layout,
+)
+from .links import traces_size, write_traces
+from .loop import advance, setup, start
+from .observe import observe, scale_cuts
+from .prefetch import PREFETCH_ABOVE, prefetch_fixed, prefetch_queues
+
+_LAUNCH = threading.Lock()
+
+
+@njit(cache=True)
+def _objective(g, f, P):
+    mode = P[P_OBJECTIVE]
+    if mode == 0:
+        return f[F_NOW]
+    n = g[P[P_O_OFF] + P[P_EDGES]]
+    if mode == 1:
+        return f[F_AREA] / n
+    return g[C_MISSED] / n
+
+
+@njit(cache=True)
+def _write_mask(g, P, masks_i):
+    """The pending task's feasible cuts (its link's) into `masks_i`."""
+    task = g[C_PENDING]
+    k = P[P_K]
+    link = 0 if P[P_SHARED] else g[P[P_O_TEDGE] + task]
+    o = P[P_O_LMASK] + link * k
+    for j in range(k):
+        masks_i[j] = g[o + j] != 0
+
+
+@njit(cache=True)
+def reset_env(i, arrivals, offsets, edge_s, lmask, toff, fparams, I, F, S, T, C, P, inv,
+              cap_obs, out, ctx):
+    """Start env i's episode (see `loop.setup`; its traces already in ``T[i]``); write
+    its first observation. Return the deciding edge or -1 (nothing to decide)."""
+    g, f, tr = I[i], F[i], T[i]
+    setup(g, f, tr, arrivals, offsets, edge_s, lmask, toff, fparams, C, P, inv, cap_obs)
+    e = advance(g, f, tr, C, P)
+    if e >= 0:
+        observe(g, f, S, tr, e, C, P, inv, cap_obs, out, ctx)
+    else:
+        out[:] = 0.0
+    return e
+
+
+@njit(cache=True)
+def step_env(i, c, I, F, S, T, C, P, inv, cap_obs, out, ctx):
+    """One decision of env i (cut `c`, already checked): its next observation (zeros at
+    the end). Return ``(edge or -1, reward)``; ``(-2, nan)``, having changed nothing,
+    when env i has no pending task or `c` is out of range (a guard: the callers check
+    both, and the kernel must never index with them)."""
+    g, f, tr = I[i], F[i], T[i]
+    if g[C_PENDING] < 0 or g[C_PENDING] >= P[P_TASKS] or c < 0 or c >= C.shape[1]:
+        return -2, math.nan
+    start(g, f, tr, c, C, P)
+    e = advance(g, f, tr, C, P)
+    if e >= 0:
+        observe(g, f, S, tr, e, C, P, inv, cap_obs, out, ctx)
+    else:
+        out[:] = 0.0
+    if e < -1:
+        return e, math.nan
+    current = _objective(g, f, P)
+    reward = f[F_OBJ] - current
+    f[F_OBJ] = current
+    return e, reward
+
+
+@njit(cache=True)
+def check_actions(actions, skip, I, P):
+    """The first env not in `skip` whose action is not a cut in range that its pending
+    task's mask allows, or -1."""
+    k = P[P_K]
+    for i in range(actions.shape[0]):
+        a = actions[i]
+        if skip[i]:
+            continue
+        if a < 0 or a >= k:
+            return i
+        g = I[i]
+        task = g[C_PENDING]
+        if task < 0:
+            continue  # step_env refuses it (a guard)
+        link = 0 if P[P_SHARED] else g[P[P_O_TEDGE] + task]
+        if g[P[P_O_LMASK] + link * k + a] == 0:
+            return i
+    return -1
+
+
+@njit(cache=True)
+def _step_block(lo, hi, ahead, actions, skip, I, F, S, T, C, P, inv, cap_obs, obs, rewards,
+                done, masks):
+    """One decision in each env ``lo..hi-1`` not in `skip` (scratch `S`; `ahead`:
+    prefetch the next envs' rows, for rows out of cache); return how many ended."""
+    ctx = np.empty(0)
+    ended = 0
+    traced = P[P_TRACED] != 0
+    for i in range(lo, hi):
+        if ahead:
+            if i + 2 < hi:
+                prefetch_fixed(I[i + 2], F[i + 2], P)
+            if i + 1 < hi:
+                prefetch_queues(I[i + 1], F[i + 1], P)
+        if skip[i]:
+            continue
+        e, r = step_env(i, actions[i], I, F, S, T, C, P, inv, cap_obs, obs[i], ctx)
+        rewards[i] = r
+        if e < 0:
+            done[i] = True
+            ended += 1
+        elif traced:  # masks change with the link (constant rates: set at reset)
+            _write_mask(I[i], P, masks[i])
+    return ended
+
+
+@njit(cache=True)
+def step_all(actions, skip, I, F, S, T, C, P, inv, cap_obs, obs, rewards, done, masks):
+    """One decision in every env but those with ``skip[i]`` (just reset), in lock step.
+
+    First checks every stepped env's action (a cut in range that its pending task's
+    mask allows): if one is not, returns its env's index having changed nothing. Else
+    returns ``-1 - ended`` (`ended`: how many episodes ended, flagged in `done`); the
+    pending tasks' masks are written to `masks` (rows that ended: unchanged)."""
+    n = actions.shape[0]
+    bad = check_actions(actions, skip, I, P)
+    if bad >= 0:
+        return bad
+    return -1 - _step_block(0, n, n > PREFETCH_ABOVE, actions, skip, I, F, S, T, C, P, inv,
+                            cap_obs, obs, rewards, done, masks)
+
+
+@njit(cache=True, parallel=True)
+def step_all_threads(actions, skip, I, F, S2, T, C, P, inv, cap_obs, obs, rewards, done,
+                     masks):
+    """`step_all` on ``S2.shape[0]`` threads, each over a contiguous block of envs with its
+    own scratch row ``S2[t]`` (the envs are independent: the same bits as `step_all`)."""
+    n = actions.shape[0]
+    bad = check_actions(actions, skip, I, P)
+    if bad >= 0:
+        return bad
+    nt = S2.shape[0]
+    block = (n + nt - 1) // nt
+    ended = np.zeros(nt, dtype=np.int64)
+    ahead = n > nt * PREFETCH_ABOVE
+    for t in prange(nt):
+        ended[t] = _step_block(t * block, min(n, (t + 1) * block), ahead, actions, skip, I,
+                               F, S2[t], T, C, P, inv, cap_obs, obs, rewards, done, masks)
+    return -1 - ended.sum()
+
+
+@njit(cache=True)
+def reset_envs(rows, arrivals, offsets, edge_s, lmask, toff, fparams, I, F, S, T, C, P,
+               inv, cap_obs, obs, masks):
+    """`reset_env` of each env in `rows` (its inputs at index j for rows[j]); write the
+    masks of their first pending tasks."""
+    ctx = np.empty(0)
+    for j in range(rows.shape[0]):
+        i = rows[j]
+        e = reset_env(i, arrivals[j], offsets[j], edge_s, lmask[j], toff[j], fparams, I, F,
+                      S, T, C, P, inv, cap_obs, obs[i], ctx)
+        if e >= 0:
+            _write_mask(I[i], P, masks[i])
+
+
+class FastKernel:
+    """The compiled engine's state and entry points for N envs of one configuration
+    (`sim_config`, `objective`, the cut table; `n_edges` edges, at most `tasks` tasks
+    and `max_frames` frames per edge; `traced`: per-link rate traces)."""
+
+    def __init__(self, n_envs: int, cut_table: Any, sim_config: Any, objective: str,
+                 n_edges: int, tasks: int, max_frames: int, traced: bool = False,
+                 threads: int = 1) -> None:
+        from ..core.simulator import single_cut_of
+        from ..observation import OBS_CAP, time_scale_s
+
+        self.n_envs = n_envs
+        self.n_edges = n_edges
+        self.tasks = tasks
+        self.max_frames = max_frames
+        self.sim_config = sim_config
+        self.traced = traced
+        self.fluid = sim_config.predictor == "fluid" or (sim_config.predictor == "auto"
+                                                         and n_edges > 32)
+        k = cut_table.n_cuts
+        self.k = k
+        self.P = layout(n_edges, tasks, max_frames, sim_config.uplink == "shared",
+                        sim_config.cloud_workers, sim_config.queue_capacity, objective, k,
+                        traced=traced, ewma=sim_config.bandwidth_estimator == "ewma",
+                        fluid=self.fluid, deadline=sim_config.deadline_s is not None,
+                        drop_late=bool(sim_config.drop_late))
+        self.n_links = 1 if sim_config.uplink == "shared" else n_edges
+        self.C = np.zeros((N_C, k))
+        self.C[C_EDGE_S] = cut_table.edge_s
+        self.C[C_TX_S] = cut_table.transfer_s(sim_config.bandwidth_mbps)
+        self.C[C_CLOUD_S] = cut_table.cloud_s
+        self.C[C_OFFLOADS] = np.asarray(cut_table.offloads, dtype=np.float64)
+        self.C[C_BITS] = 8.0 * cut_table.transfer_bytes
+        self.C[C_BYTES] = cut_table.transfer_bytes
+        self.I = np.zeros((n_envs, int(self.P[P_NI])), dtype=np.int64)
+        self.F = np.zeros((n_envs, int(self.P[P_NF])))
+        self.T = np.zeros((n_envs, 0))
+        self.threads = threads
+        self.S2 = np.zeros((threads, int(self.P[P_NS])))  # a replay scratch per thread
+        self.S = self.S2[0]
+        self.inv = 1.0 / time_scale_s(cut_table.whole_edge_s)
+        self.cap = float(OBS_CAP)
+        self.fparams = np.array([
+            math.nan if sim_config.deadline_s is None else float(sim_config.deadline_s),
+            float(sim_config.ewma_alpha)])
+        scale_cuts(self.C, self.inv, self.cap)
+        #: the constant-rate mask (the same for every task without traces)
+        self.mask = np.asarray(cut_table.feasible(sim_config.bandwidth_mbps), dtype=bool)
+        self._offloads = np.asarray(cut_table.offloads, dtype=bool)
+        self.default_edge_s = np.tile(cut_table.edge_s, (n_edges, 1))
+        self.v_star = single_cut_of(self.C[C_EDGE_S], self.C[C_TX_S], self.C[C_CLOUD_S],
+                                    self.mask)
+        self.masks = np.ones((n_envs, k), dtype=bool)  # each row's pending task's mask
+
+    # -- an episode's inputs ---------------------------------------------------------------
+    def link_masks(self, traces: Any) -> np.ndarray:
+        """Per link, its feasible cuts: with traces, offloading needs a trace that ever
+        carries anything (the core's ``_link_mask``); else the constant rate's."""
+        if traces is None:
+            return np.tile(self.mask, (self.n_links, 1))
+        return np.array([np.where(self._offloads, tr.total_mbit > 0, True) for tr in traces])
+
+    def edge_rows(self, edge_s: Any) -> np.ndarray:
+        """Per edge, per cut edge times [s] (the cut table's on every edge for None)."""
+        if edge_s is None:
+            return self.default_edge_s
+        return np.asarray(edge_s, dtype=np.float64).reshape(self.n_edges, self.k)
+
+    def write_traces(self, rows: Any, traces_of: list[Any]) -> np.ndarray:
+        """Write each row's traces into ``T`` (grown as needed); return the per-link
+        offsets, shape (len(rows), links)."""
+        toff = np.zeros((len(rows), self.n_links), dtype=np.int64)
+        if not self.traced:
+            return toff
+        need = max(traces_size(trs) for trs in traces_of)
+        if need > self.T.shape[1]:
+            grown = np.zeros((self.n_envs, max(need, 2 * self.T.shape[1])))
+            grown[:, :self.T.shape[1]] = self.T
+            self.T = grown
+        for j, (i, trs) in enumerate(zip(rows, traces_of, strict=True)):
+            toff[j] = write_traces(trs, self.T[i])
+        return toff
+
+    @staticmethod
+    def flat_arrivals(arrivals: Any) -> tuple[np.ndarray, np.ndarray]:
+        """Per-edge arrival lists as (flat times, offsets of each edge's first task)."""
+        counts = [len(a) for a in arrivals]
+        offsets = np.zeros(len(counts) + 1, dtype=np.int64)
+        offsets[1:] = np.cumsum(counts)
+        flat = np.concatenate([np.asarray(a, dtype=np.float64) for a in arrivals]) \
+            if counts else np.zeros(0)
+        return flat, offsets
+
+    def reset_many(self, rows: np.ndarray, arrivals: Any, obs: np.ndarray,
+                   traces_of: list[Any] | None = None, edge_s: Any = None) -> None:
+        """Start the episodes of envs `rows`: ``arrivals[j]`` (an (n_edges, frames)
+        array, or per-edge lists) for rows[j], with link traces ``traces_of[j]`` and the
+        fleet's `edge_s`; writes their first observations and masks."""
+        m = len(rows)
+        if isinstance(arrivals, np.ndarray) and arrivals.ndim == 3:
+            flat = arrivals.reshape(m, -1)
+            per = arrivals.shape[2]
+            offsets = np.tile(np.arange(self.n_edges + 1, dtype=np.int64) * per, (m, 1))
+        else:
+            pairs = [self.flat_arrivals(a) for a in arrivals]
+            flat = np.zeros((m, self.tasks))
+            offsets = np.zeros((m, self.n_edges + 1), dtype=np.int64)
+            for j, (fl, off) in enumerate(pairs):
+                flat[j, :fl.size] = fl
+                offsets[j] = off
+        if traces_of is None:
+            lmask = np.tile(self.link_masks(None), (m, 1, 1)).astype(np.int64)
+        else:
+            lmask = np.array([self.link_masks(trs) for trs in traces_of], dtype=np.int64)
+        toff = self.write_traces(rows, traces_of or [None] * m)
+        reset_envs(rows, flat, offsets, self.edge_rows(edge_s), lmask, toff, self.fparams,
+                   self.I, self.F, self.S, self.T, self.C, self.P, self.inv, self.cap, obs,
+                   self.masks)
+
+    def step(self, actions: np.ndarray, skip: np.ndarray, obs: np.ndarray,
+             rewards: np.ndarray, done: np.ndarray) -> int:
+        """One decision in every env not in `skip` (int64 `actions`); see `step_all`."""
+        if self.threads == 1:
+            return step_all(actions, skip, self.I, self.F, self.S, self.T, self.C, self.P,
+                            self.inv, self.cap, obs, rewards, done, self.masks)
+        with _LAUNCH:  # numba's default threading layer takes one parallel call at a time
+            return step_all_threads(actions, skip, self.I, self.F, self.S2, self.T, self.C,
+                                    self.P, self.inv, self.cap, obs, rewards, done,
+                                    self.masks)
+
+    # -- results ---------------------------------------------------------------------------
+    def n_tasks_of(self, i: int) -> int:
+        """Env i's episode's task count."""
+        return int(self.I[i, int(self.P[P_O_OFF]) + self.n_edges])
+
+    def task_times(self) -> np.ndarray:
+        """View of every env's per-task times, shape (N, tasks, 8) (T_* fields)."""
+        o = O_TASK + 8 * self.tasks
+        return self.F[:, O_TASK:o].reshape(self.n_envs, self.tasks, 8)
+
+    def cuts(self) -> np.ndarray:
+        """View of every env's per-task cuts, shape (N, tasks)."""
+        o = int(self.P[P_O_CUT])
+        return self.I[:, o:o + self.tasks]
+
+    def dropped(self) -> np.ndarray:
+        """View of every env's per-task dropped flags (0/1), shape (N, tasks)."""
+        o = int(self.P[P_O_DROP])
+        return self.I[:, o:o + self.tasks]
+
+    def decided(self, i: int) -> int:
+        return int(self.I[i, C_DECIDED])
+
+    def metrics_of(self, rows: np.ndarray) -> list[dict[str, Any]]:
+        """`Simulator.metrics()` of the finished episodes of envs `rows` (the same numpy
+        reductions, so the same bits)."""
+        cfg = self.sim_config
+        rows = np.asarray(rows)
+        if cfg.drop_late or any(self.n_tasks_of(i) != self.tasks for i in rows):
+            return [self._metrics_one(int(i)) for i in rows]
+        times = self.task_times()[rows]
+        lat = times[:, :, T_DONE] - times[:, :, T_ARR]
+        cuts = self.cuts()[rows]
+        m, k = len(rows), self.k
+        if lat.shape[1]:
+            mean = lat.mean(axis=1).tolist()
+            p95, p99 = np.percentile(lat, [95, 99], axis=1).tolist()
+            mx = lat.max(axis=1).tolist()
+        else:
+            mean = p95 = p99 = mx = [0.0] * m
+        decided = cuts >= 0  # every task's histogram bin, offset by its row
+        bins = (cuts + k * np.arange(m)[:, None])[decided]
+        hist = np.bincount(bins, minlength=m * k).reshape(m, k).tolist()
+        makespan = self.F[rows, F_MAKESPAN].tolist()
+        n_tasks = cuts.shape[1]
+        out = [{"makespan_s": makespan[j], "mean_latency_s": mean[j],
+                "p95_latency_s": p95[j], "p99_latency_s": p99[j],
+                "max_latency_s": mx[j], "cut_histogram": hist[j], "n_tasks": n_tasks,
+                "n_dropped": 0} for j in range(m)]
+        if cfg.deadline_s is not None:
+            missed = self.I[rows, C_MISSED].tolist()
+            for j in range(m):
+                out[j]["deadline_miss_rate"] = missed[j] / n_tasks if n_tasks else 0.0
+        return out
+
+    def _metrics_one(self, i: int) -> dict[str, Any]:
+        """One env's metrics, the core's `Simulator.metrics` expression by expression."""
+        n = self.n_tasks_of(i)
+        times = self.task_times()[i, :n]
+        dropped = self.dropped()[i, :n] != 0
+        n_dropped = int(self.I[i, C_DROPPED])
+        lat = times[:, T_DONE] - times[:, T_ARR]
+        if n_dropped:
+            lat = lat[~dropped]
+        cuts = self.cuts()[i, :n]
+        hist = np.bincount(cuts[cuts >= 0], minlength=self.k)
+        out = {
+            "makespan_s": float(self.F[i, F_MAKESPAN]),
+            "mean_latency_s": float(lat.mean()) if lat.size else 0.0,
+            "p95_latency_s": float(np.percentile(lat, 95)) if lat.size else 0.0,
+            "p99_latency_s": float(np.percentile(lat, 99)) if lat.size else 0.0,
+            "max_latency_s": float(lat.max()) if lat.size else 0.0,
+            "cut_histogram": hist.tolist(),
+            "n_tasks": n,
+            "n_dropped": n_dropped,
+        }
+        if self.sim_config.deadline_s is not None:
+            missed = int(self.I[i, C_MISSED])
+            out["deadline_miss_rate"] = missed / n if n else 0.0
+        return out
+
+
+__all__ = ["C_OBS", "FastKernel", "check_actions", "reset_env", "reset_envs", "step_all",
+           "step_env"]

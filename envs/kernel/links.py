@@ -1,0 +1,246 @@
+"""The uplinks: rate traces, transfer times and the links' FIFO queues.
+
+A link's rate is a constant (``P_TRACED`` off: every transfer takes the cut table's
+``C_TX_S``) or a repeating piecewise-constant trace (`splitgym.envs.core.traces.
+RateTrace`), drawn in Python at reset and written into the env's ``T`` row by
+`write_traces`: per distinct trace a block ``[n, period, total volume, constant,
+times[n], rates[n], cumulative volumes[n + 1]]`` (links sharing one trace object share
+its block; ``I``'s ``P_O_TOFF`` says where each link's starts). `finish` is
+`RateTrace.finish` and `rate_at` `RateTrace.rate_at`, step for step (Python's float
+``divmod`` and ``%`` included), so a transfer ends at the same bits on both engines.
+
+What decisions see of a traced link's rate is its estimate (``F``'s ``P_O_RATE``
+slots): the oracle's current rate, or the EWMA over completed transfers that
+`ewma_update` keeps; `est_tx` is the core's ``_est_tx`` for one cut.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from numba import njit
+
+from .heaps import ev_push
+from .layout import (
+    _TX_DONE,
+    C_BITS,
+    C_BYTES,
+    C_OFFLOADS,
+    C_SLOTS,
+    C_TX_S,
+    F_ALPHA,
+    F_NOW,
+    LQD_W,
+    O_TASK,
+    P_EWMA,
+    P_LRING,
+    P_O_CUT,
+    P_O_LBD,
+    P_O_LBUSY,
+    P_O_LQ,
+    P_O_LQD,
+    P_O_LQH,
+    P_O_RATE,
+    P_O_TOFF,
+    P_TRACED,
+    T_LE,
+    T_LS,
+    TR_CONSTANT,
+    TR_HEAD,
+    TR_N,
+    TR_PERIOD,
+    TR_TOTAL,
+)
+
+
+@njit(cache=True, inline="always")
+def py_divmod(x, y):
+    """Python's ``divmod`` of two floats (CPython's float_divmod, step for step)."""
+    mod = np.fmod(x, y)
+    div = (x - mod) / y
+    if mod != 0.0:
+        if (y < 0) != (mod < 0):
+            mod += y
+            div -= 1.0
+    else:
+        mod = math.copysign(0.0, y)
+    if div != 0.0:
+        floordiv = np.floor(div)
+        if div - floordiv > 0.5:
+            floordiv += 1.0
+    else:
+        floordiv = math.copysign(0.0, x / y)
+    return floordiv, mod
+
+
+@njit(cache=True, inline="always")
+def py_mod(x, y):
+    """Python's ``x % y`` of two floats (CPython's float_rem)."""
+    mod = np.fmod(x, y)
+    if mod != 0.0:
+        if (y < 0) != (mod < 0):
+            mod += y
+    else:
+        mod = math.copysign(0.0, y)
+    return mod
+
+
+@njit(cache=True)
+def _search_right(a, lo, n, x):
+    """``np.searchsorted(a[lo:lo + n], x, side="right")``."""
+    i, j = 0, n
+    while i < j:
+        m = (i + j) >> 1
+        if x < a[lo + m]:
+            j = m
+        else:
+            i = m + 1
+    return i
+
+
+@njit(cache=True)
+def _search_left(a, lo, n, x):
+    """``np.searchsorted(a[lo:lo + n], x, side="left")``."""
+    i, j = 0, n
+    while i < j:
+        m = (i + j) >> 1
+        if a[lo + m] < x:
+            i = m + 1
+        else:
+            j = m
+    return i
+
+
+@njit(cache=True)
+def rate_at(tr, o, t):
+    """`RateTrace.rate_at` of the trace block at ``tr[o:]``."""
+    n = int(tr[o + TR_N])
+    x = py_mod(t, tr[o + TR_PERIOD])
+    return tr[o + TR_HEAD + n + _search_right(tr, o + TR_HEAD, n, x) - 1]
+
+
+@njit(cache=True)
+def _integral(tr, o, t):
+    n = int(tr[o + TR_N])
+    k, x = py_divmod(t, tr[o + TR_PERIOD])
+    i = _search_right(tr, o + TR_HEAD, n, x) - 1
+    return k * tr[o + TR_TOTAL] + tr[o + TR_HEAD + 2 * n + i] + \
+        tr[o + TR_HEAD + n + i] * (x - tr[o + TR_HEAD + i])
+
+
+@njit(cache=True)
+def finish(tr, o, start, n_bytes):
+    """`RateTrace.finish`: when a transfer of `n_bytes` starting at `start` ends."""
+    need = 8.0 * n_bytes / 1e6
+    if need <= 0:
+        return start
+    n = int(tr[o + TR_N])
+    times, rates, cum = o + TR_HEAD, o + TR_HEAD + n, o + TR_HEAD + 2 * n
+    if tr[o + TR_CONSTANT] != 0.0:
+        r = tr[rates]
+        return start + need / r if r > 0 else math.inf
+    total = tr[o + TR_TOTAL]
+    if total <= 0:
+        return math.inf
+    target = _integral(tr, o, start) + need
+    k, rem = py_divmod(target, total)
+    if rem == 0.0 and k > 0:  # ends exactly at a period's last positive rate
+        k, rem = k - 1, total
+    i = min(max(_search_left(tr, cum, n + 1, rem) - 1, 0), n - 1)
+    j = i
+    while j < n and tr[rates + j] <= 0:  # a zero-rate step cannot end a transfer
+        j += 1
+    if j == n:
+        j = i
+        while tr[rates + j] <= 0:
+            j -= 1
+    i = j
+    return k * tr[o + TR_PERIOD] + tr[times + i] + (rem - tr[cum + i]) / tr[rates + i]
+
+
+@njit(cache=True)
+def link_rate(g, f, tr, P, link):
+    """The rate estimate [Mbit/s] decisions see on a traced `link` now (the oracle's is
+    the current rate, written back as the core's ``_est_tx`` does)."""
+    o = P[P_O_RATE] + link
+    if P[P_EWMA] == 0:
+        f[o] = rate_at(tr, g[P[P_O_TOFF] + link], f[F_NOW])
+    return f[o]
+
+
+@njit(cache=True, inline="always")
+def est_tx(C, c, r):
+    """Cut `c`'s transfer time [s] at an estimated rate `r` (the core's ``_est_tx``)."""
+    if C[C_OFFLOADS, c] == 0.0:
+        return 0.0
+    return C[C_BITS, c] / (r * 1e6) if r > 0 else math.inf
+
+
+@njit(cache=True)
+def ewma_update(g, f, C, P, link, task, t):
+    """A transfer of `task` on `link` ended at `t`: fold its observed rate into the
+    link's EWMA estimate."""
+    dt = t - f[O_TASK + 8 * task + T_LS]
+    if dt > 0:
+        a = f[F_ALPHA]
+        obs = C[C_BITS, g[P[P_O_CUT] + task]] / 1e6 / dt
+        o = P[P_O_RATE] + link
+        f[o] = a * obs + (1 - a) * f[o]
+
+
+@njit(cache=True)
+def start_tx(g, f, tr, C, P, link, t):
+    """The task at the head of `link`'s queue starts its transfer at `t` (it takes a
+    cloud-queue slot)."""
+    lring = P[P_LRING]
+    slot = link * lring + (g[P[P_O_LQH] + link] & (lring - 1))
+    task = g[P[P_O_LQ] + slot]
+    g[P[P_O_LQH] + link] += 1
+    g[C_SLOTS] += 1
+    g[P[P_O_LBUSY] + link] = task
+    base = O_TASK + 8 * task
+    f[base + T_LS] = t
+    d = P[P_O_LQD] + LQD_W * slot
+    if P[P_TRACED] != 0:
+        end = finish(tr, g[P[P_O_TOFF] + link], t, C[C_BYTES, g[P[P_O_CUT] + task]])
+    else:
+        end = t + f[d + 1]
+    f[base + T_LE] = end
+    o = P[P_O_LBD] + 2 * link
+    f[o], f[o + 1] = end, f[d + 2]
+    ev_push(g, f, P, end, (_TX_DONE << 32) + task)
+
+
+def write_traces(traces, row):
+    """Write the episode's link traces (`RateTrace`, one per link; the same object for
+    links sharing one) into `row` (a float64 array, long enough: `traces_size`); return
+    each link's block offset (int64)."""
+    offsets = np.empty(len(traces), dtype=np.int64)
+    seen: dict[int, int] = {}
+    o = 0
+    for link, tr in enumerate(traces):
+        at = seen.get(id(tr))
+        if at is None:
+            at = seen[id(tr)] = o
+            n = tr.rates_mbps.size
+            row[o + TR_N] = n
+            row[o + TR_PERIOD] = tr.period_s
+            row[o + TR_TOTAL] = tr.total_mbit
+            row[o + TR_CONSTANT] = 1.0 if tr.constant else 0.0
+            row[o + TR_HEAD:o + TR_HEAD + n] = tr.times_s
+            row[o + TR_HEAD + n:o + TR_HEAD + 2 * n] = tr.rates_mbps
+            row[o + TR_HEAD + 2 * n:o + TR_HEAD + 3 * n + 1] = tr._cum
+            o += TR_HEAD + 3 * n + 1
+        offsets[link] = at
+    return offsets
+
+
+def traces_size(traces) -> int:
+    """How many floats `write_traces` writes for `traces`."""
+    seen = {id(tr): tr.rates_mbps.size for tr in traces}
+    return sum(TR_HEAD + 3 * n + 1 for n in seen.values())
+
+
+__all__ = ["C_TX_S", "est_tx", "ewma_update", "finish", "link_rate", "rate_at",
+           "start_tx", "write_traces", "traces_size"]
