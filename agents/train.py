@@ -50,7 +50,7 @@ from splitgym.envs.edge_cloud import EdgeCloudEnv
 from splitgym.envs.observation import time_scale_s
 from splitgym.envs.rollout import rollout
 from splitgym.envs.warmup import warm_engine
-from splitgym.fileio import write_atomic
+from splitgym.fileio import atomic_target, write_atomic
 
 from .policy import ALGO_NAMES, LearnedPolicy, algo_class, load_model
 from .safe_load import load_replay_buffer
@@ -466,13 +466,20 @@ class _Validation(BaseCallback):
         self.history.append({"step": self.num_timesteps, "makespan_s": value, "gap": gap})
         if value < self.best:
             self.best = value
-            self.model.save(self.run_dir / "best_model.zip")
+            save_model(self.model, self.run_dir / "best_model.zip")
         write_atomic(self.run_dir / "validation.json", json.dumps(
             {"best_makespan_s": self.best, "best_baseline_makespan_s": self.baseline,
              "seeds": VALIDATION_SEEDS, "history": self.history}, indent=1))
 
     def _on_training_end(self) -> None:
         self.evaluate()
+
+
+def save_model(model: Any, path: Path) -> None:
+    """`model.save` to `path` atomically (a kill leaves the old zip or the new one, never
+    a truncated one)."""
+    with atomic_target(path) as tmp:
+        model.save(tmp)
 
 
 def _validation_state(path: Path) -> dict[str, Any] | None:
@@ -855,7 +862,7 @@ def _learn(run: Path, cfg: Mapping[str, Any], venv: VecEnv, model: Any, ckpt: Pa
         log = {"log_interval": 1} if hasattr(model, "n_steps") else {}
         model.learn(remaining, callback=callbacks, reset_num_timesteps=ckpt is None,
                     tb_log_name="tb", progress_bar=False, **log)
-    model.save(run / "model.zip")
+    save_model(model, run / "model.zip")
     timing = {"wall_s_this_session": time.perf_counter() - t0, "num_timesteps":
               model.num_timesteps, "resumed_from": str(ckpt) if ckpt else None}
     log = run / "timing.jsonl"  # appended by a whole rewrite: never a torn line
