@@ -225,6 +225,30 @@ def commit(staging: Path, out: Path, writer: str, flag: str = "--out") -> list[s
     if bad:
         raise OutputError(f"{flag}={str(out)!r}: the writer left {bad[0]!r}, not a plain "
                           f"file; only files are written")
+    with _folder_locked(out):
+        return _commit(staging, out, writer, flag, staged)
+
+
+@contextlib.contextmanager
+def _folder_locked(out: Path) -> Iterator[None]:
+    """Hold an exclusive lock on the folder itself (no lock file is left in it), so that
+    two runs writing the same folder commit one after the other, each against the
+    manifest the other left."""
+    try:
+        import fcntl
+
+        fd = os.open(out, os.O_RDONLY)
+    except (ImportError, OSError):  # pragma: no cover - not POSIX
+        yield
+        return
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)
+
+
+def _commit(staging: Path, out: Path, writer: str, flag: str, staged: list[str]) -> list[str]:
     old = read_manifest(out, flag)
     check_names(out, staged, old, flag, "the new results were not written")
     hashes = {}
@@ -247,6 +271,27 @@ def commit(staging: Path, out: Path, writer: str, flag: str = "--out") -> list[s
                     os.unlink(out / name)
         _write_manifest(out, {n: [h] for n, h in hashes.items()}, writer)
     return staged
+
+
+def check_outputs(out: str | Path, names: Iterable[str], flag: str = "--out") -> Path:
+    """For a command that writes `names` into folder `out` itself (``splitgym sweep``):
+    `out` made absolute, or an `OutputError` before any computing if it cannot be
+    written or one of `names` there is a file the project did not write (see
+    `check_names`)."""
+    path = check_writable(out, flag)
+    if path.is_dir():
+        check_names(path, names, read_manifest(path, flag), flag)
+    return path
+
+
+def record_outputs(out: Path, names: Iterable[str], writer: str, flag: str = "--out") -> None:
+    """Add the files `names` just written in `out` (each through `write_atomic`) to its
+    manifest, so that the next run may replace them."""
+    with _folder_locked(out):
+        files = read_manifest(out, flag)
+        for name in names:
+            files[name] = [sha256_file(out / name)]
+        _write_manifest(out, files, writer)
 
 
 def atomic_output(arg: str = "out_dir",

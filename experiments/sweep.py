@@ -51,6 +51,8 @@ import yaml
 from splitgym.envs.core.config import ConfigError
 from splitgym.fileio import atomic_target, write_atomic
 
+from .outdir import check_outputs, record_outputs
+
 COMMANDS = ("train", "evaluate")
 SWEEP_KEYS = ("command", "name", "base", "grid", "cpus_per_trial", "max_failures",
               "max_concurrent", "eval_seeds")
@@ -183,8 +185,8 @@ def train_trial(config: dict[str, Any]) -> None:
     t0 = time.perf_counter()
     attempts = out / "attempts" / trial  # starts of this trial, restarts included
     attempts.parent.mkdir(parents=True, exist_ok=True)
-    with attempts.open("a") as fh:
-        fh.write(f"{os.getpid()} {'resume' if checkpoint is not None else 'start'}\n")
+    write_atomic(attempts, (attempts.read_text() if attempts.is_file() else "") +
+                 f"{os.getpid()} {'resume' if checkpoint is not None else 'start'}\n")
     if checkpoint is not None:
         run = resume(_restore(checkpoint, root), progress=False,
                      callbacks=[_train_callback(root)])
@@ -256,6 +258,10 @@ def evaluate_trial(config: dict[str, Any]) -> None:
 
 # -- the driver --------------------------------------------------------------------------
 
+#: The tables `sweep` writes in its folder (replaced only if its manifest lists them).
+SWEEP_FILES = ("sweep.csv", "sweep.md")
+
+
 def sweep(config_path: str | Path, out: str | Path, address: str | None = None,
           cpus: int | None = None) -> dict[str, Any]:
     """Run the sweep; write ``sweep.csv`` and ``sweep.md`` under `out`; return a summary
@@ -264,7 +270,7 @@ def sweep(config_path: str | Path, out: str | Path, address: str | None = None,
     from ray import tune
 
     cfg = load_config(config_path)
-    out = Path(out).resolve()
+    out = check_outputs(Path(out).resolve(), SWEEP_FILES)  # before any trial runs
     out.mkdir(parents=True, exist_ok=True)
     t0 = time.perf_counter()
     started = not ray.is_initialized()
@@ -298,8 +304,10 @@ def sweep(config_path: str | Path, out: str | Path, address: str | None = None,
         if tmp is not None:
             shutil.rmtree(tmp, ignore_errors=True)
     wall = time.perf_counter() - t0
-    csv_path, md_path = out / "sweep.csv", out / "sweep.md"
+    csv_path, md_path = (out / name for name in SWEEP_FILES)
+    check_outputs(out, SWEEP_FILES)  # a file of the user's made there meanwhile stays
     _write_table(rows, csv_path, md_path, cfg, wall)
+    record_outputs(out, SWEEP_FILES, "splitgym sweep")
     return {"rows": rows, "wall_s": wall, "csv": csv_path, "md": md_path}
 
 

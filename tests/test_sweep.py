@@ -99,3 +99,25 @@ def test_sweep__evaluate_trial_reports_each_policys_makespan(monkeypatch, tmp_pa
     # edge-only never touches the link: its makespan is the edges' own work, and
     # single_cut offloads at 3G (AlexNet's narrow cut), so it finishes first
     assert 0 < metrics["single_cut_makespan_s"] < metrics["edge_only_makespan_s"]
+
+
+def test_sweep__a_users_table_in_out_is_refused_before_any_trial(tmp_path, monkeypatch):
+    """(issue 20) sweep.csv / sweep.md are replaced only where the folder's manifest
+    lists them; a file of the user's of that name stops the sweep before Ray starts."""
+    import ray
+
+    from splitgym.experiments.outdir import OutputError, record_outputs
+    from splitgym.experiments.sweep import sweep
+
+    def no_ray(*_a, **_k):
+        raise AssertionError("Ray started before --out was checked")
+
+    monkeypatch.setattr(ray, "init", no_ray)
+    (tmp_path / "sweep.csv").write_text("my own numbers")
+    with pytest.raises(OutputError, match=r"sweep\.csv exist\(s\) there and "
+                                          r"\.splitgym-manifest\.json does not list them"):
+        sweep(SMOKE, tmp_path)
+    assert (tmp_path / "sweep.csv").read_text() == "my own numbers"
+    record_outputs(tmp_path, ["sweep.csv"], "splitgym sweep")  # as if the sweep wrote it
+    with pytest.raises(AssertionError, match="Ray started"):
+        sweep(SMOKE, tmp_path)  # listed and unchanged: the sweep may replace it
