@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from .mpc import Mpc
 from .paper import (
     CloudOnly,
     EdgeOnly,
@@ -30,7 +31,7 @@ from .yardsticks import BestStatic, GreedyEFT, QueueFill, QueueLookahead  # noqa
 POLICIES: dict[str, type[Policy]] = {
     cls.name: cls for cls in (EdgeOnly, CloudOnly, SingleCut, QueueAware, Fixed,
                               QueueAwareLink, GreedyEFT, QueueFill, QueueLookahead,
-                              BestStatic, BestKnown)
+                              BestStatic, BestKnown, Mpc)
 }
 
 #: The yardsticks beyond the paper.

@@ -251,8 +251,11 @@ def _plan_of(probe: Simulator, inputs: dict[str, Any], policy: ExtraPolicy,
     n = probe.n_tasks
     plan = np.full(n, -1, dtype=np.int64)
     masks: list[np.ndarray] = [probe.mask] * n
-    start = getattr(policy, "on_episode_start", None)
-    if start is not None:
+    bind = getattr(policy, "bind_simulator", None)
+    if bind is not None:  # an online planner (mpc) follows the probe's episode
+        objective = getattr(env, "_episode_objective", None) or env.objective
+        bind(probe, objective)
+    elif getattr(policy, "on_episode_start", None) is not None:
         raise ValueError("best_known cannot seed from another oracle; its fixed cuts "
                          "already cover best_static")
     obs_of = getattr(env, "observation_of", None)

@@ -29,6 +29,7 @@ from . import paper
 LABELS = {"cloud_only": "C-O", "edge_only": "E-O", "single_cut": "S-C", "queue_aware": "S-Q",
           "sq_link": "S-Q link", "best_static": "best static (oracle)",
           "greedy_eft": "greedy EFT", "sq_fill": "S-Q fill", "sq_lookahead": "S-Q look-ahead",
+          "mpc": "MPC (online planner)",
           "learned": "learned (shipped agent)", "lower_bound": "lower bound"}
 #: the S-Q readings: the paper's rule as specified, and the link-aware yardstick
 SQ_READINGS = ("queue_aware", "sq_link")

@@ -400,6 +400,11 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
         print(f"best_known: the offline planner on each seed's known arrivals (seeded with "
               f"every heuristic and agent above; {planned[0].plan_s:.1f} s per episode); "
               f"an achievable makespan, not a proof of optimality")
+    for r in results:
+        if math.isfinite(r.decision_ms):
+            print(f"{r.policy}: the online planner (no future information), "
+                  f"{r.decision_ms:.1f} ms per decision on average, {r.decision_max_ms:.1f} "
+                  f"ms the longest, here")
     for note in notes:
         print(f"* {note}")
     if args.csv:

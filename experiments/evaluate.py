@@ -35,6 +35,8 @@ class PolicyResult:
     gap_to_bound: float = math.nan  # makespan / LP lower bound - 1
     gap_to_best_known: float = math.nan  # mean over seeds of makespan / best_known's - 1
     plan_s: float = math.nan  # offline planners: mean planning time per episode [s]
+    decision_ms: float = math.nan  # online planners (mpc): mean time per decision [ms]
+    decision_max_ms: float = math.nan  # and the longest decision [ms]
     objective: str = "makespan"  # the env's objective: what its reward measures
     objective_value: float = math.nan  # its metric's mean: makespan_s, mean_latency_s
     #                                    or deadline_miss_rate (a fraction)
@@ -316,9 +318,12 @@ def evaluate_policies(env_kwargs: Mapping[str, Any], policies: Sequence[str],
     if plan_evaluations is not None and "best_known" not in policies:
         from splitgym.baselines.planner import BestKnown
 
-        # learned and other non-baseline policies seed it too (oracles plan their own)
+        # learned and other non-baseline policies seed it too (oracles plan their own),
+        # and the online planner mpc (a fresh one: never better than best_known then)
         extras = {spec: pol for spec, pol in built if spec not in POLICIES
                   and getattr(pol, "on_episode_start", None) is None}
+        extras.update({spec: build_policy(spec, env_kwargs) for spec, pol in built
+                       if hasattr(pol, "bind_simulator")})
         built.append(("best_known", BestKnown(evaluations=plan_evaluations,
                                               extra_policies=extras)))
     env = gym.make(ENV_ID, **env_kwargs)
@@ -337,11 +342,13 @@ def evaluate_policies(env_kwargs: Mapping[str, Any], policies: Sequence[str],
     for spec, policy in built:
         rows = []
         plan_s = []
+        decision_s: list[float] = []
         for seed in seeds:
             try:
                 rows.append(rollout(env, policy, seed=seed).metrics)
                 if hasattr(policy, "last_plan_s"):
                     plan_s.append(policy.last_plan_s)
+                decision_s += getattr(policy, "decision_s", [])
             except InvalidActionError:
                 rows.append({"makespan_s": math.inf, "mean_latency_s": math.inf,
                              "p95_latency_s": math.inf, "deadline_miss_rate": 1.0})
@@ -354,6 +361,8 @@ def evaluate_policies(env_kwargs: Mapping[str, Any], policies: Sequence[str],
             p95_latency_s=float(np.mean([r["p95_latency_s"] for r in rows])),
             n_seeds=len(seeds), makespans_s=tuple(float(x) for x in mk),
             plan_s=float(np.mean(plan_s)) if plan_s else math.nan,
+            decision_ms=1e3 * float(np.mean(decision_s)) if decision_s else math.nan,
+            decision_max_ms=1e3 * float(np.max(decision_s)) if decision_s else math.nan,
             objective=objective, objective_value=float(np.mean([r[metric] for r in rows])),
             deadline_miss_rate=float(np.mean([r.get("deadline_miss_rate", math.nan)
                                               for r in rows]))))

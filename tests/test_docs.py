@@ -103,7 +103,7 @@ def test_readme__training_says_the_default_imitates_sq_lookahead():
 def test_learned_tables__say_whether_the_agents_imitated_a_heuristic_before_rl():
     from splitgym.experiments import paper
     from splitgym.experiments.evaluate import shipped_training, training_phrase
-    from splitgym.experiments.reproduce import LEARNED, table1_markdown
+    from splitgym.experiments.reproduce import TABLE1_POLICIES, table1_markdown
 
     # both formats of the records: newer ones have an "imitation" text, older ones only
     # the card's sentence
@@ -116,12 +116,10 @@ def test_learned_tables__say_whether_the_agents_imitated_a_heuristic_before_rl()
                            "`greedy_eft` (imitation accuracy 0.9)") == \
         "maskable_ppo, imitated greedy_eft before RL (behaviour cloning)"
     # Table 1 of `splitgym reproduce` says it for the agents it shows
-    from splitgym.baselines import PAPER_POLICIES, YARDSTICKS
-
     rows = [{"model": "alexnet", "network": net, "policy": p, "paper_s": "",
              "beyond_paper": False, "makespan_s": 1.0, "lower_bound_s": 1.0,
              "best_known_s": 1.0}
-            for net in paper.NETWORKS for p in PAPER_POLICIES + YARDSTICKS + (LEARNED,)]
+            for net in paper.NETWORKS for p in TABLE1_POLICIES]
     note = table1_markdown(rows, ["alexnet"]).splitlines()[-1]
     phrase = shipped_training("alexnet-3g")
     assert "before RL" in phrase or "RL only" in phrase

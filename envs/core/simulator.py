@@ -41,11 +41,12 @@ It imports no gymnasium: the env, the baselines and the agents all drive this cl
 
 from __future__ import annotations
 
+import copy
 import heapq
 import math
 from bisect import bisect_right
 from collections import deque
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -54,7 +55,7 @@ import numpy as np
 from splitgym.profiles.cuts import CutTable
 
 from .config import SimConfig
-from .traces import RateTrace
+from .traces import RateTrace, constant
 
 _CLOUD_DONE, _TX_DONE, _EDGE_DONE, _ARRIVAL = 0, 1, 2, 3
 _NAN = math.nan
@@ -220,6 +221,168 @@ class Simulator:
         the same cut table and config: oracles replay the episode's exact conditions."""
         return {"arrivals": self.arrivals, "link_traces": self._traces,
                 "edge_s": self._edge_s_of}
+
+    # -- models of the rest of an episode (online planners: `splitgym.baselines.mpc`) -------
+    def fork(self, keep: Sequence[int], future_s: Sequence[Sequence[float]],
+             link_rates_mbps: Sequence[float] | None = None,
+             transfer_end_s: Mapping[int, float] | None = None,
+             ) -> tuple[Simulator, list[int]]:
+        """A new simulator in this one's state at its pending decision with the future
+        forgotten: the model an online planner may search with.
+
+        Finished and dropped tasks are left out. Of edge e's arrived, not yet started
+        frames the first ``keep[e]`` stay, in order (the pending task must be one of
+        them); edge e's frames that have not arrived are replaced by frames arriving at
+        ``future_s[e]`` (predicted times, non-decreasing; any before now arrive now),
+        allowed only where every waiting frame of e is kept. With `link_rates_mbps`
+        (one per link) every link runs at that constant rate from now on (the rate
+        traces and the estimator's values are replaced), and a transfer running now ends
+        at ``transfer_end_s[task]`` (the caller's estimate; its true end is a function of
+        the future rate). Everything committed (edges, links and cloud servers at work,
+        link and cloud queues, blocked links, the queue's slots) is kept as it is.
+
+        Returns the fork, at the same pending decision, and ``origin``: per task of the
+        fork, its id here (-1 for a predicted frame). The fork's makespan, latency area
+        and misses count its own tasks from now on.
+        """
+        if self._pending < 0:
+            raise RuntimeError("fork() needs a pending decision")
+        n_edges, now = self.n_edges, self.now
+        if len(keep) != n_edges or len(future_s) != n_edges:
+            raise ValueError(f"fork: expected keep and future_s per edge ({n_edges})")
+        done, dropped = self._done, self._dropped
+        origin: list[int] = []
+        new_of: dict[int, int] = {}
+        offset = [0]
+        n_arrived, next_start = [0] * n_edges, [0] * n_edges
+        first_future = [-1] * n_edges
+        for e in range(n_edges):
+            lo = self._offset[e]
+            start, arrived = lo + self._next_start[e], lo + self._n_arrived[e]
+            k = int(keep[e])
+            if not 0 <= k <= arrived - start or (len(future_s[e]) and k < arrived - start):
+                raise ValueError(f"fork: keep[{e}]={keep[e]!r}: expected 0..{arrived - start}"
+                                 f" (all of them where future_s[{e}] is given)")
+            for t in range(lo, start):  # started or dropped: the unfinished started ones
+                if not dropped[t] and done[t] != done[t]:
+                    new_of[t] = len(origin)
+                    origin.append(t)
+                    next_start[e] += 1
+            for t in range(start, start + k):
+                new_of[t] = len(origin)
+                origin.append(t)
+            n_arrived[e] = next_start[e] + k
+            for j in range(len(future_s[e])):
+                if j == 0:
+                    first_future[e] = len(origin)
+                origin.append(-1)
+            offset.append(len(origin))
+        if self._pending not in new_of:
+            raise ValueError("fork: the pending task must be kept")
+        arr: list[float] = []
+        frame_of: list[int] = []
+        edge_of: list[int] = []
+        for e in range(n_edges):
+            future = iter(future_s[e])
+            for j, t in enumerate(origin[offset[e]:offset[e + 1]]):
+                edge_of.append(e)
+                if t >= 0:
+                    arr.append(self._arr[t])
+                    frame_of.append(self._frame_of[t])
+                else:
+                    a = float(next(future))
+                    arr.append(a if a > now else now)
+                    frame_of.append(self._n_arrived[e] + j - n_arrived[e])
+        new = copy.copy(self)  # shares the cut table, config and cost lists (never written)
+        n = len(origin)
+        new.arrivals = [np.asarray(arr[offset[e]:offset[e + 1]], dtype=np.float64)
+                        for e in range(n_edges)]
+        new.n_tasks, new._offset, new._edge_of, new._frame_of = n, offset, edge_of, frame_of
+        new._arr = arr
+        new._cut = [self._cut[t] if t >= 0 else -1 for t in origin]
+        for name in ("_es", "_ee", "_ls", "_le", "_cs", "_ce", "_done"):
+            old = getattr(self, name)
+            setattr(new, name, [old[t] if t >= 0 else _NAN for t in origin])
+        new._dropped = [False] * n
+        new._n_arrived, new._next_start = n_arrived, next_start
+        new._edge_busy = [new_of[t] if t >= 0 else -1 for t in self._edge_busy]
+        new._ready = [e for e in self._ready if n_arrived[e] > next_start[e]]
+        heapq.heapify(new._ready)
+        new._in_ready = [False] * n_edges
+        for e in new._ready:
+            new._in_ready[e] = True
+        new._link_q = [deque(new_of[t] for t in q) for q in self._link_q]
+        new._link_busy = [new_of[t] if t >= 0 else -1 for t in self._link_busy]
+        new._link_blocked = list(self._link_blocked)
+        new._link_cand = list(self._link_cand)
+        new._in_link_cand = list(self._in_link_cand)
+        new._blocked = deque(self._blocked)
+        new._cloud_q = deque(new_of[t] for t in self._cloud_q)
+        new._in_service = {new_of[t] for t in self._in_service}
+        ends = transfer_end_s or {}
+        heap = []
+        for t_ev, kind, task in self._heap:
+            if kind == _ARRIVAL:
+                continue
+            if kind == _TX_DONE and task in ends:
+                t_ev = float(ends[task])
+                new._le[new_of[task]] = t_ev
+            heap.append((t_ev, kind, new_of[task]))
+        for e in range(n_edges):
+            if first_future[e] >= 0:
+                heap.append((arr[first_future[e]], _ARRIVAL, first_future[e]))
+        heapq.heapify(heap)
+        new._heap = heap
+        if link_rates_mbps is not None:
+            if len(link_rates_mbps) != self._n_links:
+                raise ValueError(f"fork: expected {self._n_links} link rates, got "
+                                 f"{len(link_rates_mbps)}")
+            if self._traces is None:
+                new._link_mask = [self.mask] * self._n_links
+                new._bits = (8.0 * self.cuts.transfer_bytes).tolist()
+            new._traces = [constant(float(r)) for r in link_rates_mbps]
+            new._rate_est = [float(r) for r in link_rates_mbps]
+        elif self._traces is not None:
+            new._rate_est = list(self._rate_est)
+        new._link_pred = list(self._link_pred)
+        new._v_star = dict(self._v_star)
+        new.n_missed = new.n_dropped = 0
+        new.latency_area = 0.0
+        new._in_system = sum(n_arrived)
+        new._n_done = 0
+        new._n_decided = sum(next_start)
+        new._waiting = sum(n_arrived) - sum(next_start)
+        new.makespan_s = 0.0
+        new.done = False
+        new._pending = new_of[self._pending]
+        return new, origin
+
+    def clone(self) -> Simulator:
+        """An independent copy of this simulator's state (cheap where the episode is
+        small: a model of `fork` is copied once per plan an online planner tries)."""
+        new = copy.copy(self)
+        for name in ("_cut", "_es", "_ee", "_ls", "_le", "_cs", "_ce", "_done", "_dropped",
+                     "_n_arrived", "_next_start", "_edge_busy", "_ready", "_in_ready",
+                     "_link_busy", "_link_blocked", "_link_cand", "_in_link_cand", "_heap",
+                     "_link_pred"):
+            setattr(new, name, list(getattr(self, name)))
+        new._link_q = [deque(q) for q in self._link_q]
+        new._blocked = deque(self._blocked)
+        new._cloud_q = deque(self._cloud_q)
+        new._in_service = set(self._in_service)
+        new._v_star = dict(self._v_star)
+        if self._traces is not None:
+            new._rate_est = list(self._rate_est)
+        return new
+
+    def play(self, plan: Sequence[int], checked: bool = True) -> None:
+        """From the pending decision to the end, give each task ``t`` cut ``plan[t]``
+        (raises `InvalidActionError` on an infeasible one, unless `checked` is False:
+        then the caller vouches that every cut is feasible); no decision contexts."""
+        while self._pending >= 0:
+            cut = plan[self._pending]
+            self._start(self._check_cut(cut) if checked else cut)
+            self._advance()
 
     def _setup(self, arrivals: Sequence[Sequence[float]],
                link_traces: Sequence[RateTrace] | None,
