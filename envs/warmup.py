@@ -1,7 +1,7 @@
 """Say so when the compiled engine is about to be compiled, instead of a frozen bar.
 
-numba compiles `splitgym.envs.fast` (`splitgym.envs.kernel`) on its first call in a fresh checkout or install
-(15-30 s on 2 cores) and caches the machine code in ``__pycache__`` (or
+numba compiles `splitgym.envs.fast` (`splitgym.envs.kernel`) on its first call in a
+fresh checkout or install (15-30 s on 2 cores) and caches the machine code in ``__pycache__`` (or
 ``NUMBA_CACHE_DIR``); later processes load it in about a second. Commands that step an
 env call `warm_engine` first, which prints one line and the time taken when the cache is
 cold, and nothing when it is warm.

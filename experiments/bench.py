@@ -266,6 +266,7 @@ def bench_env(quick: bool = False) -> dict[str, float]:
             targets.append((f"{what} > 1,000,000 decisions/s", ours > 1e6))
     for what, ok in targets:
         print(f"  target: {what}: {'met' if ok else 'NOT met'}")
+    out.update(bench_presets(secs))
     # memory: a long run of the native vector env (autoresets, metrics, infos each step)
     n_envs, total = 64, 200_000 if quick else 10_000_000
     venv = EdgeCloudVectorEnv(n_envs)
@@ -283,6 +284,71 @@ def bench_env(quick: bool = False) -> dict[str, float]:
         f"{mib:.0f} MiB after {d:,}" for d, mib in seen) +
         f" decisions (growth after the first tenth {seen[-1][1] - seen[0][1]:+.1f} MiB); "
         f"process peak {peak:.0f} MiB")
+    return out
+
+
+def _random_feasible(masks: np.ndarray, u: np.ndarray) -> np.ndarray:
+    """A random feasible cut per row of `masks` (N, K): the feasible cut of the largest
+    of the uniform draws `u` (N, K)."""
+    return np.argmax(np.where(masks != 0, u, -1.0), axis=-1)
+
+
+def _random_single_stepper(env: Any, seed: int = 0) -> Callable[[], None]:
+    """A single env stepped with random feasible cuts (its mask read every step, as a
+    new user's loop does; draws made up front, 1,000 cycled)."""
+    draws = itertools.cycle(np.random.default_rng(seed).random(
+        (1000, env.action_space.n)))
+    state = {"mask": env.reset(seed=seed)[1]["action_mask"]}
+
+    def step() -> None:
+        _, _, term, trunc, info = env.step(int(_random_feasible(state["mask"], next(draws))))
+        state["mask"] = env.reset()[1]["action_mask"] if term or trunc else \
+            info["action_mask"]
+    return step
+
+
+def _random_masked_vector_stepper(venv: Any, seed: int = 0) -> Callable[[], None]:
+    """A vector env stepped with random feasible cuts per row (its masks read every
+    step: a rate trace changes them)."""
+    draws = itertools.cycle(np.random.default_rng(seed).random(
+        (1000, venv.num_envs, venv.single_action_space.n)))
+    state = {"mask": venv.reset(seed=seed)[1]["action_mask"]}
+
+    def step() -> None:
+        state["mask"] = venv.step(_random_feasible(state["mask"], next(draws)))[4][
+            "action_mask"]
+    return step
+
+
+def bench_presets(secs: float, n_envs: int = 64) -> dict[str, float]:
+    """Decisions per second of every preset (`splitgym.envs.scenarios.SCENARIOS`):
+    ``gym.make`` of its id and the native vector env of `n_envs`, random feasible cuts,
+    each as a ratio to ``paper-3g`` measured in the same run."""
+    import gymnasium as gym
+
+    from splitgym.envs.scenarios import SCENARIOS, env_id
+    from splitgym.envs.vector import EdgeCloudVectorEnv
+
+    rates = {}
+    for name in SCENARIOS:
+        env = gym.make(env_id(name))
+        single = _rate(_random_single_stepper(env), 1, secs)
+        venv = EdgeCloudVectorEnv(n_envs, scenario=name)
+        vector = _rate(_random_masked_vector_stepper(venv), n_envs, secs,
+                       warm_calls=400)
+        rates[name] = (single, vector, env.unwrapped.engine_in_use,
+                       "compiled" if venv._use_kernel else "python")
+    ref_single, ref_vector = rates["paper-3g"][:2]
+    print(f"presets: decisions per second, random feasible cuts, each beside paper-3g "
+          f"measured in this run (vector env: N={n_envs}, 1 thread)")
+    print(f"{'preset':<18}{'gym.make':>12}{'ratio':>8}{'engine':>10}"
+          f"{f'vector x{n_envs}':>14}{'ratio':>8}{'engine':>10}")
+    out = {}
+    for name, (single, vector, e1, e2) in rates.items():
+        print(f"{name:<18}{single:>12,.0f}{single / ref_single:>7.2f}x{e1:>10}"
+              f"{vector:>14,.0f}{vector / ref_vector:>7.2f}x{e2:>10}")
+        out[f"preset {name}, gym.make"] = single
+        out[f"preset {name}, vector x{n_envs}"] = vector
     return out
 
 
@@ -320,17 +386,20 @@ def bench_train(quick: bool = False) -> float:
     imitation or validation), AlexNet 3G, one torch thread: the shipped configuration
     (the YAML's ``default`` on the vector env `splitgym train` picks, the native one here)
     and the faster one it replaced (`FAST_TRAIN_HP`) against today's (`TODAY_TRAIN_HP`,
-    a `DummyVecEnv` of 8 single envs), alternated in the same run (the best of several
-    rounds each, as the machine's load varies). Returns the shipped ratio."""
-    from splitgym.agents.train import load_hyperparams
+    a `DummyVecEnv` of 8 single envs), and the shipped one on the ``cellular-markov``
+    preset (on the vector env ``--vec auto`` picks), alternated in the same run (the best
+    of several rounds each, as the machine's load varies). Returns the shipped ratio."""
+    from splitgym.agents.train import load_hyperparams, vec_kind
 
     env_kwargs = {"model": "alexnet", "bandwidth_mbps": 1.1}
     shipped = load_hyperparams("maskable_ppo", "alexnet-3g")
     today = dict(shipped, **TODAY_TRAIN_HP)
     fast = dict(shipped, **FAST_TRAIN_HP)
-    configs = {"shipped": (shipped, "native"), "fast": (fast, "native"),
-               "today": (today, "dummy")}
-    models = {name: _train_loop(hp, vec, env_kwargs) for name, (hp, vec) in configs.items()}
+    markov = {"model": "alexnet", "scenario": "cellular-markov"}
+    configs = {"shipped": (shipped, "native", env_kwargs), "fast": (fast, "native", env_kwargs),
+               "today": (today, "dummy", env_kwargs),
+               "cellular-markov": (shipped, vec_kind(markov, False, "auto"), markov)}
+    models = {name: _train_loop(hp, vec, kw) for name, (hp, vec, kw) in configs.items()}
     rounds = 2 if quick else 5
     best = dict.fromkeys(configs, 0.0)
     for _ in range(rounds):
@@ -340,11 +409,14 @@ def bench_train(quick: bool = False) -> float:
             t0 = time.perf_counter()
             model.learn(steps, reset_num_timesteps=False)
             best[name] = max(best[name], steps / (time.perf_counter() - t0))
-    for name, (hp, vec) in configs.items():
+    for name, (hp, vec, _) in configs.items():
         desc = ", ".join(f"{k}={hp[k]}" for k in ("n_envs", "n_steps", "batch_size",
                                                    "n_epochs") if k in hp)
         note = " -- not shipped: faster, but its agents were worse (see the YAML)" \
             if name == "fast" else ""
+        if name == "cellular-markov":
+            note = (f" -- the shipped loop on the cellular-markov preset: "
+                    f"{best[name] / best['shipped']:.2f}x paper-3g's")
         print(f"train loop {name:<8} ({vec} vec env, {desc}): {best[name]:,.0f} steps/s "
               f"(best of {rounds}; {best[name] / best['today']:.2f}x today's){note}")
     ratio = best["shipped"] / best["today"]
