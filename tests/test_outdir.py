@@ -249,3 +249,30 @@ def test_write_atomic__a_failed_write_leaves_the_old_file_and_no_temporary(tmp_p
     assert path.read_text() == "old" and sorted(tmp_path.iterdir()) == [path]
     write_atomic(path, b"new")
     assert path.read_text() == "new" and sorted(tmp_path.iterdir()) == [path]
+
+
+def test_atomic_output__a_run_killed_mid_commit_leaves_a_folder_the_next_run_takes(
+        tmp_path, monkeypatch):
+    """Killed between two file replaces: a mix of old and new files, every one of them
+    still listed as splitgym's (both versions), so the next run replaces them all."""
+    out = tmp_path / "results"
+    _old_results(out)
+    real, calls = os.replace, []
+
+    def dies_second_time(src, dst):  # the second result file (not the manifest)
+        if Path(dst).name != MANIFEST:
+            calls.append(dst)
+        if len(calls) == 2:
+            raise SystemExit("killed")
+        real(src, dst)
+
+    monkeypatch.setattr(os, "replace", dies_second_time)
+    with pytest.raises(SystemExit):
+        _writer()(out)
+    monkeypatch.setattr(os, "replace", real)
+    assert (out / "a.txt").read_text() == "new" and (out / "b.txt").read_text() == "old"
+    assert all(len(read_manifest(out)[n]) == 2 for n in ("a.txt", "b.txt", "c.txt"))
+    _writer(text="newer")(out)
+    assert {n: (out / n).read_text() for n in ("a.txt", "b.txt", "c.txt")} == dict.fromkeys(
+        ("a.txt", "b.txt", "c.txt"), "newer")
+    assert (out / "notes.md").read_text() == "old notes.md"
