@@ -308,9 +308,11 @@ def rgb_array(snap: Snapshot) -> np.ndarray:
     return np.asarray(canvas.buffer_rgba())[..., :3].copy()
 
 
-def save_timelines(panels: Sequence[tuple[str, Snapshot]], path: str | Path) -> Path:
+def save_timelines(panels: Sequence[tuple[str, Snapshot]], path: str | Path,
+                   title: str | None = None) -> Path:
     """One timeline per ``(name, snapshot)``, stacked on a shared time axis, to `path`
-    (any format matplotlib writes: .png, .svg, .pdf)."""
+    (any format matplotlib writes: .png, .svg, .pdf); `title` above them (default: the
+    setting, one episode per policy)."""
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
 
@@ -327,7 +329,8 @@ def save_timelines(panels: Sequence[tuple[str, Snapshot]], path: str | Path) -> 
         ax.set_title(f"{name}: makespan {snap.now:.2f} s", fontsize=9, loc="left")
         if i < len(panels) - 1:
             ax.set_xlabel("")
-    fig.suptitle(f"{panels[0][1].setting.rstrip(':')}: one episode per policy", fontsize=9)
+    fig.suptitle(title or f"{panels[0][1].setting.rstrip(':')}: one episode per policy",
+                 fontsize=9)
     horizon = max(snap.now for _, snap in panels)
     axes[0].set_xlim(0.0, max(horizon, 1e-3) * 1.02)
     out = Path(path)

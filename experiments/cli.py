@@ -255,6 +255,44 @@ def _build_parser() -> argparse.ArgumentParser:
     be.add_argument("--repeats", type=int, default=200,
                     help="repeats per partition measurement (--quick: 20)")
 
+    tb = sub.add_parser("testbed", help="real split inference on this machine vs the simulator",
+                        description="Run one episode for real: one process per edge and one "
+                        "cloud process over TCP on 127.0.0.1, the real torch layers, "
+                        "token-bucket-paced uplinks, C cloud slots; then the same episode in "
+                        "the simulator with a profile measured here, and the errors. See "
+                        "docs/testbed.md.", **fmt)
+    tb.add_argument("--model", default="alexnet", help="one of the six torch models")
+    tb.add_argument("--bandwidth", type=_bandwidth, default=DEFAULT_BANDWIDTH_MBPS,
+                    metavar="MBPS", help="uplink Mbit/s, or 3g (1.1) / 4g (5.85)")
+    tb.add_argument("--n-edges", type=int, default=3, help="edge devices E (processes)")
+    tb.add_argument("--frames", type=int, default=10, help="frames per edge")
+    tb.add_argument("--queue-capacity", type=int, default=20, help="cloud queue capacity C")
+    tb.add_argument("--cloud-workers", type=int, default=1, help="cloud servers (threads)")
+    tb.add_argument("--scenario", default=None, help="a scenario preset (as evaluate)")
+    tb.add_argument("--env-kwargs", nargs="*", default=[], metavar="KEY=VALUE",
+                    help="other EdgeCloudEnv arguments, e.g. fps=10 arrivals=poisson")
+    tb.add_argument("--policy", default="single_cut",
+                    help="a policy name evaluate takes: fixed:<cut>, learned, ...")
+    tb.add_argument("--agent", default=None, metavar="RUN_DIR_OR_ZIP",
+                    help="a trained agent drives the run instead of --policy")
+    tb.add_argument("--trust-agent", action="store_true",
+                    help="load the agent with full unpickling (only a file you trust)")
+    tb.add_argument("--seed", type=int, default=0, help="the episode's seed (arrivals)")
+    tb.add_argument("--profile", default=None, metavar="FILE.json",
+                    help="a profile measured here (default: measure one now)")
+    tb.add_argument("--profile-repeats", type=int, default=20,
+                    help="timed runs per layer when measuring the profile")
+    tb.add_argument("--edge-slowdown", type=float, default=1.0, metavar="S",
+                    help="emulate edges S times slower than this machine (run the layers, "
+                    "then wait (S-1) x their measured time)")
+    tb.add_argument("--port", type=int, default=0,
+                    help="the cloud's TCP port on 127.0.0.1 (0: the OS picks a free one)")
+    tb.add_argument("--timeline", default=None, metavar="FILE.png",
+                    help="draw the real and the simulated Gantt charts, stacked")
+    tb.add_argument("--out", default=None, metavar="DIR", help="write DIR/testbed.json")
+    tb.add_argument("--no-per-task", action="store_true", help="omit the per-task table")
+    tb.set_defaults(uplink=None, objective=None, edge_device=None, cloud_device=None)
+
     sw = sub.add_parser("sweep", help="a grid of train (or evaluate) runs as Ray Tune trials",
                         description="Run every combination of a YAML config's grid as a "
                         "Ray Tune trial (a splitgym train run, resumed from its last "
@@ -567,6 +605,13 @@ def _cmd_bench(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_testbed(args: argparse.Namespace) -> int:
+    from .testbed import main_cli
+
+    env_kwargs, _ = _eval_env_kwargs(args)
+    return main_cli(args, env_kwargs)
+
+
 def _cmd_sweep(args: argparse.Namespace) -> int:
     from .sweep import load_config, n_trials, sweep
 
@@ -606,6 +651,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     commands = {"evaluate": _cmd_evaluate, "profile": _cmd_profile, "bench": _cmd_bench,
                 "reproduce": _cmd_reproduce, "train": _cmd_train}
     commands["sweep"] = _cmd_sweep
+    commands["testbed"] = _cmd_testbed
     try:
         with warnings.catch_warnings():
             _one_line_warnings(args.command)

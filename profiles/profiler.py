@@ -123,9 +123,11 @@ class _Tracer(fx.Tracer):
         return getattr(m, "splitgym_leaf", False) or super().is_leaf_module(m, qualname)
 
 
-def capture(module: nn.Module, example: torch.Tensor) -> tuple[fx.GraphModule,
-                                                                 list[CapturedLayer]]:
-    """Trace `module` on `example` and group its graph into layers (see module doc)."""
+def capture(module: nn.Module, example: torch.Tensor, count_flops: bool = True) -> tuple[
+        fx.GraphModule, list[CapturedLayer]]:
+    """Trace `module` on `example` and group its graph into layers (see module doc);
+    without `count_flops` each layer's ``flops`` stays 0 (a second of the capture's
+    time on AlexNet: the testbed's processes need only the graph)."""
     gm = fx.GraphModule(module, _Tracer().trace(module))
     ShapeProp(gm).propagate(example)
     modules = dict(gm.named_modules())
@@ -175,7 +177,8 @@ def capture(module: nn.Module, example: torch.Tensor) -> tuple[fx.GraphModule,
         layer.output_bytes = math.prod(layer.output_shape) * meta.dtype.itemsize
         layer.params = sum(p.numel() for n in layer.nodes if n.op == "call_module"
                            for p in modules[str(n.target)].parameters(recurse=False))
-    _count_flops(gm, example, layers)
+    if count_flops:
+        _count_flops(gm, example, layers)
     return gm, layers
 
 
