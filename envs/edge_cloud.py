@@ -22,7 +22,15 @@ from splitgym.profiles.cuts import (
 )
 from splitgym.profiles.schema import Profile, load_profile
 
-from .core.config import MAX_SPEED, MIN_SPEED, ConfigError, SimConfig, WorkloadConfig, is_real
+from .core.config import (
+    MAX_SPEED,
+    MIN_SPEED,
+    ConfigError,
+    SimConfig,
+    WorkloadConfig,
+    check_seed,
+    is_real,
+)
 from .core.simulator import Simulator, TaskRecords
 from .core.traces import (
     RateTrace,
@@ -461,6 +469,7 @@ class EdgeCloudEnv(gym.Env[np.ndarray, np.int64]):
 
         Every option is validated before anything changes: a refused reset leaves the
         env, its random generator and its episode exactly as they were."""
+        seed = check_seed(seed)
         sim_config, workload, objective, arrivals, bw_spec = self._episode_setup(options)
         super().reset(seed=seed)
         if arrivals is None:

@@ -29,6 +29,8 @@ env`` measures both against CartPole's vector env.
 from __future__ import annotations
 
 import copy
+import numbers
+from collections.abc import Iterable
 from typing import Any
 
 import gymnasium as gym
@@ -38,7 +40,7 @@ from gymnasium.vector import AutoresetMode, VectorEnv
 from gymnasium.vector.utils import batch_space
 
 from . import fast
-from .core.config import ConfigError
+from .core.config import ConfigError, check_seed
 from .core.simulator import check_cut
 from .edge_cloud import EdgeCloudEnv
 from .engine import CompiledBatch
@@ -197,28 +199,16 @@ class EdgeCloudVectorEnv(VectorEnv):
 def vector_seeds(seed: Any, num_envs: int) -> list[int | None]:
     """The per-env seeds of a vector reset (``seed + i``, or a list of one per env),
     each None or a whole number >= 0, checked all before any env is touched."""
-    if seed is None or isinstance(seed, (int, np.integer)) and not isinstance(seed, bool):
-        seeds: list[Any] = [None if seed is None else int(seed) + i for i in range(num_envs)]
-        where = "seed"
-    else:
-        try:
-            seeds = list(seed)
-        except TypeError:
-            raise ConfigError(f"seed={seed!r}: expected None, a whole number >= 0 or a list "
-                              f"of {num_envs} of them") from None
-        if len(seeds) != num_envs:
-            raise ConfigError(f"seed: expected {num_envs} seeds, got {len(seeds)}")
-        where = "seed[{i}]"
-    for i, s in enumerate(seeds):
-        if s is None:
-            continue
-        if isinstance(s, bool) or not isinstance(s, (int, np.integer)) or s < 0:
-            shown = where.format(i=i)
-            value = seed if shown == "seed" else s
-            raise ConfigError(f"{shown}={value!r}: expected None or a whole number >= 0 "
-                              f"(seed + i for env i); nothing was reset")
-        seeds[i] = int(s)
-    return seeds
+    if seed is None or isinstance(seed, numbers.Integral) and not isinstance(seed, bool):
+        check_seed(seed)
+        return [None if seed is None else int(seed) + i for i in range(num_envs)]
+    if isinstance(seed, (str, bytes)) or not isinstance(seed, Iterable):
+        raise ConfigError(f"seed={seed!r}: expected None, a whole number >= 0 or a list of "
+                          f"{num_envs} of them")
+    seeds = list(seed)
+    if len(seeds) != num_envs:
+        raise ConfigError(f"seed: expected {num_envs} seeds, got {len(seeds)}")
+    return [check_seed(s, f"seed[{i}]") for i, s in enumerate(seeds)]
 
 
 def make_vector(num_envs: int, **kwargs: Any) -> gym.vector.VectorEnv:

@@ -560,6 +560,11 @@ ROWS = [
     ("trace", "a list of more than 1,000,000 steps",
      lambda: make_trace([[0, 1.0]] * 1_000_001),
      ConfigError, r"bandwidth_mbps: 1000001 steps; expected at most 1000000"),
+    ("reset", "a negative seed (nothing changes)", lambda: EdgeCloudEnv().reset(seed=-1),
+     ConfigError, r"seed=-1: expected None or a whole number >= 0; nothing was reset"),
+    ("vector env", "a negative seed for one sub-env (checked before any resets)",
+     lambda: EdgeCloudVectorEnv(3, model="toy").reset(seed=[0, -1, 0]),
+     ConfigError, r"seed\[1\]=-1: expected None or a whole number >= 0; nothing was reset"),
     # hyperparameters: ranges checked before anything is built (issue 20)
     ("training", "gamma above 1 (NaN logits)", lambda: _hp(gamma=2),
      ConfigError, r"--hyperparams gamma=2: expected a number in \(0, 1\]"),

@@ -10,6 +10,7 @@ the simulation overflow, allocate without bound or loop without end.
 from __future__ import annotations
 
 import math
+import numbers
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -70,6 +71,16 @@ def is_finite(x: Any) -> bool:
         return math.isfinite(x)
     except OverflowError:
         return False
+
+
+def check_seed(seed: Any, field: str = "seed") -> int | None:
+    """A reset seed: None or a whole number >= 0 (a NumPy integer too), as an int."""
+    if seed is None:
+        return None
+    if isinstance(seed, bool) or not isinstance(seed, numbers.Integral) or seed < 0:
+        raise ConfigError(f"{field}={shown(seed)}: expected None or a whole number >= 0; "
+                          f"nothing was reset")
+    return int(seed)
 
 
 def shown(value: Any) -> str:
