@@ -48,6 +48,7 @@ from splitgym.baselines import make_policy
 from splitgym.envs import EdgeCloudEnv, multiagent, rollout
 from splitgym.envs.core.config import parse_bandwidth_mbps
 from splitgym.envs.observation import time_scale_s
+from splitgym.fileio import write_atomic
 
 
 def collect(aec: Any, policy: Any, n_decisions: int, first_seed: int,
@@ -212,14 +213,14 @@ def main() -> None:
                   f"{np.mean(row[f'shared PPO (seed {seed})']):.2f} s, "
                   f"{run['train_wall_s']:.0f} s wall", flush=True)
         results["scenarios"][scenario] = {"makespans_s": row, "runs": runs}
-        (out / "results.json").write_text(json.dumps(results, indent=1))
+        write_atomic(out / "results.json", json.dumps(results, indent=1))
     lines = [f"Held-out seeds 0-{args.eval_seeds - 1}; mean makespan [s] ± std over seeds; "
              f"{args.timesteps} training decisions per learned run.", "",
              "| scenario | policy | makespan (s) | ± std |", "|---|---|---|---|"]
     for scenario, res in results["scenarios"].items():
         for name, vals in res["makespans_s"].items():
             lines.append(f"| {scenario} | {name} | {np.mean(vals):.2f} | {np.std(vals):.2f} |")
-    (out / "results.md").write_text("\n".join(lines) + "\n")
+    write_atomic(out / "results.md", "\n".join(lines) + "\n")
     print("\n".join(lines))
 
 
