@@ -43,8 +43,10 @@ from splitgym.baselines import make_policy
 from splitgym.envs.core.config import (
     BANDWIDTH_PRESETS_MBPS,
     ConfigError,
+    is_finite,
     is_real,
     parse_bandwidth_mbps,
+    shown,
 )
 from splitgym.envs.edge_cloud import EdgeCloudEnv
 from splitgym.envs.observation import time_scale_s
@@ -135,7 +137,7 @@ def check_keys(given: Mapping[str, Any], valid: Sequence[str], flag: str) -> Non
         if key not in valid:
             close = difflib.get_close_matches(key, valid, n=1)
             hint = f" (did you mean {close[0]!r}?)" if close else ""
-            raise ConfigError(f"{flag} {key}={given[key]!r}: unknown key{hint}; valid keys: "
+            raise ConfigError(f"{flag} {key}={shown(given[key])}: unknown key{hint}; valid keys: "
                               f"{', '.join(valid)}")
 
 
@@ -148,24 +150,24 @@ def check_hyperparams(algo: str, hp: Mapping[str, Any]) -> None:
     for key, value in hp.items():
         default = params[key].default if key in params else None
         if isinstance(default, bool) and not isinstance(value, bool):
-            raise ConfigError(f"--hyperparams {key}={value!r}: expected true or false")
+            raise ConfigError(f"--hyperparams {key}={shown(value)}: expected true or false")
         if is_real(default) and not (is_real(value) or isinstance(value, (list, tuple))):
-            raise ConfigError(f"--hyperparams {key}={value!r}: expected a number "
+            raise ConfigError(f"--hyperparams {key}={shown(value)}: expected a number "
                               f"(default {default!r})")
     for key in ("n_envs",):
         if key in hp and not (isinstance(hp[key], int) and not isinstance(hp[key], bool)
                               and hp[key] >= 1):
-            raise ConfigError(f"--hyperparams {key}={hp[key]!r}: expected a whole number >= 1")
+            raise ConfigError(f"--hyperparams {key}={shown(hp[key])}: expected a whole number >= 1")
     for key in ("bc_episodes", "bc_epochs"):
         if key in hp and not (isinstance(hp[key], int) and not isinstance(hp[key], bool)
                               and hp[key] >= 0):
-            raise ConfigError(f"--hyperparams {key}={hp[key]!r}: expected a whole number >= 0")
+            raise ConfigError(f"--hyperparams {key}={shown(hp[key])}: expected a whole number >= 0")
     if "bc_learning_rate" in hp and not (is_real(hp["bc_learning_rate"])
                                          and 0 < hp["bc_learning_rate"] < math.inf):
-        raise ConfigError(f"--hyperparams bc_learning_rate={hp['bc_learning_rate']!r}: "
+        raise ConfigError(f"--hyperparams bc_learning_rate={shown(hp['bc_learning_rate'])}: "
                           f"expected a number > 0")
     if "bc_value" in hp and not isinstance(hp["bc_value"], bool):
-        raise ConfigError(f"--hyperparams bc_value={hp['bc_value']!r}: expected true or false")
+        raise ConfigError(f"--hyperparams bc_value={shown(hp['bc_value'])}: expected true or false")
     if "bc_expert" in hp:
         make_policy(str(hp["bc_expert"]))  # an unknown policy is a clear ValueError
     arch = hp.get("net_arch", [64, 64])
@@ -173,7 +175,7 @@ def check_hyperparams(algo: str, hp: Mapping[str, Any]) -> None:
     if not all(isinstance(ls, list) and len(ls) <= MAX_LAYERS and all(
             isinstance(n, int) and not isinstance(n, bool) and 1 <= n <= MAX_WIDTH
             for n in ls) for ls in layers):
-        raise ConfigError(f"--hyperparams net_arch={arch!r}: expected a list of at most "
+        raise ConfigError(f"--hyperparams net_arch={shown(arch)}: expected a list of at most "
                           f"{MAX_LAYERS} layer widths, each a whole number in [1, "
                           f"{MAX_WIDTH}], e.g. [64,64] (or a dict of such lists: pi, vf)")
     check_hyperparam_ranges(hp, params)
@@ -185,6 +187,7 @@ def check_hyperparams(algo: str, hp: Mapping[str, Any]) -> None:
 #: the algorithm's default is None.
 HYPERPARAM_RANGES: dict[str, tuple[float, float, bool]] = {
     "gamma": (0.0, 1.0, True), "learning_rate": (0.0, 1.0, True),
+    "bc_learning_rate": (0.0, 1.0, True),
     "clip_range": (0.0, 10.0, True), "clip_range_vf": (0.0, 10.0, True),
     "gae_lambda": (0.0, 1.0, False), "ent_coef": (0.0, 1e3, False),
     "vf_coef": (0.0, 1e3, False), "max_grad_norm": (0.0, 1e6, True),
@@ -214,16 +217,16 @@ def check_hyperparam_ranges(hp: Mapping[str, Any], params: Mapping[str, Any]) ->
         value = hp.get(key)
         if value is None and key in hp and key in params and params[key].default is None:
             continue
-        if key in hp and (not is_real(value) or not math.isfinite(value) or value > high
+        if key in hp and (not is_finite(value) or value > high
                           or value < low or (low_open and value == low)):
-            raise ConfigError(f"--hyperparams {key}={value!r}: expected a number in "
+            raise ConfigError(f"--hyperparams {key}={shown(value)}: expected a number in "
                               f"{'(' if low_open else '['}{low:g}, {high:g}]")
     for key, (low, high) in HYPERPARAM_INT_RANGES.items():
         value = hp.get(key)
         if key in hp and (not isinstance(value, int) or isinstance(value, bool)
                           or not low <= value <= high):
-            raise ConfigError(f"--hyperparams {key}={value!r}: expected a whole number in "
-                              f"[{low}, {high}]")
+            raise ConfigError(f"--hyperparams {key}={shown(value)}: expected a whole number "
+                              f"in [{low}, {high}]")
     n_steps = hp.get("n_steps", params["n_steps"].default if "n_steps" in params else None)
     if isinstance(n_steps, int):
         n_envs = int(hp.get("n_envs", 1))

@@ -585,6 +585,9 @@ ROWS = [
     ("training", "net_arch wider than 4096", lambda: _hp(net_arch=[10**5, 10**5]),
      ConfigError, r"--hyperparams net_arch=\[100000, 100000\]: expected a list of at most "
      r"16 layer widths, each a whole number in \[1, 4096\]"),
+    ("training", "a hyperparameter beyond a float's range", lambda: _hp(gamma=10**400),
+     ConfigError, r"--hyperparams gamma=<an integer of 1329 bits>: expected a number in "
+     r"\(0, 1\]"),
     ("training", "a replay buffer over 2**22 transitions",
      lambda: _hp("dqn", buffer_size=10**9),
      ConfigError, r"--hyperparams buffer_size=1000000000: expected a whole number in "
