@@ -130,7 +130,7 @@ class NativeVecEnv(VecEnv):
             pred = np.maximum(np.maximum(self._pred, finish), self._now)
         if ended:
             rows = np.flatnonzero(self._done)
-            for j, metrics in zip(rows.tolist(), kernel.metrics_of(rows), strict=True):
+            for j, metrics in zip(rows.tolist(), self._batch.metrics_of(rows), strict=True):
                 infos[j] = {"terminal_observation": self._obs[j].copy(), "metrics": metrics,
                             "TimeLimit.truncated": False}
                 if self.shaping:

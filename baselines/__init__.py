@@ -6,14 +6,16 @@ The paper's: ``edge_only``, ``cloud_only``, ``fixed`` (``cut=i``), ``single_cut`
 ``greedy_eft``, ``sq_fill``, ``sq_lookahead``, the oracle ``best_static``
 (`splitgym.baselines.yardsticks`) and the offline planner ``best_known``
 (`splitgym.baselines.planner`: the best schedule found for the episode, never worse
-than any heuristic); `makespan_lower_bound` (`splitgym.baselines.bounds`)
-is the LP bound no policy can beat.
+than any heuristic); Neurosurgeon's energy mode ``neurosurgeon_energy`` (the cut of
+least predicted edge energy, `splitgym.baselines.energy`); `makespan_lower_bound`
+(`splitgym.baselines.bounds`) is the LP bound no policy can beat.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
+from .energy import NeurosurgeonEnergy
 from .mpc import Mpc
 from .paper import (
     CloudOnly,
@@ -31,7 +33,7 @@ from .yardsticks import BestStatic, GreedyEFT, QueueFill, QueueLookahead  # noqa
 POLICIES: dict[str, type[Policy]] = {
     cls.name: cls for cls in (EdgeOnly, CloudOnly, SingleCut, QueueAware, Fixed,
                               QueueAwareLink, GreedyEFT, QueueFill, QueueLookahead,
-                              BestStatic, BestKnown, Mpc)
+                              BestStatic, BestKnown, Mpc, NeurosurgeonEnergy)
 }
 
 #: The yardsticks beyond the paper.
@@ -77,7 +79,8 @@ def seed_lower_bounds(env: Any, seeds: Any) -> list[float]:
 
 __all__ = [
     "PAPER_POLICIES", "POLICIES", "YARDSTICKS", "BestKnown", "BestStatic", "CloudOnly",
-    "EdgeOnly", "Fixed", "GreedyEFT", "Policy", "QueueAware", "QueueAwareLink", "QueueFill",
+    "EdgeOnly", "Fixed", "GreedyEFT", "NeurosurgeonEnergy", "Policy", "QueueAware",
+    "QueueAwareLink", "QueueFill",
     "QueueLookahead", "SingleCut",
     "episode_lower_bound", "make_policy", "makespan_lower_bound", "seed_lower_bounds",
     "single_cut_index",

@@ -14,23 +14,28 @@ import gymnasium as gym
 import numpy as np
 from gymnasium import spaces
 
+from splitgym.profiles.codecs import ENCODINGS, encode_cut_table, encode_overhead_s
 from splitgym.profiles.cuts import (
     CutTable,
     chain_edge_times_s,
     cut_for_edge_set,
     make_cut_table,
 )
+from splitgym.profiles.devices import RADIOS, power_of, radio_of
 from splitgym.profiles.schema import Profile, load_profile
 
 from .core.config import (
+    BANDWIDTH_PRESETS_MBPS,
     MAX_SPEED,
     MIN_SPEED,
     ConfigError,
     SimConfig,
     WorkloadConfig,
+    check_number,
     check_seed,
     is_real,
 )
+from .core.energy import ENERGY_OBJECTIVES, EnergyModel
 from .core.simulator import Simulator, TaskRecords
 from .core.traces import (
     RateTrace,
@@ -41,7 +46,7 @@ from .core.traces import (
     nominal_mbps,
 )
 from .core.workload import check_arrivals, make_arrivals
-from .engine import ENGINES, Engine, EngineStateError
+from .engine import ENGINES, EnergyMeter, Engine, EngineStateError
 from .observation import (
     OBS_HIGH,
     PER_CUT_FIELDS,
@@ -53,7 +58,10 @@ from .observation import (
 )
 from .scenarios import SCENARIOS
 
-OBJECTIVES: tuple[str, ...] = ("makespan", "mean_latency", "deadline_miss")
+OBJECTIVES: tuple[str, ...] = ("makespan", "mean_latency", "deadline_miss", "energy",
+                               "makespan_energy")
+#: Largest ``energy_weight_s_per_j`` accepted [s/J].
+MAX_ENERGY_WEIGHT_S_PER_J = 1e6
 
 #: Keys `reset(options=...)` accepts: one-episode overrides of the constructor's workload
 #: and system arguments, plus an explicit arrival stream.
@@ -186,6 +194,15 @@ class EdgeCloudEnv(gym.Env[np.ndarray, np.int64]):
       (``cellular-markov``), where drawing each episode's traces and arrivals in Python
       dominates (``splitgym bench env`` prints the table). With it, `simulator` is
       rebuilt on access by replaying the episode's decisions.
+    * ``transfer_encoding``: how a cut's intermediate tensor is sent: ``"float32"``
+      (the paper's, default), ``"float16"`` (half the bytes) or ``"int8"`` (a quarter,
+      plus an 8-byte scale header per tensor). The edge pays the encode time and the
+      cloud the decode time that the profile's devices state (their ``codecs``
+      figures, measured by the profiler); `cut_table` holds the encoded bytes and
+      times, so both engines and every policy see them. Bytes and time only: the
+      accuracy an encoding costs is outside the model
+      (`splitgym.profiles.codecs`). Fixed per env (not a reset option), like the
+      devices: it is the action set's costs.
     * ``render_mode``: ``"ansi"`` (`render` returns a text snapshot: each edge's
       running frame and queue, each link's transfer, waiting tasks and blocking, the
       cloud queue and servers) or ``"rgb_array"`` (a Gantt timeline of the episode so
@@ -250,7 +267,8 @@ class EdgeCloudEnv(gym.Env[np.ndarray, np.int64]):
         phase_s: Sequence[float] | None = None,
         queue_capacity: int = 20,
         cloud_workers: int = 1,
-        objective: Literal["makespan", "mean_latency", "deadline_miss"] = "makespan",
+        objective: Literal["makespan", "mean_latency", "deadline_miss", "energy",
+                           "makespan_energy"] = "makespan",
         edge_bandwidth_mbps: Sequence[Any] | None = None,
         bandwidth_per_edge: bool = False,
         bandwidth_estimator: Literal["oracle", "ewma"] = "oracle",
@@ -262,6 +280,9 @@ class EdgeCloudEnv(gym.Env[np.ndarray, np.int64]):
         scenario: str | None = None,
         engine: Literal["auto", "python", "compiled"] = "auto",
         render_mode: Literal["ansi", "rgb_array"] | None = None,
+        transfer_encoding: Literal["float32", "float16", "int8"] = "float32",
+        energy_weight_s_per_j: float = 0.0,
+        radio: Literal["3g", "4g", "wifi"] | None = None,
     ) -> None:
         args = dict(locals())
         del args["self"]
@@ -291,8 +312,9 @@ class EdgeCloudEnv(gym.Env[np.ndarray, np.int64]):
             queue_capacity=args["queue_capacity"], cloud_workers=args["cloud_workers"],
             deadline_s=args["deadline_s"], drop_late=args["drop_late"],
             bandwidth_estimator=args["bandwidth_estimator"], predictor=args["predictor"])
+        self.transfer_encoding = _check_encoding(args["transfer_encoding"])
         self._cut_table = _cut_table(self.profile, default_edge, args["cloud_device"],
-                                     self.sim_config.bandwidth_mbps)
+                                     self.sim_config.bandwidth_mbps, self.transfer_encoding)
         self._edge_devices = devices
         self._edge_speed = args["edge_speed"]
         arr = args["arrivals"]
@@ -305,9 +327,14 @@ class EdgeCloudEnv(gym.Env[np.ndarray, np.int64]):
             phase_s=tuple(args["phase_s"]) if isinstance(args["phase_s"], list)
             else args["phase_s"], arrivals=dict(arr) if isinstance(arr, Mapping) else arr)
         self.objective = _check_objective(args["objective"], self.sim_config)
+        self.radio = _check_radio(args["radio"])
+        self.energy_weight_s_per_j = _check_weight(args["energy_weight_s_per_j"],
+                                                   self.objective)
+        self._energy_models: dict[tuple[tuple[str, ...], str], Any] = {}
         self._device_edge_s: dict[str, list[float]] = {}
         self._edge_rows(self.workload.n_edges)  # validate the fleet arguments now
         self._check_links(self.workload.n_edges, self.sim_config)
+        self.energy_meter(self.workload.n_edges, self.sim_config, self.objective)
         k = self._cut_table.n_cuts
         self.action_space = spaces.Discrete(k)
         self.observation_space = spaces.Box(0.0, OBS_HIGH, shape=(obs_size(k),),
@@ -374,11 +401,16 @@ class EdgeCloudEnv(gym.Env[np.ndarray, np.int64]):
         for name, factor in zip(names, speed, strict=True):
             if name not in self._device_edge_s:
                 self.profile.check_device(name, "edge_device")
-                self._device_edge_s[name] = chain_edge_times_s(self.profile, name) if \
+                times = chain_edge_times_s(self.profile, name) if \
                     self._cut_table.kind == "chain" else [
                     cut_for_edge_set(self.profile, c.edge_layers, name,
                                      self._cut_table.cloud_device).edge_s
                     for c in self._cut_table.cuts]
+                if self.transfer_encoding != "float32":  # the device's own encode time
+                    times = [t + enc for t, enc in zip(times, encode_overhead_s(
+                        self.profile, self._cut_table, self.transfer_encoding, name),
+                        strict=True)]
+                self._device_edge_s[name] = times
             rows.append([t / factor for t in self._device_edge_s[name]])
         return rows
 
@@ -485,7 +517,9 @@ class EdgeCloudEnv(gym.Env[np.ndarray, np.int64]):
         self._engine = engine
         self._episode_objective = objective
         self._ctx = None
-        obs, self._ctx = engine.reset(arrivals, sim_config, objective, traces, edge_rows)
+        meter = self.energy_meter(n_edges, sim_config, objective)
+        obs, self._ctx = engine.reset(arrivals, sim_config, objective, traces, edge_rows,
+                                      meter=meter)
         return obs, self._info()
 
     def step(self, action: Any) -> tuple[np.ndarray, float, bool, bool, dict[str, Any]]:
@@ -551,6 +585,7 @@ class EdgeCloudEnv(gym.Env[np.ndarray, np.int64]):
             sim_kw["bandwidth_mbps"] = nominal_mbps(bw_spec)
         sim_config = replace(self.sim_config, **sim_kw) if sim_kw else self.sim_config
         objective = _check_objective(options.get("objective", self.objective), sim_config)
+        _check_weight(self.energy_weight_s_per_j, objective)
         arrivals = None
         workload = self.workload
         if "arrival_times_s" in options:
@@ -569,7 +604,45 @@ class EdgeCloudEnv(gym.Env[np.ndarray, np.int64]):
         n_edges = len(arrivals) if arrivals is not None else workload.n_edges
         self._check_links(n_edges, sim_config, bw_spec)
         self._edge_rows(n_edges)
+        self.energy_meter(n_edges, sim_config, objective)
         return sim_config, workload, objective, arrivals, bw_spec
+
+    def energy_meter(self, n_edges: int, config: SimConfig, objective: str) -> EnergyMeter:
+        """The `EnergyMeter` of an episode of `n_edges` under `config` and `objective`:
+        the edges' power figures (`splitgym.profiles.devices`) on the link type
+        ``radio`` (None: ``"3g"`` at the 3G preset rate, 1.1 Mbit/s, else ``"4g"``).
+        Without figures for every edge device it adds nothing, and an energy objective
+        is a `ConfigError`."""
+        radio = self.radio or ("3g" if config.bandwidth_mbps == BANDWIDTH_PRESETS_MBPS["3g"]
+                               else "4g")
+        devices = self._edge_devices
+        names = tuple(devices) if isinstance(devices, (list, tuple)) else (
+            self._cut_table.edge_device,) * n_edges
+        key = (names, radio)
+        if key not in self._energy_models:
+            self._energy_models[key] = self._energy_model(names, radio)
+        model, missing = self._energy_models[key]
+        if model is None and objective in ENERGY_OBJECTIVES:
+            raise ConfigError(f"objective={objective!r}: {missing}")
+        return EnergyMeter(model, objective, self.energy_weight_s_per_j)
+
+    def _energy_model(self, names: tuple[str, ...],
+                      radio: str) -> tuple[EnergyModel | None, str]:
+        """The fleet's `EnergyModel`, or (None, what figure is missing)."""
+        rows = []
+        for name in names:
+            device = self.profile.devices[name]
+            power, link = power_of(device), radio_of(device, radio)
+            if power is None or link is None:
+                block = "power" if power is None else f"radio[{radio!r}]"
+                return None, (f"edge device {name!r} of profile {self.profile.model!r} has "
+                              f"no {block} figures (devices[{name!r}].{block}, "
+                              f"splitgym.profiles.devices)")
+            rows.append((power["idle_w"], power["compute_w"], link["tx_base_w"],
+                         link["tx_w_per_mbps"], link["tail_w"], link["tail_s"]))
+        cols = np.array(rows, dtype=np.float64).T
+        return EnergyModel(*cols, transfer_bytes=self._cut_table.transfer_bytes,
+                           radio=radio), ""
 
     def observation_of(self, ctx: dict[str, Any]) -> np.ndarray:
         """The observation this env gives for decision context `ctx` (offline planners
@@ -595,6 +668,31 @@ def _check_render_mode(mode: Any, metadata: Mapping[str, Any]) -> str | None:
     return mode
 
 
+def _check_radio(radio: Any) -> str | None:
+    if radio is not None and radio not in RADIOS:
+        raise ConfigError(f"radio={radio!r}: expected None (the bandwidth's: 3g at the 3G "
+                          f"preset rate, else 4g) or one of {list(RADIOS)}")
+    return radio
+
+
+def _check_weight(weight: Any, objective: str) -> float:
+    w = check_number(weight, "energy_weight_s_per_j", 0.0, MAX_ENERGY_WEIGHT_S_PER_J)
+    if objective == "makespan_energy" and w == 0:
+        raise ConfigError("objective='makespan_energy': needs energy_weight_s_per_j > 0 "
+                          "(seconds of makespan one joule of edge energy is worth)")
+    if objective != "makespan_energy" and w != 0:
+        raise ConfigError(f"energy_weight_s_per_j={weight!r}: only objective="
+                          f"'makespan_energy' weighs energy (objective={objective!r})")
+    return w
+
+
+def _check_encoding(encoding: Any) -> str:
+    if not isinstance(encoding, str) or encoding not in ENCODINGS:
+        raise ConfigError(f"transfer_encoding={encoding!r}: expected one of "
+                          f"{list(ENCODINGS)}")
+    return encoding
+
+
 def _check_objective(objective: Any, config: SimConfig) -> str:
     if objective not in OBJECTIVES:
         raise ConfigError(f"objective={objective!r}: expected one of {list(OBJECTIVES)}")
@@ -603,18 +701,20 @@ def _check_objective(objective: Any, config: SimConfig) -> str:
     return objective
 
 
-_CUT_TABLES: dict[tuple[int, Any, Any, float], tuple[Profile, CutTable]] = {}
+_CUT_TABLES: dict[tuple[int, Any, Any, float, str], tuple[Profile, CutTable]] = {}
 
 
 def _cut_table(profile: Profile, edge: str | None, cloud: str | None,
-               bandwidth_mbps: float) -> CutTable:
-    """`make_cut_table`, shared by envs built on the same profile object (a vector env's
-    sub-envs): a DAG's parametric sweep then runs once, not once per env."""
-    key = (id(profile), edge, cloud, bandwidth_mbps)
+               bandwidth_mbps: float, encoding: str = "float32") -> CutTable:
+    """`make_cut_table` under transfer `encoding` (`encode_cut_table`), shared by envs
+    built on the same profile object (a vector env's sub-envs): a DAG's parametric sweep
+    then runs once, not once per env."""
+    key = (id(profile), edge, cloud, bandwidth_mbps, encoding)
     hit = _CUT_TABLES.get(key)
     if hit is not None and hit[0] is profile:
         return hit[1]
-    table = make_cut_table(profile, edge, cloud, bandwidths_mbps=(bandwidth_mbps,))
+    table = encode_cut_table(profile, make_cut_table(
+        profile, edge, cloud, bandwidths_mbps=(bandwidth_mbps,)), encoding)
     if len(_CUT_TABLES) >= 64:
         _CUT_TABLES.pop(next(iter(_CUT_TABLES)))
     _CUT_TABLES[key] = (profile, table)

@@ -15,6 +15,11 @@ believes is pending on each step: the compiled engine checks its row is still th
 kernel trusts it), so an env that shares its engine with another by a dict-level copy
 gets an `EngineStateError`, not a corrupted episode.
 
+`EnergyMeter` is the one place the edge energy enters an episode, for both engines:
+the ``edge_energy_j`` / ``mean_frame_energy_j`` metrics, the energy objectives'
+rewards and each context's per-cut ``edge_energy_j`` prediction, all computed from what
+both engines give bit for bit (records and contexts), so they agree by construction.
+
 `CompiledBatch` is the batched side of the compiled engine: N kernel rows whose episodes
 come from N single envs' generators, shared by the native vector env and SB3's
 `NativeVecEnv`.
@@ -22,6 +27,7 @@ come from N single envs' generators, shared by the native vector env and SB3's
 
 from __future__ import annotations
 
+import math
 from typing import Any, Protocol
 
 import gymnasium as gym
@@ -30,6 +36,7 @@ import numpy as np
 from splitgym.profiles.cuts import CutTable
 
 from .core.config import SimConfig
+from .core.energy import ENERGY_OBJECTIVES, EnergyModel, edge_energy_j
 from .core.simulator import Simulator, TaskRecords, check_cut
 from .core.traces import RateTrace, is_constant_spec
 from .core.workload import make_arrivals, make_arrivals_batch
@@ -43,6 +50,78 @@ class EngineStateError(RuntimeError):
     episode cannot go on: reset."""
 
 
+def engine_objective(objective: str) -> str:
+    """What an engine's own reward measures for `objective`: the makespan under the
+    energy objectives (`EnergyMeter` adds their energy terms), else the objective."""
+    return "makespan" if objective in ENERGY_OBJECTIVES else objective
+
+
+class EnergyMeter:
+    """The episode's edge energy (`splitgym.envs.core.energy`), kept by the seam the same
+    way for both engines.
+
+    * `metrics` adds ``edge_energy_j`` (the fleet's edge energy over the episode [J])
+      and ``mean_frame_energy_j`` (that over the episode's frames) to a finished
+      episode's metrics; nothing without a `model` (an edge device with no power
+      figures).
+    * `reward` turns the engine's reward into the objective's: with ``"energy"``
+      minus the edge energy accrued since the previous decision (by the new decision's
+      time; by the episode's end on the last step), so the return is minus
+      ``edge_energy_j``; with ``"makespan_energy"`` the makespan reward minus
+      ``energy_weight_s_per_j`` times that energy, so the return is minus
+      ``makespan_s + energy_weight_s_per_j * edge_energy_j``; other objectives pass
+      the engine's reward through unchanged.
+    * `annotate` adds ``edge_energy_j`` to a decision context: per cut, the frame's
+      predicted edge energy in Neurosurgeon's model (`EnergyModel.predicted_j`).
+    """
+
+    def __init__(self, model: EnergyModel | None = None, objective: str = "makespan",
+                 energy_weight_s_per_j: float = 0.0) -> None:
+        self.model = model
+        self.objective = objective
+        self.energy_weight_s_per_j = energy_weight_s_per_j
+        self._accrued_j = 0.0  # the energy accrued by the previous decision
+
+    def start(self, ctx: Context | None) -> Context | None:
+        """A new episode, whose first context is `ctx`."""
+        self._accrued_j = 0.0
+        return self.annotate(ctx)
+
+    def reward(self, records: Any, reward: float, ctx: Context | None) -> float:
+        """The objective's reward of a step whose engine reward is `reward` and whose
+        next context is `ctx`; `records` gives the episode's records (called only for
+        the energy objectives)."""
+        if self.objective not in ENERGY_OBJECTIVES:
+            return reward
+        accrued = edge_energy_j(records(), self.model,
+                                math.inf if ctx is None else ctx["time_s"])
+        step_j = accrued - self._accrued_j
+        self._accrued_j = accrued
+        if self.objective == "energy":
+            return 0.0 - step_j  # never -0.0
+        return reward - self.energy_weight_s_per_j * step_j
+
+    def annotate(self, ctx: Context | None) -> Context | None:
+        """`ctx` with its per-cut predicted ``edge_energy_j`` (where there is a model)."""
+        if ctx is not None and self.model is not None:
+            ctx["edge_energy_j"] = self.model.predicted_j(
+                ctx["edge"], ctx["edge_s"], ctx["transfer_s"], ctx["bandwidth_mbps"])
+        return ctx
+
+    def metrics(self, metrics: dict[str, Any], records: TaskRecords) -> dict[str, Any]:
+        """`metrics` of a finished episode with its energy (where there is a model)."""
+        if self.model is not None:
+            total = edge_energy_j(records, self.model)
+            n = len(records.edge)
+            metrics["edge_energy_j"] = total
+            metrics["mean_frame_energy_j"] = total / n if n else 0.0
+        return metrics
+
+
+#: A meter that adds nothing (an engine reset without one).
+NO_METER = EnergyMeter()
+
+
 class Engine(Protocol):
     """One episode's simulation, as the adapter drives it."""
 
@@ -54,9 +133,10 @@ class Engine(Protocol):
 
     def reset(self, arrivals: list[np.ndarray], config: SimConfig, objective: str,
               link_traces: list[RateTrace] | None = None,
-              edge_s: list[list[float]] | None = None) -> tuple[np.ndarray, Context | None]:
+              edge_s: list[list[float]] | None = None,
+              meter: EnergyMeter = NO_METER) -> tuple[np.ndarray, Context | None]:
         """Start an episode; return its first observation and decision context (None
-        when there is nothing to decide)."""
+        when there is nothing to decide). `meter` keeps its energy (`EnergyMeter`)."""
         ...
 
     def step(self, action: Any, task: int) -> tuple[np.ndarray, float, Context | None]:
@@ -96,6 +176,7 @@ class PythonEngine:
         self.sim: Simulator | None = None
         self.objective = "makespan"
         self._prev = 0.0  # the objective's value at the previous decision
+        self.meter = NO_METER
 
     @property
     def config(self) -> SimConfig:
@@ -104,13 +185,15 @@ class PythonEngine:
 
     def reset(self, arrivals: list[np.ndarray], config: SimConfig, objective: str,
               link_traces: list[RateTrace] | None = None,
-              edge_s: list[list[float]] | None = None) -> tuple[np.ndarray, Context | None]:
+              edge_s: list[list[float]] | None = None,
+              meter: EnergyMeter = NO_METER) -> tuple[np.ndarray, Context | None]:
         if self.sim is None or self.sim.config != config:
             self.sim = Simulator(self.cut_table, config)
-        self.objective = objective
+        self.objective = engine_objective(objective)
+        self.meter = meter
         self._prev = 0.0
         ctx = self.sim.reset(arrivals, link_traces=link_traces, edge_s=edge_s)
-        return self._observe(ctx), ctx
+        return self._observe(ctx), meter.start(ctx)
 
     def step(self, action: Any, task: int) -> tuple[np.ndarray, float, Context | None]:
         sim = self.sim
@@ -123,7 +206,8 @@ class PythonEngine:
             current = sim.n_missed / sim.n_tasks
         reward = self._prev - current
         self._prev = current
-        return self._observe(ctx), float(reward), ctx
+        reward = self.meter.reward(self.records, float(reward), ctx)
+        return self._observe(ctx), reward, self.meter.annotate(ctx)
 
     def _observe(self, ctx: Context | None) -> np.ndarray:
         obs = np.zeros(self.obs_shape, dtype=np.float32)
@@ -136,7 +220,7 @@ class PythonEngine:
         return self.sim.records()
 
     def metrics(self) -> dict[str, Any]:
-        return self.sim.metrics()
+        return self.meter.metrics(self.sim.metrics(), self.records())
 
     @property
     def simulator(self) -> Simulator:
@@ -171,11 +255,16 @@ class CompiledEngine:
         self._offsets = np.zeros(1, dtype=np.int64)
         self._tx = np.empty(0)
         self._mask_now = np.empty(0, dtype=bool)
+        self.meter = NO_METER
 
     def reset(self, arrivals: list[np.ndarray], config: SimConfig, objective: str,
               link_traces: list[RateTrace] | None = None,
-              edge_s: list[list[float]] | None = None) -> tuple[np.ndarray, Context | None]:
+              edge_s: list[list[float]] | None = None,
+              meter: EnergyMeter = NO_METER) -> tuple[np.ndarray, Context | None]:
         from . import fast
+
+        objective = engine_objective(objective)
+        self.meter = meter
 
         counts = [len(a) for a in arrivals]
         traced = link_traces is not None
@@ -205,7 +294,7 @@ class CompiledEngine:
         if e < -1:  # pragma: no cover - the arrivals were checked finite and sorted
             raise EngineStateError("reset(): the compiled engine met a NaN event time")
         self._mask_now = fk.mask  # the nominal mask while nothing is pending, as the core
-        return obs, (self._context() if e >= 0 else None)
+        return obs, meter.start(self._context() if e >= 0 else None)
 
     def step(self, action: Any, task: int) -> tuple[np.ndarray, float, Context | None]:
         from . import fast
@@ -227,7 +316,8 @@ class CompiledEngine:
                                    "task or a NaN event time); call reset()")
         self.decisions.append(cut)
         self._mask_now = fk.mask
-        return obs, reward, (self._context() if e >= 0 else None)
+        ctx = self._context() if e >= 0 else None
+        return obs, self.meter.reward(self.records, reward, ctx), self.meter.annotate(ctx)
 
     def _context(self) -> Context:
         """The decision context the Python core would give, from the kernel's values."""
@@ -267,24 +357,11 @@ class CompiledEngine:
         return self._mask_now.copy()
 
     def records(self) -> TaskRecords:
-        from . import fast
-
-        fk = self.kernel
-        n = int(self._offsets[-1])
-        times = fk.task_times()[0, :n]
-        col = [times[:, f].copy() for f in range(8)]
-        counts = np.diff(self._offsets)
-        return TaskRecords(
-            edge=np.repeat(np.arange(fk.n_edges, dtype=np.int64), counts),
-            frame=np.concatenate([np.arange(c, dtype=np.int64) for c in counts]),
-            arrival_s=col[fast.T_ARR], cut=fk.cuts()[0, :n].copy(),
-            edge_start_s=col[fast.T_ES], edge_end_s=col[fast.T_EE],
-            link_start_s=col[fast.T_LS], link_end_s=col[fast.T_LE],
-            cloud_start_s=col[fast.T_CS], cloud_end_s=col[fast.T_CE],
-            completion_s=col[fast.T_DONE], dropped=fk.dropped()[0, :n] != 0)
+        return kernel_records(self.kernel, 0, self._offsets)
 
     def metrics(self) -> dict[str, Any]:
-        return self.kernel.metrics_of(np.zeros(1, dtype=np.int64))[0]
+        return self.meter.metrics(self.kernel.metrics_of(np.zeros(1, dtype=np.int64))[0],
+                                  self.records())
 
     @property
     def simulator(self) -> Simulator:
@@ -297,6 +374,25 @@ class CompiledEngine:
             sim.decide(cut)
         self._replay = (sim, len(self.decisions))
         return sim
+
+
+def kernel_records(fk: Any, row: int, offsets: np.ndarray) -> TaskRecords:
+    """The per-task timeline of row `row` of compiled kernel `fk`, whose edges' first
+    task ids are `offsets` (``offsets[-1]`` tasks in all)."""
+    from . import fast
+
+    n = int(offsets[-1])
+    times = fk.task_times()[row, :n]
+    col = [times[:, f].copy() for f in range(8)]
+    counts = np.diff(offsets)
+    return TaskRecords(
+        edge=np.repeat(np.arange(fk.n_edges, dtype=np.int64), counts),
+        frame=np.concatenate([np.arange(c, dtype=np.int64) for c in counts]),
+        arrival_s=col[fast.T_ARR], cut=fk.cuts()[row, :n].copy(),
+        edge_start_s=col[fast.T_ES], edge_end_s=col[fast.T_EE],
+        link_start_s=col[fast.T_LS], link_end_s=col[fast.T_LE],
+        cloud_start_s=col[fast.T_CS], cloud_end_s=col[fast.T_CE],
+        completion_s=col[fast.T_DONE], dropped=fk.dropped()[row, :n] != 0)
 
 
 #: The engines by name (``EdgeCloudEnv(engine=...)``'s values other than "auto").
@@ -323,8 +419,18 @@ class CompiledBatch:
         self.traced = is_traced(env)
         self.edge_s = env._edge_rows(n)
         self.kernel = fast.FastKernel(len(envs), env.cut_table, env.sim_config,
-                                      env.objective, n, sum(counts), max(counts),
-                                      traced=self.traced, threads=threads)
+                                      engine_objective(env.objective), n, sum(counts),
+                                      max(counts), traced=self.traced, threads=threads)
+        self._offsets = np.concatenate([[0], np.cumsum(counts)]).astype(np.int64)
+        #: energy metrics only: the batch steps the engines' own objectives (the vector
+        #: envs step an energy objective's episodes through their single envs)
+        self.meter = env.energy_meter(n, env.sim_config, "makespan")
+
+    def metrics_of(self, rows: np.ndarray) -> list[dict[str, Any]]:
+        """The finished episodes' metrics of rows `rows`, as a single env reports them
+        (the kernel's, plus the `EnergyMeter`'s energy)."""
+        return [self.meter.metrics(m, kernel_records(self.kernel, int(r), self._offsets))
+                for m, r in zip(self.kernel.metrics_of(rows), rows, strict=True)]
 
     @property
     def masks(self) -> np.ndarray:

@@ -41,6 +41,7 @@ from gymnasium.vector.utils import batch_space
 
 from . import fast
 from .core.config import ConfigError, check_seed
+from .core.energy import ENERGY_OBJECTIVES
 from .core.simulator import check_cut
 from .edge_cloud import EdgeCloudEnv
 from .engine import CompiledBatch
@@ -78,7 +79,10 @@ class EdgeCloudVectorEnv(VectorEnv):
         self._kernel: Any = None  # its kernel
         self._use_kernel = False
         self.threads = 1
-        if compiled and first.engine != "python":
+        # the compiled loop computes the engines' own rewards: an energy objective's
+        # (`EnergyMeter`) steps the single envs
+        if compiled and first.engine != "python" and \
+                first.objective not in ENERGY_OBJECTIVES:
             if threads is None:
                 threads = max(1, min(numba.get_num_threads(), num_envs // ENVS_PER_THREAD))
             self.threads = min(threads, num_envs)
@@ -167,7 +171,7 @@ class EdgeCloudVectorEnv(VectorEnv):
         if ended:
             rows = np.flatnonzero(terminated)
             metrics = np.empty(n, dtype=object)
-            metrics[rows] = kernel.metrics_of(rows)
+            metrics[rows] = self._batch.metrics_of(rows)
             self._masks[rows] = True
             infos["metrics"] = metrics
             infos["_metrics"] = terminated.copy()

@@ -14,7 +14,9 @@ A profile is JSON::
 Layers are listed in a topological order: ``inputs`` name earlier layers or the
 model input ``"input"``. Optional per layer: ``op``, ``output_shape``, ``flops``,
 ``params``; optional top level: ``provenance`` (free-form, where every number
-came from). A profile is a *chain* when each layer reads only the one before it.
+came from). A device may carry power figures and transfer-encoding costs, each with
+its provenance (`splitgym.profiles.devices`). A profile is a *chain* when each layer
+reads only the one before it.
 
 `load_profile` validates everything and raises `ProfileError`, whose message names
 the layer and the field, before any simulation work starts.
@@ -30,6 +32,8 @@ from importlib import resources
 from pathlib import Path
 from types import MappingProxyType
 from typing import Any
+
+from .devices import check_device
 
 FORMAT = "splitgym-profile/1"
 INPUT = "input"
@@ -258,6 +262,7 @@ def _validate(doc: Any) -> Profile:
             raise ProfileError(f"devices: device names must be non-empty strings, got {name!r}")
         if not isinstance(desc, Mapping):
             raise ProfileError(f"devices[{name!r}]: must be an object, got {desc!r}")
+        check_device(name, desc)  # optional power, radio and codec figures
     for key in ("default_edge", "default_cloud"):
         if not isinstance(doc[key], str) or doc[key] not in devices:
             raise ProfileError(f"{key}: {doc[key]!r} is not one of devices {sorted(devices)}")

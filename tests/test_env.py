@@ -162,7 +162,7 @@ BAD_KWARGS = [
     ({"fps": (15.0, 5.0)}, ConfigError, r"fps=\(15\.0, 5\.0\)"),
     ({"fps": 0}, ConfigError, r"fps=0"),
     ({"phase_s": [0.0]}, ConfigError, r"phase_s=\(0\.0,\): expected None or 5 finite phases"),
-    ({"objective": "energy"}, ConfigError, r"objective='energy'"),
+    ({"objective": "power"}, ConfigError, r"objective='power'"),
     ({"model": "resnet1000"}, ProfileError, r"no shipped profile 'resnet1000'"),
     ({"edge_device": "jetson"}, ProfileError, r"edge_device='jetson'"),
     ({"bandwith_mbps": 3.0}, TypeError, r"bandwith_mbps"),

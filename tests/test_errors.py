@@ -24,8 +24,8 @@ from splitgym.baselines.cpsat import UnsupportedRelaxationError
 from splitgym.envs import EdgeCloudEnv
 from splitgym.envs.core import ConfigError, InvalidActionError
 from splitgym.envs.core.traces import RateTrace, make_trace
-from splitgym.envs.edge_cloud import UnknownArgumentError
 from splitgym.envs.core.workload import _mmpp, check_generated
+from splitgym.envs.edge_cloud import UnknownArgumentError
 from splitgym.envs.vector import EdgeCloudVectorEnv
 from splitgym.experiments.outdir import OutputError
 from splitgym.profiles import ProfileError, load_profile
@@ -228,8 +228,19 @@ ROWS = [
      ConfigError, r"engine='gpu': expected 'auto', 'python' or 'compiled'"),
     ("env", "human render mode (no window)", lambda: EdgeCloudEnv(render_mode="human"),
      ConfigError, r"render_mode='human': expected None, 'ansi' or 'rgb_array'"),
-    ("env", "unknown objective", lambda: EdgeCloudEnv(objective="energy"),
-     ConfigError, r"objective='energy': expected one of"),
+    ("env", "unknown objective", lambda: EdgeCloudEnv(objective="power"),
+     ConfigError, r"objective='power': expected one of"),
+    ("env", "unknown transfer encoding", lambda: EdgeCloudEnv(transfer_encoding="fp16"),
+     ConfigError, r"transfer_encoding='fp16': expected one of"),
+    ("env", "energy objective on an edge device without power figures",
+     lambda: EdgeCloudEnv(edge_device="host", objective="energy"),
+     ConfigError, r"objective='energy': edge device 'host' of profile 'alexnet' has no power"),
+    ("env", "weighted objective without a weight",
+     lambda: EdgeCloudEnv(objective="makespan_energy"),
+     ConfigError, r"objective='makespan_energy': needs energy_weight_s_per_j > 0"),
+    ("env", "negative energy weight",
+     lambda: EdgeCloudEnv(objective="makespan_energy", energy_weight_s_per_j=-1.0),
+     ConfigError, r"energy_weight_s_per_j=-1.0: expected a finite number in \[0, 1e\+06\]"),
     ("env", "deadline objective without a deadline",
      lambda: EdgeCloudEnv(objective="deadline_miss"),
      ConfigError, r"objective='deadline_miss': needs a deadline_s"),

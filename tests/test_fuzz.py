@@ -79,7 +79,7 @@ BAD = {
     "queue_capacity": st.sampled_from([0, 2**70, 2**31, -5]),
     "cloud_workers": st.sampled_from([0, 5000]),
     "uplink": st.just("mesh"),
-    "objective": st.sampled_from(["deadline_miss", "energy"]),
+    "objective": st.sampled_from(["deadline_miss", "power"]),
     "arrivals": st.sampled_from([
         "weekly", None, _bursty(high_factor=NAN), _bursty(high_factor=INF),
         _bursty(low_factor=-1.0), _bursty(high_factor=0.0, low_factor=0.0),
