@@ -95,6 +95,10 @@ PAPER_LIKE = [
     {"model": "alexnet", "bandwidth_mbps": "3g", "objective": "energy"},
     {"model": "darknet19", "objective": "makespan_energy", "energy_weight_s_per_j": 0.05,
      "transfer_encoding": "int8"},
+    {"model": "alexnet", "bandwidth_mbps": [(0.0, 5.85), (3.0, 1.1), (9.0, 0.0)],
+     "edge_device": ["rpi3b", "rpi3b-paperfit", "rpi3b"], "edge_speed": [1.0, 2.0, 0.5],
+     "n_edges": 3, "frames_per_edge": [4, 9, 6], "deadline_s": 20.0, "drop_late": True,
+     "objective": "energy", "transfer_encoding": "float16"},
     {"model": "toy", "bandwidth_mbps": 0.02, "objective": "energy", "radio": "wifi",
      "transfer_encoding": "float16", "n_edges": 3, "frames_per_edge": 6, "fps": 0.3},
 ]
