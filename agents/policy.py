@@ -20,6 +20,7 @@ from .safe_load import (
     algo_from_data,
     load_sb3,
     read_data,
+    read_plain,
     sha256_file,
 )
 
@@ -42,16 +43,19 @@ def algo_class(name: str) -> Any:
 
 def load_model(path: str | Path, algo: str | None = None, env: Any = None,
                trust: bool = False) -> tuple[Any, str]:
-    """Load an SB3 model zip without running code from it (`trust` for full unpickling
-    of a file you trust; see `splitgym.agents.safe_load`). The algorithm comes from
-    `algo`, else from the ``.json`` card or ``config.yml`` beside the zip, else from the
-    policy class named in the zip's data (plain text); `env` is the VecEnv to train on
-    (resume)."""
+    """Load an SB3 model zip from plain data only, no unpickler (`trust` for full
+    unpickling of a file you trust; see `splitgym.agents.safe_load`). The algorithm
+    comes from `algo`, else from the ``.json`` card or ``config.yml`` beside the zip,
+    else from the zip's ``splitgym.json``, else from the policy class named in its data
+    (plain text); `env` is the VecEnv to train on (resume)."""
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"agent: no model file {str(path)!r}")
     if algo is None:
-        algo = _algo_beside(path) or algo_from_data(read_data(path))
+        algo = _algo_beside(path)
+    if algo is None:
+        plain = read_plain(path)
+        algo = plain.get("algo") if plain is not None else algo_from_data(read_data(path))
     if algo is None:
         raise AgentFileError(f"agent {str(path)!r}: cannot tell its algorithm (no .json "
                              f"card or config.yml beside it, and its data names no known "
@@ -69,20 +73,42 @@ def _algo_beside(path: Path) -> str | None:
 
 def _meta_beside(path: Path) -> dict[str, Any]:
     """Plain-data facts about the agent in `path` from the files beside it: ``algo``,
-    ``model`` (the profile it was trained on) and ``card`` (the shipped card)."""
+    ``model`` (the profile it was trained on) and ``card`` (the shipped card). A file
+    there that does not read as a small mapping is an `AgentFileError` naming it."""
     card = path.with_suffix(".json")
     if card.is_file():
-        doc = json.loads(card.read_text())
+        doc = _small_doc(card, json.loads)
         model = doc.get("model") or str(doc.get("scenario", "")).partition("-")[0] or None
         return {"algo": doc.get("algo"), "model": model, "card": doc}
     for cfg in (path.parent / "config.yml", path.parent.parent / "config.yml"):
         if cfg.is_file():
             import yaml
 
-            doc = yaml.safe_load(cfg.read_text()) or {}
-            model = (doc.get("env_kwargs") or {}).get("model")
+            doc = _small_doc(cfg, yaml.safe_load)
+            kwargs = doc.get("env_kwargs")
+            model = kwargs.get("model") if isinstance(kwargs, dict) else None
             return {"algo": doc.get("algo"), "model": _model_name(model)}
     return {}
+
+
+#: Largest card or config.yml read beside an agent [bytes].
+_MAX_META_BYTES = 4 * 2**20
+
+
+def _small_doc(path: Path, parse: Any) -> dict[str, Any]:
+    try:
+        if path.stat().st_size > _MAX_META_BYTES:
+            raise ValueError(f"{path.stat().st_size} bytes, more than {_MAX_META_BYTES}")
+        doc = parse(path.read_text(encoding="utf-8"))
+    except Exception as exc:  # noqa: BLE001 - any parse error (yaml has its own)
+        raise AgentFileError(f"agent metadata {str(path)!r}: not readable "
+                             f"({type(exc).__name__}: {' '.join(str(exc).split())[:200]})"
+                             ) from None
+    if doc is None:
+        return {}
+    if not isinstance(doc, dict):
+        raise AgentFileError(f"agent metadata {str(path)!r}: not a mapping")
+    return doc
 
 
 def _model_name(model: Any) -> str | None:
@@ -208,12 +234,15 @@ def load_pretrained(model: str, bandwidth: str = "3g", trust: bool = False) -> L
     ``"4g"``, ``"random"`` (the agent trained on randomised conditions) or a scenario
     preset it was trained on (``"cellular-markov"``, ``"mixed-fleet"``). The zip must
     match the SHA-256 in its card (`AgentChecksumError` otherwise) and is loaded
-    without unpickling unless `trust`."""
+    without unpickling unless `trust`. Only the shipped names are taken: anything else
+    (a path, ``..``, a separator) is a `ValueError` naming it."""
     name = f"{model}-{str(bandwidth).lower()}"
+    shipped = available_pretrained()
+    if name not in shipped:  # a bare name from the package's own list, never a path
+        raise ValueError(f"no shipped agent {name!r} (model={model!r}, "
+                         f"bandwidth={bandwidth!r}); shipped: {shipped}")
     folder = pretrained_dir()
     zip_path = folder.joinpath(f"{name}.zip")
-    if not zip_path.is_file():
-        raise ValueError(f"no shipped agent {name!r}; shipped: {available_pretrained()}")
     with resources.as_file(zip_path) as path:
         card = json.loads(path.with_suffix(".json").read_text())
         expected = card.get("sha256")

@@ -1,78 +1,89 @@
-"""Load agent files without running code from them.
+"""Read and write agent files as data only: no unpickler runs on a file splitgym loads.
 
-An SB3 model zip keeps its class parameters in a JSON file, ``data``; the entries JSON
-cannot hold (the policy class, the spaces, the schedules, ...) are cloudpickled there
-under ``":serialized:"``, and SB3's own ``load`` unpickles them: a crafted zip runs
-whatever its pickle says. Here every serialized entry is decoded by
-`AllowlistUnpickler`, which builds only the classes listed in `ALLOWED_GLOBALS`
-(numpy arrays, Gymnasium spaces, SB3's policy, buffer and schedule classes, ...) and
-refuses every other global (``os.system``, ``builtins.exec``, cloudpickle's code
-objects) -- the way ``torch.load(weights_only=True)`` reads tensors. The decoded values
-go to SB3 as ``custom_objects``, so SB3 unpickles nothing; the weights (``*.pth``) are
-read by SB3 with ``torch.load(weights_only=True)``. The algorithm comes from metadata
-that is plain data (the ``.json`` card or ``config.yml`` beside the zip, else the
-names in ``data``), never from trying classes until one loads.
+An SB3 model zip keeps its class parameters in a JSON entry, ``data``; what JSON cannot
+hold (the policy class, the spaces, the schedules, the rollout state) SB3 cloudpickles
+into it under ``":serialized:"``, and SB3's own ``load`` unpickles that: a crafted zip
+runs whatever its pickle says, and even a pickle of "plain" classes can corrupt memory
+(a ``numpy.dtype`` state laid over raw bytes) or allocate without bound. So splitgym
+never decodes those entries. Every file it writes (`save_model`: ``splitgym train``'s
+checkpoints, ``best_model.zip``, ``model.zip``, the shipped agents) also carries the
+same values as plain data of its own:
+
+- ``splitgym.json`` (JSON): the algorithm, the policy class by name (``MlpPolicy``,
+  looked up in a fixed table per algorithm), the observation space (shape, dtype,
+  bounds as numbers) and action space (``n``), their random generators' states as
+  integers, the schedules as numbers (constant or linear), DQN's ``train_freq``, the
+  rollout/replay buffer class by name, ``policy_kwargs`` (``net_arch`` widths, the
+  optimizer by name and its numeric settings) and the episode-statistics windows;
+- ``<entry>.npy``: arrays such as ``_last_obs``, read with ``allow_pickle=False`` after
+  their header's dtype (numbers or booleans only) and shape are checked against the
+  entry's size.
+
+`load_sb3` rebuilds every ``:serialized:`` entry from that plain data and hands the
+values to SB3 as ``custom_objects``, with a ``data`` entry of its own holding nothing
+else, so SB3 decodes nothing; the other ``data`` values are checked against a fixed
+table of keys and types (an unknown key is refused). The weights (``*.pth``) are read
+with ``torch.load(weights_only=True)``, after checking that each is a torch zip of
+stored (uncompressed) records; their size must match the declared spaces and
+``net_arch``. Before anything is decompressed every zip entry's declared size, and the
+file's total, is checked (`MAX_ENTRY_BYTES`, `MAX_FILE_BYTES`), and each is read with a
+capped read; the model a file asks for (networks, rollout or replay buffer) is bounded
+by `MAX_MODEL_BYTES`. A DQN replay buffer is a ``.npz`` of plain arrays written by
+`save_replay_buffer`, read the same way. Any refusal is an `AgentFileError` naming the
+file and the entry.
 
 ``trust=True`` (``--trust-agent`` on the command line) hands the file to SB3's own
-loader with full unpickling: for a file you made yourself whose entries the allowlist
-does not cover (a custom policy class, a lambda schedule).
+loader with full unpickling: only for a file you trust, e.g. one written by SB3 itself
+(a custom policy class, a lambda schedule). ``python -m splitgym.agents.safe_load IN
+OUT`` adds the plain data to such a file once (it unpickles IN: trust it first).
 """
 
 from __future__ import annotations
 
 import base64
-import binascii
 import hashlib
 import io
 import json
-import pickle
+import math
+import os
 import zipfile
+from collections import deque
 from pathlib import Path
 from typing import Any
 
-#: Largest ``data`` entry read from a zip [bytes] (SB3 writes a few kB).
-MAX_DATA_BYTES = 64 * 2**20
+import numpy as np
 
-#: The only globals a serialized entry (or a replay buffer) may name.
-ALLOWED_GLOBALS: frozenset[tuple[str, str]] = frozenset({
-    ("builtins", "set"), ("builtins", "frozenset"), ("builtins", "slice"),
-    ("builtins", "complex"), ("builtins", "bytearray"), ("collections", "deque"),
-    ("collections", "OrderedDict"), ("copyreg", "_reconstructor"), ("builtins", "object"),
-    ("numpy", "dtype"), ("numpy", "ndarray"),
-    ("numpy._core.multiarray", "_reconstruct"), ("numpy._core.multiarray", "scalar"),
-    ("numpy._core.numeric", "_frombuffer"), ("numpy.core.multiarray", "_reconstruct"),
-    ("numpy.core.multiarray", "scalar"), ("numpy.core.numeric", "_frombuffer"),
-    ("numpy.dtypes", "Float32DType"), ("numpy.dtypes", "Float64DType"),
-    ("numpy.dtypes", "Int64DType"), ("numpy.dtypes", "BoolDType"),
-    ("numpy.random._pickle", "__generator_ctor"),
-    ("numpy.random._pickle", "__bit_generator_ctor"),
-    ("numpy.random._pcg64", "PCG64"), ("numpy.random.bit_generator", "SeedSequence"),
-    ("numpy.random.bit_generator", "__pyx_unpickle_SeedSequence"),
-    ("gymnasium.spaces.box", "Box"), ("gymnasium.spaces.discrete", "Discrete"),
-    ("gymnasium.spaces.multi_binary", "MultiBinary"),
-    ("gymnasium.spaces.multi_discrete", "MultiDiscrete"),
-    ("torch", "device"), ("torch.optim.adam", "Adam"), ("torch.optim.rmsprop", "RMSprop"),
-    ("torch.nn.modules.activation", "ReLU"), ("torch.nn.modules.activation", "Tanh"),
-    ("stable_baselines3.common.policies", "ActorCriticPolicy"),
-    ("stable_baselines3.dqn.policies", "DQNPolicy"),
-    ("sb3_contrib.common.maskable.policies", "MaskableActorCriticPolicy"),
-    ("stable_baselines3.common.buffers", "RolloutBuffer"),
-    ("stable_baselines3.common.buffers", "ReplayBuffer"),
-    ("sb3_contrib.common.maskable.buffers", "MaskableRolloutBuffer"),
-    ("stable_baselines3.common.utils", "FloatSchedule"),
-    ("stable_baselines3.common.utils", "ConstantSchedule"),
-    ("stable_baselines3.common.utils", "LinearSchedule"),
-    ("stable_baselines3.common.type_aliases", "TrainFreq"),
-    ("stable_baselines3.common.type_aliases", "TrainFrequencyUnit"),
-})
+from splitgym.fileio import write_atomic
 
-#: Entries that only carry the state of an interrupted rollout: dropped when they do
-#: not decode (SB3 resets the env and these buffers before it trains again).
-_RESETTABLE = ("_last_obs", "_last_episode_starts", "_last_original_obs",
-               "ep_info_buffer", "ep_success_buffer")
+#: The plain-data entry splitgym adds to an SB3 zip, and its format tag.
+PLAIN_ENTRY = "splitgym.json"
+FORMAT = "splitgym-agent/1"
+#: Largest zip entry, decompressed [bytes] (a shipped agent's largest is 0.2 MB).
+MAX_ENTRY_BYTES = 256 * 2**20
+#: Largest file, and largest sum of its entries decompressed [bytes].
+MAX_FILE_BYTES = 512 * 2**20
+#: Largest JSON entry (``data``, ``splitgym.json``) [bytes] (SB3 writes a few kB).
+MAX_JSON_BYTES = 16 * 2**20
+#: Largest model a file may ask for: its networks and its rollout or replay buffer [bytes].
+MAX_MODEL_BYTES = 2 * 2**30
+#: Largest observation length, number of actions and layer width an agent file may declare.
+MAX_DIM = 2**20
+#: Largest episode-statistics window (SB3's ``stats_window_size``, 100 by default).
+MAX_WINDOW = 10**6
+#: Largest replay buffer file [bytes].
+MAX_BUFFER_FILE_BYTES = MAX_MODEL_BYTES
 
 _TRUST_HINT = ("load it only if you trust the file: splitgym evaluate/train "
                "--trust-agent, or trust=True in Python")
+_PTH = ("policy.pth", "policy.optimizer.pth", "pytorch_variables.pth")
+_TEXT = ("_stable_baselines3_version", "system_info.txt")
+_ARRAY_KEYS = ("_last_obs", "_last_episode_starts", "_last_original_obs")
+_ENTRIES = frozenset(("data", PLAIN_ENTRY, *_PTH, *_TEXT, *(f"{k}.npy" for k in _ARRAY_KEYS)))
+_ARRAY_DTYPES = frozenset(np.dtype(t) for t in ("bool", "int32", "int64", "float32",
+                                                "float64"))
+_BUFFER_ARRAYS = ("observations", "next_observations", "actions", "rewards", "dones",
+                  "timeouts")
+_BUFFER_ENTRIES = frozenset((*(f"{k}.npy" for k in _BUFFER_ARRAYS), "pos.npy", "full.npy"))
 
 
 class AgentFileError(ValueError):
@@ -92,35 +103,12 @@ class AgentModelWarning(UserWarning):
     trained for this model's costs."""
 
 
-class AllowlistUnpickler(pickle.Unpickler):
-    """Builds only the globals of `ALLOWED_GLOBALS`; anything else is refused."""
-
-    def __init__(self, file: Any, what: str) -> None:
-        super().__init__(file)
-        self.what = what
-
-    def find_class(self, module: str, name: str) -> Any:
-        if (module, name) not in ALLOWED_GLOBALS:
-            raise AgentFileError(f"{self.what}: refers to {module}.{name}, which splitgym "
-                                 f"does not build from an agent file (unpickling it could "
-                                 f"run code); {_TRUST_HINT}")
-        return super().find_class(module, name)
-
-    def persistent_load(self, pid: Any) -> Any:
-        raise AgentFileError(f"{self.what}: has a persistent reference, which splitgym "
-                             f"does not load; {_TRUST_HINT}")
+class _Bad(Exception):
+    """A value that does not fit its entry (message without the file's name)."""
 
 
-def safe_unpickle(blob: bytes, what: str) -> Any:
-    """`blob` decoded with `AllowlistUnpickler`; a malformed pickle is an
-    `AgentFileError` naming `what`."""
-    try:
-        return AllowlistUnpickler(io.BytesIO(blob), what).load()
-    except AgentFileError:
-        raise
-    except Exception as exc:  # noqa: BLE001 - any failure of a malformed pickle
-        raise AgentFileError(f"{what}: cannot be decoded ({type(exc).__name__}: "
-                             f"{exc})") from None
+class _NoPlain(Exception):
+    """A live value with no plain-data form (saving)."""
 
 
 def sha256_file(path: str | Path) -> str:
@@ -132,25 +120,129 @@ def sha256_file(path: str | Path) -> str:
     return h.hexdigest()
 
 
+# -- reading zips with bounds -----------------------------------------------------------
+
+def read_zip(path: str | Path | bytes, what: str, names: frozenset[str] | None = None,
+             max_file: int = MAX_FILE_BYTES, max_entry: int = MAX_ENTRY_BYTES,
+             only: frozenset[str] | None = None) -> dict[str, bytes]:
+    """The entries of a zip file (or of zip bytes) by name, each checked before it is
+    decompressed: a name in `names` (when given) and said once, no encryption, stored
+    or deflated, its declared size within `max_entry` and the sum within `max_file`;
+    each is read with a capped read (a size that lies is refused, as is a bad CRC).
+    `only`: read just these names (the others are still checked). `what` begins every
+    message."""
+    try:
+        if isinstance(path, bytes):
+            size, src = len(path), io.BytesIO(path)
+        else:
+            size, src = os.path.getsize(path), path
+        if size > max_file:
+            raise AgentFileError(f"{what}: {size} bytes, more than {max_file}")
+        with zipfile.ZipFile(src) as zf:
+            infos = zf.infolist()
+            seen: set[str] = set()
+            total = 0
+            for info in infos:
+                name = info.filename
+                if name in seen:
+                    raise AgentFileError(f"{what}: entry {name!r} appears twice")
+                seen.add(name)
+                if names is not None and name not in names:
+                    raise AgentFileError(f"{what}: entry {name!r} is not one splitgym "
+                                         f"reads; {_TRUST_HINT}")
+                if info.flag_bits & 0x1:
+                    raise AgentFileError(f"{what}: entry {name!r} is encrypted")
+                if info.compress_type not in (zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED):
+                    raise AgentFileError(f"{what}: entry {name!r} uses compression "
+                                         f"{info.compress_type} (expected stored or deflated)")
+                if info.file_size > max_entry:
+                    raise AgentFileError(f"{what}: entry {name!r} declares "
+                                         f"{info.file_size} bytes, more than {max_entry}")
+                total += info.file_size
+                if total > max_file:
+                    raise AgentFileError(f"{what}: its entries declare more than "
+                                         f"{max_file} bytes in all")
+            out = {}
+            for info in infos:
+                if only is not None and info.filename not in only:
+                    continue
+                with zf.open(info) as fh:
+                    blob = fh.read(info.file_size + 1)
+                if len(blob) != info.file_size:
+                    raise AgentFileError(f"{what}: entry {info.filename!r} holds "
+                                         f"{len(blob)} bytes, its header says "
+                                         f"{info.file_size}")
+                out[info.filename] = blob
+            return out
+    except AgentFileError:
+        raise
+    except (zipfile.BadZipFile, zipfile.LargeZipFile, OSError, EOFError, ValueError,
+            NotImplementedError, RuntimeError, OverflowError, MemoryError) as exc:
+        raise AgentFileError(f"{what}: not a readable zip ({type(exc).__name__}: "
+                             f"{_short(exc)})") from None
+
+
+def _short(exc: BaseException) -> str:
+    text = " ".join(str(exc).split())
+    return text if len(text) <= 200 else text[:200] + "..."
+
+
+def _json(blob: bytes, what: str) -> Any:
+    if len(blob) > MAX_JSON_BYTES:
+        raise AgentFileError(f"{what}: {len(blob)} bytes of JSON, more than {MAX_JSON_BYTES}")
+    try:
+        return json.loads(blob.decode())
+    except RecursionError:
+        raise AgentFileError(f"{what}: JSON nested too deeply") from None
+    except (UnicodeDecodeError, ValueError) as exc:
+        raise AgentFileError(f"{what}: not readable JSON ({type(exc).__name__}: "
+                             f"{_short(exc)})") from None
+
+
+def _agent(path: str | Path) -> str:
+    return f"agent {str(path)!r}"
+
+
 def read_data(path: str | Path) -> dict[str, Any]:
     """The ``data`` JSON of an SB3 zip, as stored (nothing decoded)."""
-    try:
-        with zipfile.ZipFile(path) as zf:
-            info = zf.getinfo("data")
-            if info.file_size > MAX_DATA_BYTES:
-                raise AgentFileError(f"agent {str(path)!r}: its data entry is "
-                                     f"{info.file_size} bytes (more than {MAX_DATA_BYTES})")
-            doc = json.loads(zf.read(info).decode())
-    except KeyError:
-        raise AgentFileError(f"agent {str(path)!r}: not an SB3 model zip (no data "
-                             f"entry)") from None
-    except (zipfile.BadZipFile, OSError, EOFError, UnicodeDecodeError,
-            json.JSONDecodeError) as exc:
-        raise AgentFileError(f"agent {str(path)!r}: not a readable SB3 model zip "
-                             f"({type(exc).__name__}: {exc})") from None
+    what = _agent(path)
+    entries = read_zip(path, what, only=frozenset({"data"}))
+    if "data" not in entries:
+        raise AgentFileError(f"{what}: not an SB3 model zip (no data entry)")
+    doc = _json(entries["data"], f"{what}: entry 'data'")
     if not isinstance(doc, dict):
-        raise AgentFileError(f"agent {str(path)!r}: its data entry is not a JSON object")
+        raise AgentFileError(f"{what}: entry 'data': not a JSON object")
     return doc
+
+
+def read_plain(path: str | Path) -> dict[str, Any] | None:
+    """The ``splitgym.json`` of an agent zip, or None when it has none."""
+    what = _agent(path)
+    entries = read_zip(path, what, only=frozenset({PLAIN_ENTRY}))
+    if PLAIN_ENTRY not in entries:
+        return None
+    doc = _json(entries[PLAIN_ENTRY], f"{what}: entry {PLAIN_ENTRY!r}")
+    if not isinstance(doc, dict) or doc.get("format") != FORMAT:
+        raise AgentFileError(f"{what}: entry {PLAIN_ENTRY!r}: not a {FORMAT} object")
+    return doc
+
+
+def zip_is_whole(path: str | Path) -> bool:
+    """Whether `path` reads as a whole zip with a ``data`` entry, within the bounds of
+    `read_zip` (every entry's CRC checked by a capped read)."""
+    try:
+        return "data" in read_zip(path, "zip")
+    except AgentFileError:
+        return False
+
+
+def zip_steps(path: str | Path) -> int:
+    """The ``num_timesteps`` in a zip's ``data`` entry (-1 where unreadable)."""
+    try:
+        steps = read_data(path).get("num_timesteps", -1)
+    except AgentFileError:
+        return -1
+    return steps if isinstance(steps, int) and not isinstance(steps, bool) else -1
 
 
 def _serialized(value: Any) -> bool:
@@ -170,62 +262,752 @@ def algo_from_data(data: dict[str, Any]) -> str | None:
     return None
 
 
-def safe_custom_objects(path: str | Path, data: dict[str, Any], cls: Any) -> dict[str, Any]:
-    """A safe value for every serialized entry of `data`, for SB3's ``custom_objects``:
-    decoded through the allowlist, and the policy class checked to be one of `cls`'s."""
+# -- plain values: checks (loading) -------------------------------------------------------
+
+def _is_int(v: Any) -> bool:
+    return isinstance(v, int) and not isinstance(v, bool)
+
+
+def _int(lo: int = 0, hi: int = 2**63 - 1, none: bool = False) -> Any:
+    def check(v: Any, ctx: dict[str, Any]) -> Any:
+        if v is None and none:
+            return None
+        if not (_is_int(v) and lo <= v <= hi):
+            raise _Bad(f"{_show(v)}: expected a whole number in [{lo}, {hi}]"
+                       + (" or null" if none else ""))
+        return v
+    return check
+
+
+def _real(none: bool = False) -> Any:
+    def check(v: Any, ctx: dict[str, Any]) -> Any:
+        if v is None and none:
+            return None
+        if not ((_is_int(v) or isinstance(v, float)) and math.isfinite(v)):
+            raise _Bad(f"{_show(v)}: expected a finite number" + (" or null" if none else ""))
+        return v
+    return check
+
+
+def _bool(v: Any, ctx: dict[str, Any]) -> Any:
+    if not isinstance(v, bool):
+        raise _Bad(f"{_show(v)}: expected true or false")
+    return v
+
+
+def _null(v: Any, ctx: dict[str, Any]) -> Any:
+    if v is not None:
+        raise _Bad(f"{_show(v)}: expected null")
+    return None
+
+
+def _text_or_null(v: Any, ctx: dict[str, Any]) -> Any:
+    if v is not None and not (isinstance(v, str) and len(v) <= 4096):
+        raise _Bad(f"{_show(v)}: expected a path or null")
+    return v
+
+
+def _empty(kind: type) -> Any:
+    def check(v: Any, ctx: dict[str, Any]) -> Any:
+        if type(v) is not kind or v:
+            raise _Bad(f"{_show(v)}: expected an empty {kind.__name__}")
+        return kind()
+    return check
+
+
+def _no_sde(v: Any, ctx: dict[str, Any]) -> Any:
+    if v is not False:
+        raise _Bad(f"{_show(v)}: expected false (splitgym's agents choose among discrete "
+                   f"cuts: no state-dependent exploration)")
+    return False
+
+
+def _show(v: Any) -> str:
+    text = json.dumps(v) if not isinstance(v, (bytes, bytearray)) else repr(v)
+    return text if len(text) <= 60 else text[:60] + "..."
+
+
+def _policy_class(v: Any, ctx: dict[str, Any]) -> Any:
+    aliases = getattr(ctx["cls"], "policy_aliases", {})
+    if v != "MlpPolicy" or v not in aliases:
+        raise _Bad(f"{_show(v)}: expected \"MlpPolicy\" (the policy of "
+                   f"{ctx['cls'].__name__} splitgym builds)")
+    return aliases[v]
+
+
+def _buffer_class(v: Any, ctx: dict[str, Any]) -> Any:
+    cls = _buffer_classes()[ctx["algo"]]
+    if v != cls.__name__:
+        raise _Bad(f"{_show(v)}: expected {cls.__name__!r} (the buffer of "
+                   f"{ctx['algo']})")
+    return cls
+
+
+def _buffer_classes() -> dict[str, Any]:
+    from sb3_contrib.common.maskable.buffers import MaskableRolloutBuffer
+    from stable_baselines3.common.buffers import ReplayBuffer, RolloutBuffer
+
+    return {"maskable_ppo": MaskableRolloutBuffer, "ppo": RolloutBuffer,
+            "a2c": RolloutBuffer, "dqn": ReplayBuffer}
+
+
+_OPTIMIZERS = ("Adam", "RMSprop")
+_ACTIVATIONS = ("ReLU", "Tanh")
+
+
+def _policy_kwargs(v: Any, ctx: dict[str, Any]) -> Any:
+    import torch
+
+    if not isinstance(v, dict):
+        raise _Bad(f"{_show(v)}: expected a mapping (net_arch, optimizer_class, ...)")
+    allowed = ("net_arch", "optimizer_class", "optimizer_kwargs", "activation_fn",
+               "ortho_init")
     out: dict[str, Any] = {}
-    for key, value in data.items():
-        if not _serialized(value):
-            continue
-        what = f"agent {str(path)!r}: entry {key!r}"
-        try:
-            blob = base64.b64decode(str(value[":serialized:"]).encode(), validate=True)
-            out[key] = safe_unpickle(blob, what)
-        except (AgentFileError, binascii.Error):
-            if key not in _RESETTABLE:
-                raise
-            out[key] = None
-    policy = out.get("policy_class", data.get("policy_class"))
-    allowed = set(getattr(cls, "policy_aliases", {}).values())
-    if policy not in allowed:
-        names = sorted(f"{c.__module__}.{c.__name__}" for c in allowed)
-        raise AgentFileError(f"agent {str(path)!r}: policy_class {policy!r} is not a "
-                             f"policy of {cls.__name__} ({names})")
+    for key, value in v.items():
+        if key not in allowed:
+            raise _Bad(f"key {key!r} is not one splitgym reads (expected {list(allowed)})")
+        if key == "net_arch":
+            out[key] = _net_arch(value, ctx["algo"])
+        elif key == "optimizer_class":
+            if value not in _OPTIMIZERS:
+                raise _Bad(f"optimizer_class={_show(value)}: expected one of "
+                           f"{list(_OPTIMIZERS)}")
+            out[key] = getattr(torch.optim, value)
+        elif key == "activation_fn":
+            if value not in _ACTIVATIONS:
+                raise _Bad(f"activation_fn={_show(value)}: expected one of "
+                           f"{list(_ACTIVATIONS)}")
+            out[key] = getattr(torch.nn, value)
+        elif key == "ortho_init":
+            out[key] = _bool(value, ctx)
+        else:
+            if not (isinstance(value, dict) and len(value) <= 16 and all(
+                    isinstance(k, str) and (isinstance(x, bool) or _real()(x, ctx) is x)
+                    for k, x in value.items())):
+                raise _Bad(f"optimizer_kwargs={_show(value)}: expected a mapping of "
+                           f"names to numbers")
+            out[key] = dict(value)
     return out
 
 
+def _widths(value: Any) -> bool:
+    return isinstance(value, list) and len(value) <= 64 and all(
+        _is_int(w) and 1 <= w <= MAX_DIM for w in value)
+
+
+def _net_arch(value: Any, algo: str) -> Any:
+    if _widths(value):
+        return list(value)
+    if algo != "dqn" and isinstance(value, dict) and set(value) == {"pi", "vf"} and all(
+            _widths(w) for w in value.values()):
+        return {k: list(w) for k, w in value.items()}
+    raise _Bad(f"net_arch={_show(value)}: expected a list of at most 64 layer widths "
+               f"in [1, {MAX_DIM}]" + (" (or pi/vf lists)" if algo != "dqn" else ""))
+
+
+def _rng(doc: Any) -> Any:
+    """A numpy Generator(PCG64) from its state as integers (or None)."""
+    if doc is None:
+        return None
+    if not (isinstance(doc, dict) and set(doc) == {"state", "inc", "has_uint32",
+                                                   "uinteger"}):
+        raise _Bad(f"rng={_show(doc)}: expected state, inc, has_uint32, uinteger")
+    for key, hi in (("state", 2**128 - 1), ("inc", 2**128 - 1), ("has_uint32", 1),
+                    ("uinteger", 2**32 - 1)):
+        _int(0, hi)(doc[key], {})
+    gen = np.random.Generator(np.random.PCG64(0))
+    gen.bit_generator.state = {"bit_generator": "PCG64", "state": {
+        "state": doc["state"], "inc": doc["inc"]}, "has_uint32": doc["has_uint32"],
+        "uinteger": doc["uinteger"]}
+    return gen
+
+
+def _box(v: Any, ctx: dict[str, Any]) -> Any:
+    from gymnasium import spaces
+
+    if not (isinstance(v, dict) and v.get("kind") == "box"
+            and set(v) <= {"kind", "shape", "dtype", "low", "high", "rng"}):
+        raise _Bad(f"{_show(v)}: expected a box (kind, shape, dtype, low, high)")
+    shape = v.get("shape")
+    if not (isinstance(shape, list) and 1 <= len(shape) <= 8
+            and all(_is_int(d) and 1 <= d <= MAX_DIM for d in shape)
+            and math.prod(shape) <= MAX_DIM):
+        raise _Bad(f"shape={_show(shape)}: expected at most 8 sizes of at most "
+                   f"{MAX_DIM} numbers in all")
+    if v.get("dtype") not in ("float32", "float64"):
+        raise _Bad(f"dtype={_show(v.get('dtype'))}: expected \"float32\" or \"float64\"")
+    size = math.prod(shape)
+    bounds = []
+    for key in ("low", "high"):
+        values = v.get(key)
+        if not (isinstance(values, list) and len(values) == size and all(
+                _is_int(x) or isinstance(x, float) for x in values)):
+            raise _Bad(f"{key}: expected a list of {size} numbers")
+        bounds.append(np.array(values, dtype=v["dtype"]).reshape(shape))
+    if np.isnan(bounds[0]).any() or np.isnan(bounds[1]).any() or (bounds[0] > bounds[1]).any():
+        raise _Bad("low/high: expected numbers with low <= high")
+    space = spaces.Box(bounds[0], bounds[1], shape=tuple(shape), dtype=v["dtype"])
+    space._np_random = _rng(v.get("rng"))
+    ctx["obs_shape"] = tuple(shape)
+    return space
+
+
+def _discrete(v: Any, ctx: dict[str, Any]) -> Any:
+    from gymnasium import spaces
+
+    if not (isinstance(v, dict) and v.get("kind") == "discrete"
+            and set(v) <= {"kind", "n", "start", "rng"}):
+        raise _Bad(f"{_show(v)}: expected a discrete space (kind, n, start)")
+    n = _int(1, MAX_DIM)(v.get("n"), ctx)
+    start = _int(-MAX_DIM, MAX_DIM)(v.get("start", 0), ctx)
+    space = spaces.Discrete(n, start=start)
+    space._np_random = _rng(v.get("rng"))
+    ctx["n_actions"] = n
+    return space
+
+
+def _schedule(v: Any, ctx: dict[str, Any], depth: int = 0) -> Any:
+    from stable_baselines3.common.utils import ConstantSchedule, FloatSchedule, LinearSchedule
+
+    if v is None and depth == 0:
+        return None
+    if isinstance(v, dict) and len(v) == 1:
+        (kind, arg), = v.items()
+        if kind == "constant":
+            return ConstantSchedule(_real()(arg, ctx))
+        if kind == "linear" and isinstance(arg, list) and len(arg) == 3:
+            return LinearSchedule(*(_real()(x, ctx) for x in arg))
+        if kind == "float" and depth == 0:
+            inner = FloatSchedule(0.0)
+            inner.value_schedule = _schedule(arg, ctx, depth + 1)
+            return inner
+    raise _Bad(f"{_show(v)}: expected a schedule {{\"constant\": x}}, "
+               f"{{\"linear\": [start, end, end_fraction]}} or {{\"float\": one of them}}")
+
+
+def _train_freq(v: Any, ctx: dict[str, Any]) -> Any:
+    from stable_baselines3.common.type_aliases import TrainFreq, TrainFrequencyUnit
+
+    if not (isinstance(v, list) and len(v) == 2 and _is_int(v[0]) and 1 <= v[0] <= 2**31
+            and v[1] in ("step", "episode")):
+        raise _Bad(f"{_show(v)}: expected [frequency >= 1, \"step\" or \"episode\"]")
+    return TrainFreq(v[0], TrainFrequencyUnit(v[1]))
+
+
+def _window(v: Any, ctx: dict[str, Any]) -> Any:
+    if not (isinstance(v, dict) and set(v) == {"maxlen", "items"}):
+        raise _Bad(f"{_show(v)}: expected maxlen and items")
+    maxlen = _int(1, MAX_WINDOW)(v["maxlen"], ctx)
+    items = v["items"]
+    if not (isinstance(items, list) and len(items) <= maxlen):
+        raise _Bad(f"items: expected a list of at most {maxlen}")
+    for item in items:
+        values = item.values() if isinstance(item, dict) and len(item) <= 16 else [item]
+        if not all(isinstance(x, bool) or _real()(x, ctx) is x for x in values) or (
+                isinstance(item, dict) and not all(isinstance(k, str) for k in item)):
+            raise _Bad(f"item {_show(item)}: expected a number or a mapping of names to "
+                       f"numbers")
+    return deque(items, maxlen=maxlen)
+
+
+def _array(key: str) -> Any:
+    def check(v: Any, ctx: dict[str, Any]) -> Any:
+        if v is None and key != "_last_obs":
+            return None
+        name = f"{key}.npy"
+        if v != {"npy": name}:
+            raise _Bad(f"{_show(v)}: expected {{\"npy\": \"{name}\"}}")
+        if name not in ctx["entries"]:
+            raise _Bad(f"the file has no entry {name!r}")
+        arr = read_npy(ctx["entries"][name], f"{ctx['what']}: entry {name!r}")
+        want = (ctx["n_envs"],) + (ctx["obs_shape"] if key != "_last_episode_starts"
+                                   else ())
+        if arr.shape != want:
+            raise _Bad(f"an array of shape {arr.shape}, expected {want} (n_envs x "
+                       f"observation)")
+        return arr
+    return check
+
+
+def read_npy(blob: bytes, what: str) -> np.ndarray:
+    """A ``.npy`` array of numbers or booleans, its header checked against the entry's
+    size before anything is allocated; read with ``allow_pickle=False``."""
+    try:
+        fh = io.BytesIO(blob)
+        version = np.lib.format.read_magic(fh)
+        if version == (1, 0):
+            shape, fortran, dtype = np.lib.format.read_array_header_1_0(fh)
+        elif version == (2, 0):
+            shape, fortran, dtype = np.lib.format.read_array_header_2_0(fh)
+        else:
+            raise ValueError(f"npy version {version}")
+        if dtype not in _ARRAY_DTYPES or dtype.hasobject:
+            raise AgentFileError(f"{what}: dtype {dtype}: expected numbers or booleans")
+        if len(shape) > 8:
+            raise AgentFileError(f"{what}: {len(shape)} dimensions, at most 8")
+        nbytes = math.prod(shape) * dtype.itemsize
+        if nbytes != len(blob) - fh.tell():
+            raise AgentFileError(f"{what}: its header declares {nbytes} bytes of data, "
+                                 f"the entry holds {len(blob) - fh.tell()}")
+        fh.seek(0)
+        return np.load(fh, allow_pickle=False)
+    except AgentFileError:
+        raise
+    except (ValueError, OSError, EOFError, TypeError, SyntaxError, MemoryError,
+            RecursionError, OverflowError) as exc:
+        raise AgentFileError(f"{what}: not a readable .npy array ({type(exc).__name__}: "
+                             f"{_short(exc)})") from None
+
+
+_N = _int()
+#: Every key of an SB3 ``data`` entry splitgym reads, with its check (the value as
+#: plain data: from ``data`` itself, or from ``splitgym.json`` for a serialized one).
+_KEYS: dict[str, Any] = {
+    "policy_class": _policy_class, "observation_space": _box, "action_space": _discrete,
+    "verbose": _int(0, 2), "policy_kwargs": _policy_kwargs, "num_timesteps": _N,
+    "_total_timesteps": _N, "_num_timesteps_at_start": _N, "seed": _int(0, 2**32 - 1, True),
+    "action_noise": _null, "start_time": _N, "learning_rate": _real(),
+    "tensorboard_log": _text_or_null, "_last_obs": _array("_last_obs"),
+    "_last_episode_starts": _array("_last_episode_starts"),
+    "_last_original_obs": _array("_last_original_obs"), "_episode_num": _N,
+    "use_sde": _no_sde, "sde_sample_freq": _int(-1), "_current_progress_remaining": _real(),
+    "_stats_window_size": _int(1, MAX_WINDOW), "ep_info_buffer": _window,
+    "ep_success_buffer": _window, "_n_updates": _N, "n_envs": _int(1, 4096),
+    "n_steps": _int(1, 2**31), "gamma": _real(), "gae_lambda": _real(), "ent_coef": _real(),
+    "vf_coef": _real(), "max_grad_norm": _real(), "rollout_buffer_class": _buffer_class,
+    "rollout_buffer_kwargs": _empty(dict), "batch_size": _int(1, 2**31),
+    "n_epochs": _int(1, 2**31), "clip_range": _schedule, "clip_range_vf": _schedule,
+    "normalize_advantage": _bool, "target_kl": _real(True), "lr_schedule": _schedule,
+    "buffer_size": _int(1, 2**40), "learning_starts": _N, "tau": _real(),
+    "gradient_steps": _int(-1, 2**31), "optimize_memory_usage": _bool,
+    "replay_buffer_class": _buffer_class, "replay_buffer_kwargs": _empty(dict),
+    "train_freq": _train_freq, "use_sde_at_warmup": _bool,
+    "exploration_initial_eps": _real(), "exploration_final_eps": _real(),
+    "exploration_fraction": _real(), "target_update_interval": _int(1),
+    "_n_calls": _N, "exploration_rate": _real(), "exploration_schedule": _schedule,
+    "batch_norm_stats": _empty(list), "batch_norm_stats_target": _empty(list),
+}
+#: Checked first: the others' checks read what these found.
+_FIRST = ("observation_space", "action_space", "n_envs", "policy_kwargs")
+
+
+def _rebuild(path: str | Path, algo: str, cls: Any, data: dict[str, Any],
+             plain: dict[str, Any], entries: dict[str, bytes]) -> dict[str, Any]:
+    """Every value of `data`, checked, the serialized ones rebuilt from `plain`."""
+    what = _agent(path)
+    values = plain.get("entries")
+    if not isinstance(values, dict):
+        raise AgentFileError(f"{what}: entry {PLAIN_ENTRY!r}: no 'entries' object")
+    ctx: dict[str, Any] = {"cls": cls, "algo": algo, "entries": entries, "what": what,
+                           "n_envs": 1, "obs_shape": None, "n_actions": None}
+    for key in ("observation_space", "action_space"):
+        if key not in data:
+            raise AgentFileError(f"{what}: entry 'data' has no {key!r}")
+    out: dict[str, Any] = {}
+    for key in sorted(data, key=lambda k: (k not in _FIRST, _FIRST.index(k)
+                                           if k in _FIRST else 0)):
+        value = data[key]
+        where = f"{what}: entry 'data' key {key!r}"
+        if key not in _KEYS:
+            raise AgentFileError(f"{where}: not a key splitgym reads; {_TRUST_HINT}")
+        if _serialized(value):
+            if key not in values:
+                raise AgentFileError(f"{where}: pickled, and {PLAIN_ENTRY} has no plain "
+                                     f"form of it (splitgym does not unpickle); "
+                                     f"{_TRUST_HINT}")
+            value = values[key]
+            where = f"{what}: entry {PLAIN_ENTRY!r} key {key!r}"
+        try:
+            out[key] = _KEYS[key](value, ctx)
+        except _Bad as exc:
+            raise AgentFileError(f"{where}: {exc}") from None
+        except AgentFileError:
+            raise
+        except (ValueError, TypeError, OverflowError, MemoryError) as exc:
+            raise AgentFileError(f"{where}: {type(exc).__name__}: {_short(exc)}") from None
+        if key == "n_envs":
+            ctx["n_envs"] = out[key]
+    if "policy_class" not in out:
+        raise AgentFileError(f"{what}: entry 'data' has no 'policy_class'")
+    return out
+
+
+# -- weights -------------------------------------------------------------------------------
+
+def read_weights(blob: bytes, what: str) -> Any:
+    """A ``*.pth`` entry: a torch zip of stored records (no compression inside, each
+    within the entry's size), read with ``torch.load(weights_only=True)``."""
+    import pickle
+
+    import torch
+
+    inner = read_zip(blob, f"{what} (a torch file)", max_file=len(blob),
+                     max_entry=len(blob), only=frozenset())
+    del inner  # names and sizes checked; nothing read
+    with zipfile.ZipFile(io.BytesIO(blob)) as zf:
+        for info in zf.infolist():
+            if info.compress_type != zipfile.ZIP_STORED:
+                raise AgentFileError(f"{what}: record {info.filename!r} is compressed "
+                                     f"(torch stores its records)")
+    try:
+        return torch.load(io.BytesIO(blob), map_location="cpu", weights_only=True)
+    except (pickle.UnpicklingError, RuntimeError, ValueError, TypeError, KeyError,
+            AttributeError, EOFError, IndexError, OSError, OverflowError, MemoryError,
+            RecursionError, zipfile.BadZipFile, NotImplementedError) as exc:
+        raise AgentFileError(f"{what}: not readable as weights "
+                             f"({type(exc).__name__}: {_short(exc)})") from None
+
+
+def _mlp(dims: list[int]) -> int:
+    return sum(a * b + b for a, b in zip(dims, dims[1:], strict=False))
+
+
+def _expected_numbers(algo: str, obs: int, n: int, arch: Any) -> int:
+    """How many numbers the policy of `algo` has for these sizes (SB3's MlpPolicy)."""
+    if algo == "dqn":
+        return 2 * _mlp([obs, *arch, n])  # the Q-network and its target
+    pi, vf = (arch["pi"], arch["vf"]) if isinstance(arch, dict) else (arch, arch)
+    return _mlp([obs, *pi]) + _mlp([obs, *vf]) + _mlp([([obs] + pi)[-1], n]) + \
+        _mlp([([obs] + vf)[-1], 1])
+
+
+def _check_sizes(what: str, algo: str, custom: dict[str, Any],
+                 weights: dict[str, Any]) -> None:
+    """The policy's numbers against the spaces and ``net_arch``; the buffers the model
+    will allocate against `MAX_MODEL_BYTES`."""
+    import torch
+
+    state = weights.get("policy.pth")
+    if not (isinstance(state, dict) and state and all(
+            isinstance(k, str) and isinstance(t, torch.Tensor) for k, t in state.items())):
+        raise AgentFileError(f"{what}: entry 'policy.pth': expected a mapping of names to "
+                             f"tensors")
+    obs_space, act_space = custom["observation_space"], custom["action_space"]
+    obs, n = int(np.prod(obs_space.shape)), int(act_space.n)
+    arch = (custom.get("policy_kwargs") or {}).get("net_arch", [64, 64])
+    want = _expected_numbers(algo, obs, n, arch)
+    have = sum(int(t.numel()) for t in state.values())
+    if have != want:
+        raise AgentFileError(f"{what}: entry 'policy.pth' holds {have} numbers, the "
+                             f"observation of {obs}, {n} actions and net_arch={arch} need "
+                             f"{want}")
+    n_envs = int(custom.get("n_envs", 1))
+    item = np.dtype(obs_space.dtype).itemsize
+    if algo == "dqn":
+        rows = int(custom.get("buffer_size", 1))
+        copies = 1 if custom.get("optimize_memory_usage") else 2
+        buffer = rows * (copies * obs * item + 8 + 12)
+    else:
+        buffer = int(custom.get("n_steps", 1)) * n_envs * (obs * item + 4 * (n + 8))
+    total = buffer + 5 * 4 * want  # weights, gradients, two optimizer moments, a copy
+    if total > MAX_MODEL_BYTES:
+        raise AgentFileError(f"{what}: entry 'data': its model would take {total} bytes "
+                             f"(networks and {'replay' if algo == 'dqn' else 'rollout'} "
+                             f"buffer), more than {MAX_MODEL_BYTES}")
+
+
+# -- loading -------------------------------------------------------------------------------
+
 def load_sb3(path: str | Path, algo: str, cls: Any, env: Any = None, trust: bool = False,
              device: str = "cpu") -> Any:
-    """An SB3 model from `path` with class `cls` (`algo` names it in messages): without
-    unpickling unless `trust`."""
+    """An SB3 model from `path` with class `cls` (`algo` names it in messages): from
+    plain data only (module docstring) unless `trust`."""
+    what = _agent(path)
     if trust:
-        return cls.load(str(path), env=env, device=device)
-    data = read_data(path)
-    custom = safe_custom_objects(path, data, cls)
+        try:
+            return cls.load(str(path), env=env, device=device)
+        except Exception as exc:  # noqa: BLE001 - whatever a trusted file raises
+            raise AgentFileError(f"{what}: does not load as {algo} (trusted, fully "
+                                 f"unpickled): {type(exc).__name__}: {_short(exc)}") from None
+    entries = read_zip(path, what, names=_ENTRIES)
+    if "data" not in entries:
+        raise AgentFileError(f"{what}: not an SB3 model zip (no data entry)")
+    data = _json(entries["data"], f"{what}: entry 'data'")
+    if not isinstance(data, dict):
+        raise AgentFileError(f"{what}: entry 'data': not a JSON object")
+    if PLAIN_ENTRY not in entries:
+        pickled = sorted(k for k, v in data.items() if _serialized(v))
+        raise AgentFileError(f"{what}: entry {PLAIN_ENTRY!r} missing: not written by "
+                             f"splitgym (its entries {pickled} are pickled, and splitgym "
+                             f"does not unpickle); {_TRUST_HINT}, or add the plain data "
+                             f"once: python -m splitgym.agents.safe_load IN OUT")
+    plain = _json(entries[PLAIN_ENTRY], f"{what}: entry {PLAIN_ENTRY!r}")
+    if not (isinstance(plain, dict) and plain.get("format") == FORMAT):
+        raise AgentFileError(f"{what}: entry {PLAIN_ENTRY!r}: not a {FORMAT} object")
+    if plain.get("algo") != algo:
+        raise AgentFileError(f"{what}: entry {PLAIN_ENTRY!r}: algo={_show(plain.get('algo'))}"
+                             f", but it is loaded as {algo}")
+    custom = _rebuild(path, algo, cls, data, plain, entries)
+    weights = {}
+    for name in _PTH:
+        if name not in entries:
+            raise AgentFileError(f"{what}: has no entry {name!r}")
+        weights[name] = read_weights(entries[name], f"{what}: entry {name!r}")
+    _check_sizes(what, algo, custom, weights)
+    # SB3 reads this zip: a data entry naming the keys (every value is in custom, so
+    # nothing is decoded) and the checked weights (torch.load(weights_only=True))
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w") as zf:
+        zf.writestr("data", json.dumps(dict.fromkeys(custom)))
+        for name in _PTH:
+            zf.writestr(name, entries[name])
+    buf.seek(0)
     try:
-        return cls.load(str(path), env=env, device=device, custom_objects=custom)
-    except (RuntimeError, KeyError, AssertionError, TypeError) as exc:
-        raise AgentFileError(f"agent {str(path)!r}: does not load as {algo} "
-                             f"({type(exc).__name__}: {exc})") from None
+        return cls.load(buf, env=env, device=device, custom_objects=custom)
+    except (RuntimeError, KeyError, AssertionError, TypeError, ValueError, AttributeError,
+            IndexError) as exc:
+        raise AgentFileError(f"{what}: does not load as {algo} ({type(exc).__name__}: "
+                             f"{_short(exc)})") from None
+
+
+# -- writing -------------------------------------------------------------------------------
+
+def _enc_rng(gen: Any) -> Any:
+    if gen is None:
+        return None
+    state = gen.bit_generator.state
+    if state.get("bit_generator") != "PCG64":
+        raise _NoPlain(f"a {state.get('bit_generator')} generator")
+    return {"state": int(state["state"]["state"]), "inc": int(state["state"]["inc"]),
+            "has_uint32": int(state["has_uint32"]), "uinteger": int(state["uinteger"])}
+
+
+def _enc_schedule(obj: Any, depth: int = 0) -> Any:
+    from stable_baselines3.common.utils import ConstantSchedule, FloatSchedule, LinearSchedule
+
+    if obj is None and depth == 0:
+        return None
+    if type(obj) is FloatSchedule and depth == 0:
+        return {"float": _enc_schedule(obj.value_schedule, 1)}
+    if type(obj) is ConstantSchedule and _plain_number(obj.val):
+        return {"constant": obj.val}
+    if type(obj) is LinearSchedule and all(_plain_number(x) for x in (
+            obj.start, obj.end, obj.end_fraction)):
+        return {"linear": [obj.start, obj.end, obj.end_fraction]}
+    raise _NoPlain(repr(obj))
+
+
+def _plain_number(x: Any) -> bool:
+    return type(x) in (int, float) and math.isfinite(x)
+
+
+def _encode(key: str, obj: Any, algo: str, arrays: dict[str, bytes]) -> Any:
+    """The plain form of a live value of serialized entry `key` (`_NoPlain` if none);
+    arrays go to `arrays` as ``.npy`` bytes."""
+    import torch
+    from gymnasium import spaces
+
+    if key == "policy_class":
+        from .policy import algo_class
+
+        names = [k for k, c in algo_class(algo).policy_aliases.items() if c is obj]
+        if "MlpPolicy" not in names:
+            raise _NoPlain(repr(obj))
+        return "MlpPolicy"
+    if key == "observation_space":
+        if type(obj) is not spaces.Box or obj.dtype not in (np.float32, np.float64):
+            raise _NoPlain(repr(obj))
+        return {"kind": "box", "shape": list(obj.shape), "dtype": str(obj.dtype),
+                "low": obj.low.ravel().tolist(), "high": obj.high.ravel().tolist(),
+                "rng": _enc_rng(obj._np_random)}
+    if key == "action_space":
+        if type(obj) is not spaces.Discrete:
+            raise _NoPlain(repr(obj))
+        return {"kind": "discrete", "n": int(obj.n), "start": int(obj.start),
+                "rng": _enc_rng(obj._np_random)}
+    if key in ("lr_schedule", "clip_range", "clip_range_vf", "exploration_schedule"):
+        return _enc_schedule(obj)
+    if key == "train_freq":
+        return [int(obj.frequency), obj.unit.value]
+    if key in ("rollout_buffer_class", "replay_buffer_class"):
+        if obj is not _buffer_classes()[algo]:
+            raise _NoPlain(repr(obj))
+        return obj.__name__
+    if key in ("ep_info_buffer", "ep_success_buffer"):
+        items = [{k: _num(v) for k, v in x.items()} if isinstance(x, dict) else _num(x)
+                 for x in obj]
+        return {"maxlen": obj.maxlen, "items": items}
+    if key in _ARRAY_KEYS:
+        if obj is None:
+            return None
+        arr = np.asarray(obj)
+        if arr.dtype not in _ARRAY_DTYPES:
+            raise _NoPlain(f"an array of {arr.dtype}")
+        out = io.BytesIO()
+        np.save(out, arr, allow_pickle=False)
+        arrays[f"{key}.npy"] = out.getvalue()
+        return {"npy": f"{key}.npy"}
+    if key == "policy_kwargs":
+        out_kw: dict[str, Any] = {}
+        for k, v in obj.items():
+            if k in ("optimizer_class", "activation_fn"):
+                table = _OPTIMIZERS if k == "optimizer_class" else _ACTIVATIONS
+                base = torch.optim if k == "optimizer_class" else torch.nn
+                if getattr(v, "__name__", None) not in table or \
+                        getattr(base, v.__name__) is not v:
+                    raise _NoPlain(repr(v))
+                out_kw[k] = v.__name__
+            else:
+                json.dumps(v, allow_nan=False)  # plain already, or _NoPlain below
+                out_kw[k] = v
+        return out_kw
+    raise _NoPlain(f"entry {key!r}")
+
+
+def _num(x: Any) -> Any:
+    if isinstance(x, (bool, np.bool_)):
+        return bool(x)
+    if isinstance(x, (int, np.integer)):
+        return int(x)
+    if isinstance(x, (float, np.floating)) and math.isfinite(x):
+        return float(x)
+    raise _NoPlain(repr(x))
+
+
+def with_plain_data(blob: bytes, objects: dict[str, Any], algo: str) -> bytes:
+    """The SB3 zip `blob` with ``splitgym.json`` (and ``.npy`` entries) added: the plain
+    form of `objects`, the values of its serialized ``data`` entries. Every entry of
+    `blob` is kept byte for byte (SB3 still reads the zip as its own). Raises
+    `AgentFileError` for a value with no plain form."""
+    with zipfile.ZipFile(io.BytesIO(blob)) as zin:
+        data = json.loads(zin.read("data"))
+        arrays: dict[str, bytes] = {}
+        values = {}
+        for key, value in data.items():
+            if not _serialized(value):
+                continue
+            try:
+                values[key] = _encode(key, objects[key], algo, arrays)
+            except (_NoPlain, KeyError, TypeError, ValueError, AttributeError) as exc:
+                raise AgentFileError(f"data key {key!r} has no plain-data form splitgym "
+                                     f"reads ({_short(exc)})") from None
+        doc = {"format": FORMAT, "algo": algo, "entries": values}
+        out = io.BytesIO()
+        with zipfile.ZipFile(out, "w") as zout:
+            for item in zin.infolist():
+                if item.filename == PLAIN_ENTRY or item.filename in arrays:
+                    continue
+                zout.writestr(item, zin.read(item), compress_type=item.compress_type)
+            zout.writestr(PLAIN_ENTRY, json.dumps(doc, indent=1, allow_nan=True),
+                          compress_type=zipfile.ZIP_DEFLATED)
+            for name, arr in arrays.items():
+                zout.writestr(name, arr, compress_type=zipfile.ZIP_DEFLATED)
+    return out.getvalue()
+
+
+def save_model(model: Any, path: str | Path, algo: str | None = None) -> None:
+    """``model.save(path)``, with the plain data `load_sb3` reads added, written
+    atomically. `algo`: the model's algorithm name (found from its class if None)."""
+    from .policy import ALGO_NAMES, algo_class
+
+    if algo is None:
+        algo = next(a for a in ALGO_NAMES if type(model) is algo_class(a))
+    buf = io.BytesIO()
+    model.save(buf)
+    write_atomic(path, with_plain_data(buf.getvalue(), model.__dict__, algo))
+
+
+def add_plain_data(src: str | Path, out: str | Path, algo: str) -> None:
+    """Write `src` (an SB3 zip, *unpickled* here: trust it) to `out` with the plain data
+    added, every original entry kept byte for byte (the way the shipped agents were
+    converted)."""
+    import cloudpickle
+
+    blob = Path(src).read_bytes()
+    with zipfile.ZipFile(io.BytesIO(blob)) as zf:
+        data = json.loads(zf.read("data"))
+    objects = {k: cloudpickle.loads(base64.b64decode(v[":serialized:"]))
+               for k, v in data.items() if _serialized(v)}
+    write_atomic(out, with_plain_data(blob, objects, algo))
+
+
+# -- replay buffers --------------------------------------------------------------------------
+
+def save_replay_buffer(model: Any, path: str | Path) -> None:
+    """The model's replay buffer as a ``.npz`` of plain arrays (its contents, ``pos``
+    and ``full``), written atomically; `load_replay_buffer` reads it back."""
+    rb = model.replay_buffer
+    arrays = {k: getattr(rb, k) for k in _BUFFER_ARRAYS if getattr(rb, k, None) is not None}
+    arrays["pos"] = np.array(rb.pos, dtype=np.int64)
+    arrays["full"] = np.array(rb.full, dtype=bool)
+    buf = io.BytesIO()
+    np.savez(buf, allow_pickle=False, **arrays)
+    write_atomic(path, buf.getvalue())
 
 
 def load_replay_buffer(model: Any, path: str | Path, trust: bool = False) -> None:
-    """``model.load_replay_buffer(path)`` through the allowlist unless `trust`. A
-    truncated file raises ``EOFError`` / ``pickle.UnpicklingError`` as SB3's would."""
-    if trust:
+    """Fill `model`'s replay buffer from a ``.npz`` written by `save_replay_buffer`:
+    each array's shape and dtype must be those of the buffer the model allocated
+    (read with ``allow_pickle=False``). A ``.pkl`` (SB3's own, pickled) loads only if
+    `trust`. A missing file raises ``FileNotFoundError``; an unreadable one an
+    `AgentFileError`."""
+    path = Path(path)
+    what = f"replay buffer {str(path)!r}"
+    if trust and path.suffix == ".pkl":
         model.load_replay_buffer(str(path))
         return
-    from stable_baselines3.common.buffers import ReplayBuffer
+    if path.suffix != ".npz":
+        raise AgentFileError(f"{what}: a pickled buffer (splitgym reads its own .npz "
+                             f"buffers only); {_TRUST_HINT}")
+    if not path.is_file():
+        raise FileNotFoundError(f"{what}: no such file")
+    rb = model.replay_buffer
+    want = {k: getattr(rb, k) for k in _BUFFER_ARRAYS if getattr(rb, k, None) is not None}
+    limit = sum(a.nbytes for a in want.values()) + 2**20
+    entries = read_zip(path, what, names=_BUFFER_ENTRIES, max_file=limit + 2**20,
+                       max_entry=limit)
+    got = {}
+    for name in sorted(_BUFFER_ENTRIES):
+        key = name[:-4]
+        if key not in want and key not in ("pos", "full"):
+            if name in entries:
+                raise AgentFileError(f"{what}: entry {name!r}: this buffer keeps no {key}")
+            continue
+        if name not in entries:
+            raise AgentFileError(f"{what}: has no entry {name!r}")
+        arr = read_npy(entries[name], f"{what}: entry {name!r}")
+        ref = want.get(key)
+        shape, dtype = (ref.shape, ref.dtype) if ref is not None else (
+            (), np.dtype(np.int64 if key == "pos" else bool))
+        if arr.shape != shape or arr.dtype != dtype:
+            raise AgentFileError(f"{what}: entry {name!r}: {arr.dtype} array of shape "
+                                 f"{arr.shape}, the model's buffer is {dtype} of {shape}")
+        got[key] = arr
+    pos = int(got.pop("pos"))
+    if not 0 <= pos < rb.buffer_size:
+        raise AgentFileError(f"{what}: entry 'pos.npy': {pos}, expected 0 to "
+                             f"{rb.buffer_size - 1}")
+    for key, arr in got.items():
+        if key != "full":
+            getattr(rb, key)[...] = arr
+    rb.pos, rb.full = pos, bool(got["full"])
 
-    blob = Path(path).read_bytes()
-    try:
-        buf = AllowlistUnpickler(io.BytesIO(blob), f"replay buffer {str(path)!r}").load()
-    except (AgentFileError, EOFError, pickle.UnpicklingError):
-        raise
-    except Exception as exc:  # noqa: BLE001 - a malformed pickle
-        raise pickle.UnpicklingError(f"{type(exc).__name__}: {exc}") from None
-    if type(buf) is not ReplayBuffer:
-        raise AgentFileError(f"replay buffer {str(path)!r}: holds a "
-                             f"{type(buf).__name__}, expected a ReplayBuffer")
-    buf.device = model.device
-    model.replay_buffer = buf
+
+def _main(argv: list[str] | None = None) -> None:
+    import argparse
+
+    from .policy import ALGO_NAMES
+
+    ap = argparse.ArgumentParser(
+        prog="python -m splitgym.agents.safe_load",
+        description="Add the plain data splitgym loads to an SB3 zip (IN is unpickled: "
+                    "only for a file you trust).")
+    ap.add_argument("src", help="SB3 model zip (trusted)")
+    ap.add_argument("out", help="zip to write, with splitgym.json added")
+    ap.add_argument("--algo", choices=ALGO_NAMES, help="its algorithm (default: from the "
+                    "policy class named in its data)")
+    args = ap.parse_args(argv)
+    algo = args.algo or algo_from_data(read_data(args.src))
+    if algo is None:
+        ap.error("cannot tell its algorithm: give --algo")
+    add_plain_data(args.src, args.out, algo)
+
+
+if __name__ == "__main__":
+    _main()
+
+
+__all__ = ["AgentChecksumError", "AgentFileError", "AgentMismatchError", "AgentModelWarning",
+           "FORMAT", "MAX_ENTRY_BYTES", "MAX_FILE_BYTES", "MAX_JSON_BYTES", "MAX_MODEL_BYTES",
+           "PLAIN_ENTRY", "add_plain_data", "load_replay_buffer", "load_sb3", "read_data",
+           "read_zip", "save_model", "save_replay_buffer", "sha256_file", "with_plain_data"]

@@ -23,7 +23,6 @@ import shutil
 import subprocess
 import sys
 import time
-import zipfile
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -55,7 +54,14 @@ from splitgym.envs.warmup import warm_engine
 from splitgym.fileio import atomic_target, write_atomic
 
 from .policy import ALGO_NAMES, LearnedPolicy, algo_class, load_model
-from .safe_load import load_replay_buffer
+from .safe_load import (
+    AgentFileError,
+    load_replay_buffer,
+    save_model,
+    save_replay_buffer,
+    zip_is_whole,
+    zip_steps,
+)
 from .vecenv import NativeVecEnv, is_native
 from .wrappers import RandomizedScenario, ScaledReward
 
@@ -740,11 +746,9 @@ def resume(run_dir: str | Path, timesteps: int | None = None, progress: bool = T
 
 def _zip_steps(path: Path) -> int:
     """The ``num_timesteps`` an SB3 zip was saved at (read from its ``data`` entry,
-    without loading the networks); -1 for a zip that does not read whole."""
-    if not _whole_zip(path):
-        return -1
-    with zipfile.ZipFile(path) as zf:
-        return int(json.loads(zf.read("data")).get("num_timesteps", -1))
+    within `safe_load.read_zip`'s bounds, without loading the networks); -1 for a zip
+    that does not read whole."""
+    return zip_steps(path) if _whole_zip(path) else -1
 
 
 def _load_final(algo: str, venv: VecEnv, run: Path, ckpt: Path | None,
@@ -758,8 +762,26 @@ def _load_final(algo: str, venv: VecEnv, run: Path, ckpt: Path | None,
 
 
 def _buffer_of(ckpt: Path) -> Path:
-    return ckpt.with_name(ckpt.name.replace("ckpt_", "ckpt_replay_buffer_")
-                          .replace("_steps.zip", "_steps.pkl"))
+    """A checkpoint's replay buffer: the plain ``.npz`` splitgym writes, else (a run of
+    an older splitgym) SB3's pickled ``.pkl``, which loads only with ``--trust-agent``."""
+    npz = ckpt.with_name(ckpt.name.replace("ckpt_", "ckpt_replay_buffer_")
+                         .replace("_steps.zip", "_steps.npz"))
+    pkl = npz.with_suffix(".pkl")
+    return pkl if not npz.exists() and pkl.exists() else npz
+
+
+class _Checkpoint(CheckpointCallback):
+    """SB3's checkpoints, each written atomically with the plain data splitgym loads
+    (`safe_load.save_model`), the replay buffer as a plain ``.npz``."""
+
+    def _on_step(self) -> bool:
+        if self.n_calls % self.save_freq == 0:
+            save_model(self.model, self._checkpoint_path(extension="zip"))
+            if self.save_replay_buffer and getattr(self.model, "replay_buffer", None) \
+                    is not None:
+                save_replay_buffer(self.model, self._checkpoint_path("replay_buffer_",
+                                                                     extension="npz"))
+        return True
 
 
 def _checkpoints(run: Path) -> list[Path]:
@@ -778,14 +800,10 @@ def _checkpoints(run: Path) -> list[Path]:
 
 def _whole_zip(path: Path) -> bool:
     """Whether `path` is a whole SB3 zip: its central directory reads, lists ``data``
-    and every entry's CRC checks. (`zipfile.is_zipfile` is not enough: the torch files
-    inside are zips themselves, so a truncated archive can end in an inner one's
-    end-of-directory record.)"""
-    try:
-        with zipfile.ZipFile(path) as zf:
-            return "data" in zf.namelist() and zf.testzip() is None
-    except (zipfile.BadZipFile, OSError, EOFError, ValueError):
-        return False
+    and every entry's CRC checks, each read within `safe_load.read_zip`'s bounds.
+    (`zipfile.is_zipfile` is not enough: the torch files inside are zips themselves, so
+    a truncated archive can end in an inner one's end-of-directory record.)"""
+    return zip_is_whole(path)
 
 
 def _load_checkpoint(algo: str, venv: VecEnv, run: Path,
@@ -800,7 +818,9 @@ def _load_checkpoint(algo: str, venv: VecEnv, run: Path,
         if hasattr(model, "load_replay_buffer"):
             try:
                 load_replay_buffer(model, buffer, trust=trust)
-            except (OSError, EOFError, pickle.UnpicklingError) as err:
+            except (OSError, EOFError, pickle.UnpicklingError, AgentFileError) as err:
+                if isinstance(err, AgentFileError) and buffer.suffix != ".npz":
+                    raise  # an older run's pickled buffer: --trust-agent, not skipped
                 print(f"{buffer}: replay buffer unreadable ({type(err).__name__}), "
                       f"checkpoint skipped")
                 continue
@@ -854,8 +874,8 @@ def _learn(run: Path, cfg: Mapping[str, Any], venv: VecEnv, model: Any, ckpt: Pa
     every = max(int(cfg["checkpoint_freq"]) // n_envs, 1)
     callbacks = CallbackList([
         _Progress(total, progress), _EpisodeMetrics(),
-        CheckpointCallback(every, str(run / "checkpoints"), name_prefix="ckpt",
-                           save_replay_buffer=hasattr(model, "replay_buffer")),
+        _Checkpoint(every, str(run / "checkpoints"), name_prefix="ckpt",
+                    save_replay_buffer=hasattr(model, "replay_buffer")),
         _Validation(cfg["env_kwargs"], cfg["randomize"], int(cfg["eval_freq"]), run),
         *extra])
     t0 = time.perf_counter()

@@ -38,6 +38,7 @@ from stable_baselines3.common.vec_env import DummyVecEnv
 import splitgym.envs  # noqa: F401  (registers the ids)
 from splitgym.agents import load_pretrained
 from splitgym.agents.policy import LearnedPolicy
+from splitgym.agents.safe_load import save_model
 from splitgym.agents.train import (
     VALIDATION_SEEDS,
     behaviour_cloning,
@@ -165,7 +166,7 @@ def train_shared(scenario: str, seed: int, timesteps: int, out: Path) -> dict[st
             history.append({"step": done, "makespan_s": val})
             if val < best:
                 best = val
-                model.save(best_path)
+                save_model(model, best_path, "maskable_ppo")  # with plain data
             next_eval += 20_000
         if done >= timesteps:
             break

@@ -126,7 +126,7 @@ def _build_parser() -> argparse.ArgumentParser:
     ev.add_argument("--trust-agent", action="store_true",
                     help="load agent files with full unpickling (SB3's own loader), which "
                     "runs any code the file holds: only for files you trust. Without it, "
-                    "agents load from plain data and allowlisted classes only")
+                    "agents load from plain data only (no unpickler runs)")
     ev.add_argument("--seed-offset", type=int, default=0,
                     help="evaluate on seeds offset..offset+n-1 (training never resets with "
                     "these)")

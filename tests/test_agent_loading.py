@@ -10,12 +10,11 @@ import shutil
 import subprocess
 import sys
 import warnings
-import zipfile
 from pathlib import Path
 
 import numpy as np
 import pytest
-from helpers.agent_zip import with_serialized  # tests/helpers
+from helpers.agent_zip import rewrite, with_serialized, without_plain  # tests/helpers
 
 from splitgym.agents import LearnedPolicy, available_pretrained, load_pretrained
 from splitgym.agents import policy as policy_mod
@@ -42,38 +41,47 @@ class _Payload:
         return (exec, (f"open({str(self.marker)!r}, 'w').write('ran')",))
 
 
-def crafted_zip(tmp_path: Path, marker: Path, entry: str = "policy_class") -> Path:
-    """A shipped agent with its `entry` serialized value replaced by `_Payload`."""
-    return with_serialized(PRETRAINED / "alexnet-3g.zip", tmp_path / "crafted.zip", entry,
+def crafted_zip(tmp_path: Path, marker: Path, entry: str = "policy_class",
+                plain: bool = False) -> Path:
+    """A shipped agent with its `entry` serialized value replaced by `_Payload`; without
+    splitgym's plain data (as SB3 alone writes a zip) unless `plain`."""
+    path = with_serialized(PRETRAINED / "alexnet-3g.zip", tmp_path / "crafted.zip", entry,
                            _Payload(marker))
+    return path if plain else without_plain(path, tmp_path / "crafted_sb3.zip")
 
 
 @pytest.mark.parametrize("entry", ["policy_class", "lr_schedule", "observation_space"])
-def test_safe_load__crafted_zip_runs_nothing_in_python(tmp_path, entry):
+def test_safe_load__a_zip_without_plain_data_is_refused_unread(tmp_path, entry):
     marker = tmp_path / "marker"
     path = crafted_zip(tmp_path, marker, entry)
-    with pytest.raises(AgentFileError, match=rf"entry '{entry}': refers to builtins\.exec.*"
-                       r"--trust-agent"):
+    with pytest.raises(AgentFileError, match=r"crafted_sb3\.zip': entry 'splitgym\.json' "
+                       r"missing: not written by splitgym \(its entries \[.*"
+                       rf"'{entry}'.*\] are pickled.*--trust-agent"):
         LearnedPolicy.load(path)
     with pytest.raises(AgentFileError):
         load_model(path, "maskable_ppo")
     assert not marker.exists()
 
 
-def test_safe_load__a_payload_in_a_resettable_entry_is_dropped_unrun(tmp_path):
-    # the rollout state (_last_obs, ...) is reset by SB3 anyway: a payload there is
-    # replaced by None and the agent loads clean
+@pytest.mark.parametrize("entry", ["policy_class", "observation_space", "_last_obs",
+                                   "lr_schedule", "ep_info_buffer"])
+def test_safe_load__a_payload_beside_the_plain_data_is_never_decoded(tmp_path, entry):
+    # SB3's pickled copy stays in the zip (SB3 itself still reads it) but splitgym
+    # reads the plain data only: the payload neither runs nor changes a decision
     marker = tmp_path / "marker"
-    pol = LearnedPolicy.load(crafted_zip(tmp_path, marker, "_last_obs"))
-    assert pol.model._last_obs is None and pol.n_cuts == 12
+    pol = LearnedPolicy.load(crafted_zip(tmp_path, marker, entry, plain=True))
+    ref = LearnedPolicy.load(PRETRAINED / "alexnet-3g.zip")
     assert not marker.exists()
+    obs = np.random.default_rng(1).uniform(0, 9, (8, 58))
+    assert all(np.array_equal(pol.scores(o), ref.scores(o)) for o in obs)
+    assert pol.model.observation_space == ref.model.observation_space
 
 
 def test_safe_load__trust_is_the_users_choice(tmp_path):
     marker = tmp_path / "marker"
     path = crafted_zip(tmp_path, marker)
-    with pytest.raises(Exception):  # noqa: B017 - the payload returns no policy class
-        LearnedPolicy.load(path, trust=True)
+    with pytest.raises(AgentFileError, match=r"trusted, fully unpickled"):
+        LearnedPolicy.load(path, trust=True)  # the payload returns no policy class
     assert marker.read_text() == "ran"  # full unpickling does run the file's code
 
 
@@ -90,7 +98,7 @@ def test_cli_evaluate__crafted_agent_is_refused_in_one_line(tmp_path):
                "--no-progress")
     assert res.returncode == 2 and not marker.exists()
     assert res.stderr.count("\n") == 1 and "Traceback" not in res.stderr
-    assert "entry 'policy_class': refers to builtins.exec" in res.stderr
+    assert "entry 'splitgym.json' missing" in res.stderr
     assert "--trust-agent" in res.stderr
 
 
@@ -106,39 +114,67 @@ def test_cli_train_resume__crafted_checkpoint_is_refused(tmp_path):
     (run / "config.yml").write_text(json.dumps(cfg))  # JSON is YAML
     res = _cli("train", "--resume", str(run), "--no-progress")
     assert res.returncode == 2 and not marker.exists(), res.stderr[-2000:]
-    assert "refers to builtins.exec" in res.stderr and "Traceback" not in res.stderr
+    assert "ckpt_256_steps.zip': entry 'splitgym.json' missing" in res.stderr
+    assert "Traceback" not in res.stderr
 
 
-def test_safe_load__crafted_replay_buffer_runs_nothing(tmp_path):
+def test_safe_load__a_pickled_replay_buffer_is_refused_unread(tmp_path):
     from stable_baselines3 import DQN
 
     marker = tmp_path / "marker"
     buf = tmp_path / "buf.pkl"
     buf.write_bytes(pickle.dumps(_Payload(marker)))
     model = DQN("MlpPolicy", "CartPole-v1", buffer_size=100, device="cpu")
-    with pytest.raises(AgentFileError, match=r"replay buffer .*refers to builtins\.exec"):
+    with pytest.raises(AgentFileError, match=r"replay buffer .*buf\.pkl': a pickled buffer "
+                       r"\(splitgym reads its own \.npz buffers only\).*--trust-agent"):
         load_replay_buffer(model, buf)
     assert not marker.exists()
 
 
-def test_safe_load__every_shipped_agent_loads_without_unpickling(monkeypatch):
-    # SB3 reaches cloudpickle only for serialized entries missing from custom_objects:
-    # make that an error, then check the safe load acts exactly as the trusted one
-    import stable_baselines3.common.save_util as save_util
+def test_replay_buffer__round_trips_through_plain_arrays(tmp_path):
+    from stable_baselines3 import DQN
 
-    trusted = {n: LearnedPolicy.load(PRETRAINED / f"{n}.zip", trust=True)
-               for n in available_pretrained()}
+    from splitgym.agents.safe_load import save_replay_buffer
 
-    def refuse(*_a, **_k):
-        raise AssertionError("cloudpickle.loads called")
+    a = DQN("MlpPolicy", "CartPole-v1", buffer_size=64, learning_starts=10, seed=0,
+            device="cpu")
+    a.learn(100)  # more than the buffer holds: it wraps (full, pos > 0)
+    save_replay_buffer(a, tmp_path / "buf.npz")
+    b = DQN("MlpPolicy", "CartPole-v1", buffer_size=64, device="cpu")
+    load_replay_buffer(b, tmp_path / "buf.npz")
+    ra, rb = a.replay_buffer, b.replay_buffer
+    assert (rb.pos, rb.full) == (ra.pos, ra.full) and ra.full and ra.pos > 0
+    for key in ("observations", "next_observations", "actions", "rewards", "dones",
+                "timeouts"):
+        assert np.array_equal(getattr(ra, key), getattr(rb, key)), key
+    small = DQN("MlpPolicy", "CartPole-v1", buffer_size=32, device="cpu")
+    with pytest.raises(AgentFileError, match=r"buf\.npz': entry 'actions\.npy' declares "
+                       r"\d+ bytes, more than|buf\.npz': entry '\w+\.npy': .* shape"):
+        load_replay_buffer(small, tmp_path / "buf.npz")
 
-    monkeypatch.setattr(save_util.cloudpickle, "loads", refuse)
-    obs = np.random.default_rng(0).uniform(0, 200, (16, 400))
-    for name, ref in trusted.items():
-        pol = LearnedPolicy.load(PRETRAINED / f"{name}.zip")
-        assert pol.algo == "maskable_ppo"
-        x = obs[:, :pol.obs_size]
-        assert all(np.array_equal(pol.scores(o), ref.scores(o)) for o in x), name
+
+def test_safe_load__every_shipped_agent_is_its_trusted_self():
+    # the plain data rebuilds what SB3's unpickling of the same zip gives: the same
+    # spaces (and their generators' states), schedules, rollout state and weights
+    import torch
+
+    for name in available_pretrained():
+        ref = LearnedPolicy.load(PRETRAINED / f"{name}.zip", trust=True).model
+        got = LearnedPolicy.load(PRETRAINED / f"{name}.zip").model
+        assert got.observation_space == ref.observation_space, name
+        assert got.action_space == ref.action_space, name
+        for space in ("observation_space", "action_space"):
+            ga, gb = getattr(ref, space)._np_random, getattr(got, space)._np_random
+            assert (ga is None and gb is None) or \
+                ga.bit_generator.state == gb.bit_generator.state, name
+        for key in ("lr_schedule", "clip_range", "clip_range_vf", "policy_kwargs",
+                    "rollout_buffer_class", "ep_info_buffer", "num_timesteps", "n_steps"):
+            assert repr(getattr(got, key)) == repr(getattr(ref, key)), (name, key)
+        assert np.array_equal(got._last_obs, ref._last_obs), name
+        sa, sb = ref.policy.state_dict(), got.policy.state_dict()
+        assert sa.keys() == sb.keys() and all(torch.equal(sa[k], sb[k]) for k in sa), name
+        assert repr(got.policy.optimizer.state_dict()) == \
+            repr(ref.policy.optimizer.state_dict()), name
 
 
 def test_pretrained__every_zip_matches_the_sha256_in_its_card():
@@ -163,23 +199,22 @@ def test_pretrained__a_changed_zip_is_refused(tmp_path, monkeypatch):
 
 
 def test_load_model__algorithm_from_plain_metadata_only(tmp_path):
-    # no card, no config: the algorithm is read from the policy class named in the
-    # data (text), not found by trying classes; an unknown name is a named error
+    # no card, no config: the algorithm is read from the zip's splitgym.json, else from
+    # the policy class named in the data (text), never found by trying classes; an
+    # unknown name, or another algorithm than the file's, is a named error
     path = tmp_path / "a.zip"
     shutil.copy(PRETRAINED / "alexnet-3g.zip", path)
     assert load_model(path)[1] == "maskable_ppo"
-    with zipfile.ZipFile(PRETRAINED / "alexnet-3g.zip") as zin, \
-            zipfile.ZipFile(tmp_path / "b.zip", "w") as zout:
-        for item in zin.infolist():
-            blob = zin.read(item)
-            if item.filename == "data":
-                doc = json.loads(blob)
-                doc["policy_class"]["__module__"] = "mypkg.policies"
-                blob = json.dumps(doc).encode()
-            zout.writestr(item, blob)
+    sb3 = without_plain(path, tmp_path / "sb3.zip")
+    assert load_model(sb3, trust=True)[1] == "maskable_ppo"  # from the class named
+
+    def unknown(doc):
+        doc["policy_class"]["__module__"] = "mypkg.policies"
+    rewrite(sb3, tmp_path / "b.zip", data=unknown)
     with pytest.raises(AgentFileError, match="cannot tell its algorithm"):
         load_model(tmp_path / "b.zip")
-    with pytest.raises(AgentFileError, match="policy_class .* is not a policy of DQN"):
+    with pytest.raises(AgentFileError, match=r"a\.zip': entry 'splitgym\.json': "
+                       r"algo=\"maskable_ppo\", but it is loaded as dqn"):
         load_model(path, "dqn")
 
 
@@ -221,3 +256,111 @@ def test_cli_evaluate__same_shape_other_model_warns_in_one_line():
     assert res.returncode == 0, res.stderr[-2000:]
     assert res.stderr.startswith("splitgym evaluate: warning: agent ") and \
         "trained for model 'resnet18', not 'googlenet'" in res.stderr.splitlines()[0]
+
+
+_NO_UNPICKLER_CHILD = r"""
+import json, pickle, sys, traceback
+from pathlib import Path
+import cloudpickle, torch
+from splitgym.agents import LearnedPolicy, available_pretrained, load_pretrained
+from splitgym.agents.train import resume, train
+
+root = Path(sys.argv[1])
+kw = dict(env_kwargs={"n_edges": 1, "frames_per_edge": 3}, run_root=root,
+          checkpoint_freq=64, eval_freq=10**6, progress=False)
+runs = [train("maskable_ppo", "toy", 0.008, 128, 0, hyperparams={
+            "n_envs": 1, "n_steps": 64, "batch_size": 32, "bc_epochs": 0}, **kw),
+        train("dqn", "toy", 0.008, 128, 0, hyperparams={
+            "n_envs": 1, "learning_starts": 32, "buffer_size": 500}, **kw)]
+(runs[0] / "model.zip").unlink()  # interrupted: resume from its newest checkpoint
+
+calls = []
+def refuse(name, real):
+    def f(*a, **k):
+        # numba reads its own cache index (the package's compiled engine, not a file
+        # the user gives) with pickle: let that one through
+        if any("numba/core/caching.py" in fr.filename for fr in traceback.extract_stack()):
+            return real(*a, **k)
+        calls.append(name)
+        raise AssertionError(name + " called")
+    return f
+class NoUnpickler:
+    def __init__(self, *a, **k):
+        calls.append("pickle.Unpickler")
+        raise AssertionError("pickle.Unpickler constructed")
+real_torch_load = torch.load
+def torch_load(*a, weights_only=None, **k):
+    if weights_only is not True:
+        calls.append("torch.load without weights_only")
+        raise AssertionError("torch.load without weights_only")
+    return real_torch_load(*a, weights_only=True, **k)
+pickle.Unpickler = NoUnpickler
+pickle.load, pickle.loads = (refuse("pickle.load", pickle.load),
+                             refuse("pickle.loads", pickle.loads))
+cloudpickle.load, cloudpickle.loads = (refuse("cloudpickle.load", cloudpickle.load),
+                                       refuse("cloudpickle.loads", cloudpickle.loads))
+torch.load = torch_load
+
+names = available_pretrained()
+for name in names:
+    model, _, bw = name.partition("-")
+    load_pretrained(model, bw)
+ppo = resume(runs[0], progress=False)         # from a checkpoint
+dqn = resume(runs[1], timesteps=192, progress=False)  # the final model and ckpt's buffer
+timing = [json.loads(l) for r in runs for l in (r / "timing.jsonl").read_text().splitlines()]
+print(json.dumps({"calls": calls, "agents": len(names),
+                  "resumed_from": [t["resumed_from"] for t in timing],
+                  "buffer": LearnedPolicy.load(runs[1] / "model.zip").model.num_timesteps}))
+"""
+
+
+def test_no_unpickler__runs_for_shipped_agents_checkpoints_and_replay_buffers(tmp_path):
+    # pickle's Unpickler and load(s), cloudpickle's load(s) and torch.load without
+    # weights_only all raise; every shipped agent loads, an interrupted run resumes
+    # from its checkpoint, and a DQN run is extended from its final model and its
+    # checkpoint's replay buffer (.npz)
+    res = subprocess.run([sys.executable, "-c", _NO_UNPICKLER_CHILD, str(tmp_path)],
+                         capture_output=True, text=True, timeout=600)
+    assert res.returncode == 0, res.stderr[-3000:]
+    out = json.loads(res.stdout.strip().splitlines()[-1])
+    assert out["calls"] == [] and out["agents"] == len(available_pretrained()) >= 22
+    ppo, dqn = (tmp_path / a / "toy-0.008mbps_1" for a in ("maskable_ppo", "dqn"))
+    assert out["resumed_from"] == [None, str(ppo / "checkpoints" / "ckpt_128_steps.zip"),
+                                   None, str(dqn / "model.zip")]
+    assert out["buffer"] == 192
+    assert list((tmp_path / "dqn").rglob("ckpt_replay_buffer_*_steps.npz"))
+    assert not list(tmp_path.rglob("*.pkl"))
+
+
+@pytest.mark.parametrize("algo,hp", [
+    ("maskable_ppo", {"n_envs": 2, "n_steps": 32, "batch_size": 32, "bc_epochs": 0,
+                      "learning_rate": 1e-3}),
+    ("a2c", {"n_envs": 1, "n_steps": 8, "bc_epochs": 0}),
+    ("dqn", {"n_envs": 1, "learning_starts": 16, "buffer_size": 500, "train_freq": 2}),
+])
+def test_resume__from_plain_data_trains_as_sb3s_unpickled_checkpoint_does(tmp_path, algo, hp):
+    # the same checkpoint resumed twice, from splitgym's plain data and through SB3's
+    # full unpickling: the schedules, train_freq, optimizer state and (DQN) replay
+    # buffer are the same, so the continued training ends in bit-identical weights
+    import torch
+
+    from splitgym.agents.train import resume, train
+
+    run = train(algo, "toy", 0.008, 64, 0, env_kwargs={"n_edges": 1, "frames_per_edge": 3},
+                hyperparams=hp, run_root=tmp_path / "a", checkpoint_freq=32,
+                eval_freq=10**6, progress=False, vec="dummy")
+    twin = tmp_path / "b" / run.name
+    shutil.copytree(run, twin)
+    for folder in (run, twin):
+        (folder / "model.zip").unlink()
+        for late in (folder / "checkpoints").glob("*_64_steps.*"):
+            late.unlink()  # resume from the 32-step checkpoint
+    resume(run, timesteps=128, progress=False)
+    resume(twin, timesteps=128, progress=False, trust=True)
+    a = LearnedPolicy.load(run / "model.zip").model
+    b = LearnedPolicy.load(twin / "model.zip").model
+    assert a.num_timesteps == b.num_timesteps >= 128
+    sa, sb = a.policy.state_dict(), b.policy.state_dict()
+    assert all(torch.equal(sa[k], sb[k]) for k in sa)
+    assert not all(torch.equal(sa[k], v) for k, v in LearnedPolicy.load(
+        run / "checkpoints" / "ckpt_32_steps.zip").model.policy.state_dict().items())

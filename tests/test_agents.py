@@ -105,10 +105,12 @@ def test_resume__skips_a_checkpoint_truncated_while_written(tmp_path, capsys):
 
 def test_resume__skips_a_checkpoint_whose_replay_buffer_was_cut_short(tmp_path, capsys):
     # an off-policy checkpoint is its zip and then its replay buffer: a kill between the
-    # two leaves a whole zip with a truncated (or no) buffer, and the one before is used
+    # two leaves a whole zip with no buffer (or, from a damaged disk, a cut one), and
+    # the one before is used
     from stable_baselines3 import DQN
     from stable_baselines3.common.vec_env import DummyVecEnv
 
+    from splitgym.agents.safe_load import save_model, save_replay_buffer
     from splitgym.agents.train import _load_checkpoint
 
     venv = DummyVecEnv([lambda: gym.make("CartPole-v1")])
@@ -117,13 +119,13 @@ def test_resume__skips_a_checkpoint_whose_replay_buffer_was_cut_short(tmp_path, 
     ckpts = tmp_path / "checkpoints"
     ckpts.mkdir()
     for steps in (100, 200):
-        model.save(ckpts / f"ckpt_{steps}_steps.zip")
-        model.save_replay_buffer(ckpts / f"ckpt_replay_buffer_{steps}_steps.pkl")
-    buf = ckpts / "ckpt_replay_buffer_200_steps.pkl"
+        save_model(model, ckpts / f"ckpt_{steps}_steps.zip")
+        save_replay_buffer(model, ckpts / f"ckpt_replay_buffer_{steps}_steps.npz")
+    buf = ckpts / "ckpt_replay_buffer_200_steps.npz"
     buf.write_bytes(buf.read_bytes()[:100])
     loaded, ckpt = _load_checkpoint("dqn", venv, tmp_path)
     assert ckpt == ckpts / "ckpt_100_steps.zip" and loaded.replay_buffer.size() > 0
-    assert "ckpt_replay_buffer_200_steps.pkl: replay buffer unreadable" in \
+    assert "ckpt_replay_buffer_200_steps.npz: replay buffer unreadable" in \
         capsys.readouterr().out
     buf.unlink()
     assert _load_checkpoint("dqn", venv, tmp_path)[1] == ckpts / "ckpt_100_steps.zip"

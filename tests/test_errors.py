@@ -100,14 +100,34 @@ class _Payload:
 
 
 def _crafted_agent(entry="policy_class", **text):
-    """The shipped alexnet-3g agent with `entry` replaced by `_Payload` (and the data's
-    plain-text fields of `entry` updated by `text`), in a fresh temporary folder."""
+    """The shipped alexnet-3g agent as SB3 alone writes it (no plain data) with `entry`
+    replaced by `_Payload` (and the data's plain-text fields of `entry` updated by
+    `text`), in a fresh temporary folder."""
     import tempfile
 
-    from helpers.agent_zip import with_serialized
+    from helpers.agent_zip import with_serialized, without_plain
 
-    return with_serialized(AGENT, Path(tempfile.mkdtemp()) / "crafted.zip", entry,
-                           _Payload(), **text)
+    folder = Path(tempfile.mkdtemp())
+    path = with_serialized(AGENT, folder / "payload.zip", entry, _Payload(), **text)
+    return without_plain(path, folder / "crafted.zip")
+
+
+def _edited_agent(**kw):
+    """The shipped alexnet-3g agent through `helpers.agent_zip.rewrite(**kw)`, loaded."""
+    import tempfile
+
+    from helpers.agent_zip import rewrite
+
+    _load_agent(rewrite(AGENT, Path(tempfile.mkdtemp()) / "edited.zip", **kw))
+
+
+def _agent_declaring(name, size):
+    import tempfile
+
+    from helpers.agent_zip import declare_size, rewrite
+
+    path = rewrite(AGENT, Path(tempfile.mkdtemp()) / "bomb.zip")
+    _load_agent(declare_size(path, name, size))
 
 
 def _load_agent(path):
@@ -144,6 +164,12 @@ def _crafted_replay_buffer():
     path = Path(tempfile.mkdtemp()) / "buf.pkl"
     path.write_bytes(pickle.dumps(_Payload()))
     load_replay_buffer(DQN("MlpPolicy", "CartPole-v1", device="cpu"), path)
+
+
+def _pretrained(*args):
+    from splitgym.agents import load_pretrained
+
+    load_pretrained(*args)
 
 
 def _reproduce_into_a_file():
@@ -442,18 +468,59 @@ ROWS = [
     ("trace", "per-edge specs on a shared uplink",
      lambda: EdgeCloudEnv(uplink="shared", edge_bandwidth_mbps=["3g"] * 5),
      ConfigError, r"edge_bandwidth_mbps: per-edge uplinks need uplink='per_edge'"),
-    ("agent", "agent zip whose data would run code when unpickled",
+    ("agent", "agent zip without splitgym's plain data (pickled entries only)",
      lambda: _load_agent(_crafted_agent()), AgentFileError,
-     r"crafted\.zip': entry 'policy_class': refers to builtins\.exec, which splitgym does "
-     r"not build from an agent file \(unpickling it could run code\); load it only if you "
-     r"trust the file"),
+     r"crafted\.zip': entry 'splitgym\.json' missing: not written by splitgym \(its "
+     r"entries \[.*'policy_class'.*\] are pickled, and splitgym does not unpickle\); load "
+     r"it only if you trust the file"),
+    ("agent", "agent zip entry declaring more than MAX_ENTRY_BYTES",
+     lambda: _agent_declaring("policy.pth", 3_000_000_000), AgentFileError,
+     r"bomb\.zip': entry 'policy\.pth' declares 3000000000 bytes, more than 268435456"),
+    ("agent", "agent zip entry that decompresses to more than it declares",
+     lambda: _agent_declaring("policy.pth", 1000), AgentFileError,
+     r"bomb\.zip': not a readable zip \(BadZipFile: Bad CRC-32 for file 'policy\.pth'\)"),
+    ("agent", "agent zip entry that is not one splitgym reads",
+     lambda: _edited_agent(entries={"../../evil.pth": b"x"}), AgentFileError,
+     r"edited\.zip': entry '\.\./\.\./evil\.pth' is not one splitgym reads"),
+    ("agent", "weights that are a pickle, not torch's zip",
+     lambda: _edited_agent(entries={"policy.pth": b"cos\nsystem\n."}), AgentFileError,
+     r"edited\.zip': entry 'policy\.pth' \(a torch file\): not a readable zip"),
+    ("agent", "data nested too deeply",
+     lambda: _edited_agent(entries={"data": DEEP}), AgentFileError,
+     r"edited\.zip': entry 'data': JSON nested too deeply"),
+    ("agent", "data key splitgym does not read",
+     lambda: _edited_agent(data=lambda d: d.update(device="cuda:7")), AgentFileError,
+     r"edited\.zip': entry 'data' key 'device': not a key splitgym reads"),
+    ("agent", "policy_kwargs that is not a mapping",
+     lambda: _edited_agent(data=lambda d: d.update(policy_kwargs="abc")), AgentFileError,
+     r"edited\.zip': entry 'data' key 'policy_kwargs': \"abc\": expected a mapping"),
+    ("agent", "use_sde true",
+     lambda: _edited_agent(data=lambda d: d.update(use_sde=True)), AgentFileError,
+     r"edited\.zip': entry 'data' key 'use_sde': true: expected false"),
+    ("agent", "observation too large",
+     lambda: _edited_agent(plain=lambda d: d["entries"]["observation_space"].update(
+         shape=[200_000_000])), AgentFileError,
+     r"edited\.zip': entry 'splitgym\.json' key 'observation_space': shape=\[200000000\]: "
+     r"expected at most 8 sizes of at most 1048576 numbers in all"),
+    ("agent", "weights that do not fit the declared sizes",
+     lambda: _edited_agent(data=lambda d: d["policy_kwargs"].update(net_arch=[64, 65])),
+     AgentFileError, r"edited\.zip': entry 'policy\.pth' holds [0-9]+ numbers, the "
+     r"observation of 58, 12 actions and net_arch=\[64, 65\] need [0-9]+"),
+    ("agent", "model larger than MAX_MODEL_BYTES",
+     lambda: _edited_agent(data=lambda d: d.update(n_steps=2**31)), AgentFileError,
+     r"edited\.zip': entry 'data': its model would take [0-9]+ bytes \(networks and "
+     r"rollout buffer\), more than 2147483648"),
+    ("agent", "load_pretrained name that is a path",
+     lambda: _pretrained("../../x", "3g"), ValueError,
+     r"no shipped agent '\.\./\.\./x-3g' \(model='\.\./\.\./x', bandwidth='3g'\)"),
     ("agent", "agent zip naming no known policy class",
      lambda: _load_agent(_crafted_agent(__module__="mypkg")), AgentFileError,
      r"crafted\.zip': cannot tell its algorithm"),
     ("agent", "file that is not an SB3 zip", lambda: _load_agent(Path(__file__)),
-     AgentFileError, r"test_errors\.py': not a readable SB3 model zip"),
-    ("agent", "replay buffer that would run code", _crafted_replay_buffer, AgentFileError,
-     r"replay buffer '.*buf\.pkl': refers to builtins\.exec"),
+     AgentFileError, r"test_errors\.py': not a readable zip"),
+    ("agent", "pickled replay buffer", _crafted_replay_buffer, AgentFileError,
+     r"replay buffer '.*buf\.pkl': a pickled buffer \(splitgym reads its own \.npz "
+     r"buffers only\)"),
     ("agent", "shipped agent changed after shipping", _changed_shipped_agent,
      AgentChecksumError, r"shipped agent 'alexnet-3g': '.*alexnet-3g\.zip' has SHA-256 "
      r"[0-9a-f]{64}, its card alexnet-3g\.json says [0-9a-f]{64}"),
@@ -462,7 +529,7 @@ ROWS = [
      r"5 cuts, observation of [0-9]+\)"),
     ("cli", "splitgym evaluate --agent crafted.zip",
      lambda: _cli("evaluate", "--seeds", "1", "--agent", str(_crafted_agent())),
-     SystemExit, r"entry 'policy_class': refers to builtins\.exec"),
+     SystemExit, r"crafted\.zip': entry 'splitgym\.json' missing"),
     ("reproduce", "output folder that is a file (before computing)", _reproduce_into_a_file,
      OutputError, r"--out='.*results': exists and is not a folder"),
     ("cli", "splitgym reproduce --out under a file (one line, before computing)",
@@ -673,8 +740,8 @@ def render() -> str:
             "Every number has a range whose work and memory are bounded, so no accepted "
             "input can overflow, allocate without bound or loop without end; outside it "
             "the input is refused as above. The constants live in "
-            "`splitgym.envs.core.config`, `splitgym.envs.core.traces` and "
-            "`splitgym.profiles.schema`.", "",
+            "`splitgym.envs.core.config`, `splitgym.envs.core.traces`, "
+            "`splitgym.profiles.schema` and `splitgym.agents.safe_load`.", "",
             "| input | accepted | why |", "|---|---|---|"]
     out += [f"| {a} | {b} | {c} |" for a, b, c in BOUNDS]
     out += ["", "## Names and files", "",
@@ -746,6 +813,7 @@ def _bounds() -> list[tuple[str, str, str]]:
         ("any number", "an integer beyond a float's range (~1.8e308) is refused like inf, "
          "shown by its size in bits", "no raw OverflowError"),
         *_hyperparam_bounds(),
+        *_agent_bounds(),
     ]
 
 
@@ -767,6 +835,22 @@ def _hyperparam_bounds() -> list[tuple[str, str, str]]:
          "buffer's rows"),
         ("`net_arch`", f"at most {tr.MAX_LAYERS} layers of 1 to {tr.MAX_WIDTH:,} units",
          "the networks' memory"),
+    ]
+
+
+def _agent_bounds() -> list[tuple[str, str, str]]:
+    from splitgym.agents import safe_load as a
+
+    return [
+        ("agent/replay-buffer zip entry", f"declared and read size at most "
+         f"{a.MAX_ENTRY_BYTES:,} bytes; the file and its entries in all at most "
+         f"{a.MAX_FILE_BYTES:,}", "checked before decompressing; each read is capped"),
+        ("agent JSON entries (`data`, `splitgym.json`)", f"at most {a.MAX_JSON_BYTES:,} "
+         "bytes", "parsing time and memory"),
+        ("model an agent file asks for", f"networks and rollout/replay buffer at most "
+         f"{a.MAX_MODEL_BYTES:,} bytes; observation, actions, layer widths at most "
+         f"{a.MAX_DIM:,}", "the weights must hold exactly the numbers the declared sizes "
+         "need"),
     ]
 
 

@@ -294,3 +294,293 @@ def test_vector_reset__refused_options_leave_every_episode_as_it_was():
     with pytest.raises(ConfigError, match=r"fps=0\.0"):
         a.reset(seed=5, options={"fps": 0.0})
     assert rest(a) == rest(b)
+
+
+# -- crafted agent files: one child process, memory-capped, each case a named error --------
+
+AGENT = __import__("pathlib").Path(__file__).parents[1] / "agents" / "pretrained" / \
+    "alexnet-3g.zip"
+
+
+def _gadget() -> bytes:
+    """The issue's numpy dtype BUILD gadget as a pickle: decoding it lays object
+    pointers over attacker bytes (``dict()`` of it then segfaults)."""
+    return (b"\x80\x04cnumpy\ndtype\n(X\x03\x00\x00\x00V16\x89\x88tR"
+            b"(K\x03X\x01\x00\x00\x00|N(X\x01\x00\x00\x00aX\x01\x00\x00\x00bt"
+            b"}(X\x01\x00\x00\x00acnumpy\ndtype\nX\x01\x00\x00\x00O\x89\x88\x87RK\x00\x86"
+            b"X\x01\x00\x00\x00bcnumpy\ndtype\nX\x01\x00\x00\x00O\x89\x88\x87RK\x08\x86u"
+            b"K\x10K\x01K\x00tb.")
+
+
+def _npy(header_descr: str, shape: tuple, payload: bytes) -> bytes:
+    """A .npy file with a hand-written header (for dtypes np.save would pickle)."""
+    head = f"{{'descr': {header_descr}, 'fortran_order': False, 'shape': {shape}, }}"
+    head = head.ljust(118) + "\n"
+    return b"\x93NUMPY\x01\x00" + len(head).to_bytes(2, "little") + head.encode() + payload
+
+
+def _torch_zip(obj) -> bytes:
+    import io
+
+    import torch
+
+    buf = io.BytesIO()
+    torch.save(obj, buf)
+    return buf.getvalue()
+
+
+class _Exec:
+    def __reduce__(self):
+        return (exec, ("raise SystemExit(99)",))
+
+
+def _crafted_cases(tmp) -> list[dict]:
+    """(id, how to load, file, the words the one-line error must hold) of every crafted
+    file: `error` None where the file must load (a payload splitgym never decodes)."""
+    import base64
+    import io
+    import pickle
+    import zipfile
+
+    import torch
+    from helpers.agent_zip import declare_size, rewrite, without_plain
+
+    cases = []
+
+    def add(cid, path, error, how="agent", entry=None, **extra):
+        cases.append({"id": cid, "how": how, "path": str(path), "error": error,
+                      "entry": entry, **extra})
+
+    def edited(cid, error, entry, **kw):
+        add(cid, rewrite(AGENT, tmp / f"case{len(cases)}.zip", **kw), error, entry=entry)
+
+    def blob_of(payload: bytes, key: str = "observation_space"):
+        def edit(doc):
+            doc[key][":serialized:"] = base64.b64encode(payload).decode()
+        return edit
+
+    # the dtype/BUILD gadget and the allowed-constructor bombs, as SB3's pickled entries
+    # (raw pickles: bytearray(3e9), Box(0, 1, (2e8,)), PCG64(<300 kB integer>))
+    bombs = {"gadget": _gadget(),
+             "bytearray": b"cbuiltins\nbytearray\n(I3000000000\ntR.",
+             "box": b"cgymnasium.spaces.box\nBox\n(I0\nI1\n(I200000000\nttR.",
+             "pcg64": b"cnumpy.random._pcg64\nPCG64\n(L" + b"9" * 300_000 + b"L\ntR."}
+    for name, payload in bombs.items():
+        plain = rewrite(AGENT, tmp / f"{name}_plain.zip", data=blob_of(payload))
+        add(f"{name} beside plain data", plain, None)  # never decoded: loads
+        add(f"{name} without plain data", without_plain(plain, tmp / f"{name}.zip"),
+            "entry 'splitgym.json' missing", entry="observation_space")
+    add("gadget in _last_obs beside plain data", rewrite(
+        AGENT, tmp / "gl.zip", data=blob_of(_gadget(), "_last_obs")), None)
+    edited("bad base64", None, None, data=lambda d: d["lr_schedule"].update(
+        {":serialized:": "!!not base64!!"}))
+    edited("npy of objects (pickled)", "dtype object", "_last_obs.npy",
+           entries={"_last_obs.npy": _npy("'|O'", (16, 58), _gadget())})
+    edited("npy of a structured object dtype", "dtype", "_last_obs.npy",
+           entries={"_last_obs.npy": _npy("[('a', '|O'), ('b', '|O')]", (1,), b"A" * 16)})
+    edited("npy header larger than its data", "its header declares 4000000000 bytes",
+           "_last_obs.npy", entries={"_last_obs.npy": _npy("'<f4'", (1000, 1000000),
+                                                           b"\0" * 64)})
+    # the constructor bombs' plain-data forms
+    box = lambda **kw: (lambda d: d["entries"]["observation_space"].update(**kw))  # noqa: E731
+    edited("Box of 2e8 numbers", "shape=[200000000]", "observation_space",
+           plain=box(shape=[200_000_000]))
+    edited("Box bounds of another length", "low: expected a list of 58 numbers",
+           "observation_space", plain=box(low=[0.0] * 10))
+    edited("rng state of 2**200", "expected a whole number in [0, "
+           "340282366920938463463374607431768211455]", "observation_space",
+           plain=box(rng={"state": 2**200, "inc": 1, "has_uint32": 0, "uinteger": 0}))
+    edited("Discrete of 2**40", "expected a whole number in [1, 1048576]", "action_space",
+           plain=lambda d: d["entries"]["action_space"].update(n=2**40))
+    edited("episode window of 1e12", "expected a whole number in [1, 1000000]",
+           "ep_info_buffer", plain=lambda d: d["entries"]["ep_info_buffer"].update(
+               maxlen=10**12))
+    edited("huge integer text", "not readable JSON", "splitgym.json",
+           entries={"splitgym.json": b'{"format": ' + b"9" * 100_000 + b"}"})
+    edited("net_arch of 1e5 x 1e5", "need", "policy.pth",
+           data=lambda d: d["policy_kwargs"].update(net_arch=[100_000, 100_000]))
+    edited("rollout buffer of 2**31 steps", "its model would take", "data",
+           data=lambda d: d.update(n_steps=2**31))
+    edited("optimizer by a dotted name", "optimizer_class=\"os.system\"", "policy_kwargs",
+           data=lambda d: d["policy_kwargs"].update(optimizer_class="os.system"))
+    edited("policy class by a dotted name", "expected \"MlpPolicy\"", "policy_class",
+           plain=lambda d: d["entries"].update(policy_class="builtins.exec"))
+    # zip bombs and names
+    for name, size, words in (("policy.pth", 3_000_000_000, "declares 3000000000 bytes"),
+                              ("data", 2_000_000_000, "declares 2000000000 bytes"),
+                              ("policy.pth", 1000, "Bad CRC-32 for file 'policy.pth'")):
+        path = declare_size(rewrite(AGENT, tmp / f"z{size}.zip"), name, size)
+        add(f"entry {name} declaring {size}", path, words, entry=name)
+    path = rewrite(AGENT, tmp / "ztotal.zip")
+    for name in ("policy.pth", "policy.optimizer.pth", "pytorch_variables.pth"):
+        declare_size(path, name, 200 * 2**20)
+    add("entries declaring 600 MiB in all", path, "declare more than 536870912 bytes")
+    lie = io.BytesIO()
+    with zipfile.ZipFile(lie, "w", zipfile.ZIP_DEFLATED) as zf:
+        zf.writestr("data", b"\0" * (64 * 2**20))  # 64 MiB of zeros, deflated to 64 kB
+    (tmp / "deflate.zip").write_bytes(lie.getvalue())
+    add("64 MiB entry declaring 100 bytes", declare_size(tmp / "deflate.zip", "data", 100),
+        "Bad CRC-32 for file 'data'", entry="data")
+    for size, words in ((8 * 2**20, "entry 'archive/data/0' declares 8388608 bytes"),
+                        (100, "record 'archive/data.pkl' is compressed")):
+        inner = io.BytesIO()  # a torch file whose records torch would inflate
+        with zipfile.ZipFile(inner, "w", zipfile.ZIP_DEFLATED) as zf:
+            zf.writestr("archive/data.pkl", pickle.dumps({}))
+            zf.writestr("archive/data/0", b"\0" * size)
+        edited(f"torch file with a compressed record of {size}", words, "policy.pth",
+               entries={"policy.pth": inner.getvalue()})
+    for name in ("../../evil.pth", "/etc/x.npy", "data/../data", "C:\\x.pth"):
+        edited(f"entry named {name}", "is not one splitgym reads", name,
+               entries={name: b"x"})
+    dup = tmp / "dup.zip"
+    with zipfile.ZipFile(AGENT) as zin, zipfile.ZipFile(dup, "w") as zout:
+        for item in zin.infolist():
+            zout.writestr(item, zin.read(item))
+        import warnings
+
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # zipfile warns of the duplicate
+            zout.writestr("data", b"{}")
+    add("entry data twice", dup, "appears twice", entry="data")
+    # tampered weights
+    edited("policy.pth a pickle with a GLOBAL", "(a torch file): not a readable zip",
+           "policy.pth", entries={"policy.pth": b"cos\nsystem\n(S'echo hi'\ntR."})
+    edited("policy.pth a torch file with a GLOBAL", "not readable as weights "
+           "(UnpicklingError", "policy.pth", entries={"policy.pth": _exec_torch_zip()})
+    edited("policy.pth of a list", "expected a mapping of names to tensors", "policy.pth",
+           entries={"policy.pth": _torch_zip([torch.zeros(3)])})
+    # bad JSON and bad values
+    edited("data nested 100000 deep", "JSON nested too deeply", "data",
+           entries={"data": b"[" * 100_000 + b"]" * 100_000})
+    edited("splitgym.json nested", "JSON nested too deeply", "splitgym.json",
+           entries={"splitgym.json": b"{\"a\":" * 100_000 + b"1" + b"}" * 100_000})
+    edited("data not UTF-8", "not readable JSON", "data", entries={"data": b"\xff\xfe"})
+    edited("data a list", "not a JSON object", "data", entries={"data": b"[]"})
+    edited("device cuda:7", "key 'device': not a key splitgym reads", "device",
+           data=lambda d: d.update(device="cuda:7"))
+    edited("policy_kwargs abc", "\"abc\": expected a mapping", "policy_kwargs",
+           data=lambda d: d.update(policy_kwargs="abc"))
+    edited("use_sde true", "true: expected false", "use_sde",
+           data=lambda d: d.update(use_sde=True))
+    edited("seed -1", "expected a whole number in [0, 4294967295] or null", "seed",
+           data=lambda d: d.update(seed=-1))
+    edited("gamma NaN", "expected a finite number", "gamma",
+           data=lambda d: d.update(gamma=float("nan")))
+    edited("schedule a lambda", "expected a schedule", "lr_schedule",
+           plain=lambda d: d["entries"].update(lr_schedule={"lambda": "x"}))
+    edited("algo another", "expected 'ReplayBuffer' (the buffer of dqn)",
+           "rollout_buffer_class", plain=lambda d: d.update(algo="dqn"))
+    # replay buffers
+    buf = tmp / "buf.npz"
+    import numpy as np
+
+    np.savez(buf, observations=np.zeros((64, 1, 4), np.float32))
+    add("buffer missing arrays", buf, "has no entry", how="buffer", entry="actions.npy")
+    from stable_baselines3 import DQN
+
+    from splitgym.agents.safe_load import save_replay_buffer
+
+    good = tmp / "good.npz"  # the child's DQN has this buffer's shapes
+    save_replay_buffer(DQN("MlpPolicy", "CartPole-v1", buffer_size=64, device="cpu"), good)
+    add("buffer of objects", rewrite(good, tmp / "obj.npz", entries={
+        "observations.npy": _npy("'|O'", (64, 1, 4), _gadget())}), "dtype object",
+        how="buffer", entry="observations.npy")
+    add("buffer of another shape", rewrite(good, tmp / "shape.npz", entries={
+        "rewards.npy": _npy("'<f4'", (32, 1), b"\0" * 128)}), "the model's buffer is "
+        "float32 of (64, 1)", how="buffer", entry="rewards.npy")
+    add("buffer position out of range", rewrite(good, tmp / "pos.npz", entries={
+        "pos.npy": _npy("'<i8'", (), (10**6).to_bytes(8, "little"))}), "expected 0 to 63",
+        how="buffer", entry="pos.npy")
+    big = tmp / "big.npz"
+    with zipfile.ZipFile(big, "w") as zf:
+        zf.writestr("rewards.npy", b"x")
+    add("buffer entry declaring 3e9", declare_size(big, "rewards.npy", 3_000_000_000),
+        "declares 3000000000 bytes", how="buffer", entry="rewards.npy")
+    pkl = tmp / "buf.pkl"
+    pkl.write_bytes(_gadget())
+    add("buffer pickled", pkl, "a pickled buffer", how="buffer")
+    # shipped names only
+    for model, bw in (("../../x", "3g"), ("alexnet", "3g/../../x"), ("/etc/passwd", "3g"),
+                      ("alexnet", "5g")):
+        cases.append({"id": f"load_pretrained({model!r}, {bw!r})", "how": "pretrained",
+                      "path": model, "bw": bw, "error": "no shipped agent", "entry": None,
+                      "type": "ValueError"})
+    return cases
+
+
+def _exec_torch_zip() -> bytes:
+    """A torch file whose pickle names builtins.exec (what weights_only refuses)."""
+    import io
+    import pickle
+    import zipfile
+
+    good = _torch_zip({})
+    out = io.BytesIO()
+    with zipfile.ZipFile(io.BytesIO(good)) as zin, zipfile.ZipFile(out, "w") as zout:
+        for item in zin.infolist():
+            blob = zin.read(item)
+            if item.filename.endswith("data.pkl"):
+                blob = pickle.dumps(_Exec(), protocol=2)
+            zout.writestr(item, blob)
+    return out.getvalue()
+
+
+_BATTERY_CHILD = """
+import json, resource, sys, time, traceback
+cases = json.load(open(sys.argv[1]))
+from splitgym.agents import LearnedPolicy, load_pretrained
+from splitgym.agents.safe_load import load_replay_buffer
+from stable_baselines3 import DQN
+LearnedPolicy.load(sys.argv[2])  # warm: imports and the engine compiled
+dqn = DQN("MlpPolicy", "CartPole-v1", buffer_size=64, device="cpu")
+with open("/proc/self/status") as fh:
+    vm = int(next(l for l in fh if l.startswith("VmSize")).split()[1]) * 1024
+cap = vm + int(sys.argv[3])
+resource.setrlimit(resource.RLIMIT_AS, (cap, cap))
+for case in cases:
+    t0 = time.perf_counter()
+    try:
+        if case["how"] == "agent":
+            LearnedPolicy.load(case["path"])
+        elif case["how"] == "buffer":
+            load_replay_buffer(dqn, case["path"])
+        else:
+            load_pretrained(case["path"], case["bw"])
+        out = {"outcome": "loaded"}
+    except BaseException as exc:
+        out = {"outcome": "error", "type": type(exc).__name__, "msg": str(exc),
+               "where": traceback.format_exc().splitlines()[-3:]}
+    out.update(id=case["id"], s=time.perf_counter() - t0)
+    print(json.dumps(out), flush=True)
+"""
+
+
+def test_crafted_agent_files__each_a_one_line_named_error_in_bounded_memory(tmp_path):
+    # every case runs in one child whose address space is capped 512 MiB above what it
+    # holds after a good load; a segfault, a hang or a bomb fails here, not the run
+    cases = _crafted_cases(tmp_path)
+    spec = tmp_path / "cases.json"
+    spec.write_text(json.dumps(cases))
+    try:
+        res = subprocess.run([sys.executable, "-c", _BATTERY_CHILD, str(spec), str(AGENT),
+                              str(512 * 2**20)], capture_output=True, text=True,
+                             timeout=240)
+    except subprocess.TimeoutExpired:
+        pytest.fail("the crafted-file battery hung for 240 s")
+    assert res.returncode == 0, f"child ended with {res.returncode}: {res.stderr[-3000:]}"
+    got = {r["id"]: r for r in map(json.loads, res.stdout.splitlines())}
+    assert list(got) == [c["id"] for c in cases]
+    for case in cases:
+        r = got[case["id"]]
+        if case["error"] is None:
+            assert r["outcome"] == "loaded", (case["id"], r)
+            continue
+        assert r["outcome"] == "error", (case["id"], r)
+        assert r["type"] == case.get("type", "AgentFileError"), (case["id"], r)
+        msg = r["msg"]
+        assert "\n" not in msg and len(msg) < 1000, (case["id"], msg)
+        assert case["error"] in msg, (case["id"], msg)
+        if case["how"] != "pretrained":
+            assert f"{case['path']}'" in msg, (case["id"], msg)  # names the file
+        if case["entry"] is not None:
+            assert repr(case["entry"]) in msg, (case["id"], msg)  # and the entry
