@@ -306,6 +306,37 @@ def _build_parser() -> argparse.ArgumentParser:
                     "a local instance")
     sw.add_argument("--cpus", type=int, default=None,
                     help="CPUs of the local instance (default: all of this machine's)")
+
+    bm = sub.add_parser("benchmark", help="train an algorithm on the fixed suite; normalised "
+                        "scores with rliable statistics",
+                        description="Train and evaluate an algorithm on a fixed suite "
+                        "(paper: 12 scenarios, conditions: 18, all: 30), one Ray Tune trial "
+                        "per (scenario, training seed), each evaluated on the fixed held-out "
+                        "seeds 3000-3009; a score per scenario (0 = S-C, 1 = best_known; "
+                        "rush-hour on the miss rate), IQM and mean with 95%% stratified-"
+                        "bootstrap CIs, a performance profile, time to the best "
+                        "heuristic's value. Resumes where a killed run stopped. See "
+                        "docs/benchmark.md.", **fmt)
+    bm.add_argument("--algo", default=None, metavar="NAME|module:factory",
+                    help="maskable_ppo, ppo, a2c, dqn, or module:factory (see "
+                    "docs/benchmark.md for the factory's contract)")
+    bm.add_argument("--seeds", type=int, default=5, help="training seeds 0..N-1")
+    bm.add_argument("--suite", default="paper", choices=("paper", "conditions", "all"),
+                    help="paper: 12 scenarios (6 models x paper-3g/4g); conditions: 18 "
+                    "(x cellular-markov, mixed-fleet, rush-hour); all: 30")
+    bm.add_argument("--out", default=None, metavar="DIR", help="the results folder")
+    bm.add_argument("--timesteps", type=int, default=None,
+                    help="training steps per trial (default 200,000; --quick: 256)")
+    bm.add_argument("--quick", action="store_true",
+                    help="one scenario, two seeds, a tiny budget (a CI smoke test)")
+    bm.add_argument("--address", default=None,
+                    help="a running Ray cluster (e.g. auto or HOST:6379); default: a local "
+                    "instance")
+    bm.add_argument("--cpus", type=int, default=None,
+                    help="CPUs of the local instance (default: all of this machine's)")
+    bm.add_argument("--compare", nargs=2, default=None, metavar=("DIR_A", "DIR_B"),
+                    help="no training: the probability that DIR_A's algorithm improves on "
+                    "DIR_B's (two benchmark result folders), with its 95%% CI")
     return parser
 
 
@@ -625,6 +656,32 @@ def _cmd_sweep(args: argparse.Namespace) -> int:
     return 0 if all(r["status"] == "ok" for r in res["rows"]) else 1
 
 
+def _cmd_benchmark(args: argparse.Namespace) -> int:
+    from .benchmark import benchmark, compare
+
+    if args.compare:
+        res = compare(*args.compare)
+        lo, hi = res["ci"]
+        print(f"P({res['a']} > {res['b']}) = {res['probability_of_improvement']:.3f} "
+              f"[{lo:.3f}, {hi:.3f}] (95% stratified-bootstrap CI) over "
+              f"{len(res['scenarios'])} common scenarios; IQM {res['iqm'][0]:.3f} against "
+              f"{res['iqm'][1]:.3f}")
+        return 0
+    if not args.algo or not args.out:
+        raise ConfigError("benchmark: --algo and --out are required (or --compare DIR_A "
+                          "DIR_B)")
+    if args.cpus is not None and args.cpus < 1:
+        raise ConfigError(f"--cpus={args.cpus}: expected a whole number >= 1")
+    summary = benchmark(args.algo, args.out, seeds=args.seeds, suite=args.suite,
+                        quick=args.quick, timesteps=args.timesteps, address=args.address,
+                        cpus=args.cpus)
+    out = os.path.abspath(args.out)
+    print(open(os.path.join(out, "summary.md")).read())
+    print(f"wrote scores.csv, summary.json, summary.md, performance_profile.png and runs/ "
+          f"to {out} ({summary['wall_s']:.1f} s wall)")
+    return 0 if not summary["missing"] else 1
+
+
 def _one_line_warnings(command: str) -> None:
     """Show splitgym's own warnings to a user as one line (not a file and source line);
     others as Python shows them."""
@@ -652,6 +709,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 "reproduce": _cmd_reproduce, "train": _cmd_train}
     commands["sweep"] = _cmd_sweep
     commands["testbed"] = _cmd_testbed
+    commands["benchmark"] = _cmd_benchmark
     try:
         with warnings.catch_warnings():
             _one_line_warnings(args.command)

@@ -262,17 +262,18 @@ def evaluate_trial(config: dict[str, Any]) -> None:
 SWEEP_FILES = ("sweep.csv", "sweep.md")
 
 
-def sweep(config_path: str | Path, out: str | Path, address: str | None = None,
-          cpus: int | None = None) -> dict[str, Any]:
-    """Run the sweep; write ``sweep.csv`` and ``sweep.md`` under `out`; return a summary
-    (``rows``, ``wall_s``, ``csv``, ``md``)."""
+def run_trials(fn: Any, space: Mapping[str, Any], out: Path, name: str,
+               cpus_per_trial: float = 1.0, max_failures: int = 2,
+               max_concurrent: int | None = None, address: str | None = None,
+               cpus: int | None = None) -> list[Any]:
+    """Run the Tune trials of `fn` over `space` (grid searches in it) with their state
+    under ``out/tune/<name>``: on an existing Ray cluster (`address`) or a local instance
+    with `cpus` cores (default: all), each trial restarted up to `max_failures` times
+    from its last reported checkpoint. Returns Tune's results (one per trial, in grid
+    order). `splitgym sweep` and `splitgym benchmark` both run their trials here."""
     import ray
     from ray import tune
 
-    cfg = load_config(config_path)
-    out = check_outputs(Path(out).resolve(), SWEEP_FILES)  # before any trial runs
-    out.mkdir(parents=True, exist_ok=True)
-    t0 = time.perf_counter()
     started = not ray.is_initialized()
     tmp = None
     if started and address:
@@ -283,26 +284,40 @@ def sweep(config_path: str | Path, out: str | Path, address: str | None = None,
         ray.init(num_cpus=cpus or os.cpu_count(), include_dashboard=False, _temp_dir=tmp,
                  log_to_driver=False)
     try:
-        fn = train_trial if cfg["command"] == "train" else evaluate_trial
-        space: dict[str, Any] = dict(cfg["base"])
-        space.update({k: tune.grid_search(list(v)) for k, v in cfg["grid"].items()})
-        space[_OUT] = str(out)
-        space["_eval_seeds"] = int(cfg["eval_seeds"])
         tuner = tune.Tuner(
-            tune.with_resources(fn, {"cpu": float(cfg["cpus_per_trial"])}),
-            param_space=space,
-            tune_config=tune.TuneConfig(max_concurrent_trials=cfg.get("max_concurrent")),
+            tune.with_resources(fn, {"cpu": float(cpus_per_trial)}),
+            param_space=dict(space),
+            tune_config=tune.TuneConfig(max_concurrent_trials=max_concurrent),
             run_config=tune.RunConfig(
-                name=str(cfg["name"]), storage_path=str(out / "tune"), verbose=0,
-                failure_config=tune.FailureConfig(max_failures=int(cfg["max_failures"])),
+                name=name, storage_path=str(out / "tune"), verbose=0,
+                failure_config=tune.FailureConfig(max_failures=int(max_failures)),
                 checkpoint_config=tune.CheckpointConfig(num_to_keep=2)))
-        grid = tuner.fit()
-        rows = _rows(grid, list(cfg["grid"]))
+        return list(tuner.fit())
     finally:
         if started:
             ray.shutdown()
         if tmp is not None:
             shutil.rmtree(tmp, ignore_errors=True)
+
+
+def sweep(config_path: str | Path, out: str | Path, address: str | None = None,
+          cpus: int | None = None) -> dict[str, Any]:
+    """Run the sweep; write ``sweep.csv`` and ``sweep.md`` under `out`; return a summary
+    (``rows``, ``wall_s``, ``csv``, ``md``)."""
+    from ray import tune
+
+    cfg = load_config(config_path)
+    out = check_outputs(Path(out).resolve(), SWEEP_FILES)  # before any trial runs
+    out.mkdir(parents=True, exist_ok=True)
+    t0 = time.perf_counter()
+    fn = train_trial if cfg["command"] == "train" else evaluate_trial
+    space: dict[str, Any] = dict(cfg["base"])
+    space.update({k: tune.grid_search(list(v)) for k, v in cfg["grid"].items()})
+    space[_OUT] = str(out)
+    space["_eval_seeds"] = int(cfg["eval_seeds"])
+    grid = run_trials(fn, space, out, str(cfg["name"]), float(cfg["cpus_per_trial"]),
+                      int(cfg["max_failures"]), cfg.get("max_concurrent"), address, cpus)
+    rows = _rows(grid, list(cfg["grid"]))
     wall = time.perf_counter() - t0
     csv_path, md_path = (out / name for name in SWEEP_FILES)
     check_outputs(out, SWEEP_FILES)  # a file of the user's made there meanwhile stays

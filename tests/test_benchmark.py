@@ -1,0 +1,143 @@
+"""`splitgym benchmark`: the --quick protocol end to end on a local Ray instance, its
+resumption, the score's normalisation and the statistics."""
+
+from __future__ import annotations
+
+import csv
+import json
+import math
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from splitgym.envs.core.config import ConfigError
+from splitgym.experiments.benchmark import (
+    EVAL_SEEDS,
+    SUITES,
+    benchmark,
+    compare,
+    normalized_score,
+    score_matrix,
+    time_to_quality,
+)
+
+
+@pytest.fixture(scope="module")
+def quick(tmp_path_factory):
+    out = tmp_path_factory.mktemp("bench") / "quick"
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join(sys.path))
+    proc = subprocess.run(
+        [sys.executable, "-m", "splitgym.experiments.cli", "benchmark", "--algo",
+         "maskable_ppo", "--quick", "--out", str(out), "--cpus", "2"],
+        capture_output=True, text=True, env=env, timeout=600)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    return out, proc.stdout
+
+
+def test_benchmark__quick_writes_scores_statistics_and_one_folder_per_trial(quick):
+    out, log = quick
+    for name in ("references.json", "scores.csv", "summary.json", "summary.md",
+                 "performance_profile.png"):
+        assert (out / name).stat().st_size > 0, name
+    with (out / "scores.csv").open() as fh:
+        rows = list(csv.DictReader(fh))
+    assert sorted(int(r["seed"]) for r in rows) == [0, 1]
+    refs = json.loads((out / "references.json").read_text())["alexnet/paper-4g"]
+    for r in rows:
+        # the score is the normalisation of the agent's value between S-C and best_known
+        assert float(r["single_cut"]) == refs["values"]["single_cut"]
+        assert math.isclose(float(r["score"]), normalized_score(
+            float(r["value"]), float(r["single_cut"]), float(r["best_known"])))
+        trial = out / "runs" / f"alexnet_paper-4g_seed{r['seed']}"
+        meta = json.loads((trial / "trial.json").read_text())
+        assert meta["seed"] == int(r["seed"]) and meta["commit"]
+        assert meta["algo"] == "maskable_ppo" and meta["scenario"] == "paper-4g"
+        result = json.loads((trial / "result.json").read_text())
+        assert len(result["values"]) == 2 and result["train_wall_s"] > 0
+    summary = json.loads((out / "summary.json").read_text())
+    lo, hi = summary["iqm_ci"]
+    assert lo <= summary["iqm"] <= hi and summary["n_seeds"] == 2
+    assert "IQM" in log and "stratified-bootstrap" in log
+
+
+def test_benchmark__time_to_quality_is_the_first_checkpoint_reaching_the_target(quick):
+    out, _ = quick
+    trial = out / "runs" / "alexnet_paper-4g_seed0"
+    run = next((trial / "train").glob("*/*/config.yml")).parent
+    log = [json.loads(line) for line in (trial / "checkpoint_wall.jsonl").read_text()
+           .splitlines()]
+    assert [r["steps"] for r in log] == [128, 256]
+    assert 0 < log[0]["wall_s"] < log[1]["wall_s"]
+    seeds = (3000,)
+    reached = time_to_quality(trial, run, "alexnet", "paper-4g", seeds, math.inf, 99.0)
+    assert reached["time_to_quality_s"] == log[0]["wall_s"]  # the first checkpoint
+    assert reached["time_to_quality_steps"] == 128
+    never = time_to_quality(trial, run, "alexnet", "paper-4g", seeds, 0.0, 99.0)
+    assert never["time_to_quality_s"] is None
+
+
+def test_benchmark__a_finished_benchmark_resumes_without_running_a_trial(quick):
+    out, _ = quick
+    before = {p: p.stat().st_mtime_ns for p in (out / "runs").glob("*/result.json")}
+    summary = benchmark("maskable_ppo", out, quick=True, progress=False)
+    assert {p: p.stat().st_mtime_ns for p in before} == before  # no trial ran again
+    assert summary["n_results"] == 2 and not summary["missing"]
+
+
+def test_normalized_score__hand_computed():
+    # S-C 30 s, best_known 20 s: an agent at 25 s closes half the gap, 30 s none,
+    # 20 s all of it, 35 s is below S-C (-0.5); rush-hour's miss rates the same way.
+    assert normalized_score(25.0, 30.0, 20.0) == 0.5
+    assert normalized_score(30.0, 30.0, 20.0) == 0.0
+    assert normalized_score(20.0, 30.0, 20.0) == 1.0
+    assert normalized_score(35.0, 30.0, 20.0) == -0.5
+    assert normalized_score(0.1, 0.4, 0.0) == pytest.approx(0.75)
+    # nothing to close: 1 at best_known, 0 above it
+    assert normalized_score(20.0, 20.0, 20.0) == 1.0
+    assert normalized_score(21.0, 20.0, 20.0) == 0.0
+
+
+def _scores_csv(path, algo, scores):
+    path.mkdir()
+    with (path / "scores.csv").open("w", newline="") as fh:
+        w = csv.DictWriter(fh, fieldnames=["algo", "model", "scenario", "seed", "score"])
+        w.writeheader()
+        for (seed, task), s in np.ndenumerate(scores):
+            w.writerow({"algo": algo, "model": "alexnet", "scenario": f"s{task}",
+                        "seed": seed, "score": s})
+
+
+def test_compare__probability_of_improvement(tmp_path):
+    a = np.array([[0.9, 0.8, 0.7], [0.95, 0.85, 0.75]])
+    _scores_csv(tmp_path / "a", "A", a)
+    _scores_csv(tmp_path / "b", "B", a - 0.5)
+    _scores_csv(tmp_path / "c", "C", a)
+    res = compare(tmp_path / "a", tmp_path / "b", reps=100)
+    assert res["probability_of_improvement"] == 1.0  # every run of A beats every run of B
+    assert res["a"] == "A" and len(res["scenarios"]) == 3
+    same = compare(tmp_path / "a", tmp_path / "c", reps=100)
+    assert same["probability_of_improvement"] == 0.5  # identical: ties count half
+    with pytest.raises(ConfigError, match="scores.csv"):
+        compare(tmp_path / "a", tmp_path / "nothing")
+
+
+def test_score_matrix__seeds_by_scenarios():
+    rows = [{"model": "m", "scenario": s, "seed": k, "score": 10 * k + i}
+            for k in range(2) for i, s in enumerate(("x", "y"))]
+    mat, tasks = score_matrix(rows)
+    assert tasks == ["m/x", "m/y"] and mat.tolist() == [[0, 1], [10, 11]]
+
+
+def test_benchmark__suites_seeds_and_refusals(tmp_path):
+    assert len(SUITES["paper"]) == 12 and len(SUITES["conditions"]) == 18
+    assert len(SUITES["all"]) == 30 and len(EVAL_SEEDS) == 10
+    for kwargs, field in (({"algo": "nosuchmodule:f"}, "--algo"),
+                          ({"algo": "ppo", "seeds": 0}, "--seeds"),
+                          ({"algo": "ppo", "suite": "nope"}, "--suite"),
+                          ({"algo": "ppo", "timesteps": -1}, "--timesteps")):
+        with pytest.raises(ConfigError, match=field):
+            benchmark(out=tmp_path / "x", **kwargs)
+    assert not (tmp_path / "x").exists()  # refused before any work
