@@ -14,12 +14,11 @@ import gymnasium as gym
 import numpy as np
 from gymnasium import spaces
 
-from splitgym.profiles.codecs import ENCODINGS, encode_cut_table, encode_overhead_s
+from splitgym.profiles.codecs import ENCODINGS, encode_overhead_s, make_encoded_cut_table
 from splitgym.profiles.cuts import (
     CutTable,
     chain_edge_times_s,
     cut_for_edge_set,
-    make_cut_table,
 )
 from splitgym.profiles.devices import RADIOS, power_of, radio_of
 from splitgym.profiles.schema import Profile, load_profile
@@ -122,7 +121,11 @@ class EdgeCloudEnv(gym.Env[np.ndarray, np.int64]):
     ``objective="makespan"`` the time elapsed (from t = 0 for the first step), so the
     episode return is exactly minus the makespan; with ``"mean_latency"`` the integral
     of the number of frames in the system divided by the number of frames, so the
-    return is minus the mean latency.
+    return is minus the mean latency. With ``"energy"`` minus the edge energy [J]
+    accrued since the previous decision, so the return is minus ``edge_energy_j``;
+    with ``"makespan_energy"`` the makespan reward minus ``energy_weight_s_per_j``
+    times that energy, so the return is minus ``makespan_s + energy_weight_s_per_j *
+    edge_energy_j`` (`splitgym.envs.engine.EnergyMeter`, the same on both engines).
 
     ## Starting State
 
@@ -137,7 +140,10 @@ class EdgeCloudEnv(gym.Env[np.ndarray, np.int64]):
     The episode terminates after the last task's decision: that step runs the
     simulation to its end and ``info["metrics"]`` holds ``makespan_s``,
     ``mean_latency_s``, ``p95_latency_s``, ``max_latency_s``, ``cut_histogram`` and
-    ``n_tasks``. There is no truncation.
+    ``n_tasks``, and where the edge devices carry power figures (the shipped Raspberry
+    Pi devices do) ``edge_energy_j`` (the fleet's edge energy [J],
+    `splitgym.envs.core.energy`) and ``mean_frame_energy_j`` (per frame). There is no
+    truncation.
 
     ## Arguments
 
@@ -173,7 +179,14 @@ class EdgeCloudEnv(gym.Env[np.ndarray, np.int64]):
       ``deadline_miss_rate``); ``drop_late``: drop, and count, a frame whose deadline
       passed before it starts on its edge.
     * ``objective``: ``"makespan"`` (the paper's total delay), ``"mean_latency"`` or
-      ``"deadline_miss"`` (the return is minus the miss rate).
+      ``"deadline_miss"`` (the return is minus the miss rate), ``"energy"`` (minus the
+      edge energy [J]) or ``"makespan_energy"`` (minus ``makespan_s +
+      energy_weight_s_per_j * edge_energy_j``); the energy objectives need power
+      figures on every edge device (`splitgym.profiles.devices`).
+    * ``energy_weight_s_per_j``: seconds of makespan one joule of edge energy is worth
+      under ``"makespan_energy"`` (> 0; 0 for every other objective).
+    * ``radio``: the link type of the edge radios' power figures, ``"3g"``, ``"4g"`` or
+      ``"wifi"``; None: ``"3g"`` at the 3G preset rate (1.1 Mbit/s), else ``"4g"``.
     * ``predictor``: how contexts predict the backlogs: ``"replay"`` (exact FIFO replay),
       ``"fluid"`` (O(1) per decision), ``"auto"`` (replay up to 32 edges).
     * ``scenario``: a preset of `splitgym.envs.scenarios.SCENARIOS` (``"paper-4g"``,
@@ -228,8 +241,10 @@ class EdgeCloudEnv(gym.Env[np.ndarray, np.int64]):
     and ``sq_link_cloud_free_at_s``, the same with the arrival counting this edge's link
     backlog, ``max(time_s + Te(v*), link_free_at_s) + Tt(v*)``; ``next_arrival_s``,
     ``queue_used``, ``queue_capacity``, ``blocked_links`` and counts of waiting frames
-    and busy edges. Predicted times are replays of the committed tasks through their
-    FIFO links and the FIFO cloud (blocking ignored) and never earlier than
+    and busy edges; where the edge devices carry power figures, ``edge_energy_j``: per
+    cut, the frame's predicted edge energy [J] in Neurosurgeon's model (computing and
+    sending; `splitgym.envs.core.energy.EnergyModel.predicted_j`). Predicted times are
+    replays of the committed tasks through their FIFO links and the FIFO cloud (blocking ignored) and never earlier than
     ``time_s``; with ``predictor="fluid"`` both S-Q fields equal ``cloud_free_at_s``
     (it keeps no per-task arrival times). The observation does not include the S-Q
     fields.
@@ -250,6 +265,10 @@ class EdgeCloudEnv(gym.Env[np.ndarray, np.int64]):
       read the raw fields applies ``np.expm1``. Also in 0.1: ``render`` (``"ansi"``,
       ``"rgb_array"``), actions as SB3 gives them (0-d integer arrays), and
       ``info["action_mask"]`` as int8 (was bool; ``action_masks()`` stays bool).
+      Later in 0.1: ``transfer_encoding``, the edge energy metrics, the ``"energy"``
+      and ``"makespan_energy"`` objectives, ``radio`` and the contexts'
+      ``edge_energy_j``; all additions: with them at their defaults every episode,
+      reward and observation is the same bit for bit (metrics gain the energy keys).
     """
 
     metadata = {"render_modes": ["ansi", "rgb_array"], "render_fps": 4}  # noqa: RUF012
@@ -706,15 +725,14 @@ _CUT_TABLES: dict[tuple[int, Any, Any, float, str], tuple[Profile, CutTable]] = 
 
 def _cut_table(profile: Profile, edge: str | None, cloud: str | None,
                bandwidth_mbps: float, encoding: str = "float32") -> CutTable:
-    """`make_cut_table` under transfer `encoding` (`encode_cut_table`), shared by envs
+    """`make_cut_table` under transfer `encoding` (`make_encoded_cut_table`), shared by envs
     built on the same profile object (a vector env's sub-envs): a DAG's parametric sweep
     then runs once, not once per env."""
     key = (id(profile), edge, cloud, bandwidth_mbps, encoding)
     hit = _CUT_TABLES.get(key)
     if hit is not None and hit[0] is profile:
         return hit[1]
-    table = encode_cut_table(profile, make_cut_table(
-        profile, edge, cloud, bandwidths_mbps=(bandwidth_mbps,)), encoding)
+    table = make_encoded_cut_table(profile, edge, cloud, (bandwidth_mbps,), encoding)
     if len(_CUT_TABLES) >= 64:
         _CUT_TABLES.pop(next(iter(_CUT_TABLES)))
     _CUT_TABLES[key] = (profile, table)

@@ -10,7 +10,8 @@
   scale from the tensor's largest magnitude).
 
 An encoding is a transformation of the cut table, done once before any engine sees it
-(`encode_cut_table`), so both engines run the same numbers by construction. For each
+(`encode_cut_table`; `make_encoded_cut_table` also picks a DAG's candidate cuts by
+the encoded sizes), so both engines run the same numbers by construction. For each
 cut it changes only the intermediate tensors it sends (layer outputs; the model input
 of a cut that sends it is sent as the profile states it, as it is not an activation
 the model computed):
@@ -36,7 +37,7 @@ from typing import Any
 
 import numpy as np
 
-from .cuts import Cut, CutTable
+from .cuts import Cut, CutTable, cut_for_edge_set, make_cut_table
 from .devices import codec_of
 from .schema import INPUT, Profile, ProfileError
 
@@ -137,6 +138,30 @@ def encode_cut_table(profile: Profile, table: CutTable, encoding: str) -> CutTab
     out = CutTable(profile, table.edge_device, table.cloud_device, cuts, kind=table.kind)
     out.transfer_encoding = encoding
     return out
+
+
+def make_encoded_cut_table(profile: Profile, edge_device: str | None = None,
+                           cloud_device: str | None = None,
+                           bandwidths_mbps: Sequence[float] = (),
+                           encoding: str = "float32") -> CutTable:
+    """`make_cut_table` under `encoding`: a chain's prefixes, or a DAG's candidates
+    chosen by the parametric min-cut sweep on the *encoded* tensor sizes (the float32
+    sweep would offer cuts picked for float32 bytes), then costed by
+    `encode_cut_table`. The sweep weighs bytes only: encode and decode times do not
+    steer which DAG cuts are candidates."""
+    check_encoding(encoding)
+    if encoding == "float32" or profile.is_chain:
+        return encode_cut_table(profile, make_cut_table(
+            profile, edge_device, cloud_device, bandwidths_mbps=bandwidths_mbps), encoding)
+    doc = profile.to_dict()
+    for lay in doc["layers"]:
+        lay["output_bytes"] = encoded_bytes(lay["output_bytes"], encoding)
+    picked = make_cut_table(Profile.from_dict(doc), edge_device, cloud_device,
+                            bandwidths_mbps=bandwidths_mbps)
+    edge, cloud = picked.edge_device, picked.cloud_device
+    cuts = [cut_for_edge_set(profile, c.edge_layers, edge, cloud) for c in picked.cuts]
+    return encode_cut_table(profile, CutTable(profile, edge, cloud, cuts, kind="dag"),
+                            encoding)
 
 
 # -- measuring ------------------------------------------------------------------------

@@ -8,7 +8,7 @@ import pytest
 from splitgym.envs.core.config import ConfigError
 from splitgym.envs.edge_cloud import EdgeCloudEnv
 from splitgym.profiles.codecs import EncodingError, encode_cut_table, encoded_bytes
-from splitgym.profiles.cuts import make_cut_table
+from splitgym.profiles.cuts import cut_for_edge_set, make_cut_table
 from splitgym.profiles.schema import load_profile
 
 # The toy chain sends 2000 B (the input, cut 0), 1000 B (l1, cut 1), 500 B (l2, cut 2);
@@ -83,15 +83,36 @@ def test_fleet__each_edge_device_pays_its_own_encode_time():
 
 
 def test_dag__encodes_every_tensor_a_cut_sends():
+    profile = load_profile("googlenet")
     for encoding in ("float16", "int8"):
-        env = EdgeCloudEnv(model="googlenet", transfer_encoding=encoding)
-        plain = EdgeCloudEnv(model="googlenet")
-        t, p = env.cut_table, plain.cut_table
-        assert t.n_cuts == p.n_cuts
-        assert t.transfer_bytes[0] == p.transfer_bytes[0]  # the input, as stated
-        mid = slice(1, t.n_cuts - 1)
-        assert (t.transfer_bytes[mid] < p.transfer_bytes[mid]).all()
-        assert (t.edge_s[mid] > p.edge_s[mid]).all() and (t.cloud_s[mid] > p.cloud_s[mid]).all()
+        t = EdgeCloudEnv(model="googlenet", transfer_encoding=encoding).cut_table
+        assert t.transfer_bytes[0] == profile.input_bytes  # the input, as stated
+        for i in range(1, t.n_cuts - 1):  # each cut's float32 costs, then encoded
+            plain = cut_for_edge_set(profile, t.cuts[i].edge_layers, "rpi3b", "paper-cloud")
+            assert t.transfer_bytes[i] < plain.transfer_bytes
+            assert t.edge_s[i] > plain.edge_s and t.cloud_s[i] > plain.cloud_s
+
+
+def test_dag__candidates_are_picked_by_the_encoded_sizes():
+    # int8 quarters every intermediate tensor but not the input: the min-cut sweep at
+    # 3G offers cuts the float32 sweep never would (ResNet18: 5 candidates -> 7)
+    plain = EdgeCloudEnv(model="resnet18", bandwidth_mbps="3g").cut_table
+    int8 = EdgeCloudEnv(model="resnet18", bandwidth_mbps="3g", transfer_encoding="int8")
+    sets = {frozenset(c.edge_layers) for c in plain.cuts}
+    assert {frozenset(c.edge_layers) for c in int8.cut_table.cuts} - sets
+
+
+def test_encoding_reach__the_cells_docs_model_md_names():
+    # docs/model.md, "Transfer encodings and the unreachable cells"
+    from splitgym.experiments.encoding_reach import least_bound
+
+    cells = [("darknet19", "3g"), ("resnet18", "3g"), ("resnet18", "4g"), ("googlenet", "3g")]
+    reach = {(m, n, e): least_bound(m, n, e).reachable for m, n in cells
+             for e in ("float32", "float16", "int8")}
+    assert not any(reach[(m, n, "float32")] for m, n in cells)
+    assert all(reach[(m, n, "int8")] for m, n in cells)
+    assert [c for c in cells if reach[(*c, "float16")]] == [("resnet18", "4g"),
+                                                          ("googlenet", "3g")]
 
 
 def test_errors__named():
