@@ -244,10 +244,10 @@ class EdgeCloudEnv(gym.Env[np.ndarray, np.int64]):
     and busy edges; where the edge devices carry power figures, ``edge_energy_j``: per
     cut, the frame's predicted edge energy [J] in Neurosurgeon's model (computing and
     sending; `splitgym.envs.core.energy.EnergyModel.predicted_j`). Predicted times are
-    replays of the committed tasks through their FIFO links and the FIFO cloud (blocking ignored) and never earlier than
-    ``time_s``; with ``predictor="fluid"`` both S-Q fields equal ``cloud_free_at_s``
-    (it keeps no per-task arrival times). The observation does not include the S-Q
-    fields.
+    replays of the committed tasks through their FIFO links and the FIFO cloud
+    (blocking ignored) and never earlier than ``time_s``; with ``predictor="fluid"``
+    both S-Q fields equal ``cloud_free_at_s`` (it keeps no per-task arrival times).
+    The observation does not include the S-Q fields.
 
     ## Version History
 
