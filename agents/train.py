@@ -614,6 +614,9 @@ def train(algo: str, model: str = "alexnet", bandwidth: str | float | None = "4g
                         ("--eval-freq", eval_freq)):
         if not isinstance(value, int) or isinstance(value, bool) or value < 1:
             raise ValueError(f"{flag}={value!r}: expected a whole number >= 1")
+    from splitgym.experiments.outdir import check_writable
+
+    check_writable(run_root, "--runs")  # before the engine warms up (up to a minute)
     root = Path(run_root)
     run = _next_run_dir(root, algo, scenario)
     config = {"algo": algo, "scenario": scenario, "seed": seed, "total_timesteps": timesteps,

@@ -56,3 +56,18 @@ def test_resume__a_hand_edited_hyperparameter_is_refused_before_any_work(run, tm
     with pytest.raises(ConfigError, match=r"n_envs=100000: expected a whole number in "
                                           r"\[1, 1024\]"):
         resume(copy, timesteps=128, progress=False)
+
+
+def test_train__an_unwritable_runs_folder_fails_before_any_work(tmp_path, monkeypatch):
+    """(Root writes into read-only folders, so the unwritable place is under a file.)"""
+    from splitgym.agents import train as train_mod
+    from splitgym.experiments.outdir import OutputError
+
+    def no_work(*_a, **_k):
+        raise AssertionError("warmed up or built before checking --runs")
+
+    monkeypatch.setattr(train_mod, "warm_engine", no_work)
+    monkeypatch.setattr(train_mod, "_build", no_work)
+    (tmp_path / "file").write_text("x")
+    with pytest.raises(OutputError, match=r"--runs='.*file/runs': '.*file' is not a folder"):
+        train("ppo", timesteps=64, run_root=tmp_path / "file" / "runs", **TOY)
