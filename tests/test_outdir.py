@@ -210,6 +210,14 @@ def test_reproduce__a_users_readme_is_refused_before_computing(tmp_path, monkeyp
                                           r"nothing was computed"):
         reproduce_mod.reproduce(".", **TINY)
     assert _contents(tmp_path) == {"README.md": b"my project"}
+    monkeypatch.undo()  # the real computation, into the working folder itself
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "README.md").rename(tmp_path / "my_readme.md")
+    rep = reproduce_mod.reproduce(".", **TINY)
+    assert rep.out_dir == Path(".") and (tmp_path / "table1.csv").is_file()
+    assert (tmp_path / "my_readme.md").read_text() == "my project"
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(
+        [*rep.files, MANIFEST, "my_readme.md"])
 
 
 def test_cli_reproduce__unwritable_out_is_one_line(tmp_path):
