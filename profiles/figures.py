@@ -5,8 +5,10 @@
 Raspberry Pi 3B edge devices (published measurements, cited below), and codec costs to
 every device: measured on the host (`splitgym.profiles.codecs.measure_codecs`), and
 for the devices derived from the host by one factor, the host's costs times that
-factor (derived, not measured). `splitgym.profiles.measure.shipped_profile` calls it;
-to refresh only these figures of the shipped JSON files, keeping their layer times::
+factor (derived, not measured). `splitgym.profiles.measure.shipped_profile` calls it
+(devices added later, the ``h100`` merge and the paper-fit devices, get theirs when
+this module runs); to refresh only these figures of the shipped JSON files, keeping
+their layer times::
 
     python -m splitgym.profiles.figures --out-dir profiles
 """

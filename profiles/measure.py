@@ -21,6 +21,8 @@ from typing import Any
 import torch
 from torch import nn
 
+from .codecs import measure_codecs, scaled_codecs
+from .figures import attach_figures
 from .models import MODELS, build
 from .profiler import capture, cpu_model, environment, measure
 from .schema import FORMAT, Profile, ProfileError
@@ -156,10 +158,12 @@ def measure_profile(spec: str | nn.Module, device_name: str = "host",
     if description is None:
         description = (f"measured here on {env.get('gpu_model', cpu_model())} "
                        f"({torch_device}, {env['threads']} threads, torch {torch.__version__})")
+    codecs = measure_codecs(_codec_sizes([la.output_bytes for la in layers]), torch_device,
+                            repeats=repeats, warmup=warmup)
     return Profile.from_dict({
         "format": FORMAT, "model": name,
         "input_bytes": math.prod(shape) * example.element_size(),
-        "devices": {device_name: {"description": description}},
+        "devices": {device_name: {"description": description, "codecs": codecs}},
         "default_edge": device_name, "default_cloud": device_name,
         "layers": [{"name": la.name, "inputs": la.inputs, "op": la.op,
                     "output_shape": list(la.output_shape), "output_bytes": la.output_bytes,
@@ -194,6 +198,20 @@ def repeat_spread(runs_ms: Sequence[float]) -> dict[str, float]:
            "p10": pct(0.1), "p90": pct(0.9)}
     out["spread"] = (out["p90"] - out["p10"]) / median if median > 0 else 0.0
     return {k: (v if k == "n" else round(v, 6)) for k, v in out.items()}
+
+
+def _codec_sizes(output_bytes: Sequence[int], most: int = 9) -> list[int]:
+    """The tensor sizes [float32 bytes] the codec costs are fitted over: the model's own
+    layer outputs (at most `most`, spread over their range), or the shipped profiles'
+    sizes where the model has fewer than two distinct ones."""
+    from .figures import CODEC_SIZES_BYTES
+
+    sizes = sorted({int(b) for b in output_bytes if b >= 4})
+    if len(sizes) < 2:
+        return list(CODEC_SIZES_BYTES)
+    if len(sizes) > most:
+        sizes = [sizes[round(i * (len(sizes) - 1) / (most - 1))] for i in range(most)]
+    return sizes
 
 
 def _whole_forward_ms(module: nn.Module, example: torch.Tensor, repeats: int) -> float:
@@ -257,6 +275,9 @@ def scaled_device(profile: Profile, source: str, device_name: str, total_s: floa
     factor = total_s / profile.whole_model_s(source)
     doc = profile.to_dict()
     doc["devices"][device_name] = {"description": description}
+    if "codecs" in doc["devices"][source]:  # its codec times by the same factor
+        doc["devices"][device_name]["codecs"] = scaled_codecs(
+            doc["devices"][source]["codecs"], factor, source)
     for lay in doc["layers"]:
         lay["latency_ms"][device_name] = round(lay["latency_ms"][source] * factor, 6)
     doc.setdefault("provenance", {}).setdefault("devices", {})[device_name] = {
@@ -295,7 +316,8 @@ def shipped_profile(name: str, repeats: int = 20, warmup: int = 3,
     prov["raw_input_bytes"] = raw_input
     prov["source"] = ("Zhang et al. 2022, Table 1; the implied whole-model times are derived "
                       "in docs/model.md (The paper's Table 1 and what it implies)")
-    return Profile.from_dict(doc)
+    # the Raspberry Pi's power and radio figures (splitgym.profiles.figures)
+    return attach_figures(Profile.from_dict(doc), doc["devices"]["host"]["codecs"])
 
 
 def _gpu_ms(p: Profile, device: str = "h100") -> str:

@@ -124,3 +124,26 @@ def test_errors__named():
         EdgeCloudEnv(model=load_profile(doc), transfer_encoding="int8")
     # an env without the figures still runs float32
     EdgeCloudEnv(model=load_profile(doc))
+
+
+def test_profiler__measures_codec_costs_with_their_provenance():
+    from torch import nn
+
+    from splitgym.profiles.measure import measure_profile, scaled_device
+
+    net = nn.Sequential(nn.Conv2d(3, 8, 3), nn.ReLU(), nn.Conv2d(8, 4, 3), nn.Flatten(),
+                        nn.Linear(4 * 12 * 12, 10))
+    p = measure_profile(net, "mine", repeats=2, warmup=0, input_shape=(1, 3, 16, 16),
+                        progress=False)
+    codecs = p.devices["mine"]["codecs"]
+    assert set(codecs) == {"float16", "int8", "provenance"}
+    assert "measure_codecs on cpu" in codecs["provenance"]
+    assert all(v >= 0 for enc in ("float16", "int8") for v in codecs[enc].values())
+    env = EdgeCloudEnv(model=p, transfer_encoding="int8", bandwidth_mbps=1.0)
+    assert env.cut_table.transfer_bytes[1] == p.layers[0].output_bytes // 4 + 8
+    # a device derived by one factor gets the codec times by that factor, and says so
+    q = scaled_device(p, "mine", "slow", 10 * p.whole_model_s("mine"), "10x slower")
+    slow = q.devices["slow"]["codecs"]
+    assert slow["int8"]["encode_s_per_mb"] == pytest.approx(
+        10 * codecs["int8"]["encode_s_per_mb"], rel=1e-5)
+    assert slow["provenance"].startswith("derived, not measured")
