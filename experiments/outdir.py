@@ -48,6 +48,8 @@ F = TypeVar("F", bound=Callable[..., Any])
 
 #: The manifest of a results folder: what the project wrote there.
 MANIFEST = ".splitgym-manifest.json"
+#: A manifest larger than this is refused unread (one lists a few dozen files).
+MAX_MANIFEST_BYTES = 2**20
 _PARTIAL = re.compile(r"\..*\.partial-(\d+)-[0-9a-f]{8}")
 _TMP = re.compile(r"\..*[.-]tmp-(\d+)-[0-9a-f]{8}(\.[^.]*)?")
 
@@ -115,13 +117,15 @@ def read_manifest(out: Path, flag: str = "--out") -> dict[str, list[str]]:
     if not path.is_file():
         return {}
     try:
+        if path.stat().st_size > MAX_MANIFEST_BYTES:
+            raise ValueError(f"over {MAX_MANIFEST_BYTES} bytes")
         files = json.loads(path.read_text())["files"]
         if not (isinstance(files, dict) and all(
                 isinstance(k, str) and isinstance(v, list) and all(isinstance(h, str)
                                                                    for h in v)
                 for k, v in files.items())):
             raise ValueError("files is not a mapping of names to hashes")
-    except (OSError, ValueError, KeyError, TypeError) as exc:
+    except (OSError, ValueError, KeyError, TypeError, RecursionError) as exc:
         raise OutputError(f"{flag}={str(out)!r}: its manifest {MANIFEST} is unreadable "
                           f"({exc}); remove it (splitgym then writes only names no file "
                           f"has)") from None

@@ -635,6 +635,10 @@ ROWS = [
     ("trace", "a CSV trace file over 64 MiB (before reading it)", _big_trace_file,
      ConfigError, r"bandwidth_mbps: trace file '.*big\.csv' has 67108865 bytes; expected at "
      r"most 67108864"),
+    ("trace", "a CSV field over the csv module's 128 kB limit",
+     lambda: make_trace(_file("wide.csv", b"0,1\n1," + b"9" * 200_000 + b"\n")),
+     ConfigError, r"bandwidth_mbps: wide\.csv line 2: not a t_s,mbps row \(field larger "
+     r"than field limit"),
     ("trace", "a list of more than 1,000,000 steps",
      lambda: make_trace([[0, 1.0]] * 1_000_001),
      ConfigError, r"bandwidth_mbps: 1000001 steps; expected at most 1000000"),

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import errno
+import json
 import os
 import subprocess
 import sys
@@ -13,7 +14,13 @@ from pathlib import Path
 import pytest
 
 from splitgym.experiments import reproduce as reproduce_mod
-from splitgym.experiments.outdir import MANIFEST, OutputError, atomic_output, read_manifest
+from splitgym.experiments.outdir import (
+    MANIFEST,
+    OutputError,
+    atomic_output,
+    read_manifest,
+    sha256_file,
+)
 
 TINY = dict(seeds=[0], workers=1, progress=False, models=("alexnet",), frames_per_edge=2,
             edges=(1,), bandwidths=(1.1,))
@@ -284,3 +291,29 @@ def test_atomic_output__a_run_killed_mid_commit_leaves_a_folder_the_next_run_tak
     assert {n: (out / n).read_text() for n in ("a.txt", "b.txt", "c.txt")} == dict.fromkeys(
         ("a.txt", "b.txt", "c.txt"), "newer")
     assert (out / "notes.md").read_text() == "old notes.md"
+
+
+@pytest.mark.parametrize("manifest", [b"[" * 100_000 + b"]" * 100_000, b"{}",
+                                      b'{"files": {"a.txt": "abc"}}', b"\xff"])
+def test_atomic_output__a_crafted_manifest_is_one_named_error_and_nothing_is_removed(
+        tmp_path, manifest):
+    out = tmp_path / "results"
+    _old_results(out)
+    (out / MANIFEST).write_bytes(manifest)
+    before = _contents(out)
+    with pytest.raises(OutputError, match=r"its manifest \.splitgym-manifest\.json is "
+                                          r"unreadable .*; remove it"):
+        _writer()(out)
+    assert _contents(out) == before
+
+
+def test_atomic_output__a_manifest_cannot_name_files_outside_the_folder(tmp_path):
+    out = tmp_path / "results"
+    _writer()(out)
+    victim = tmp_path / "victim.txt"
+    victim.write_text("x")
+    doc = json.loads((out / MANIFEST).read_text())
+    doc["files"]["../victim.txt"] = [sha256_file(victim)]
+    (out / MANIFEST).write_text(json.dumps(doc))
+    _writer(files=("a.txt",))(out)
+    assert victim.read_text() == "x" and sorted(read_manifest(out)) == ["a.txt"]

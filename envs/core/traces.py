@@ -205,19 +205,24 @@ def from_csv(path: str | Path, field: str = "bandwidth_mbps") -> RateTrace:
     except OSError as exc:
         raise ConfigError(f"{field}: trace file {str(p)!r} cannot be read ({exc.strerror})"
                           ) from None
-    for n, row in enumerate(csv.reader(text.splitlines())):
-        if not row or row[0].strip().startswith("#"):
-            continue
-        if len(rows) >= MAX_TRACE_STEPS:
-            raise ConfigError(f"{field}: {p.name} has more than {MAX_TRACE_STEPS} rows; "
-                              f"expected at most {MAX_TRACE_STEPS}")
-        try:
-            rows.append((float(row[0]), float(row[1])))
-        except (ValueError, IndexError):
-            if n == 0:
-                continue  # a header
-            raise ConfigError(f"{field}: {p.name} line {n + 1}: expected t_s,mbps, "
-                              f"got {row!r}") from None
+    reader = csv.reader(text.splitlines())
+    try:
+        for n, row in enumerate(reader):
+            if not row or row[0].strip().startswith("#"):
+                continue
+            if len(rows) >= MAX_TRACE_STEPS:
+                raise ConfigError(f"{field}: {p.name} has more than {MAX_TRACE_STEPS} rows; "
+                                  f"expected at most {MAX_TRACE_STEPS}")
+            try:
+                rows.append((float(row[0]), float(row[1])))
+            except (ValueError, IndexError):
+                if n == 0:
+                    continue  # a header
+                raise ConfigError(f"{field}: {p.name} line {n + 1}: expected t_s,mbps, "
+                                  f"got {repr(row)[:200]}") from None
+    except csv.Error as exc:  # e.g. a field over the csv module's 128 kB limit
+        raise ConfigError(f"{field}: {p.name} line {reader.line_num}: not a t_s,mbps row "
+                          f"({exc})") from None
     return from_steps(rows, field=field)
 
 
