@@ -901,7 +901,10 @@ def save_model(model: Any, path: str | Path, algo: str | None = None) -> None:
     from .policy import ALGO_NAMES, algo_class
 
     if algo is None:
-        algo = next(a for a in ALGO_NAMES if type(model) is algo_class(a))
+        algo = next((a for a in ALGO_NAMES if type(model) is algo_class(a)), None)
+    if algo not in ALGO_NAMES:
+        raise ValueError(f"save_model: a {type(model).__name__} with algo={algo!r}: "
+                         f"expected one of {list(ALGO_NAMES)}")
     buf = io.BytesIO()
     model.save(buf)
     write_atomic(path, with_plain_data(buf.getvalue(), model.__dict__, algo))

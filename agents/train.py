@@ -51,7 +51,7 @@ from splitgym.envs.edge_cloud import EdgeCloudEnv
 from splitgym.envs.observation import time_scale_s
 from splitgym.envs.rollout import rollout
 from splitgym.envs.warmup import warm_engine
-from splitgym.fileio import atomic_target, write_atomic
+from splitgym.fileio import write_atomic
 
 from .policy import ALGO_NAMES, LearnedPolicy, algo_class, load_model
 from .safe_load import (
@@ -482,13 +482,6 @@ class _Validation(BaseCallback):
 
     def _on_training_end(self) -> None:
         self.evaluate()
-
-
-def save_model(model: Any, path: Path) -> None:
-    """`model.save` to `path` atomically (a kill leaves the old zip or the new one, never
-    a truncated one)."""
-    with atomic_target(path) as tmp:
-        model.save(tmp)
 
 
 def _validation_state(path: Path) -> dict[str, Any] | None:

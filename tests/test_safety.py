@@ -303,13 +303,18 @@ AGENT = __import__("pathlib").Path(__file__).parents[1] / "agents" / "pretrained
 
 
 def _gadget() -> bytes:
-    """The issue's numpy dtype BUILD gadget as a pickle: decoding it lays object
-    pointers over attacker bytes (``dict()`` of it then segfaults)."""
-    return (b"\x80\x04cnumpy\ndtype\n(X\x03\x00\x00\x00V16\x89\x88tR"
-            b"(K\x03X\x01\x00\x00\x00|N(X\x01\x00\x00\x00aX\x01\x00\x00\x00bt"
-            b"}(X\x01\x00\x00\x00acnumpy\ndtype\nX\x01\x00\x00\x00O\x89\x88\x87RK\x00\x86"
-            b"X\x01\x00\x00\x00bcnumpy\ndtype\nX\x01\x00\x00\x00O\x89\x88\x87RK\x08\x86u"
-            b"K\x10K\x01K\x00tb.")
+    """The issue's numpy dtype BUILD gadget as a pickle of only what the old allowlist
+    admitted: ``frozenset(_frombuffer(b"A" * 16, d, (1,), "C"))`` where ``d`` is a
+    ``dtype('V16')`` whose BUILD state lays two object fields over those bytes, so
+    hashing the elements dereferences 0x4141414141414141 (SIGSEGV when unpickled)."""
+    dtype = (b"cnumpy\ndtype\n(X\x03\x00\x00\x00V16\x89\x88tR"
+             b"(K\x03X\x01\x00\x00\x00|N(X\x01\x00\x00\x00aX\x01\x00\x00\x00bt"
+             b"}(X\x01\x00\x00\x00acnumpy\ndtype\nX\x01\x00\x00\x00O\x89\x88\x87RK\x00\x86"
+             b"X\x01\x00\x00\x00bcnumpy\ndtype\nX\x01\x00\x00\x00O\x89\x88\x87RK\x08\x86u"
+             b"K\x10K\x01K\x00tb")
+    array = (b"cnumpy._core.numeric\n_frombuffer\n(C\x10" + b"A" * 16 + dtype
+             + b"K\x01\x85X\x01\x00\x00\x00CtR")
+    return b"\x80\x04cbuiltins\nfrozenset\n(" + array + b"tR."
 
 
 def _npy(header_descr: str, shape: tuple, payload: bytes) -> bytes:
