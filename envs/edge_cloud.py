@@ -25,6 +25,7 @@ from splitgym.profiles.schema import Profile, load_profile
 
 from .core.config import (
     BANDWIDTH_PRESETS_MBPS,
+    MAX_EDGES,
     MAX_SPEED,
     MIN_SPEED,
     ConfigError,
@@ -33,6 +34,7 @@ from .core.config import (
     check_number,
     check_seed,
     is_real,
+    shown,
 )
 from .core.energy import ENERGY_OBJECTIVES, EnergyModel
 from .core.simulator import Simulator, TaskRecords
@@ -317,8 +319,11 @@ class EdgeCloudEnv(gym.Env[np.ndarray, np.int64]):
         self._edge_bw = args["edge_bandwidth_mbps"]
         if self._edge_bw is not None and (not isinstance(self._edge_bw, (list, tuple))
                                           or not self._edge_bw):
-            raise ConfigError(f"edge_bandwidth_mbps={self._edge_bw!r}: expected a list with "
-                              f"one bandwidth spec per edge")
+            raise ConfigError(f"edge_bandwidth_mbps={shown(self._edge_bw)}: expected a list "
+                              f"with one bandwidth spec per edge")
+        if self._edge_bw is not None and len(self._edge_bw) > MAX_EDGES:
+            raise ConfigError(f"edge_bandwidth_mbps: {len(self._edge_bw)} specs; expected one "
+                              f"per edge, at most {MAX_EDGES}")
         for i, spec in enumerate(self._edge_bw or []):
             check_spec(spec, f"edge_bandwidth_mbps[{i}]")
         nominal = nominal_mbps(self._bw_spec)
