@@ -671,6 +671,21 @@ def _expected_numbers(algo: str, obs: int, n: int, arch: Any) -> int:
         _mlp([([obs] + vf)[-1], 1])
 
 
+def _numbers_in(obj: Any, what: str, name: str, depth: int = 0) -> int:
+    """How many numbers the tensors inside `obj` (dicts, lists, tuples) hold."""
+    import torch
+
+    if isinstance(obj, torch.Tensor):
+        return int(obj.numel())
+    if depth > 8:
+        raise AgentFileError(f"{what}: entry {name!r} is nested more than 8 levels deep")
+    if isinstance(obj, dict):
+        obj = list(obj.values())
+    if isinstance(obj, (list, tuple)):
+        return sum(_numbers_in(x, what, name, depth + 1) for x in obj)
+    return 0
+
+
 def _check_sizes(what: str, algo: str, custom: dict[str, Any],
                  weights: dict[str, Any]) -> None:
     """The policy's numbers against the spaces and ``net_arch``; the buffers the model
@@ -691,6 +706,15 @@ def _check_sizes(what: str, algo: str, custom: dict[str, Any],
         raise AgentFileError(f"{what}: entry 'policy.pth' holds {have} numbers, the "
                              f"observation of {obs}, {n} actions and net_arch={arch} need "
                              f"{want}")
+    for name in ("policy.optimizer.pth", "pytorch_variables.pth"):
+        # an optimizer keeps at most three numbers a weight (Adam: two moments, RMSprop:
+        # up to three buffers) and a few scalars; a larger tensor (a zero-stride view
+        # of a huge size, which the optimizer would later copy out) is refused
+        numbers = _numbers_in(weights.get(name), what, name)
+        if numbers > 3 * want + 4096:
+            raise AgentFileError(f"{what}: entry {name!r} holds {numbers} numbers, more "
+                                 f"than the {3 * want + 4096} an optimizer keeps for "
+                                 f"{want} weights")
     n_envs = int(custom.get("n_envs", 1))
     item = np.dtype(obs_space.dtype).itemsize
     if algo == "dqn":

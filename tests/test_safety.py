@@ -454,6 +454,11 @@ def _crafted_cases(tmp) -> list[dict]:
            "(UnpicklingError", "policy.pth", entries={"policy.pth": _exec_torch_zip()})
     edited("policy.pth of a list", "expected a mapping of names to tensors", "policy.pth",
            entries={"policy.pth": _torch_zip([torch.zeros(3)])})
+    with zipfile.ZipFile(AGENT) as zf:
+        opt = torch.load(io.BytesIO(zf.read("policy.optimizer.pth")), weights_only=True)
+    opt["state"][0]["exp_avg"] = torch.zeros(1, dtype=torch.float64).expand(10**12)
+    edited("optimizer state a 1e12-number view of one number", "holds 1000000",
+           "policy.optimizer.pth", entries={"policy.optimizer.pth": _torch_zip(opt)})
     # bad JSON and bad values
     edited("data nested 100000 deep", "JSON nested too deeply", "data",
            entries={"data": b"[" * 100_000 + b"]" * 100_000})
