@@ -109,7 +109,8 @@ def _build_parser() -> argparse.ArgumentParser:
     ev.add_argument("--cloud-workers", type=int, default=1, help="cloud servers")
     ev.add_argument("--uplink", choices=("per_edge", "shared"), default="per_edge",
                     help="one uplink per edge, or one shared by all")
-    ev.add_argument("--objective", choices=("makespan", "mean_latency", "deadline_miss"),
+    ev.add_argument("--objective", choices=("makespan", "mean_latency", "deadline_miss",
+                                            "energy", "makespan_energy"),
                     default="makespan", help="what the env's reward measures (a "
                     "--scenario may set it)")
     ev.add_argument("--scenario", default=None,
@@ -502,7 +503,7 @@ _EVAL_FLAGS = {"model": "model", "bandwidth_mbps": "bandwidth", "n_edges": "n_ed
 
 
 def _eval_env_kwargs(args: argparse.Namespace) -> tuple[dict[str, object], set[str]]:
-    """evaluate's env arguments and those the user gave (flags, --env-kwargs). With a
+    """Evaluate's env arguments and those the user gave (flags, --env-kwargs). With a
     --scenario, the preset sets what the flags leave at their defaults."""
     given = _given(args.argv)
     explicit = {k for k, flag in _EVAL_FLAGS.items() if flag in given}

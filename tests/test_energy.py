@@ -197,3 +197,17 @@ def test_profile__bad_device_figures_are_named(block, match):
     doc["devices"]["cloud"] = {"description": "c", **block}
     with pytest.raises(ProfileError, match=r"devices\['cloud'\]\." + match):
         load_profile(doc)
+
+
+def test_evaluate__reports_the_energy_objectives():
+    from splitgym.experiments.evaluate import evaluate_policies, format_table
+
+    kwargs = {**TOY, "objective": "makespan_energy", "energy_weight_s_per_j": 0.1}
+    res = evaluate_policies(kwargs, ["edge_only", "neurosurgeon_energy"], seeds=[0],
+                            progress=False, plan_evaluations=None)
+    env = EdgeCloudEnv(**TOY)
+    _, m = _play(env, [3, 3])  # edge-only: two frames of 4 s, back to back
+    # 1 W idle for 8 s plus 2 W more computing 8 s = 24 J; makespan 8 s -> 8 + 2.4
+    assert m["edge_energy_j"] == pytest.approx(24.0, rel=1e-12)
+    assert res[0].objective_value == pytest.approx(8.0 + 0.1 * 24.0, rel=1e-12)
+    assert "weighted" in format_table(res)
