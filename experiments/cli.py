@@ -473,8 +473,8 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
     for r in results:
         if math.isfinite(r.decision_ms):
             print(f"{r.policy}: the online planner (no future information), "
-                  f"{r.decision_ms:.1f} ms per decision on average, {r.decision_max_ms:.1f} "
-                  f"ms the longest, here")
+                  f"{r.decision_ms:.1f} ms per decision on average ({r.decision_cpu_ms:.1f} "
+                  f"ms of CPU), {r.decision_max_ms:.1f} ms the longest, here")
     for note in notes:
         print(f"* {note}")
     if args.csv:

@@ -37,6 +37,7 @@ class PolicyResult:
     plan_s: float = math.nan  # offline planners: mean planning time per episode [s]
     decision_ms: float = math.nan  # online planners (mpc): mean time per decision [ms]
     decision_max_ms: float = math.nan  # and the longest decision [ms]
+    decision_cpu_ms: float = math.nan  # mean CPU time per decision [ms] (load-independent)
     objective: str = "makespan"  # the env's objective: what its reward measures
     objective_value: float = math.nan  # its metric's mean: makespan_s, mean_latency_s
     #                                    or deadline_miss_rate (a fraction)
@@ -355,12 +356,14 @@ def evaluate_policies(env_kwargs: Mapping[str, Any], policies: Sequence[str],
         rows = []
         plan_s = []
         decision_s: list[float] = []
+        decision_cpu_s: list[float] = []
         for seed in seeds:
             try:
                 rows.append(rollout(env, policy, seed=seed).metrics)
                 if hasattr(policy, "last_plan_s"):
                     plan_s.append(policy.last_plan_s)
                 decision_s += getattr(policy, "decision_s", [])
+                decision_cpu_s += getattr(policy, "decision_cpu_s", [])
             except InvalidActionError:
                 rows.append({"makespan_s": math.inf, "mean_latency_s": math.inf,
                              "p95_latency_s": math.inf, "deadline_miss_rate": 1.0})
@@ -375,6 +378,8 @@ def evaluate_policies(env_kwargs: Mapping[str, Any], policies: Sequence[str],
             plan_s=float(np.mean(plan_s)) if plan_s else math.nan,
             decision_ms=1e3 * float(np.mean(decision_s)) if decision_s else math.nan,
             decision_max_ms=1e3 * float(np.max(decision_s)) if decision_s else math.nan,
+            decision_cpu_ms=1e3 * float(np.mean(decision_cpu_s)) if decision_cpu_s
+            else math.nan,
             objective=objective, objective_value=float(np.mean([_objective_of(
                 r, metric, env.unwrapped.energy_weight_s_per_j) for r in rows])),
             deadline_miss_rate=float(np.mean([r.get("deadline_miss_rate", math.nan)
