@@ -445,3 +445,93 @@ def bench_all(quick: bool = False) -> None:
             rep = reproduce(tmp, progress=False)
         print(f"default reproduction: {rep.wall_s:.1f} s (target < 60 s)")
     print(f"bench wall time: {time.perf_counter() - t0:.1f} s")
+
+
+#: The fidelity study (`bench_testbed`): a fast link so that the runs are short, the
+#: paper's binding (C = 1) and non-binding (C = 20) queue.
+TESTBED_MBPS = 50.0
+TESTBED_FRAMES = 10
+
+
+def testbed_cuts(table: Any) -> dict[str, int]:
+    """Cloud-heavy, middle and edge-heavy cuts: the offloading cuts whose edge time is
+    nearest 15%, 50% and 85% of the whole model's."""
+    whole = float(table.edge_s[-1])
+    off = [c for c in range(table.n_cuts) if table.offloads[c]]
+    out: dict[str, int] = {}
+    for name, f in (("cloud-heavy", 0.15), ("middle", 0.5), ("edge-heavy", 0.85)):
+        out[name] = min(off, key=lambda c: (abs(float(table.edge_s[c]) / whole - f), c))
+    return out
+
+
+def bench_testbed(quick: bool = False, frames: int = TESTBED_FRAMES) -> list[dict[str, Any]]:
+    """The testbed's fidelity study (docs/testbed.md): per model three cuts x {1, 3, 5}
+    edges x C in {1, 20}, plus S-C and the shipped agent in the loop, each against the
+    simulator on a profile measured here first. `quick`: alexnet and resnet18 (a chain
+    and a DAG), 1 and 3 edges. Prints one row per run and the share of runs meeting
+    the goals (makespan within 5%, median per-task latency error within 10%), and per
+    run the simulator's makespan error when it replays the measured service times
+    (`splitgym.experiments.testbed.replay_measured`: the queueing model's own share)."""
+    from splitgym.envs.core.config import ConfigError
+
+    from .testbed import measure_here, run_testbed
+
+    models = ("alexnet", "resnet18") if quick else SIX
+    fleets = (1, 3) if quick else (1, 3, 5)
+    print(f"testbed fidelity study: {TESTBED_MBPS:g} Mbit/s, {frames} frames per edge, "
+          f"seed 0, fps 5-15; load average {os.getloadavg()[0]:.2f} on {os.cpu_count()} "
+          f"CPUs at the start")
+    head = ("| model | policy | cut | E | C | measured s | simulated s | makespan err | "
+            "median task err | edge x | cloud x | blocked meas/sim | replay err | load |")
+    print(head)
+    print("|" + "---|" * (head.count("|") - 1))
+    rows: list[dict[str, Any]] = []
+    for model in models:
+        profile = measure_here(model, repeats=20)
+        table = make_cut_table(profile, "host", "host", bandwidths_mbps=(TESTBED_MBPS,))
+        runs = [(f"fixed:{c}", f"{name} {c}", e, cap)
+                for name, c in testbed_cuts(table).items() for e in fleets
+                for cap in (1, 20)]
+        if model == models[0]:
+            runs += [("single_cut", "S-C", 3, 20), ("learned", "agent", 3, 20)]
+        for policy, label, n_edges, cap in runs:
+            kwargs = {"model": model, "bandwidth_mbps": TESTBED_MBPS, "n_edges": n_edges,
+                      "frames_per_edge": frames, "queue_capacity": cap}
+            try:
+                res = run_testbed(kwargs, policy=policy, profile=profile)
+            except (ConfigError, ValueError) as exc:
+                print(f"| {model} | {policy} | {label} | {n_edges} | {cap} | not run: "
+                      f"{exc} |")
+                continue
+            lat = float(np.median(res.latency_errors()))
+            d = res.diagnostics
+            row = {"model": model, "policy": policy, "cut": label, "n_edges": n_edges,
+                   "queue_capacity": cap, "measured_s": res.measured_makespan_s,
+                   "simulated_s": res.simulated_makespan_s,
+                   "makespan_error": res.makespan_error, "median_latency_error": lat,
+                   "edge_stretch": d["edge_stretch_median"],
+                   "cloud_stretch": d["cloud_stretch_median"],
+                   "blocked": (d["blocked_tasks_measured"], d["blocked_tasks_simulated"]),
+                   "tx_overhead_ms": d["tx_overhead_ms_median"],
+                   "replay_error": (res.measured_makespan_s - d["replay_makespan_s"])
+                   / res.measured_makespan_s,
+                   "load": res.load["loadavg_after"][0]}
+            rows.append(row)
+            stretch = [f"{x:.2f}" if x is not None else "-"
+                       for x in (row["edge_stretch"], row["cloud_stretch"])]
+            cut = label if policy.startswith("fixed") else \
+                f"{label} ({','.join(sorted({str(int(c)) for c in res.cut}))})"
+            print(f"| {model} | {policy.split(':')[0]} | {cut} | {n_edges} | {cap} | "
+                  f"{row['measured_s']:.3f} | {row['simulated_s']:.3f} | "
+                  f"{row['makespan_error']:+.1%} | {lat:.1%} | {stretch[0]} | {stretch[1]} | "
+                  f"{row['blocked'][0]}/{row['blocked'][1]} | {row['replay_error']:+.1%} | "
+                  f"{row['load']:.1f} |",
+                  flush=True)
+    if rows:
+        ok_mk = sum(abs(r["makespan_error"]) <= 0.05 for r in rows)
+        ok_lat = sum(r["median_latency_error"] <= 0.10 for r in rows)
+        errs = sorted(abs(r["makespan_error"]) for r in rows)
+        print(f"\n{len(rows)} runs: makespan within 5% in {ok_mk}, median per-task latency "
+              f"error within 10% in {ok_lat}; |makespan error| median "
+              f"{errs[len(errs) // 2]:.1%}, max {errs[-1]:.1%}")
+    return rows

@@ -246,12 +246,14 @@ def _build_parser() -> argparse.ArgumentParser:
                         "edges. Figures move by 10-30% between runs on a shared machine.",
                         **fmt)
     be.add_argument("what", nargs="?", default="all",
-                    choices=("all", "env", "partition", "scale", "train"),
+                    choices=("all", "env", "partition", "scale", "train", "testbed"),
                     help="env: decisions/s against CartPole; train: MaskablePPO's steps/s "
                     "(collection and update), shipped configuration against the former "
                     "DummyVecEnv one; partition: best-cut and "
                     "candidate-list times against references; scale: cost per decision for "
-                    "5, 50 and 500 edges; all: everything and the reproduction")
+                    "5, 50 and 500 edges; testbed: the real testbed against the "
+                    "simulator (docs/testbed.md; --quick: alexnet and resnet18, 1 and 3 "
+                    "edges; not part of all); all: everything and the reproduction")
     be.add_argument("--quick", action="store_true", help="a CI-sized run")
     be.add_argument("--repeats", type=int, default=200,
                     help="repeats per partition measurement (--quick: 20)")
@@ -630,6 +632,10 @@ def _cmd_bench(args: argparse.Namespace) -> int:
         bench_scale(decisions=2_000 if args.quick else 20_000)
     elif args.what == "env":
         bench_env(args.quick)
+    elif args.what == "testbed":
+        from .bench import bench_testbed
+
+        bench_testbed(args.quick)
     elif args.what == "train":
         bench_train(args.quick)
     else:

@@ -4,6 +4,7 @@ process starts; Ctrl-C leaves no process behind."""
 
 from __future__ import annotations
 
+import itertools
 import json
 import multiprocessing
 import os
@@ -69,7 +70,7 @@ def test_real_run_is_causal_fifo_blocks_and_matches_the_simulator(
     # causal: every task's stamps in order
     chain = ("arrival_s", "decide_s", "edge_start_s", "edge_end_s", "tx_request_s",
              "tx_start_s", "tx_end_s", "cloud_start_s", "cloud_end_s")
-    for a, b in zip(chain, chain[1:]):
+    for a, b in itertools.pairwise(chain):
         assert (m[b] >= m[a] - 1e-3).all(), (a, b, m[a], m[b])
     assert np.array_equal(m["done_s"], m["cloud_end_s"])
     for e in range(2):
@@ -84,7 +85,7 @@ def test_real_run_is_causal_fifo_blocks_and_matches_the_simulator(
     assert (m["cloud_start_s"][order][1:] >= m["cloud_end_s"][order][:-1]).all()
     # C = 1: no two tasks ever hold a slot (transfer start .. cloud end) at once
     held = sorted(zip(m["tx_start_s"], m["cloud_end_s"], strict=True))
-    assert all(nxt[0] >= cur[1] for cur, nxt in zip(held, held[1:]))
+    assert all(nxt[0] >= cur[1] for cur, nxt in itertools.pairwise(held))
     # and a full queue blocked a link, in the real run and in the model
     assert res.diagnostics["blocked_tasks_measured"] > 0
     assert res.diagnostics["blocked_tasks_simulated"] > 0
@@ -177,3 +178,25 @@ def test_ctrl_c_ends_every_process(profile_file: Path) -> None:
     finally:
         if _group_alive(pgid):
             os.killpg(pgid, signal.SIGKILL)
+
+
+def test_replaying_a_timeline_in_the_simulator_gives_it_back() -> None:
+    """`replay_measured` of the simulator's own timeline (C = 2 binding, some tasks
+    edge-only) is that timeline: the replay adds nothing of its own."""
+    from splitgym.envs.core.config import SimConfig
+    from splitgym.envs.core.simulator import Simulator
+    from splitgym.profiles import load_profile, make_cut_table
+
+    prof = load_profile("alexnet")
+    table = make_cut_table(prof)
+    config = SimConfig(bandwidth_mbps=5.85, queue_capacity=2)
+    arrivals = [np.arange(6) * 0.1, np.arange(6) * 0.1 + 0.05, np.arange(6) * 0.1]
+    plan = [3, 8, 11, 2, 8, 3] * 3
+    sim = Simulator(table, config)
+    sim.run_plan(arrivals, plan)
+    rec = sim.records()
+    meas = {"arrival_s": rec.arrival_s, "edge_end_s": rec.edge_end_s,
+            "tx_start_s": rec.link_start_s, "tx_end_s": rec.link_end_s,
+            "cloud_start_s": rec.cloud_start_s, "cloud_end_s": rec.cloud_end_s}
+    done = tb.replay_measured(meas, rec.edge, arrivals, prof, config)
+    np.testing.assert_allclose(done, rec.completion_s, rtol=0, atol=1e-6)
