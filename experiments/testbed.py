@@ -791,6 +791,9 @@ def build_env(env_kwargs: Mapping[str, Any], profile: Any, device: str,
                        engine="python", **kw)
     if env.sim_config.uplink != "per_edge":
         raise TestbedError("uplink='shared': the testbed emulates one uplink per edge only")
+    if getattr(env, "transfer_encoding", "float32") != "float32":
+        raise TestbedError(f"transfer_encoding={env.transfer_encoding!r}: the testbed sends "
+                           f"the raw float32 tensors only")
     if env.sim_config.drop_late:
         raise TestbedError("drop_late=True: the testbed does not drop late frames")
     n = env.workload.n_edges
@@ -836,6 +839,36 @@ def check_policy(spec: str, env: Any) -> None:
                                f"is 0 Mbit/s (only edge-only, cut {k - 1}, can run)")
 
 
+def _precheck_cut(policy: str, model: str, env_kwargs: Mapping[str, Any]) -> None:
+    """A chain's cuts are its N + 1 prefixes whatever the costs: refuse a fixed cut out
+    of range, or one that sends at a constant rate of 0, before the profile is measured
+    (`check_policy` checks every model again on the measured cut table)."""
+    from splitgym.envs.core.config import parse_bandwidth_mbps
+    from splitgym.profiles.schema import load_profile
+
+    from .evaluate import parse_policy
+
+    if policy.startswith("agent:") or policy == "learned" or env_kwargs.get("scenario"):
+        return
+    name, kw = parse_policy(policy)
+    cut = {"fixed": kw.get("cut"), "cloud_only": 0}.get(name)
+    shipped = load_profile(model)
+    if cut is None or not shipped.is_chain:
+        return
+    k = shipped.n_layers + 1
+    if cut >= k:
+        raise TestbedError(f"--policy={policy}: cut {cut} is out of range; {model} has cuts "
+                           f"0..{k - 1} (K-1 = {k - 1} is edge-only)")
+    bw = env_kwargs.get("bandwidth_mbps", 5.85)
+    try:
+        rate = parse_bandwidth_mbps(bw)
+    except (ConfigError, TypeError, ValueError):
+        return  # a trace: checked on the env
+    if rate <= 0 and cut < k - 1:
+        raise TestbedError(f"--policy={policy}: cut {cut} sends its tensor, but the uplink "
+                           f"rate is 0 Mbit/s (only edge-only, cut {k - 1}, can run)")
+
+
 # -- one run ---------------------------------------------------------------------------------
 def run_testbed(env_kwargs: Mapping[str, Any], policy: str = "single_cut", seed: int = 0,
                 profile: Any = None, profile_repeats: int = 20, slowdown: float = 1.0,
@@ -862,6 +895,7 @@ def run_testbed(env_kwargs: Mapping[str, Any], policy: str = "single_cut", seed:
     check_port(port)
     if not isinstance(chunk_bytes, int) or chunk_bytes < 1:
         raise TestbedError(f"chunk_bytes={chunk_bytes!r}: expected a whole number >= 1")
+    _precheck_cut(policy, model, env_kwargs)
     if profile is None:
         say(f"measuring the {model} profile here (1 torch thread, {profile_repeats} "
             f"repeats)")

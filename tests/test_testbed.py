@@ -118,6 +118,7 @@ def test_real_run_is_causal_fifo_blocks_and_matches_the_simulator(
     ({"bandwidth_mbps": 0.0}, "cloud_only", tb.TestbedError, "rate is 0 Mbit/s"),
     ({"uplink": "shared"}, "single_cut", tb.TestbedError, "uplink='shared'"),
     ({"n_edges": 17, "phase_s": None}, "single_cut", tb.TestbedError, "--n-edges=17"),
+    ({"transfer_encoding": "int8"}, "single_cut", tb.TestbedError, "float32 tensors only"),
 ])
 def test_bad_input_is_refused_before_any_process(profile_file: Path, kwargs: dict,
                                                  policy: str, error: type, words: str,
