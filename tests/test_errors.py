@@ -459,8 +459,8 @@ ROWS = [
      r"increasing, and a finite period_s > the last step"),
     ("arrivals", "generated times not finite and sorted (checked before any simulation)",
      lambda: check_generated([np.array([0.0, np.nan])], "arrivals"),
-     ConfigError, r"arrivals: edge 0's generated arrival times are not finite and "
-     r"non-decreasing"),
+     ConfigError, r"arrivals: edge 0's generated arrival times are not finite, within "
+     r"2e\+10 s and non-decreasing"),
     ("arrivals", "a bursty process past 20x its switch bound (a safety net)",
      lambda: _mmpp(np.random.default_rng(0), 1.0, 3, {"high_factor": 1e-9, "low_factor": 0.0,
                                                       "mean_dwell_s": [1e-3, 1e-3]}),
@@ -612,6 +612,10 @@ ROWS = [
      lambda: EdgeCloudEnv().reset(options={"arrival_times_s": [[0.0, 1e300]]}),
      ConfigError, r"arrival_times_s\[0\]\[1\]=1e\+300: expected a finite time in "
      r"\[0, 1e\+10\] s"),
+    ("env", "frames whose last arrival is past 1e10 s",
+     lambda: EdgeCloudEnv(n_edges=1, frames_per_edge=10**7, fps=1e-3),
+     ConfigError, r"frames_per_edge=10000000 at fps 0\.001: the last frame arrives near "
+     r"t=1e\+10 s; expected within 1e\+10 s"),
     ("reset", "arrival times for more than 100,000 edges",
      lambda: EdgeCloudEnv().reset(options={"arrival_times_s": [[0.0]] * 200_000}),
      ConfigError, r"arrival_times_s: 200000 edges; expected at most 100000"),
@@ -814,6 +818,10 @@ def _bounds() -> list[tuple[str, str, str]]:
          f"all (counted before converting them), each in [0, {c.MAX_TIME_S:g}] s",
          "as for generated arrivals; beyond 1e10 s a float no longer resolves the events"),
         ("`deadline_s`", f"(0, {c.MAX_TIME_S:g}] s", "finite times"),
+        ("generated arrivals", f"the last frame's expected arrival (largest phase + most "
+         f"frames per edge / (lowest fps x a bursty process's mean factor)) within "
+         f"{c.MAX_TIME_S:g} s; a draw past twice that is refused", "the same time range "
+         "as given arrival times"),
         ("any number", "an integer beyond a float's range (~1.8e308) is refused like inf, "
          "shown by its size in bits", "no raw OverflowError"),
         *_hyperparam_bounds(),

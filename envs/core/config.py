@@ -298,6 +298,28 @@ class WorkloadConfig:
                                   f"{self.n_edges} finite phases >= 0 (one per edge, at most "
                                   f"{MAX_DWELL_S:g} s)")
             object.__setattr__(self, "phase_s", tuple(float(p) for p in ph))
+        self._check_horizon(fps_low)
+
+    def _check_horizon(self, fps_low: float) -> None:
+        """The last frame's expected arrival within `MAX_TIME_S` (the time range of
+        given arrival times too): the largest phase plus the most frames per edge at the
+        lowest mean rate (a bursty process's mean factor included)."""
+        fpe = self.frames_per_edge
+        frames = max(fpe) if isinstance(fpe, tuple) else fpe
+        params = dict(self.arrivals) if isinstance(self.arrivals, tuple) else (
+            {"kind": "bursty"} if self.arrivals == "bursty" else {})
+        factor = 1.0
+        if params.get("kind") == "bursty":
+            d0, d1 = params.get("mean_dwell_s", (2.0, 6.0))
+            factor = (params.get("high_factor", 3.0) * d0 + params.get("low_factor", 0.25)
+                      * d1) / (d0 + d1)
+        phase = max(self.phase_s) if self.phase_s else 1.0 / fps_low
+        horizon = phase + frames / (fps_low * factor)
+        if horizon > MAX_TIME_S:
+            raise ConfigError(f"frames_per_edge={shown(fpe)} at fps {fps_low:g}"
+                              f"{f' (bursty, mean factor {factor:.3g})' if factor != 1 else ''}"
+                              f": the last frame arrives near t={horizon:.3g} s; expected "
+                              f"within {MAX_TIME_S:g} s (fewer frames or a higher fps)")
 
 
 def _kind_of(arr: Any) -> Any:

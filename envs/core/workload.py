@@ -60,10 +60,11 @@ def check_generated(arrivals: Sequence[np.ndarray], field: str) -> None:
     """Refuse generated arrival times that are not finite, >= 0 and non-decreasing (the
     simulation, and the compiled engine above all, must never see them)."""
     for e, a in enumerate(arrivals):
-        if a.size and not (np.isfinite(a).all() and a[0] >= 0 and (a[1:] >= a[:-1]).all()):
-            raise ConfigError(f"{field}: edge {e}'s generated arrival times are not finite "
-                              f"and non-decreasing (first {a[:3].tolist()}); check the "
-                              f"workload parameters")
+        if a.size and not (np.isfinite(a).all() and a[0] >= 0 and (a[1:] >= a[:-1]).all()
+                           and a[-1] <= 2 * MAX_TIME_S):
+            raise ConfigError(f"{field}: edge {e}'s generated arrival times are not finite, "
+                              f"within {2 * MAX_TIME_S:g} s and non-decreasing (first "
+                              f"{a[:3].tolist()}); check the workload parameters")
 
 
 def make_arrivals_batch(workload: WorkloadConfig,
