@@ -89,10 +89,11 @@ def scenario_name(model: str, bandwidth: str | float | None, randomize: bool = F
 
 def load_hyperparams(algo: str, scenario: str,
                      overrides: Mapping[str, Any] | None = None,
-                     vec: str = "native") -> dict[str, Any]:
+                     vec: str = "native", objective: str = "makespan") -> dict[str, Any]:
     """``hyperparams/<algo>.yml``: its ``default``, then (when the run's vector env `vec`
     is not the native one) its ``python_core`` entry, then (when the run imitates
-    nothing, ``bc_epochs`` 0, on the native vector env) its ``no_imitation`` entry,
+    nothing, ``bc_epochs`` 0, on the native vector env, and minimises the makespan: its
+    shaping is the predicted makespan's) its ``no_imitation`` entry,
     then the scenario's entry, then `overrides`; every key checked against
     `hyperparam_keys` and every value against the type its default has (see
     `check_hyperparams`)."""
@@ -104,7 +105,8 @@ def load_hyperparams(algo: str, scenario: str,
     if vec != "native":
         layers.append(table.get("python_core", {}))
     top = [table.get(scenario, {}), overrides]
-    if vec == "native" and _merged(layers + top).get("bc_epochs", 0) == 0:
+    if vec == "native" and objective == "makespan" and \
+            _merged(layers + top).get("bc_epochs", 0) == 0:
         layers.append(table.get("no_imitation", {}))
     hp = _merged(layers + top)
     check_hyperparams(algo, hp)
@@ -332,14 +334,14 @@ def train_seed(seed: int) -> int:
 
 def vec_kind(env_kwargs: Mapping[str, Any], randomize: bool, vec: str) -> str:
     """The vectorised env a run uses: ``"auto"`` is ``"native"`` (`NativeVecEnv`, the
-    compiled vector env: every scenario) unless the scenario is redrawn per episode
-    (``randomize``) or ``engine="python"`` is asked, else ``"dummy"``."""
+    compiled vector env: every scenario, ``randomize`` included) unless
+    ``engine="python"`` is asked, else ``"dummy"``."""
     if vec not in VEC_KINDS:
         raise ValueError(f"--vec={vec!r}: expected one of {list(VEC_KINDS)}")
-    covered = not randomize and is_native(env_kwargs)
+    covered = is_native(env_kwargs)
     if vec == "native" and not covered:
-        raise ValueError("--vec=native: a scenario redrawn per episode (--randomize) or "
-                         "engine='python' runs single envs; use --vec auto or dummy")
+        raise ValueError("--vec=native: engine='python' runs single envs; use --vec auto "
+                         "or dummy")
     if vec == "auto":
         return "native" if covered else "dummy"
     return vec
@@ -357,7 +359,7 @@ def make_train_vec_env(env_kwargs: Mapping[str, Any], randomize: bool, n_envs: i
     if kind == "native":
         scale = time_scale_s(EdgeCloudEnv(**env_kwargs).cut_table.whole_edge_s)
         venv: VecEnv = NativeVecEnv(n_envs, env_kwargs, reward_scale_s=scale,
-                                    shaping=shaping)
+                                    shaping=shaping, randomize=randomize)
         # episode returns and lengths for SB3's rollout/ep_rew_mean (make_vec_env's
         # Monitor gives the others theirs)
         venv = VecMonitor(venv)
@@ -602,7 +604,7 @@ def train(algo: str, model: str = "alexnet", bandwidth: str | float | None = "4g
     # a profile file (./mynet.json) names its run by the model it profiles
     scenario = scenario_name(probe.profile.model, bandwidth, randomize, preset)
     vec = vec_kind(kwargs, randomize, vec)
-    hp = load_hyperparams(algo, scenario, hyperparams, vec)
+    hp = load_hyperparams(algo, scenario, hyperparams, vec, probe.objective)
     for flag, value in (("--timesteps", timesteps), ("--checkpoint-freq", checkpoint_freq),
                         ("--eval-freq", eval_freq)):
         if not isinstance(value, int) or isinstance(value, bool) or value < 1:
@@ -617,8 +619,7 @@ def train(algo: str, model: str = "alexnet", bandwidth: str | float | None = "4g
               "checkpoint_freq": checkpoint_freq, "eval_freq": eval_freq,
               "hyperparams": hp, "splitgym_version": splitgym.__version__,
               "commit": git_commit(), "started": time.strftime("%Y-%m-%dT%H:%M:%S")}
-    if not randomize:  # randomised episodes run on the Python core
-        warm_engine(probe, vector_kwargs=kwargs if vec == "native" else None)
+    warm_engine(probe, vector_kwargs=kwargs if vec == "native" else None)
     venv, new_model = _build(run, config)  # a refused hyperparameter fails here
     steps, why = run_length(new_model, timesteps)
     if steps != timesteps:  # record what it will run, and say so

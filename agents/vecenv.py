@@ -24,8 +24,10 @@ SB3's conventions:
   makespan (up to float rounding), but a decision that schedules a late completion
   is charged at once rather than when the clock gets there.
 
-It covers every configuration `EdgeCloudEnv` accepts (the compiled engine does):
-`is_native` is False only for ``engine="python"``. ``infos[i]`` holds no ``"decision"``
+It covers every configuration `EdgeCloudEnv` accepts (the compiled engine does), and
+with ``randomize=True`` a scenario redrawn per episode as `RandomizedScenario` draws it
+(rows then differ in configuration: each is padded to the largest); `is_native` is
+False only for ``engine="python"``. ``infos[i]`` holds no ``"decision"``
 context (building it is what the compiled step avoids); the baselines read it from
 single envs.
 """
@@ -45,6 +47,8 @@ from splitgym.envs.core.simulator import check_cut
 from splitgym.envs.edge_cloud import EdgeCloudEnv
 from splitgym.envs.vector import EdgeCloudVectorEnv, vector_seeds
 
+from .wrappers import RandomizedScenario
+
 
 def is_native(env_kwargs: Mapping[str, Any]) -> bool:
     """Whether `NativeVecEnv` covers an env of `env_kwargs` (the compiled engine does)."""
@@ -56,7 +60,8 @@ class NativeVecEnv(VecEnv):
     docstring)."""
 
     def __init__(self, n_envs: int, env_kwargs: Mapping[str, Any] | None = None,
-                 reward_scale_s: float = 1.0, shaping: str | None = None) -> None:
+                 reward_scale_s: float = 1.0, shaping: str | None = None,
+                 randomize: bool = False) -> None:
         kwargs = dict(env_kwargs or {})
         if kwargs.get("engine", "auto") == "python":
             raise ConfigError("NativeVecEnv: engine='python' asked; use a DummyVecEnv")
@@ -86,15 +91,23 @@ class NativeVecEnv(VecEnv):
         self._skip = np.zeros(n_envs, dtype=bool)  # same-step resets: no env waits
         self._actions = np.zeros(n_envs, dtype=np.int64)
         self._started = False
+        # `randomize`: each env's scenario redrawn per episode, as `RandomizedScenario`
+        # draws it for a single env (its own generator, seeded at a seeded reset)
+        self._randomizers = [RandomizedScenario(env) for env in self.vector.envs] \
+            if randomize else None
 
     # -- the VecEnv API ---------------------------------------------------------------
     def reset(self) -> np.ndarray:
         """Start every env's episode (env i from the seed `seed` set, else continuing
         its generator)."""
         self._batch.seed(self._seeds)  # env i's generator, as its reset seeds it
+        options = None
+        if self._randomizers is not None:
+            options = [r.draw(seed) for r, seed in zip(self._randomizers, self._seeds,
+                                                       strict=True)]
         self._reset_seeds()
         self._reset_options()
-        self._batch.reset(np.arange(self.num_envs), self._obs)
+        self._batch.reset(np.arange(self.num_envs), self._obs, options)
         self._now[:] = 0.0
         self._pred[:] = 0.0
         self._started = True
@@ -135,7 +148,9 @@ class NativeVecEnv(VecEnv):
                             "TimeLimit.truncated": False}
                 if self.shaping:
                     pred[j] = metrics["makespan_s"]
-            self._batch.reset(rows, self._obs)
+            options = None if self._randomizers is None else \
+                [self._randomizers[j].draw() for j in rows.tolist()]
+            self._batch.reset(rows, self._obs, options)
         if self.shaping:
             raw = self._pred - pred
             self._pred = pred

@@ -52,8 +52,10 @@ class RandomizedScenario(gym.Wrapper):
         self.ranges = dict(ranges or RANDOM_RANGES)
         self._rng = np.random.default_rng()
 
-    def reset(self, *, seed: int | None = None,
-              options: Mapping[str, Any] | None = None) -> tuple[np.ndarray, dict[str, Any]]:
+    def draw(self, seed: int | None = None,
+             options: Mapping[str, Any] | None = None) -> dict[str, Any]:
+        """The next episode's reset options (reseeding the generator with `seed`, as
+        `reset` does; `NativeVecEnv` draws them so for its rows)."""
         if seed is not None:
             self._rng = np.random.default_rng(seed + 7_919)
         drawn: dict[str, Any] = {}
@@ -63,7 +65,11 @@ class RandomizedScenario(gym.Wrapper):
             else:
                 drawn[key] = int(self._rng.integers(int(lo), int(hi) + 1))
         drawn.update(options or {})
-        return self.env.reset(seed=seed, options=drawn)
+        return drawn
+
+    def reset(self, *, seed: int | None = None,
+              options: Mapping[str, Any] | None = None) -> tuple[np.ndarray, dict[str, Any]]:
+        return self.env.reset(seed=seed, options=self.draw(seed, options))
 
     def action_masks(self) -> np.ndarray:
         """Feasible cuts of the pending task."""

@@ -372,7 +372,7 @@ class CompiledEngine:
         return self._mask_now.copy()
 
     def records(self) -> TaskRecords:
-        return kernel_records(self.kernel, 0, self._offsets)
+        return kernel_records(self.kernel, 0)
 
     def metrics(self) -> dict[str, Any]:
         return self.meter.metrics(self.kernel.metrics_of(np.zeros(1, dtype=np.int64))[0],
@@ -391,23 +391,22 @@ class CompiledEngine:
         return sim
 
 
-def kernel_records(fk: Any, row: int, offsets: np.ndarray) -> TaskRecords:
-    """The per-task timeline of row `row` of compiled kernel `fk`, whose edges' first
-    task ids are `offsets` (``offsets[-1]`` tasks in all)."""
+def kernel_records(fk: Any, row: int) -> TaskRecords:
+    """The per-task timeline of row `row` of compiled kernel `fk` (in the row's own
+    configuration: its edges and frame counts)."""
     from . import fast
 
-    n = int(offsets[-1])
-    times = fk.task_times()[row, :n]
+    times, cuts, dropped = fk.records_of(row)
     col = [times[:, f].copy() for f in range(8)]
-    counts = np.diff(offsets)
+    counts = np.diff(fk.offsets_of(row))
     return TaskRecords(
-        edge=np.repeat(np.arange(fk.n_edges, dtype=np.int64), counts),
+        edge=np.repeat(np.arange(counts.size, dtype=np.int64), counts),
         frame=np.concatenate([np.arange(c, dtype=np.int64) for c in counts]),
-        arrival_s=col[fast.T_ARR], cut=fk.cuts()[row, :n].copy(),
+        arrival_s=col[fast.T_ARR], cut=cuts.copy(),
         edge_start_s=col[fast.T_ES], edge_end_s=col[fast.T_EE],
         link_start_s=col[fast.T_LS], link_end_s=col[fast.T_LE],
         cloud_start_s=col[fast.T_CS], cloud_end_s=col[fast.T_CE],
-        completion_s=col[fast.T_DONE], dropped=fk.dropped()[row, :n] != 0)
+        completion_s=col[fast.T_DONE], dropped=dropped.copy())
 
 
 #: The engines by name (``EdgeCloudEnv(engine=...)``'s values other than "auto").
@@ -436,15 +435,16 @@ class CompiledBatch:
         self.kernel = fast.FastKernel(len(envs), env.cut_table, env.sim_config,
                                       engine_objective(env.objective), n, sum(counts),
                                       max(counts), traced=self.traced, threads=threads)
-        self._offsets = np.concatenate([[0], np.cumsum(counts)]).astype(np.int64)
         #: energy metrics only: the batch steps the engines' own objectives (the vector
-        #: envs step an energy objective's episodes through their single envs)
+        #: envs step an energy objective's episodes through their single envs); one per
+        #: row (a row reset with options has its own fleet)
         self.meter = env.energy_meter(n, env.sim_config, "makespan")
+        self._meters = [self.meter] * len(envs)
 
     def metrics_of(self, rows: np.ndarray) -> list[dict[str, Any]]:
         """The finished episodes' metrics of rows `rows`, as a single env reports them
         (the kernel's, plus the `EnergyMeter`'s energy)."""
-        return [self.meter.metrics(m, kernel_records(self.kernel, int(r), self._offsets))
+        return [self._meters[int(r)].metrics(m, kernel_records(self.kernel, int(r)))
                 for m, r in zip(self.kernel.metrics_of(rows), rows, strict=True)]
 
     @property
@@ -457,11 +457,16 @@ class CompiledBatch:
         for env, seed in zip(self.envs, seeds, strict=True):
             gym.Env.reset(env, seed=seed)
 
-    def reset(self, rows: np.ndarray, obs: np.ndarray) -> None:
+    def reset(self, rows: np.ndarray, obs: np.ndarray,
+              options_of: list[Any] | None = None) -> None:
         """Start the next episode of rows `rows` (each drawn from its env's generator, as
-        its reset draws it), writing their first observations into `obs` and their
-        masks into `masks`."""
+        its reset draws it; with ``options_of[j]``, the reset options of rows[j], as its
+        ``reset(options=...)`` draws it), writing their first observations into `obs`
+        and their masks into `masks`."""
         env = self.envs[0]
+        if options_of is not None and any(o for o in options_of):
+            self._reset_with_options(rows, obs, options_of)
+            return
         wl = env.workload
         rngs = [self.envs[i].np_random for i in rows]
         if isinstance(wl.frames_per_edge, int):
@@ -471,6 +476,30 @@ class CompiledBatch:
         traces_of = [self.envs[i]._link_traces(wl.n_edges, env.sim_config, env._bw_spec)
                      for i in rows] if self.traced else None
         self.kernel.reset_many(rows, arrivals, obs, traces_of, self.edge_s)
+        for i in rows:
+            self._meters[i] = self.meter
+
+    def _reset_with_options(self, rows: np.ndarray, obs: np.ndarray,
+                            options_of: list[Any]) -> None:
+        """`reset` where rows may differ in configuration: each row's episode set up as
+        `EdgeCloudEnv.reset` sets it up (validated options, then arrivals, traces and
+        edge times drawn from its env's generator), its state padded to the largest."""
+        arrivals, traces_of, edges, configs = [], [], [], []
+        for i, options in zip(rows, options_of, strict=True):
+            env = self.envs[i]
+            sim_config, workload, objective, arr, bw_spec = env._episode_setup(options)
+            if arr is None:
+                arr = make_arrivals(workload, env.np_random)
+            n = len(arr)
+            traces = env._link_traces(n, sim_config, bw_spec)
+            counts = [len(a) for a in arr]
+            configs.append(self.kernel.config_of(sim_config, engine_objective(objective), n,
+                                                 sum(counts), max(counts), traces is not None))
+            self._meters[i] = env.energy_meter(n, sim_config, "makespan")
+            arrivals.append(arr)
+            traces_of.append(traces)
+            edges.append(env._edge_rows(n))
+        self.kernel.reset_many(rows, arrivals, obs, traces_of, edges, configs)
 
 
 def is_traced(env: Any) -> bool:

@@ -15,11 +15,11 @@ The sub-envs share one profile and cut table. Every configuration runs in one co
 loop (`splitgym.envs.fast`, numba; ``compiled=False`` or ``engine="python"`` turns it
 off) that tests check bit for bit against single envs on the Python core: rate traces
 (each sub-env draws its own from its generator), fleets, unequal frame counts,
-deadlines and drops. An episode reset with `options` is stepped by a loop over the
-single envs. ``threads=k`` runs the compiled loop on k threads, each
-over its own block of envs (``threads=None``: one per core, at most one per 16 envs);
-any count gives the same bits. The default is one thread: a training process usually
-has other thread pools (torch's) and often runs beside other seeds, and numba's
+deadlines and drops, and an episode reset with `options` (rows whose configuration
+differs from the env's are padded to the largest). ``threads=k`` runs the compiled loop
+on k threads, each over its own block of envs (``threads=None``: one per core, at most
+one per 16 envs); any count gives the same bits. The default is one thread: a training
+process usually has other thread pools (torch's) and often runs beside other seeds, and numba's
 OpenMP threads keep spinning for a while after each step; ask for threads where the
 env's throughput is the bottleneck, not in a process forked after it used them
 (numba's OpenMP layer refuses to run parallel code in such a child). ``splitgym bench
@@ -98,10 +98,12 @@ class EdgeCloudVectorEnv(VectorEnv):
         # the sub-envs share one configuration: options refused for one are refused for
         # all, before any state changes
         self.envs[0]._episode_setup(options)
-        use_kernel = self._batch is not None and not options
+        use_kernel = self._batch is not None and (
+            not options or options.get("objective") not in ENERGY_OBJECTIVES)
         if use_kernel:
             self._batch.seed(seeds)
-            self._batch.reset(np.arange(self.num_envs), self._obs)
+            self._batch.reset(np.arange(self.num_envs), self._obs,
+                              [options] * self.num_envs if options else None)
             self._masks[:] = self._batch.masks
             self._use_kernel = True
         else:
@@ -157,7 +159,7 @@ class EdgeCloudVectorEnv(VectorEnv):
         rewards = np.zeros(n)
         terminated = np.zeros(n, dtype=bool)
         if self._resetting:  # check the actions before the resets draw new episodes
-            if fast.check_actions(actions, skip, kernel.I, kernel.P) >= 0:
+            if fast.check_actions(actions, skip, kernel.I, kernel.P2) >= 0:
                 self._check_actions(given, ~skip)
             rows = np.flatnonzero(skip)
             self._batch.reset(rows, self._obs)

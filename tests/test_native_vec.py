@@ -96,7 +96,7 @@ def test_native_vec__a_bad_action_is_the_single_envs_error_and_moves_nothing():
 
 def test_vec_kind__native_for_every_scenario_else_dummy():
     assert vec_kind(TOY, False, "auto") == "native"
-    assert vec_kind(TOY, True, "auto") == "dummy"  # scenario redrawn per episode
+    assert vec_kind(TOY, True, "auto") == "native"  # scenario redrawn per episode too
     for name in ("cellular-markov", "rush-hour", "mixed-fleet"):
         assert vec_kind({"model": "alexnet", "scenario": name}, False, "auto") == "native"
     assert vec_kind(dict(TOY, engine="python"), False, "auto") == "dummy"
@@ -135,3 +135,31 @@ def test_native_vec__predicted_makespan_shaping_keeps_the_return_minus_the_makes
         assert got == pytest.approx(want, rel=1e-5)
     with pytest.raises(ConfigError, match="needs objective='makespan'"):
         NativeVecEnv(2, dict(TOY, objective="mean_latency"), shaping="predicted_makespan")
+
+
+def test_native_vec__randomized_scenarios_step_as_a_dummy_vec_env_bit_for_bit():
+    # --randomize on the native vector env: each row redraws bandwidth, edges and queue
+    # per episode (rows then differ in configuration, padded per row) exactly as
+    # RandomizedScenario does for the single envs of a DummyVecEnv
+    env_kwargs = dict(TOY, frames_per_edge=2)
+    dummy = make_train_vec_env(env_kwargs, True, 3, 5, "dummy")
+    native = make_train_vec_env(env_kwargs, True, 3, 5, "native")
+    assert isinstance(native.unwrapped, NativeVecEnv)
+    assert vec_kind(env_kwargs, True, "auto") == "native"
+    rng = np.random.default_rng(0)
+    assert np.array_equal(dummy.reset(), native.reset())
+    ends, edges = 0, set()
+    for _ in range(60):
+        m_d, m_n = get_action_masks(dummy), get_action_masks(native)
+        assert np.array_equal(m_d, m_n)
+        actions = np.array([rng.choice(np.flatnonzero(m)) for m in m_d])
+        o_d, r_d, d_d, i_d = dummy.step(actions)
+        o_n, r_n, d_n, i_n = native.step(actions)
+        assert np.array_equal(o_d, o_n) and np.array_equal(r_d, r_n)
+        assert np.array_equal(d_d, d_n)
+        for a, b in zip(i_d, i_n, strict=True):
+            if "terminal_observation" in a:
+                ends += 1
+                assert a["metrics"] == b["metrics"]
+                edges.add(a["metrics"]["n_tasks"])
+    assert ends >= 6 and len(edges) >= 3  # several episode shapes across the rows

@@ -264,17 +264,18 @@ def test_compiled_engine__gives_the_python_cores_episodes_bit_for_bit(case):
 @settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(case=every_condition(), n=st.integers(1, 3))
 def test_vector_env__gives_single_python_envs_episodes_bit_for_bit(case, n):
-    # the compiled batch (rows drawing their own traces) against n single envs on the
-    # Python core, across autoresets: observations, rewards, masks, metrics
+    # the compiled batch (rows drawing their own traces; the first episode with a reset
+    # option) against n single envs on the Python core, across autoresets:
+    # observations, rewards, masks, metrics
     from splitgym.envs.vector import EdgeCloudVectorEnv
 
-    kwargs, _, seed, _ = case
+    kwargs, _, seed, options = case
     venv = EdgeCloudVectorEnv(n, **kwargs)
     singles = [EdgeCloudEnv(engine="python", **kwargs) for _ in range(n)]
-    obs, info = venv.reset(seed=seed)
+    obs, info = venv.reset(seed=seed, options=options)  # rows padded to the option's
     assert venv._use_kernel
     for i, env in enumerate(singles):
-        o, inf = env.reset(seed=seed + i)
+        o, inf = env.reset(seed=seed + i, options=options)
         assert np.array_equal(obs[i], o)
         assert np.array_equal(info["action_mask"][i], inf["action_mask"])
     rng = np.random.default_rng(seed)

@@ -17,7 +17,6 @@ from .layout import (
     C_BITS,
     C_BYTES,
     C_CLOUD_S,
-    C_DECIDED,
     C_DROPPED,
     C_EDGE_S,
     C_MISSED,
@@ -118,14 +117,15 @@ def step_env(i, c, I, F, S, T, C, P, inv, cap_obs, out, ctx):
 
 
 @njit(cache=True)
-def check_actions(actions, skip, I, P):
+def check_actions(actions, skip, I, P2):
     """The first env not in `skip` whose action is not a cut in range that its pending
-    task's mask allows, or -1."""
-    k = P[P_K]
+    task's mask allows, or -1 (row i's parameters: ``P2[i]``)."""
     for i in range(actions.shape[0]):
         a = actions[i]
         if skip[i]:
             continue
+        P = P2[i]
+        k = P[P_K]
         if a < 0 or a >= k:
             return i
         g = I[i]
@@ -139,33 +139,34 @@ def check_actions(actions, skip, I, P):
 
 
 @njit(cache=True)
-def _step_block(lo, hi, ahead, actions, skip, I, F, S, T, C, P, inv, cap_obs, obs, rewards,
-                done, masks):
-    """One decision in each env ``lo..hi-1`` not in `skip` (scratch `S`; `ahead`:
-    prefetch the next envs' rows, for rows out of cache); return how many ended."""
+def _step_block(lo, hi, ahead, actions, skip, I, F, S, T, C3, P2, inv, cap_obs, obs,
+                rewards, done, masks):
+    """One decision in each env ``lo..hi-1`` not in `skip` (row i's cut table and
+    parameters ``C3[i]``, ``P2[i]``; scratch `S`; `ahead`: prefetch the next envs' rows,
+    for rows out of cache); return how many ended."""
     ctx = np.empty(0)
     ended = 0
-    traced = P[P_TRACED] != 0
     for i in range(lo, hi):
         if ahead:
             if i + 2 < hi:
-                prefetch_fixed(I[i + 2], F[i + 2], P)
+                prefetch_fixed(I[i + 2], F[i + 2], P2[i + 2])
             if i + 1 < hi:
-                prefetch_queues(I[i + 1], F[i + 1], P)
+                prefetch_queues(I[i + 1], F[i + 1], P2[i + 1])
         if skip[i]:
             continue
-        e, r = step_env(i, actions[i], I, F, S, T, C, P, inv, cap_obs, obs[i], ctx)
+        P = P2[i]
+        e, r = step_env(i, actions[i], I, F, S, T, C3[i], P, inv, cap_obs, obs[i], ctx)
         rewards[i] = r
         if e < 0:
             done[i] = True
             ended += 1
-        elif traced:  # masks change with the link (constant rates: set at reset)
+        elif P[P_TRACED] != 0:  # masks change with the link (constant rates: at reset)
             _write_mask(I[i], P, masks[i])
     return ended
 
 
 @njit(cache=True)
-def step_all(actions, skip, I, F, S, T, C, P, inv, cap_obs, obs, rewards, done, masks):
+def step_all(actions, skip, I, F, S, T, C3, P2, inv, cap_obs, obs, rewards, done, masks):
     """One decision in every env but those with ``skip[i]`` (just reset), in lock step.
 
     First checks every stepped env's action (a cut in range that its pending task's
@@ -173,20 +174,20 @@ def step_all(actions, skip, I, F, S, T, C, P, inv, cap_obs, obs, rewards, done, 
     returns ``-1 - ended`` (`ended`: how many episodes ended, flagged in `done`); the
     pending tasks' masks are written to `masks` (rows that ended: unchanged)."""
     n = actions.shape[0]
-    bad = check_actions(actions, skip, I, P)
+    bad = check_actions(actions, skip, I, P2)
     if bad >= 0:
         return bad
-    return -1 - _step_block(0, n, n > PREFETCH_ABOVE, actions, skip, I, F, S, T, C, P, inv,
+    return -1 - _step_block(0, n, n > PREFETCH_ABOVE, actions, skip, I, F, S, T, C3, P2, inv,
                             cap_obs, obs, rewards, done, masks)
 
 
 @njit(cache=True, parallel=True)
-def step_all_threads(actions, skip, I, F, S2, T, C, P, inv, cap_obs, obs, rewards, done,
+def step_all_threads(actions, skip, I, F, S2, T, C3, P2, inv, cap_obs, obs, rewards, done,
                      masks):
     """`step_all` on ``S2.shape[0]`` threads, each over a contiguous block of envs with its
     own scratch row ``S2[t]`` (the envs are independent: the same bits as `step_all`)."""
     n = actions.shape[0]
-    bad = check_actions(actions, skip, I, P)
+    bad = check_actions(actions, skip, I, P2)
     if bad >= 0:
         return bad
     nt = S2.shape[0]
@@ -195,45 +196,39 @@ def step_all_threads(actions, skip, I, F, S2, T, C, P, inv, cap_obs, obs, reward
     ahead = n > nt * PREFETCH_ABOVE
     for t in prange(nt):
         ended[t] = _step_block(t * block, min(n, (t + 1) * block), ahead, actions, skip, I,
-                               F, S2[t], T, C, P, inv, cap_obs, obs, rewards, done, masks)
+                               F, S2[t], T, C3, P2, inv, cap_obs, obs, rewards, done,
+                               masks)
     return -1 - ended.sum()
 
 
 @njit(cache=True)
-def reset_envs(rows, arrivals, offsets, edge_s, lmask, toff, fparams, I, F, S, T, C, P,
+def reset_envs(rows, arrivals, offsets, edge_s, lmask, toff, fparams, I, F, S, T, C3, P2,
                inv, cap_obs, obs, masks):
-    """`reset_env` of each env in `rows` (its inputs at index j for rows[j]); write the
-    masks of their first pending tasks."""
+    """`reset_env` of each env in `rows` (its inputs at index j for rows[j], padded to the
+    largest row; its cut table and parameters ``C3[rows[j]]``, ``P2[rows[j]]``); write
+    the masks of their first pending tasks."""
     ctx = np.empty(0)
     for j in range(rows.shape[0]):
         i = rows[j]
-        e = reset_env(i, arrivals[j], offsets[j], edge_s, lmask[j], toff[j], fparams, I, F,
-                      S, T, C, P, inv, cap_obs, obs[i], ctx)
+        e = reset_env(i, arrivals[j], offsets[j], edge_s[j], lmask[j], toff[j], fparams[j],
+                      I, F, S, T, C3[i], P2[i], inv, cap_obs, obs[i], ctx)
         if e >= 0:
-            _write_mask(I[i], P, masks[i])
+            _write_mask(I[i], P2[i], masks[i])
 
 
-class FastKernel:
-    """The compiled engine's state and entry points for N envs of one configuration
-    (`sim_config`, `objective`, the cut table; `n_edges` edges, at most `tasks` tasks
-    and `max_frames` frames per edge; `traced`: per-link rate traces)."""
+class RowConfig:
+    """One row configuration: its parameter vector ``P`` (`layout`), cut table ``C``
+    (transfer times at its nominal rate), float parameters and what its results need."""
 
-    def __init__(self, n_envs: int, cut_table: Any, sim_config: Any, objective: str,
-                 n_edges: int, tasks: int, max_frames: int, traced: bool = False,
-                 threads: int = 1) -> None:
+    def __init__(self, cut_table: Any, sim_config: Any, objective: str, n_edges: int,
+                 tasks: int, max_frames: int, traced: bool, inv: float, cap: float) -> None:
         from ..core.simulator import single_cut_of
-        from ..observation import OBS_CAP, time_scale_s
 
-        self.n_envs = n_envs
-        self.n_edges = n_edges
-        self.tasks = tasks
-        self.max_frames = max_frames
-        self.sim_config = sim_config
-        self.traced = traced
+        self.sim_config, self.objective, self.traced = sim_config, objective, traced
+        self.n_edges, self.tasks, self.max_frames = n_edges, tasks, max_frames
         self.fluid = sim_config.predictor == "fluid" or (sim_config.predictor == "auto"
                                                          and n_edges > 32)
         k = cut_table.n_cuts
-        self.k = k
         self.P = layout(n_edges, tasks, max_frames, sim_config.uplink == "shared",
                         sim_config.cloud_workers, sim_config.queue_capacity, objective, k,
                         traced=traced, ewma=sim_config.bandwidth_estimator == "ewma",
@@ -247,53 +242,125 @@ class FastKernel:
         self.C[C_OFFLOADS] = np.asarray(cut_table.offloads, dtype=np.float64)
         self.C[C_BITS] = 8.0 * cut_table.transfer_bytes
         self.C[C_BYTES] = cut_table.transfer_bytes
-        self.I = np.zeros((n_envs, int(self.P[P_NI])), dtype=np.int64)
-        self.F = np.zeros((n_envs, int(self.P[P_NF])))
-        self.T = np.zeros((n_envs, 0))
-        self.threads = threads
-        self.S2 = np.zeros((threads, int(self.P[P_NS])))  # a replay scratch per thread
-        self.S = self.S2[0]
-        self.inv = 1.0 / time_scale_s(cut_table.whole_edge_s)
-        self.cap = float(OBS_CAP)
+        scale_cuts(self.C, inv, cap)
         self.fparams = np.array([
             math.nan if sim_config.deadline_s is None else float(sim_config.deadline_s),
             float(sim_config.ewma_alpha)])
-        scale_cuts(self.C, self.inv, self.cap)
         #: the constant-rate mask (the same for every task without traces)
         self.mask = np.asarray(cut_table.feasible(sim_config.bandwidth_mbps), dtype=bool)
-        self._offloads = np.asarray(cut_table.offloads, dtype=bool)
         self.default_edge_s = np.tile(cut_table.edge_s, (n_edges, 1))
         self.v_star = single_cut_of(self.C[C_EDGE_S], self.C[C_TX_S], self.C[C_CLOUD_S],
                                     self.mask)
-        self.masks = np.ones((n_envs, k), dtype=bool)  # each row's pending task's mask
+
+
+class FastKernel:
+    """The compiled engine's state and entry points for N envs: by default every row of
+    one configuration (`sim_config`, `objective`, the cut table; `n_edges` edges, at most
+    `tasks` tasks and `max_frames` frames per edge; `traced`: per-link rate traces); a
+    row reset with its own configuration (`reset_many`'s `configs`) gets its own
+    parameters and cut table, its state padded to the largest row."""
+
+    def __init__(self, n_envs: int, cut_table: Any, sim_config: Any, objective: str,
+                 n_edges: int, tasks: int, max_frames: int, traced: bool = False,
+                 threads: int = 1) -> None:
+        from ..observation import OBS_CAP, time_scale_s
+
+        self.n_envs = n_envs
+        self.cut_table = cut_table
+        self.k = cut_table.n_cuts
+        self.inv = 1.0 / time_scale_s(cut_table.whole_edge_s)
+        self.cap = float(OBS_CAP)
+        self._configs: dict[Any, RowConfig] = {}
+        base = self.config_of(sim_config, objective, n_edges, tasks, max_frames, traced)
+        self.base = base
+        self.row_cfg = [base] * n_envs
+        self.n_edges, self.tasks, self.max_frames = n_edges, tasks, max_frames
+        self.sim_config, self.traced, self.fluid = sim_config, traced, base.fluid
+        self.n_links = base.n_links
+        self.mask, self.fparams, self.v_star = base.mask, base.fparams, base.v_star
+        self.default_edge_s = base.default_edge_s
+        self.P2 = np.tile(base.P, (n_envs, 1))
+        self.C3 = np.tile(base.C, (n_envs, 1, 1))
+        self.I = np.zeros((n_envs, int(base.P[P_NI])), dtype=np.int64)
+        self.F = np.zeros((n_envs, int(base.P[P_NF])))
+        self.T = np.zeros((n_envs, 0))
+        self.threads = threads
+        self.S2 = np.zeros((threads, int(base.P[P_NS])))  # a replay scratch per thread
+        self.masks = np.ones((n_envs, self.k), dtype=bool)  # each row's pending task's mask
+
+    @property
+    def S(self) -> np.ndarray:
+        """Thread 0's replay scratch."""
+        return self.S2[0]
+
+    @property
+    def P(self) -> np.ndarray:
+        """Row 0's parameter vector."""
+        return self.P2[0]
+
+    @property
+    def C(self) -> np.ndarray:
+        """Row 0's cut table."""
+        return self.C3[0]
+
+    def config_of(self, sim_config: Any, objective: str, n_edges: int, tasks: int,
+                  max_frames: int, traced: bool) -> RowConfig:
+        """The row configuration of these arguments (built once)."""
+        key = (sim_config, objective, n_edges, tasks, max_frames, traced)
+        cfg = self._configs.get(key)
+        if cfg is None:
+            cfg = self._configs[key] = RowConfig(self.cut_table, sim_config, objective,
+                                                 n_edges, tasks, max_frames, traced,
+                                                 self.inv, self.cap)
+        return cfg
+
+    def _fit(self, cfg: RowConfig) -> None:
+        """Grow the rows (and the scratch) to hold configuration `cfg`."""
+        ni, nf, ns = (int(cfg.P[x]) for x in (P_NI, P_NF, P_NS))
+        if ni > self.I.shape[1]:
+            grown = np.zeros((self.n_envs, ni), dtype=np.int64)
+            grown[:, :self.I.shape[1]] = self.I
+            self.I = grown
+        if nf > self.F.shape[1]:
+            grownf = np.zeros((self.n_envs, nf))
+            grownf[:, :self.F.shape[1]] = self.F
+            self.F = grownf
+        if ns > self.S2.shape[1]:
+            self.S2 = np.zeros((self.threads, ns))
 
     # -- an episode's inputs ---------------------------------------------------------------
-    def link_masks(self, traces: Any) -> np.ndarray:
+    def link_masks(self, traces: Any, cfg: RowConfig | None = None) -> np.ndarray:
         """Per link, its feasible cuts: with traces, offloading needs a trace that ever
         carries anything (the core's ``_link_mask``); else the constant rate's."""
+        cfg = cfg or self.base
         if traces is None:
-            return np.tile(self.mask, (self.n_links, 1))
-        return np.array([np.where(self._offloads, tr.total_mbit > 0, True) for tr in traces])
+            return np.tile(cfg.mask, (cfg.n_links, 1))
+        offloads = np.asarray(self.cut_table.offloads, dtype=bool)
+        return np.array([np.where(offloads, tr.total_mbit > 0, True) for tr in traces])
 
-    def edge_rows(self, edge_s: Any) -> np.ndarray:
+    def edge_rows(self, edge_s: Any, cfg: RowConfig | None = None) -> np.ndarray:
         """Per edge, per cut edge times [s] (the cut table's on every edge for None)."""
+        cfg = cfg or self.base
         if edge_s is None:
-            return self.default_edge_s
-        return np.asarray(edge_s, dtype=np.float64).reshape(self.n_edges, self.k)
+            return cfg.default_edge_s
+        return np.asarray(edge_s, dtype=np.float64).reshape(cfg.n_edges, self.k)
 
     def write_traces(self, rows: Any, traces_of: list[Any]) -> np.ndarray:
         """Write each row's traces into ``T`` (grown as needed); return the per-link
         offsets, shape (len(rows), links)."""
-        toff = np.zeros((len(rows), self.n_links), dtype=np.int64)
-        if not self.traced:
+        links = max([self.n_links] + [len(trs) for trs in traces_of if trs is not None])
+        toff = np.zeros((len(rows), links), dtype=np.int64)
+        sized = [traces_size(trs) for trs in traces_of if trs is not None]
+        if not sized:
             return toff
-        need = max(traces_size(trs) for trs in traces_of)
+        need = max(sized)
         if need > self.T.shape[1]:
             grown = np.zeros((self.n_envs, max(need, 2 * self.T.shape[1])))
             grown[:, :self.T.shape[1]] = self.T
             self.T = grown
         for j, (i, trs) in enumerate(zip(rows, traces_of, strict=True)):
-            toff[j] = write_traces(trs, self.T[i])
+            if trs is not None:
+                toff[j, :len(trs)] = write_traces(trs, self.T[i])
         return toff
 
     @staticmethod
@@ -307,49 +374,71 @@ class FastKernel:
         return flat, offsets
 
     def reset_many(self, rows: np.ndarray, arrivals: Any, obs: np.ndarray,
-                   traces_of: list[Any] | None = None, edge_s: Any = None) -> None:
+                   traces_of: list[Any] | None = None, edge_s: Any = None,
+                   configs: list[RowConfig] | None = None) -> None:
         """Start the episodes of envs `rows`: ``arrivals[j]`` (an (n_edges, frames)
         array, or per-edge lists) for rows[j], with link traces ``traces_of[j]`` and the
-        fleet's `edge_s`; writes their first observations and masks."""
+        fleet's `edge_s` (one for all rows, or with `configs` one per row); writes their
+        first observations and masks. `configs` (from `config_of`): each row's own
+        configuration (default: the kernel's)."""
         m = len(rows)
-        if isinstance(arrivals, np.ndarray) and arrivals.ndim == 3:
+        cfgs = configs if configs is not None else [self.base] * m
+        for i, cfg in zip(rows, cfgs, strict=True):
+            if cfg is not self.row_cfg[i]:
+                self._fit(cfg)
+                self.row_cfg[i] = cfg
+                self.P2[i] = cfg.P
+                self.C3[i] = cfg.C
+        traces_of = traces_of if traces_of is not None else [None] * m
+        edges = [edge_s] * m if configs is None else list(edge_s)
+        if configs is None and isinstance(arrivals, np.ndarray) and arrivals.ndim == 3:
             flat = arrivals.reshape(m, -1)
             per = arrivals.shape[2]
             offsets = np.tile(np.arange(self.n_edges + 1, dtype=np.int64) * per, (m, 1))
+            lmask = np.tile(self.link_masks(None), (m, 1, 1)).astype(np.int64) \
+                if traces_of[0] is None else \
+                np.array([self.link_masks(trs) for trs in traces_of], dtype=np.int64)
+            edge_arr = np.tile(self.edge_rows(edge_s), (m, 1, 1))
+            fparams = np.tile(self.fparams, (m, 1))
         else:
-            pairs = [self.flat_arrivals(a) for a in arrivals]
-            flat = np.zeros((m, self.tasks))
-            offsets = np.zeros((m, self.n_edges + 1), dtype=np.int64)
-            for j, (fl, off) in enumerate(pairs):
+            e_max = max(c.n_edges for c in cfgs)
+            l_max = max(c.n_links for c in cfgs)
+            flat = np.zeros((m, max(c.tasks for c in cfgs)))
+            offsets = np.zeros((m, e_max + 1), dtype=np.int64)
+            lmask = np.zeros((m, l_max, self.k), dtype=np.int64)
+            edge_arr = np.zeros((m, e_max, self.k))
+            fparams = np.zeros((m, 2))
+            for j, cfg in enumerate(cfgs):
+                fl, off = self.flat_arrivals(arrivals[j])
                 flat[j, :fl.size] = fl
-                offsets[j] = off
-        if traces_of is None:
-            lmask = np.tile(self.link_masks(None), (m, 1, 1)).astype(np.int64)
-        else:
-            lmask = np.array([self.link_masks(trs) for trs in traces_of], dtype=np.int64)
-        toff = self.write_traces(rows, traces_of or [None] * m)
-        reset_envs(rows, flat, offsets, self.edge_rows(edge_s), lmask, toff, self.fparams,
-                   self.I, self.F, self.S, self.T, self.C, self.P, self.inv, self.cap, obs,
-                   self.masks)
+                offsets[j, :off.size] = off
+                lm = self.link_masks(traces_of[j], cfg)
+                lmask[j, :lm.shape[0]] = lm
+                edge_arr[j, :cfg.n_edges] = self.edge_rows(edges[j], cfg)
+                fparams[j] = cfg.fparams
+        toff = self.write_traces(rows, traces_of)
+        reset_envs(rows, flat, offsets, edge_arr, lmask, toff, fparams, self.I, self.F,
+                   self.S, self.T, self.C3, self.P2, self.inv, self.cap, obs, self.masks)
 
     def step(self, actions: np.ndarray, skip: np.ndarray, obs: np.ndarray,
              rewards: np.ndarray, done: np.ndarray) -> int:
         """One decision in every env not in `skip` (int64 `actions`); see `step_all`."""
         if self.threads == 1:
-            return step_all(actions, skip, self.I, self.F, self.S, self.T, self.C, self.P,
+            return step_all(actions, skip, self.I, self.F, self.S, self.T, self.C3, self.P2,
                             self.inv, self.cap, obs, rewards, done, self.masks)
         with _LAUNCH:  # numba's default threading layer takes one parallel call at a time
-            return step_all_threads(actions, skip, self.I, self.F, self.S2, self.T, self.C,
-                                    self.P, self.inv, self.cap, obs, rewards, done,
+            return step_all_threads(actions, skip, self.I, self.F, self.S2, self.T, self.C3,
+                                    self.P2, self.inv, self.cap, obs, rewards, done,
                                     self.masks)
 
     # -- results ---------------------------------------------------------------------------
     def n_tasks_of(self, i: int) -> int:
         """Env i's episode's task count."""
-        return int(self.I[i, int(self.P[P_O_OFF]) + self.n_edges])
+        return int(self.I[i, int(self.P2[i, P_O_OFF]) + self.row_cfg[i].n_edges])
 
     def task_times(self) -> np.ndarray:
-        """View of every env's per-task times, shape (N, tasks, 8) (T_* fields)."""
+        """View of every env's per-task times, shape (N, tasks, 8) (T_* fields; the
+        kernel's configuration's tasks)."""
         o = O_TASK + 8 * self.tasks
         return self.F[:, O_TASK:o].reshape(self.n_envs, self.tasks, 8)
 
@@ -363,15 +452,13 @@ class FastKernel:
         o = int(self.P[P_O_DROP])
         return self.I[:, o:o + self.tasks]
 
-    def decided(self, i: int) -> int:
-        return int(self.I[i, C_DECIDED])
-
     def metrics_of(self, rows: np.ndarray) -> list[dict[str, Any]]:
         """`Simulator.metrics()` of the finished episodes of envs `rows` (the same numpy
         reductions, so the same bits)."""
         cfg = self.sim_config
         rows = np.asarray(rows)
-        if cfg.drop_late or any(self.n_tasks_of(i) != self.tasks for i in rows):
+        if cfg.drop_late or any(self.row_cfg[i] is not self.base or
+                                self.n_tasks_of(i) != self.tasks for i in rows):
             return [self._metrics_one(int(i)) for i in rows]
         times = self.task_times()[rows]
         lat = times[:, :, T_DONE] - times[:, :, T_ARR]
@@ -398,16 +485,28 @@ class FastKernel:
                 out[j]["deadline_miss_rate"] = missed[j] / n_tasks if n_tasks else 0.0
         return out
 
+    def offsets_of(self, i: int) -> np.ndarray:
+        """Env i's edges' first task ids (its edges + 1 of them, the last its tasks)."""
+        o = int(self.P2[i, P_O_OFF])
+        return self.I[i, o:o + self.row_cfg[i].n_edges + 1].copy()
+
+    def records_of(self, i: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Env i's (per-task times (n, 8), cuts, dropped flags) in its own layout."""
+        n = self.n_tasks_of(i)
+        P = self.P2[i]
+        times = self.F[i, O_TASK:O_TASK + 8 * n].reshape(n, 8)
+        cuts = self.I[i, int(P[P_O_CUT]):int(P[P_O_CUT]) + n]
+        dropped = self.I[i, int(P[P_O_DROP]):int(P[P_O_DROP]) + n] != 0
+        return times, cuts, dropped
+
     def _metrics_one(self, i: int) -> dict[str, Any]:
         """One env's metrics, the core's `Simulator.metrics` expression by expression."""
-        n = self.n_tasks_of(i)
-        times = self.task_times()[i, :n]
-        dropped = self.dropped()[i, :n] != 0
+        times, cuts, dropped = self.records_of(i)
+        n = cuts.size
         n_dropped = int(self.I[i, C_DROPPED])
         lat = times[:, T_DONE] - times[:, T_ARR]
         if n_dropped:
             lat = lat[~dropped]
-        cuts = self.cuts()[i, :n]
         hist = np.bincount(cuts[cuts >= 0], minlength=self.k)
         out = {
             "makespan_s": float(self.F[i, F_MAKESPAN]),
@@ -419,7 +518,7 @@ class FastKernel:
             "n_tasks": n,
             "n_dropped": n_dropped,
         }
-        if self.sim_config.deadline_s is not None:
+        if self.row_cfg[i].sim_config.deadline_s is not None:
             missed = int(self.I[i, C_MISSED])
             out["deadline_miss_rate"] = missed / n if n else 0.0
         return out

@@ -98,7 +98,8 @@ def setup(g, f, tr, arrivals, offsets, edge_s, lmask, toff, fparams, C, P, inv, 
     """Start env i's episode: `arrivals` (flat, edge-major, ``offsets[e]`` edge e's
     first task), per-edge per-cut `edge_s`, per-link feasible cuts `lmask` and trace
     offsets `toff` (traces already in `tr`), ``fparams = (deadline_s, ewma_alpha)``."""
-    n_edges, tasks, k, links = P[P_EDGES], offsets[-1], P[P_K], P[P_LINKS]
+    n_edges, k, links = P[P_EDGES], P[P_K], P[P_LINKS]
+    tasks = offsets[n_edges]
     f[:] = 0.0
     g[:] = 0
     f[F_DEADLINE], f[F_ALPHA] = fparams[0], fparams[1]
