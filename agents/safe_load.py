@@ -34,7 +34,7 @@ file and the entry.
 
 ``trust=True`` (``--trust-agent`` on the command line) hands the file to SB3's own
 loader with full unpickling: only for a file you trust, e.g. one written by SB3 itself
-(a custom policy class, a lambda schedule). ``python -m splitgym.agents.safe_load IN
+(a custom policy class, a lambda schedule). ``python -m splitgym.agents.convert IN
 OUT`` adds the plain data to such a file once (it unpickles IN: trust it first).
 """
 
@@ -754,7 +754,7 @@ def load_sb3(path: str | Path, algo: str, cls: Any, env: Any = None, trust: bool
         raise AgentFileError(f"{what}: entry {PLAIN_ENTRY!r} missing: not written by "
                              f"splitgym (its entries {pickled} are pickled, and splitgym "
                              f"does not unpickle); {_TRUST_HINT}, or add the plain data "
-                             f"once: python -m splitgym.agents.safe_load IN OUT")
+                             f"once: python -m splitgym.agents.convert IN OUT")
     plain = _json(entries[PLAIN_ENTRY], f"{what}: entry {PLAIN_ENTRY!r}")
     if not (isinstance(plain, dict) and plain.get("format") == FORMAT):
         raise AgentFileError(f"{what}: entry {PLAIN_ENTRY!r}: not a {FORMAT} object")
@@ -1016,7 +1016,7 @@ def _main(argv: list[str] | None = None) -> None:
     from .policy import ALGO_NAMES
 
     ap = argparse.ArgumentParser(
-        prog="python -m splitgym.agents.safe_load",
+        prog="python -m splitgym.agents.convert",
         description="Add the plain data splitgym loads to an SB3 zip (IN is unpickled: "
                     "only for a file you trust).")
     ap.add_argument("src", help="SB3 model zip (trusted)")
@@ -1029,9 +1029,6 @@ def _main(argv: list[str] | None = None) -> None:
         ap.error("cannot tell its algorithm: give --algo")
     add_plain_data(args.src, args.out, algo)
 
-
-if __name__ == "__main__":
-    _main()
 
 
 __all__ = ["AgentChecksumError", "AgentFileError", "AgentMismatchError", "AgentModelWarning",

@@ -366,3 +366,22 @@ def test_resume__from_plain_data_trains_as_sb3s_unpickled_checkpoint_does(tmp_pa
     assert all(torch.equal(sa[k], sb[k]) for k in sa)
     assert not all(torch.equal(sa[k], v) for k, v in LearnedPolicy.load(
         run / "checkpoints" / "ckpt_32_steps.zip").model.policy.state_dict().items())
+
+
+def test_convert__adds_the_plain_data_to_a_trusted_sb3_zip(tmp_path):
+    # python -m splitgym.agents.convert: a zip SB3 wrote alone loads afterwards, acting
+    # as the shipped agent it came from, every original entry kept byte for byte
+    import zipfile
+
+    sb3 = without_plain(PRETRAINED / "darknet19-4g.zip", tmp_path / "sb3.zip")
+    res = subprocess.run([sys.executable, "-m", "splitgym.agents.convert", str(sb3),
+                          str(tmp_path / "out.zip")], capture_output=True, text=True,
+                         timeout=300)
+    assert res.returncode == 0 and not res.stderr, res.stderr
+    with zipfile.ZipFile(sb3) as a, zipfile.ZipFile(tmp_path / "out.zip") as b:
+        assert all(a.read(n) == b.read(n) for n in a.namelist())
+        assert "splitgym.json" in b.namelist()
+    got, ref = (LearnedPolicy.load(p) for p in (tmp_path / "out.zip",
+                                                PRETRAINED / "darknet19-4g.zip"))
+    obs = np.random.default_rng(2).uniform(0, 9, (8, ref.obs_size))
+    assert all(np.array_equal(got.scores(o), ref.scores(o)) for o in obs)
