@@ -68,7 +68,8 @@ MAX_ENERGY_WEIGHT_S_PER_J = 1e6
 #: and system arguments, plus an explicit arrival stream.
 RESET_OPTIONS: tuple[str, ...] = (
     "arrival_times_s", "bandwidth_mbps", "uplink", "queue_capacity", "cloud_workers",
-    "n_edges", "frames_per_edge", "fps", "phase_s", "objective", "arrivals", "deadline_s")
+    "n_edges", "frames_per_edge", "fps", "phase_s", "objective", "arrivals", "deadline_s",
+    "energy_weight_s_per_j")
 
 
 def _field_table(fields: Sequence[tuple[str, str]]) -> str:
@@ -541,7 +542,9 @@ class EdgeCloudEnv(gym.Env[np.ndarray, np.int64]):
         self._engine = engine
         self._episode_objective = objective
         self._ctx = None
-        meter = self.energy_meter(n_edges, sim_config, objective)
+        meter = self.energy_meter(n_edges, sim_config, objective, _check_weight(
+            (options or {}).get("energy_weight_s_per_j", self.energy_weight_s_per_j),
+            objective))
         obs, self._ctx = engine.reset(arrivals, sim_config, objective, traces, edge_rows,
                                       meter=meter)
         return obs, self._info()
@@ -609,7 +612,8 @@ class EdgeCloudEnv(gym.Env[np.ndarray, np.int64]):
             sim_kw["bandwidth_mbps"] = nominal_mbps(bw_spec)
         sim_config = replace(self.sim_config, **sim_kw) if sim_kw else self.sim_config
         objective = _check_objective(options.get("objective", self.objective), sim_config)
-        _check_weight(self.energy_weight_s_per_j, objective)
+        _check_weight(options.get("energy_weight_s_per_j", self.energy_weight_s_per_j),
+                      objective)
         arrivals = None
         workload = self.workload
         if "arrival_times_s" in options:
@@ -631,7 +635,8 @@ class EdgeCloudEnv(gym.Env[np.ndarray, np.int64]):
         self.energy_meter(n_edges, sim_config, objective)
         return sim_config, workload, objective, arrivals, bw_spec
 
-    def energy_meter(self, n_edges: int, config: SimConfig, objective: str) -> EnergyMeter:
+    def energy_meter(self, n_edges: int, config: SimConfig, objective: str,
+                     energy_weight_s_per_j: float | None = None) -> EnergyMeter:
         """The `EnergyMeter` of an episode of `n_edges` under `config` and `objective`:
         the edges' power figures (`splitgym.profiles.devices`) on the link type
         ``radio`` (None: ``"3g"`` at the 3G preset rate, 1.1 Mbit/s, else ``"4g"``).
@@ -648,7 +653,9 @@ class EdgeCloudEnv(gym.Env[np.ndarray, np.int64]):
         model, missing = self._energy_models[key]
         if model is None and objective in ENERGY_OBJECTIVES:
             raise ConfigError(f"objective={objective!r}: {missing}")
-        return EnergyMeter(model, objective, self.energy_weight_s_per_j)
+        weight = self.energy_weight_s_per_j if energy_weight_s_per_j is None else \
+            energy_weight_s_per_j
+        return EnergyMeter(model, objective, weight)
 
     def _energy_model(self, names: tuple[str, ...],
                       radio: str) -> tuple[EnergyModel | None, str]:

@@ -211,3 +211,17 @@ def test_evaluate__reports_the_energy_objectives():
     assert m["edge_energy_j"] == pytest.approx(24.0, rel=1e-12)
     assert res[0].objective_value == pytest.approx(8.0 + 0.1 * 24.0, rel=1e-12)
     assert "weighted" in format_table(res)
+
+
+def test_reset_options__switch_to_an_energy_objective_for_one_episode():
+    env = EdgeCloudEnv(**TOY)  # makespan
+    with pytest.raises(ConfigError, match="needs energy_weight_s_per_j > 0"):
+        env.reset(options={"objective": "makespan_energy"})
+    with pytest.raises(ConfigError, match="energy_weight_s_per_j=-2"):
+        env.reset(options={"objective": "makespan_energy", "energy_weight_s_per_j": -2})
+    env.reset(seed=0, options={"objective": "makespan_energy", "energy_weight_s_per_j": 0.1})
+    _, r1, *_ = env.step(1)
+    _, r2, *_ = env.step(2)
+    assert [r1, r2] == pytest.approx([-1.3, -5.2375], rel=1e-12)  # the golden above
+    rewards, _ = _play(env, [1, 2])  # no options: the constructor's makespan again
+    assert rewards == [-1.0, -3.75]
