@@ -221,6 +221,15 @@ def _cli(*args):
         raise SystemExit(res.stderr.strip().splitlines()[-1])
 
 
+def _testbed_port_taken():
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        s.listen(1)
+        _cli("testbed", "--port", str(s.getsockname()[1]))
+
+
 # (area, refused input, how it is given, exception, message (a regex))
 ROWS = [
     ("env", "negative bandwidth", lambda: EdgeCloudEnv(bandwidth_mbps=-1),
@@ -551,6 +560,17 @@ ROWS = [
     ("cli", "splitgym reproduce --calibration fitted",
      lambda: _cli("reproduce", "--calibration", "fitted", "--no-progress"),
      SystemExit, r"--calibration: invalid choice: 'fitted'"),
+    ("cli", "splitgym testbed --policy fixed:12 (a cut out of range, before measuring)",
+     lambda: _cli("testbed", "--policy", "fixed:12"),
+     SystemExit, r"--policy=fixed:12: cut 12 is out of range; alexnet has cuts 0\.\.11"),
+    ("cli", "splitgym testbed --bandwidth 0 --policy cloud_only",
+     lambda: _cli("testbed", "--bandwidth", "0", "--policy", "cloud_only"),
+     SystemExit, r"--policy=cloud_only: cut 0 sends its tensor, but the uplink rate is 0"),
+    ("cli", "splitgym testbed --port (a port in use)", _testbed_port_taken,
+     SystemExit, r"--port=[0-9]+: 127\.0\.0\.1:[0-9]+ is in use"),
+    ("cli", "splitgym testbed --model toy (no torch model)",
+     lambda: _cli("testbed", "--model", "toy"),
+     SystemExit, r"--model='toy': the testbed runs the torch models"),
     ("multi-agent env", "reset to another fleet size",
      lambda: _multiagent_reset(options={"n_edges": 3}),
      ConfigError, r"options: 3 edges for an env built with n_edges=5"),
