@@ -43,6 +43,7 @@ import numpy as np
 from stable_baselines3.common.vec_env import VecEnv
 
 from splitgym.envs.core.config import ConfigError
+from splitgym.envs.core.energy import ENERGY_OBJECTIVES
 from splitgym.envs.core.simulator import check_cut
 from splitgym.envs.edge_cloud import EdgeCloudEnv
 from splitgym.envs.vector import EdgeCloudVectorEnv, vector_seeds
@@ -51,8 +52,11 @@ from .wrappers import RandomizedScenario
 
 
 def is_native(env_kwargs: Mapping[str, Any]) -> bool:
-    """Whether `NativeVecEnv` covers an env of `env_kwargs` (the compiled engine does)."""
-    return EdgeCloudEnv(**env_kwargs).engine == "compiled"
+    """Whether `NativeVecEnv` covers an env of `env_kwargs`: the compiled engine does,
+    except under an energy objective (its rewards come from the single envs'
+    `EnergyMeter`)."""
+    env = EdgeCloudEnv(**env_kwargs)
+    return env.engine == "compiled" and env.objective not in ENERGY_OBJECTIVES
 
 
 class NativeVecEnv(VecEnv):
@@ -67,7 +71,10 @@ class NativeVecEnv(VecEnv):
             raise ConfigError("NativeVecEnv: engine='python' asked; use a DummyVecEnv")
         self.vector = EdgeCloudVectorEnv(n_envs, compiled=True, threads=1, **kwargs)
         batch = self.vector._batch
-        assert batch is not None  # the compiled engine covers every configuration
+        if batch is None:  # an energy objective: the compiled batch has no energy reward
+            raise ConfigError(f"NativeVecEnv: objective={self.vector.envs[0].objective!r} is "
+                              f"stepped by single envs (its reward is the seam's energy "
+                              f"meter); use a DummyVecEnv (splitgym train --vec auto)")
         if not reward_scale_s > 0:
             raise ConfigError(f"reward_scale_s={reward_scale_s!r}: expected > 0")
         self._batch = batch

@@ -225,3 +225,19 @@ def test_reset_options__switch_to_an_energy_objective_for_one_episode():
     assert [r1, r2] == pytest.approx([-1.3, -5.2375], rel=1e-12)  # the golden above
     rewards, _ = _play(env, [1, 2])  # no options: the constructor's makespan again
     assert rewards == [-1.0, -3.75]
+
+
+def test_sb3_native_vec_env__energy_objectives_go_to_single_envs():
+    from splitgym.agents.vecenv import NativeVecEnv, is_native
+
+    assert is_native({"model": "toy"}) and not is_native({"model": "toy",
+                                                          "objective": "energy"})
+    with pytest.raises(ConfigError, match="objective='energy' is stepped by single envs"):
+        NativeVecEnv(2, {"model": "toy", "objective": "energy"})
+    v = NativeVecEnv(2, {**TOY, "transfer_encoding": "float16"})  # metrics: energy too
+    v.reset()
+    v.step_async(np.array([1, 1]))
+    v.step_wait()
+    v.step_async(np.array([2, 2]))
+    _, _, done, infos = v.step_wait()
+    assert done.all() and all("edge_energy_j" in i["metrics"] for i in infos)
