@@ -24,9 +24,10 @@ normalised scores with honest statistics (docs/benchmark.md).
   seeds (none where no checkpoint does).
 
 Files under ``--out``: ``references.json`` (per scenario: every online heuristic's,
-S-C's and best_known's values on the evaluation seeds), ``runs/<model>_<scenario>_seed<k>/``
-(one folder per trial: ``trial.json`` with its config, seed and commit, the training
-run, ``result.json``), ``scores.csv``, ``summary.json``, ``summary.md`` and
+S-C's and best_known's values on the evaluation seeds),
+``runs/<model>_<scenario>_seed<k>/`` (one folder per trial: ``trial.json`` with its
+config, seed and commit, the training run, ``attempts`` (one line per start),
+``result.json``), ``scores.csv``, ``summary.json``, ``summary.md`` and
 ``performance_profile.png``; each written atomically.
 """
 
@@ -37,6 +38,7 @@ import importlib
 import io
 import json
 import math
+import os
 import shutil
 import time
 import warnings
@@ -175,9 +177,12 @@ def trial_name(model: str, scenario: str, seed: int) -> str:
     return f"{model}_{scenario}_seed{seed}"
 
 
-def _checkpoint_timer(trial_dir: Path, root: Path) -> Any:
-    """An SB3 callback logging each new checkpoint's training wall time (this session's
-    plus the earlier sessions' of a resumed run) to ``checkpoint_wall.jsonl``."""
+def _checkpoint_timer(trial_dir: Path, root: Path, t0: float) -> Any:
+    """An SB3 callback logging each new checkpoint's training wall time (since `t0`, the
+    session's start: building the envs and the model and any imitation count) to
+    ``checkpoint_wall.jsonl``, and the run's at its end to ``train_wall.json``. A resumed
+    session starts from the wall time logged for the checkpoint it resumes from (the
+    killed session's work after that checkpoint is redone, and counted once)."""
     from stable_baselines3.common.callbacks import BaseCallback
 
     from splitgym.agents.train import _checkpoints
@@ -185,23 +190,30 @@ def _checkpoint_timer(trial_dir: Path, root: Path) -> Any:
     class Timer(BaseCallback):
         def _on_training_start(self) -> None:
             self.run = next(root.glob("*/*/config.yml")).parent
-            timing = self.run / "timing.jsonl"
-            self.before = sum(json.loads(line)["wall_s_this_session"] for line in
-                              timing.read_text().splitlines()) if timing.is_file() else 0.0
-            self.t0 = time.perf_counter()
             self.log = trial_dir / "checkpoint_wall.jsonl"
-            self.seen = {json.loads(line)["checkpoint"] for line in
-                         self.log.read_text().splitlines()} if self.log.is_file() else set()
+            rows = [json.loads(line) for line in self.log.read_text().splitlines()] \
+                if self.log.is_file() else []
+            found = _checkpoints(self.run)
+            logged = {r["checkpoint"]: r["wall_s"] for r in rows}
+            self.before = logged.get(found[0].name, 0.0) if found else 0.0
+            self.seen = set(logged)
+            self.t0 = t0
+
+        def _wall(self) -> float:
+            return self.before + time.perf_counter() - self.t0
 
         def _on_step(self) -> bool:
             found = _checkpoints(self.run)
             if found and found[0].name not in self.seen:
                 self.seen.add(found[0].name)
                 row = {"checkpoint": found[0].name, "steps": int(self.num_timesteps),
-                       "wall_s": self.before + time.perf_counter() - self.t0}
+                       "wall_s": self._wall()}
                 old = self.log.read_text() if self.log.is_file() else ""
                 write_atomic(self.log, old + json.dumps(row) + "\n")
             return True
+
+        def _on_training_end(self) -> None:
+            write_atomic(trial_dir / "train_wall.json", json.dumps({"wall_s": self._wall()}))
 
     return Timer()
 
@@ -217,23 +229,22 @@ def _train_registered(params: Mapping[str, Any], trial_dir: Path) -> tuple[Path,
 
     root = trial_dir / "train"
     checkpoint = tune.get_checkpoint()
-    callbacks = [_train_callback(root), _checkpoint_timer(trial_dir, root)]
+    callbacks = [_train_callback(root), _checkpoint_timer(trial_dir, root,
+                                                          time.perf_counter())]
     if checkpoint is not None:
         run = resume(_restore(checkpoint, root), progress=False, callbacks=callbacks)
     else:
         if root.exists():  # killed before its first checkpoint: start again
             shutil.rmtree(root)
-            (trial_dir / "checkpoint_wall.jsonl").unlink(missing_ok=True)
+        for name in ("checkpoint_wall.jsonl", "train_wall.json"):
+            (trial_dir / name).unlink(missing_ok=True)
         run = train(params["algo"], params["model"], None, int(params["timesteps"]),
                     int(params["seed"]), env_kwargs={"scenario": params["scenario"]},
                     hyperparams=params.get("hyperparams") or {}, run_root=root,
                     checkpoint_freq=int(params["checkpoint_freq"]),
                     eval_freq=int(params["eval_freq"]), progress=False,
                     callbacks=callbacks)
-    timing = run / "timing.jsonl"
-    wall = sum(json.loads(line)["wall_s_this_session"]
-               for line in timing.read_text().splitlines())
-    return run, wall
+    return run, json.loads((trial_dir / "train_wall.json").read_text())["wall_s"]
 
 
 def time_to_quality(trial_dir: Path, run: Path, model: str, scenario: str,
@@ -280,6 +291,10 @@ def benchmark_trial(config: dict[str, Any]) -> None:
     if not (trial_dir / "trial.json").is_file():
         write_atomic(trial_dir / "trial.json", json.dumps(
             {**params, "commit": git_commit()}, indent=1, default=str))
+    attempts = trial_dir / "attempts"  # "<pid> start|resume" per start of this trial
+    old = attempts.read_text() if attempts.is_file() else ""
+    resuming = tune.get_checkpoint() is not None
+    write_atomic(attempts, old + f"{os.getpid()} {'resume' if resuming else 'start'}\n")
     refs = json.loads((out / "references.json").read_text())[f"{model}/{scenario}"]
     seeds = list(params["eval_seeds"])
     t0 = time.perf_counter()
@@ -311,7 +326,8 @@ def benchmark_trial(config: dict[str, Any]) -> None:
               "score": normalized_score(value, sc, bk),
               "best_heuristic": refs["best_heuristic"],
               "best_heuristic_value": refs["values"][refs["best_heuristic"]],
-              "train_wall_s": wall, **ttq, "run_dir": run_dir, "commit": git_commit()}
+              "train_wall_s": wall, **ttq, "run_dir": run_dir, "commit": git_commit(),
+              "restarts": len(attempts.read_text().splitlines()) - 1}
     write_atomic(result_path, json.dumps(result, indent=1))
     tune.report(result)
 
@@ -392,7 +408,8 @@ def benchmark(algo: str, out: str | Path, seeds: int = 5, suite: str = "paper",
 
 SCORE_COLUMNS = ("algo", "model", "scenario", "seed", "metric", "value", "single_cut",
                  "best_known", "score", "best_heuristic", "best_heuristic_value",
-                 "train_wall_s", "time_to_quality_s", "time_to_quality_steps", "run_dir")
+                 "train_wall_s", "time_to_quality_s", "time_to_quality_steps", "restarts",
+                 "run_dir")
 
 
 def score_matrix(rows: Sequence[Mapping[str, Any]]) -> tuple[np.ndarray, list[str]]:

@@ -7,8 +7,10 @@ import csv
 import json
 import math
 import os
+import signal
 import subprocess
 import sys
+import time
 
 import numpy as np
 import pytest
@@ -25,20 +27,40 @@ from splitgym.experiments.benchmark import (
 )
 
 
+def _kill_after_first_checkpoint(out, proc):
+    """SIGKILL seed 0's worker once its first checkpoint is logged (Tune then holds it);
+    True if it was killed before its trial finished."""
+    trial = out / "runs" / "alexnet_paper-4g_seed0"
+    deadline = time.monotonic() + 300
+    while time.monotonic() < deadline and proc.poll() is None:
+        if (trial / "result.json").is_file():
+            return False
+        if (trial / "checkpoint_wall.jsonl").is_file() and (trial / "attempts").is_file():
+            os.kill(int((trial / "attempts").read_text().split()[0]), signal.SIGKILL)
+            return True
+        time.sleep(0.05)
+    return False
+
+
 @pytest.fixture(scope="module")
 def quick(tmp_path_factory):
     out = tmp_path_factory.mktemp("bench") / "quick"
     env = dict(os.environ, PYTHONPATH=os.pathsep.join(sys.path))
-    proc = subprocess.run(
+    proc = subprocess.Popen(
         [sys.executable, "-m", "splitgym.experiments.cli", "benchmark", "--algo",
          "maskable_ppo", "--quick", "--out", str(out), "--cpus", "2"],
-        capture_output=True, text=True, env=env, timeout=600)
-    assert proc.returncode == 0, proc.stdout + proc.stderr
-    return out, proc.stdout
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env)
+    try:
+        killed = _kill_after_first_checkpoint(out, proc)
+        log, _ = proc.communicate(timeout=600)
+    finally:
+        proc.kill()
+    assert proc.returncode == 0, log
+    return out, log, killed
 
 
 def test_benchmark__quick_writes_scores_statistics_and_one_folder_per_trial(quick):
-    out, log = quick
+    out, log, _ = quick
     for name in ("references.json", "scores.csv", "summary.json", "summary.md",
                  "performance_profile.png"):
         assert (out / name).stat().st_size > 0, name
@@ -64,7 +86,7 @@ def test_benchmark__quick_writes_scores_statistics_and_one_folder_per_trial(quic
 
 
 def test_benchmark__time_to_quality_is_the_first_checkpoint_reaching_the_target(quick):
-    out, _ = quick
+    out, _, _ = quick
     trial = out / "runs" / "alexnet_paper-4g_seed0"
     run = next((trial / "train").glob("*/*/config.yml")).parent
     log = [json.loads(line) for line in (trial / "checkpoint_wall.jsonl").read_text()
@@ -79,8 +101,21 @@ def test_benchmark__time_to_quality_is_the_first_checkpoint_reaching_the_target(
     assert never["time_to_quality_s"] is None
 
 
+def test_benchmark__a_killed_worker_resumes_its_trial(quick):
+    out, _, killed = quick
+    trial = out / "runs" / "alexnet_paper-4g_seed0"
+    starts = (trial / "attempts").read_text().split()[1::2]
+    result = json.loads((trial / "result.json").read_text())
+    if killed:  # restarted by Tune from its reported checkpoint (or afresh before one)
+        assert len(starts) >= 2 and result["restarts"] == len(starts) - 1
+    assert starts[0] == "start"
+    timing = next((trial / "train").glob("*/*/timing.jsonl")).read_text().splitlines()
+    steps = json.loads(timing[-1])["num_timesteps"]
+    assert steps >= 256  # the whole budget, resumed or not
+
+
 def test_benchmark__a_finished_benchmark_resumes_without_running_a_trial(quick):
-    out, _ = quick
+    out, _, _ = quick
     before = {p: p.stat().st_mtime_ns for p in (out / "runs").glob("*/result.json")}
     summary = benchmark("maskable_ppo", out, quick=True, progress=False)
     assert {p: p.stat().st_mtime_ns for p in before} == before  # no trial ran again
