@@ -107,11 +107,13 @@ def test_mpc__model_never_reads_the_true_future():
     assert models[0] == models[1]
 
 
-def test_mpc__deterministic_and_the_same_on_both_engines():
+@pytest.mark.parametrize("kwargs", [{"bandwidth_mbps": "4g", "n_edges": 3},
+                                    {"scenario": "cellular-markov"},
+                                    {"scenario": "rush-hour", "n_edges": 3}])
+def test_mpc__deterministic_and_the_same_on_both_engines(kwargs):
     acts = []
     for engine in ("python", "auto", "auto"):
-        env = EdgeCloudEnv(model="alexnet", bandwidth_mbps="4g", n_edges=3,
-                           frames_per_edge=8, engine=engine)
+        env = EdgeCloudEnv(model="alexnet", frames_per_edge=8, engine=engine, **kwargs)
         acts.append(rollout(env, Mpc(), seed=3).actions.tolist())
     assert acts[0] == acts[1] == acts[2]
 
