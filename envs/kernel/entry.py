@@ -455,11 +455,26 @@ class FastKernel:
     def metrics_of(self, rows: np.ndarray) -> list[dict[str, Any]]:
         """`Simulator.metrics()` of the finished episodes of envs `rows` (the same numpy
         reductions, so the same bits)."""
-        cfg = self.sim_config
         rows = np.asarray(rows)
-        if cfg.drop_late or any(self.row_cfg[i] is not self.base or
-                                self.n_tasks_of(i) != self.tasks for i in rows):
-            return [self._metrics_one(int(i)) for i in rows]
+        # rows of the kernel's configuration that dropped nothing: one batch of numpy
+        # reductions (each row's the same bits as alone); the others row by row
+        plain = np.array([self.row_cfg[i] is self.base and self.I[i, C_DROPPED] == 0 and
+                          self.n_tasks_of(i) == self.tasks for i in rows.tolist()],
+                         dtype=bool)
+        if plain.all():
+            return self._metrics_plain(rows)
+        out: list[dict[str, Any]] = [{}] * len(rows)
+        if plain.any():
+            for j, m in zip(np.flatnonzero(plain).tolist(), self._metrics_plain(rows[plain]),
+                            strict=True):
+                out[j] = m
+        for j in np.flatnonzero(~plain).tolist():
+            out[j] = self._metrics_one(int(rows[j]))
+        return out
+
+    def _metrics_plain(self, rows: np.ndarray) -> list[dict[str, Any]]:
+        """`metrics_of` of rows of the kernel's configuration that dropped nothing."""
+        cfg = self.sim_config
         times = self.task_times()[rows]
         lat = times[:, :, T_DONE] - times[:, :, T_ARR]
         cuts = self.cuts()[rows]
