@@ -1,6 +1,7 @@
 """``splitgym testbed``: real split inference on one machine, measured against the model.
 
-One OS process per edge and one cloud process (``multiprocessing``, spawn), talking over
+One OS process per edge and one cloud process (``multiprocessing``, forked from a fork
+server that imported torch once; see `_mp_context`), talking over
 real TCP sockets on 127.0.0.1; a coordinator in the calling process owns the policy and
 the decision context. Then the same episode (same arrivals, same cuts, same rate
 traces) runs in the simulator with a profile measured on this machine, and the two
@@ -1129,7 +1130,7 @@ def _run_processes(common: dict[str, Any], env: Any, pol: Any, mirror: _Mirror,
 
     from splitgym.envs.core.simulator import InvalidActionError, check_cut
 
-    ctx = mp.get_context("spawn")
+    ctx = _mp_context()
     n_edges = len(arrivals)
     procs: list[Any] = []
     conns: list[Any] = []
@@ -1230,6 +1231,22 @@ def _run_processes(common: dict[str, Any], env: Any, pol: Any, mirror: _Mirror,
     # the decision as the edge saw it: request to start (includes the reply's transit)
     mirror.times["decide_s"] = list(req_at)
     return decision_latency, policy_s, cuts
+
+
+def _mp_context() -> Any:
+    """How the children start: from a fork server that has imported torch and this
+    module once (each child then forks from it: no torch import per process, a few
+    seconds each on a busy 2-core machine; the server is reused by later runs of the
+    same process, and ends with it). Spawn where there is no fork server (not POSIX).
+    A child never inherits the coordinator's own state (torch's threads, the policy)."""
+    import multiprocessing as mp
+
+    if "forkserver" not in mp.get_all_start_methods():  # pragma: no cover - Windows
+        return mp.get_context("spawn")
+    ctx = mp.get_context("forkserver")
+    ctx.set_forkserver_preload(["torch", "torch.fx", "splitgym.experiments.testbed",
+                                "splitgym.profiles.models", "splitgym.profiles.profiler"])
+    return ctx
 
 
 def _expect(conn: Any, proc: Any, kinds: tuple[str, ...], timeout_s: float,
