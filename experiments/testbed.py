@@ -1125,7 +1125,6 @@ def _run_processes(common: dict[str, Any], env: Any, pol: Any, mirror: _Mirror,
                    start_timeout_s: float, say: Any) -> tuple[np.ndarray, np.ndarray,
                                                               list[int]]:
     """Start the cloud and the edges, run the episode, stop everything (always)."""
-    import multiprocessing as mp
     from multiprocessing.connection import wait
 
     from splitgym.envs.core.simulator import InvalidActionError, check_cut
