@@ -70,6 +70,9 @@ MAX_MODEL_BYTES = 2 * 2**30
 MAX_DIM = 2**20
 #: Largest episode-statistics window (SB3's ``stats_window_size``, 100 by default).
 MAX_WINDOW = 10**6
+#: Most entries a zip may list (an SB3 zip has 6 to 9; a torch file one per tensor).
+MAX_ENTRIES = 64
+MAX_TORCH_RECORDS = 4096
 #: Largest replay buffer file [bytes].
 MAX_BUFFER_FILE_BYTES = MAX_MODEL_BYTES
 
@@ -124,13 +127,15 @@ def sha256_file(path: str | Path) -> str:
 
 def read_zip(path: str | Path | bytes, what: str, names: frozenset[str] | None = None,
              max_file: int = MAX_FILE_BYTES, max_entry: int = MAX_ENTRY_BYTES,
-             only: frozenset[str] | None = None) -> dict[str, bytes]:
+             only: frozenset[str] | None = None,
+             max_entries: int = MAX_ENTRIES) -> dict[str, bytes]:
     """The entries of a zip file (or of zip bytes) by name, each checked before it is
-    decompressed: a name in `names` (when given) and said once, no encryption, stored
-    or deflated, its declared size within `max_entry` and the sum within `max_file`;
-    each is read with a capped read (a size that lies is refused, as is a bad CRC).
-    `only`: read just these names (the others are still checked). `what` begins every
-    message."""
+    decompressed: at most `max_entries` of them (counted from the end-of-directory
+    record, before the directory is parsed), a name in `names` (when given) and said
+    once, no encryption, stored or deflated, its declared size within `max_entry` and
+    the sum within `max_file`; each is read with a capped read (a size that lies is
+    refused, as is a bad CRC). `only`: read just these names (the others are still
+    checked). `what` begins every message."""
     try:
         if isinstance(path, bytes):
             size, src = len(path), io.BytesIO(path)
@@ -138,6 +143,7 @@ def read_zip(path: str | Path | bytes, what: str, names: frozenset[str] | None =
             size, src = os.path.getsize(path), path
         if size > max_file:
             raise AgentFileError(f"{what}: {size} bytes, more than {max_file}")
+        _check_directory(src, what, max_entries)
         with zipfile.ZipFile(src) as zf:
             infos = zf.infolist()
             seen: set[str] = set()
@@ -180,6 +186,30 @@ def read_zip(path: str | Path | bytes, what: str, names: frozenset[str] | None =
             NotImplementedError, RuntimeError, OverflowError, MemoryError) as exc:
         raise AgentFileError(f"{what}: not a readable zip ({type(exc).__name__}: "
                              f"{_short(exc)})") from None
+
+
+def _check_directory(src: Any, what: str, max_entries: int) -> None:
+    """Refuse a zip whose central directory lists more than `max_entries` entries (or
+    is larger than they need) before `zipfile` builds an object per entry: a file of
+    millions of empty entries would take gigabytes there. Read with zipfile's own
+    end-of-directory finder, so both agree on which directory it is."""
+    find = getattr(zipfile, "_EndRecData", None)
+    if find is None:  # pragma: no cover - a future Python without it: zipfile alone
+        return
+    fh = src if isinstance(src, io.BytesIO) else open(src, "rb")  # noqa: SIM115
+    try:
+        end = find(fh)
+    finally:
+        if fh is not src:
+            fh.close()
+        else:
+            fh.seek(0)
+    if end is None:
+        raise zipfile.BadZipFile("File is not a zip file")
+    count, dir_bytes = end[zipfile._ECD_ENTRIES_TOTAL], end[zipfile._ECD_SIZE]
+    if count > max_entries or dir_bytes > max_entries * (46 + 1024):
+        raise AgentFileError(f"{what}: its directory lists {count} entries in "
+                             f"{dir_bytes} bytes (at most {max_entries})")
 
 
 def _short(exc: BaseException) -> str:
@@ -642,7 +672,7 @@ def read_weights(blob: bytes, what: str) -> Any:
     import torch
 
     inner = read_zip(blob, f"{what} (a torch file)", max_file=len(blob),
-                     max_entry=len(blob), only=frozenset())
+                     max_entry=len(blob), only=frozenset(), max_entries=MAX_TORCH_RECORDS)
     del inner  # names and sizes checked; nothing read
     with zipfile.ZipFile(io.BytesIO(blob)) as zf:
         for info in zf.infolist():

@@ -876,7 +876,10 @@ def _agent_bounds() -> list[tuple[str, str, str]]:
     return [
         ("agent/replay-buffer zip entry", f"declared and read size at most "
          f"{a.MAX_ENTRY_BYTES:,} bytes; the file and its entries in all at most "
-         f"{a.MAX_FILE_BYTES:,}", "checked before decompressing; each read is capped"),
+         f"{a.MAX_FILE_BYTES:,}; at most {a.MAX_ENTRIES} entries (a torch weights file "
+         f"{a.MAX_TORCH_RECORDS:,} records, stored uncompressed)", "checked before "
+         "decompressing (the entry count before the directory is parsed); each read is "
+         "capped"),
         ("agent JSON entries (`data`, `splitgym.json`)", f"at most {a.MAX_JSON_BYTES:,} "
          "bytes", "parsing time and memory"),
         ("model an agent file asks for", f"networks and rollout/replay buffer at most "

@@ -447,6 +447,11 @@ def _crafted_cases(tmp) -> list[dict]:
             warnings.simplefilter("ignore")  # zipfile warns of the duplicate
             zout.writestr("data", b"{}")
     add("entry data twice", dup, "appears twice", entry="data")
+    many = tmp / "many.zip"  # millions would cost zipfile gigabytes: 1000 show the cap
+    with zipfile.ZipFile(many, "w") as zf:
+        for i in range(1000):
+            zf.writestr(f"e{i}", b"")
+    add("a zip of 1000 entries", many, "its directory lists 1000 entries")
     # tampered weights
     edited("policy.pth a pickle with a GLOBAL", "(a torch file): not a readable zip",
            "policy.pth", entries={"policy.pth": b"cos\nsystem\n(S'echo hi'\ntR."})
