@@ -348,6 +348,10 @@ def with_fitted_devices(profile: Profile, fit: Fit, *, edge: str = "rpi3b",
     doc["devices"][CLOUD_FIT] = {"description": (
         "the paper's cloud, paper-fit calibration: paper-cloud per-layer times x one factor "
         "per layer class, fitted with rpi3b-paperfit; not measured")}
+    for fitted, base in ((EDGE_FIT, edge), (CLOUD_FIT, cloud)):  # the same hardware:
+        for block in ("power", "radio", "codecs"):  # its power and codec figures
+            if block in doc["devices"][base]:
+                doc["devices"][fitted][block] = doc["devices"][base][block]
     for lay in doc["layers"]:
         cls = layer_class(lay.get("op"))
         lay["latency_ms"][EDGE_FIT] = round(lay["latency_ms"][edge] * fit.edge_factors[cls], 6)
