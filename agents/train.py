@@ -419,6 +419,8 @@ class _EpisodeMetrics(BaseCallback):
             if metrics is not None:
                 self.logger.record_mean("episode/makespan_s", metrics["makespan_s"])
                 self.logger.record_mean("episode/mean_latency_s", metrics["mean_latency_s"])
+                if "edge_energy_j" in metrics:  # edge devices with power figures
+                    self.logger.record_mean("episode/edge_energy_j", metrics["edge_energy_j"])
         return True
 
     def _on_rollout_end(self) -> None:
