@@ -106,7 +106,11 @@ def check_device(name: str, desc: Mapping[str, Any]) -> None:
         if isinstance(power, Mapping):
             _provenance(power, f"{where}.power")
             power = {k: v for k, v in power.items() if k != "provenance"}
-        _numbers(power, POWER_KEYS, f"{where}.power")
+        figures = _numbers(power, POWER_KEYS, f"{where}.power")
+        if figures["compute_w"] < figures["idle_w"]:
+            raise _error(f"{where}.power.compute_w: {figures['compute_w']:g} W is below "
+                         f"idle_w {figures['idle_w']:g} W (the power while computing is the "
+                         f"whole device's, idle included)")
     if "radio" in desc:
         _per_kind(desc["radio"], RADIOS, RADIO_KEYS, f"{where}.radio")
     if "codecs" in desc:

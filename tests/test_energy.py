@@ -186,6 +186,8 @@ def test_errors__named():
 @pytest.mark.parametrize("block, match", [
     ({"power": {"idle_w": 1.0, "compute_w": 3.0}}, r"power.provenance"),
     ({"power": {"idle_w": -1.0, "compute_w": 3.0, "provenance": "x"}}, r"power.idle_w"),
+    ({"power": {"idle_w": 2.0, "compute_w": 1.0, "provenance": "x"}},
+     r"power.compute_w: 1 W is below idle_w 2 W"),
     ({"radio": {"5g": {}, "provenance": "x"}}, r"radio\['5g'\]: unknown key"),
     ({"radio": {"4g": {"tx_base_w": 1.0}, "provenance": "x"}}, r"radio\['4g'\].tx_w_per_mbps"),
     ({"codecs": {"int8": {"encode_fixed_s": "1", "encode_s_per_mb": 0, "decode_fixed_s": 0,
