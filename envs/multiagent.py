@@ -87,7 +87,7 @@ class EdgeCloudAECEnv(AECEnv):
 
     metadata = {  # noqa: RUF012
         "name": "splitgym_edge_cloud_v0",
-        "render_modes": [],
+        "render_modes": ["ansi", "rgb_array"],
         "is_parallelizable": False,
     }
 
@@ -95,7 +95,7 @@ class EdgeCloudAECEnv(AECEnv):
         super().__init__()
         self.edge_cloud_env = EdgeCloudEnv(**kwargs)
         base = self.edge_cloud_env
-        self.render_mode = None
+        self.render_mode = base.render_mode  # checked there: None, "ansi" or "rgb_array"
         self.n_edges = base.workload.n_edges
         self.possible_agents = [f"edge_{i}" for i in range(self.n_edges)]
         self.agents: list[str] = []
@@ -191,9 +191,11 @@ class EdgeCloudAECEnv(AECEnv):
                 for i, a in enumerate(self.possible_agents)]
         return np.concatenate(rows).astype(np.float32)
 
-    def render(self) -> None:
-        """Nothing to render (``render_modes`` is empty); `records` gives the timeline."""
-        return None
+    def render(self) -> str | np.ndarray | None:
+        """The episode so far, as the single-agent env renders it (`EdgeCloudEnv.render`):
+        ``render_mode="ansi"`` a text snapshot, ``"rgb_array"`` a Gantt timeline (an
+        (H, W, 3) uint8 image); without a render mode, a warning and None."""
+        return self.edge_cloud_env.render()
 
     def close(self) -> None:
         """Release the single-agent env."""

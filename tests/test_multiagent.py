@@ -168,3 +168,31 @@ def test_readme__multiagent_snippet_runs():
     scope = {}
     exec("from splitgym.baselines import make_policy\n" + block, scope)  # noqa: S102
     assert scope["info"]["metrics"]["n_tasks"] == 5 * 30  # ran to the episode's end
+
+
+@pytest.mark.parametrize("mode", ["ansi", "rgb_array"])
+def test_render__every_advertised_mode_renders_the_episode(mode):
+    from splitgym.envs import multiagent
+
+    env = multiagent.env(model="toy", n_edges=2, frames_per_edge=2, render_mode=mode)
+    assert mode in env.unwrapped.metadata["render_modes"] and env.render_mode == mode
+    env.reset(seed=0)
+    for agent in env.agent_iter():
+        obs, _, terminated, truncated, _ = env.last()
+        env.step(None if terminated or truncated
+                 else int(np.flatnonzero(obs["action_mask"])[-1]))
+    out = env.render()
+    if mode == "ansi":
+        assert isinstance(out, str) and "edge" in out
+    else:
+        assert isinstance(out, np.ndarray) and out.ndim == 3 and out.shape[2] == 3
+        assert out.dtype == np.uint8 and out.min() < out.max()  # something drawn
+
+
+def test_render__a_mode_nobody_draws_is_refused():
+    from splitgym.envs import multiagent
+    from splitgym.envs.core import ConfigError
+
+    with pytest.raises(ConfigError, match="render_mode='human'"):
+        multiagent.env(model="toy", render_mode="human")
+
