@@ -208,3 +208,15 @@ def test_cli_reproduce__bad_model_is_a_clear_error(tmp_path):
                          capture_output=True, text=True)
     assert res.returncode == 2
     assert "models=['vgg16']" in res.stderr
+
+
+def test_claims__a_range_inside_the_papers_holds_and_a_one_value_range_is_one_value():
+    from splitgym.experiments.audit import _fmt, _range_ok
+
+    # the case of the report: ours 2.28-2.99x against the paper's 2.03-3.30x
+    assert _range_ok((2.28, 2.99), (2.03, 3.30))
+    assert _range_ok((2.0, 3.4), (2.03, 3.30))  # ends within 5% of the claim's
+    assert not _range_ok((1.5, 2.5), (2.03, 3.30))  # below it
+    assert not _range_ok((2.5, 3.9), (2.03, 3.30))  # above it
+    assert not _range_ok((float("nan"), float("nan")), (2.03, 3.30))
+    assert _fmt((2.361, 2.359)) == "2.36x" and _fmt((2.28, 2.99)) == "2.28-2.99x"
