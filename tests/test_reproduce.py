@@ -220,3 +220,55 @@ def test_claims__a_range_inside_the_papers_holds_and_a_one_value_range_is_one_va
     assert not _range_ok((2.5, 3.9), (2.03, 3.30))  # above it
     assert not _range_ok((float("nan"), float("nan")), (2.03, 3.30))
     assert _fmt((2.361, 2.359)) == "2.36x" and _fmt((2.28, 2.99)) == "2.28-2.99x"
+
+
+class _Flat:
+    """Results where every policy has nearly the same speedup (1% apart): the series a
+    figure must keep apart."""
+
+    def __init__(self, policies):
+        self.k = {p: i for i, p in enumerate(policies)}
+
+    def speedup(self, group, model, x, policy):
+        return 3.0 * (1 + 0.01 * self.k[policy]), 0.0
+
+    def get(self, group, model, x, policy):
+        return np.array([1.0])
+
+    def mean(self, group, model, x, policy):
+        return 1.0
+
+
+def test_figures__paper_values_are_stars_series_sit_apart_and_pngs_are_sharp(
+        tmp_path, monkeypatch):
+    from matplotlib.axes import Axes
+    from PIL import Image
+
+    from splitgym.experiments import figures
+
+    pols = ["edge_only", "cloud_only", "single_cut", "queue_aware", "sq_link"]
+    markers, xs = [], {}
+    plot, errorbar = Axes.plot, Axes.errorbar
+
+    def spy_plot(self, *args, **kw):
+        markers.append(kw.get("marker"))
+        return plot(self, *args, **kw)
+
+    def spy_errorbar(self, x, y, *args, **kw):
+        xs[kw.get("label")] = np.asarray(x, dtype=float)
+        return errorbar(self, x, y, *args, **kw)
+
+    monkeypatch.setattr(Axes, "plot", spy_plot)
+    monkeypatch.setattr(Axes, "errorbar", spy_errorbar)
+    figures.fig_bars(_Flat(pols), ["alexnet"], pols, tmp_path, "bars", "t")
+    # report.md says stars mark the paper's values: every paper mark is a star
+    assert markers and set(markers) == {"*"}
+    xs.clear()  # the bars drew their error bars through errorbar too
+    figures.fig_lines(_Flat(pols), "edges", "alexnet", [1, 2, 3, 4, 5], pols, tmp_path,
+                      "lines", "t", "edges", ranges={})
+    # five series 1% apart in value: side by side, at least DODGE of the span apart
+    firsts = sorted(x[0] for x in xs.values())
+    assert len(firsts) == 5 and min(np.diff(firsts)) >= figures.DODGE * 4 - 1e-9
+    for name in ("bars", "lines"):
+        dpi = Image.open(tmp_path / f"{name}.png").info["dpi"]
+        assert round(dpi[0]) == figures.DPI >= 200
