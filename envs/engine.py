@@ -278,6 +278,7 @@ class CompiledEngine:
               meter: EnergyMeter = NO_METER) -> tuple[np.ndarray, Context | None]:
         from . import fast
 
+        _FAST[0] = fast  # for step and _context (imported here: numba loads only if used)
         objective = engine_objective(objective)
         self.meter = meter
 
@@ -312,20 +313,19 @@ class CompiledEngine:
         return obs, meter.start(self._context() if e >= 0 else None)
 
     def step(self, action: Any, task: int) -> tuple[np.ndarray, float, Context | None]:
-        from . import fast
-
+        fast = _FAST[0] or _load_fast()
         fk = self.kernel
         cut = check_cut(action, self._mask_now, self.config.bandwidth_mbps)
         # liveness: the row must be at the caller's pending decision (never a finished,
         # stale or shared row: the kernel trusts it)
-        if int(fk.I[0, fast.C_PENDING]) != task or \
-                int(fk.I[0, fast.C_DECIDED]) != len(self.decisions):
+        g = fk.I[0]
+        if g[fast.C_PENDING] != task or g[fast.C_DECIDED] != len(self.decisions):
             raise EngineStateError("step(): the compiled engine's state is not at this env's "
                                    "pending decision (shared with another env or stale); "
                                    "call reset()")
         obs = np.empty(self.obs_shape, dtype=np.float32)
-        e, reward = fast.step_env(0, cut, fk.I, fk.F, fk.S, fk.T, fk.C, fk.P, fk.inv, fk.cap,
-                                  obs, self.ctx_buf)
+        e, reward = fast.step_env(0, cut, fk.I, fk.F, fk.S2[0], fk.T, fk.C3[0], fk.P2[0],
+                                  fk.inv, fk.cap, obs, self.ctx_buf)
         if e < -1:  # pragma: no cover - guarded above and by the kernel
             raise EngineStateError("step(): the compiled engine refused a step (no pending "
                                    "task or a NaN event time); call reset()")
@@ -336,10 +336,8 @@ class CompiledEngine:
 
     def _context(self) -> Context:
         """The decision context the Python core would give, from the kernel's values."""
-        from . import fast
-
         buf = self.ctx_buf
-        n, k = fast.N_CTX, self.cut_table.n_cuts
+        n, k = (_FAST[0] or _load_fast()).N_CTX, self.cut_table.n_cuts
         (e, task, now, cloud_free, link_free, next_arrival, edge_waiting, waiting_total,
          busy_edges, queue_used, blocked, decided, sq_free, sq_link_free, rate) = \
             buf[:n].tolist()
@@ -407,6 +405,19 @@ def kernel_records(fk: Any, row: int) -> TaskRecords:
         link_start_s=col[fast.T_LS], link_end_s=col[fast.T_LE],
         cloud_start_s=col[fast.T_CS], cloud_end_s=col[fast.T_CE],
         completion_s=col[fast.T_DONE], dropped=dropped.copy())
+
+
+#: `splitgym.envs.fast` once a compiled engine was used (numba loads only when used).
+_FAST: list[Any] = [None]
+
+
+def _load_fast() -> Any:
+    """`splitgym.envs.fast`, imported on first use (an engine unpickled in a fresh
+    process steps before any reset)."""
+    from . import fast
+
+    _FAST[0] = fast
+    return fast
 
 
 #: The engines by name (``EdgeCloudEnv(engine=...)``'s values other than "auto").
