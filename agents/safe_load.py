@@ -745,19 +745,46 @@ def _check_sizes(what: str, algo: str, custom: dict[str, Any],
             raise AgentFileError(f"{what}: entry {name!r} holds {numbers} numbers, more "
                                  f"than the {3 * want + 4096} an optimizer keeps for "
                                  f"{want} weights")
-    n_envs = int(custom.get("n_envs", 1))
-    item = np.dtype(obs_space.dtype).itemsize
-    if algo == "dqn":
-        rows = int(custom.get("buffer_size", 1))
-        copies = 1 if custom.get("optimize_memory_usage") else 2
-        buffer = rows * (copies * obs * item + 8 + 12)
-    else:
-        buffer = int(custom.get("n_steps", 1)) * n_envs * (obs * item + 4 * (n + 8))
-    total = buffer + 5 * 4 * want  # weights, gradients, two optimizer moments, a copy
+    total = model_bytes(algo, custom, obs, n, want)
     if total > MAX_MODEL_BYTES:
         raise AgentFileError(f"{what}: entry 'data': its model would take {total} bytes "
                              f"(networks and {'replay' if algo == 'dqn' else 'rollout'} "
                              f"buffer), more than {MAX_MODEL_BYTES}")
+
+
+def model_bytes(algo: str, values: Any, obs: int, n: int, weights: int) -> int:
+    """The memory a model of `algo` takes [bytes], estimated from its settings
+    (`values`: a mapping or the model: n_envs, n_steps or buffer_size, ...), its
+    observation length `obs`, `n` actions and `weights` numbers."""
+    def get(key: str, default: Any) -> Any:
+        if isinstance(values, dict):
+            return values.get(key, default)
+        return getattr(values, key, default)
+
+    item = np.dtype(get("observation_space", None).dtype).itemsize
+    if algo == "dqn":
+        rows = int(get("buffer_size", 1))
+        copies = 1 if get("optimize_memory_usage", False) else 2
+        buffer = rows * (copies * obs * item + 8 + 12)
+    else:
+        buffer = int(get("n_steps", 1)) * int(get("n_envs", 1)) * (obs * item + 4 * (n + 8))
+    return buffer + 5 * 4 * weights  # weights, gradients, two optimizer moments, a copy
+
+
+def check_model_fits(model: Any, algo: str) -> None:
+    """Refuse (`AgentFileError`) a model whose files splitgym would refuse to load
+    (`MAX_MODEL_BYTES`): ``splitgym train`` checks this before training, so no run
+    writes checkpoints it cannot resume."""
+    obs = int(np.prod(model.observation_space.shape))
+    n = int(model.action_space.n)
+    weights = sum(int(p.numel()) for p in model.policy.state_dict().values())
+    total = model_bytes(algo, model, obs, n, weights)
+    if total > MAX_MODEL_BYTES:
+        raise AgentFileError(f"the model takes {total} bytes (networks and "
+                             f"{'replay' if algo == 'dqn' else 'rollout'} buffer: "
+                             f"{'buffer_size' if algo == 'dqn' else 'n_steps x n_envs'} "
+                             f"rows of an observation of {obs}), more than the "
+                             f"{MAX_MODEL_BYTES} splitgym loads from an agent file")
 
 
 # -- loading -------------------------------------------------------------------------------

@@ -56,6 +56,7 @@ from splitgym.fileio import write_atomic
 from .policy import ALGO_NAMES, LearnedPolicy, algo_class, load_model
 from .safe_load import (
     AgentFileError,
+    check_model_fits,
     load_replay_buffer,
     save_model,
     save_replay_buffer,
@@ -847,6 +848,11 @@ def _build(run: Path, cfg: Mapping[str, Any]) -> tuple[VecEnv, Any]:
         shown = {k: v for k, v in hp.items() if k not in _BC_KEYS}
         raise ConfigError(f"--hyperparams: {cls.__name__} refused {shown}: "
                           f"{type(exc).__name__}: {exc}") from None
+    try:
+        check_model_fits(model, algo)  # its checkpoints must load again (resume)
+    except AgentFileError as exc:
+        venv.close()
+        raise ConfigError(f"--hyperparams: {exc}") from None
     venv.seed(train_seed(seed))  # SB3 reseeded the envs with the model's seed
     return venv, model
 

@@ -412,3 +412,20 @@ def test_source__decodes_files_only_through_the_plain_readers():
         ("agents/safe_load.py", 'objects = {k: cloudpickle.loads(base64.b64decode('
                                 'v[":serialized:"]))'),
     ], found
+
+
+def test_train__refuses_a_model_whose_checkpoints_it_could_not_load(tmp_path, monkeypatch):
+    # a replay buffer past MAX_MODEL_BYTES (lowered here to 8 MB, so that the test needs
+    # no gigabytes): refused before any training, and no folder made
+    from splitgym.agents import safe_load
+    from splitgym.agents.train import train
+    from splitgym.envs.core import ConfigError
+
+    monkeypatch.setattr(safe_load, "MAX_MODEL_BYTES", 8 * 2**20)
+    with pytest.raises(ConfigError, match=r"--hyperparams: the model takes \d+ bytes "
+                       r"\(networks and replay buffer: buffer_size rows of an observation "
+                       r"of 58\), more than the 8388608 splitgym loads"):
+        train("dqn", "alexnet", "3g", 1000, hyperparams={"buffer_size": 50_000,
+                                                         "n_envs": 1},
+              run_root=tmp_path, progress=False)
+    assert not any(tmp_path.iterdir())
