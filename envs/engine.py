@@ -28,6 +28,7 @@ come from N single envs' generators, shared by the native vector env and SB3's
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from typing import Any, Protocol
 
 import gymnasium as gym
@@ -35,10 +36,10 @@ import numpy as np
 
 from splitgym.profiles.cuts import CutTable
 
-from .core.config import SimConfig
+from .core.config import ConfigError, SimConfig
 from .core.energy import ENERGY_OBJECTIVES, EnergyModel, edge_energy_j
 from .core.simulator import Simulator, TaskRecords, check_cut
-from .core.traces import RateTrace, is_constant_spec
+from .core.traces import MAX_TRACE_STEPS, RateTrace, is_constant_spec
 from .core.workload import make_arrivals, make_arrivals_batch
 from .observation import encode
 
@@ -451,6 +452,41 @@ class CompiledBatch:
         #: row (a row reset with options has its own fleet)
         self.meter = env.energy_meter(n, env.sim_config, "makespan")
         self._meters = [self.meter] * len(envs)
+        # every link on a Markov trace: (spec, field) per independent draw, and per link
+        # which draw it takes (`_link_traces`' draws, in its order)
+        self._markov_links = _markov_links(env, n)
+        self._markov = fast.MarkovDraws()
+
+    def _draw_markov(self, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Each row's Markov traces, drawn from its env's generator as `_link_traces`
+        draws them, written into its trace row: (link offsets, link masks)."""
+        from . import fast
+
+        draws_of, link_of = self._markov_links
+        kernel = self.kernel
+        m, links = len(rows), len(link_of)
+        toff = np.zeros((m, links), dtype=np.int64)
+        lmask = np.ones((m, links, kernel.k), dtype=np.int64)
+        offloads = np.asarray(self.envs[0].cut_table.offloads, dtype=bool)
+        for j, i in enumerate(rows.tolist()):
+            rng = self.envs[i].np_random
+            drawn = []
+            for spec, field in draws_of:
+                d = self._markov.draw(spec, rng, field)
+                if d is None:
+                    raise ConfigError(f"{field}: the markov trace drew more than "
+                                      f"{20 * MAX_TRACE_STEPS} steps")
+                drawn.append(d)
+            T = kernel.trace_room(sum(fast.TR_HEAD + 3 * d[0].size + 1 for d in drawn))
+            at, o = [], 0
+            for times, states, t, rates in drawn:
+                total = fast.write_markov_block(times, states, t, rates, T[i], o)
+                at.append((o, total))
+                o += fast.TR_HEAD + 3 * times.size + 1
+            for link, d in enumerate(link_of):
+                toff[j, link] = at[d][0]
+                lmask[j, link] = np.where(offloads, at[d][1] > 0, True)
+        return toff, lmask
 
     def metrics_of(self, rows: np.ndarray) -> list[dict[str, Any]]:
         """The finished episodes' metrics of rows `rows`, as a single env reports them
@@ -484,9 +520,14 @@ class CompiledBatch:
             arrivals: Any = make_arrivals_batch(wl, rngs)
         else:
             arrivals = [make_arrivals(wl, rng) for rng in rngs]
-        traces_of = [self.envs[i]._link_traces(wl.n_edges, env.sim_config, env._bw_spec)
-                     for i in rows] if self.traced else None
-        self.kernel.reset_many(rows, arrivals, obs, traces_of, self.edge_s)
+        if self._markov_links is not None:  # drawn straight into the rows (same draws)
+            self.kernel.reset_many(rows, arrivals, obs, None, self.edge_s,
+                                   written=self._draw_markov(rows))
+        else:
+            traces_of = [self.envs[i]._link_traces(wl.n_edges, env.sim_config,
+                                                   env._bw_spec)
+                         for i in rows] if self.traced else None
+            self.kernel.reset_many(rows, arrivals, obs, traces_of, self.edge_s)
         for i in rows:
             self._meters[i] = self.meter
 
@@ -511,6 +552,26 @@ class CompiledBatch:
             traces_of.append(traces)
             edges.append(env._edge_rows(n))
         self.kernel.reset_many(rows, arrivals, obs, traces_of, edges, configs)
+
+
+def _markov_links(env: Any, n_edges: int) -> tuple[list[Any], list[int]] | None:
+    """When every link of `env`'s episodes is on a ``markov`` generator: the independent
+    draws ``(spec, field)`` in `EdgeCloudEnv._link_traces`' order, and each link's
+    draw; else None."""
+    def markov(spec: Any) -> bool:
+        return isinstance(spec, Mapping) and spec.get("kind") == "markov"
+
+    n_links = n_edges if env.sim_config.uplink == "per_edge" else 1
+    if env._edge_bw is not None:
+        if not all(markov(s) for s in env._edge_bw):
+            return None
+        return ([(s, f"edge_bandwidth_mbps[{i}]") for i, s in enumerate(env._edge_bw)],
+                list(range(len(env._edge_bw))))
+    if not markov(env._bw_spec):
+        return None
+    if env._bw_per_edge:
+        return [(env._bw_spec, "bandwidth_mbps")] * n_links, list(range(n_links))
+    return [(env._bw_spec, "bandwidth_mbps")], [0] * n_links
 
 
 def is_traced(env: Any) -> bool:

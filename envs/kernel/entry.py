@@ -353,11 +353,7 @@ class FastKernel:
         sized = [traces_size(trs) for trs in traces_of if trs is not None]
         if not sized:
             return toff
-        need = max(sized)
-        if need > self.T.shape[1]:
-            grown = np.zeros((self.n_envs, max(need, 2 * self.T.shape[1])))
-            grown[:, :self.T.shape[1]] = self.T
-            self.T = grown
+        self.trace_room(max(sized))
         for j, (i, trs) in enumerate(zip(rows, traces_of, strict=True)):
             if trs is not None:
                 toff[j, :len(trs)] = write_traces(trs, self.T[i])
@@ -373,14 +369,24 @@ class FastKernel:
             if counts else np.zeros(0)
         return flat, offsets
 
+    def trace_room(self, floats: int) -> np.ndarray:
+        """``T``, grown (if needed) to hold `floats` trace floats per row."""
+        if floats > self.T.shape[1]:
+            grown = np.zeros((self.n_envs, max(floats, 2 * self.T.shape[1])))
+            grown[:, :self.T.shape[1]] = self.T
+            self.T = grown
+        return self.T
+
     def reset_many(self, rows: np.ndarray, arrivals: Any, obs: np.ndarray,
                    traces_of: list[Any] | None = None, edge_s: Any = None,
-                   configs: list[RowConfig] | None = None) -> None:
+                   configs: list[RowConfig] | None = None,
+                   written: tuple[np.ndarray, np.ndarray] | None = None) -> None:
         """Start the episodes of envs `rows`: ``arrivals[j]`` (an (n_edges, frames)
         array, or per-edge lists) for rows[j], with link traces ``traces_of[j]`` and the
         fleet's `edge_s` (one for all rows, or with `configs` one per row); writes their
         first observations and masks. `configs` (from `config_of`): each row's own
-        configuration (default: the kernel's)."""
+        configuration (default: the kernel's). `written`: the rows' traces are already
+        in ``T`` (`links.MarkovDraws`): their (link offsets, link masks)."""
         m = len(rows)
         cfgs = configs if configs is not None else [self.base] * m
         for i, cfg in zip(rows, cfgs, strict=True):
@@ -395,9 +401,12 @@ class FastKernel:
             flat = arrivals.reshape(m, -1)
             per = arrivals.shape[2]
             offsets = np.tile(np.arange(self.n_edges + 1, dtype=np.int64) * per, (m, 1))
-            lmask = np.tile(self.link_masks(None), (m, 1, 1)).astype(np.int64) \
-                if traces_of[0] is None else \
-                np.array([self.link_masks(trs) for trs in traces_of], dtype=np.int64)
+            if written is not None:
+                lmask = written[1]
+            elif traces_of[0] is None:
+                lmask = np.tile(self.link_masks(None), (m, 1, 1)).astype(np.int64)
+            else:
+                lmask = np.array([self.link_masks(trs) for trs in traces_of], dtype=np.int64)
             edge_arr = np.tile(self.edge_rows(edge_s), (m, 1, 1))
             fparams = np.tile(self.fparams, (m, 1))
         else:
@@ -416,7 +425,7 @@ class FastKernel:
                 lmask[j, :lm.shape[0]] = lm
                 edge_arr[j, :cfg.n_edges] = self.edge_rows(edges[j], cfg)
                 fparams[j] = cfg.fparams
-        toff = self.write_traces(rows, traces_of)
+        toff = self.write_traces(rows, traces_of) if written is None else written[0]
         reset_envs(rows, flat, offsets, edge_arr, lmask, toff, fparams, self.I, self.F,
                    self.S, self.T, self.C3, self.P2, self.inv, self.cap, obs, self.masks)
 

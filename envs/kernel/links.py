@@ -17,6 +17,7 @@ slots): the oracle's current rate, or the EWMA over completed transfers that
 from __future__ import annotations
 
 import math
+from typing import Any
 
 import numpy as np
 from numba import njit
@@ -244,3 +245,75 @@ def traces_size(traces) -> int:
 
 __all__ = ["C_TX_S", "est_tx", "ewma_update", "finish", "link_rate", "rate_at",
            "start_tx", "write_traces", "traces_size"]
+
+
+@njit(cache=True)
+def write_markov_block(times, states, t, rates, tr, o):
+    """Write the trace block of a drawn Markov chain (step `times`, `states`, the draw's
+    end `t`) at ``tr[o:]``, as `RateTrace` builds its arrays (``_markov``'s period,
+    the cumulative volumes summed in order); return its total volume [Mbit]."""
+    n = times.shape[0]
+    last = times[n - 1] + 1e-9
+    period = last if last > t else t  # Python's max(t, last)
+    tr[o + TR_N] = n
+    tr[o + TR_PERIOD] = period
+    base_t, base_r, base_c = o + TR_HEAD, o + TR_HEAD + n, o + TR_HEAD + 2 * n
+    constant = 1.0
+    r0 = rates[states[0]]
+    cum = 0.0
+    tr[base_c] = 0.0
+    for i in range(n):
+        r = rates[states[i]]
+        tr[base_t + i] = times[i]
+        tr[base_r + i] = r
+        if r != r0:
+            constant = 0.0
+        width = (times[i + 1] if i + 1 < n else period) - times[i]
+        cum = cum + r * width
+        tr[base_c + i + 1] = cum
+    tr[o + TR_TOTAL] = cum
+    tr[o + TR_CONSTANT] = constant
+    return cum
+
+
+class MarkovDraws:
+    """Markov-chain rate traces drawn for the compiled engine without building
+    `RateTrace` objects: the draws of `splitgym.envs.core.traces`' ``markov`` generator
+    (the start state as ``rng.choice`` draws it, then the same compiled step loop), bit
+    for bit, written straight into a row's trace blocks. A spec is validated once (and
+    again whenever it changes)."""
+
+    def __init__(self) -> None:
+        self._params: dict[int, Any] = {}
+
+    def params(self, spec: Any, field: str) -> Any:
+        """The spec's validated parameters (cached while its contents are unchanged)."""
+        from ..core import traces
+
+        key = repr(spec)
+        hit = self._params.get(id(spec))
+        if hit is not None and hit[0] == key and hit[1] is spec:
+            return hit[2:]
+        rates, dwell, trans, duration = traces.check_markov(spec, field)
+        p = dwell / dwell.sum()
+        start = p.cumsum()
+        start /= start[-1]
+        cdf = np.cumsum(trans, axis=1)
+        cdf /= cdf[:, -1:]
+        expected = duration / float(dwell.min())
+        size = int(min(2 * expected + 16, 20 * traces.MAX_TRACE_STEPS))
+        steps = traces._compiled(traces._markov_steps)
+        self._params[id(spec)] = (key, spec, rates, dwell, start, cdf, float(duration),
+                                  size, steps)
+        return self._params[id(spec)][2:]
+
+    def draw(self, spec: Any, rng: Any, field: str) -> Any:
+        """One trace's ``(times, states, end, rates)``, or None when the draw ran past
+        the generator's cap (the Python path then raises its error)."""
+        from ..core import traces
+
+        rates, dwell, start, cdf, duration, size, steps = self.params(spec, field)
+        state = int(start.searchsorted(rng.random(), side="right"))  # rng.choice(n, p)
+        times, states, t = steps(rng, cdf, dwell, state, duration, size,
+                                 20 * traces.MAX_TRACE_STEPS)
+        return None if t < 0 else (times, states, t, rates)
