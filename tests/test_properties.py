@@ -97,7 +97,10 @@ def test_invariants__of_every_run(case):
     links = r.edge if kwargs["uplink"] == "per_edge" else np.zeros_like(r.edge)
     for link in np.unique(links[off]):
         sel = off & (links == link)
-        order = np.argsort(r.link_start_s[sel], kind="stable")
+        # by start, then end: a zero-byte transfer that starts and ends at the instant
+        # another one starts sorts before it (a stable sort on the start alone could
+        # put it after, and read as an overlap)
+        order = np.lexsort((r.link_end_s[sel], r.link_start_s[sel]))
         s, f = r.link_start_s[sel][order], r.link_end_s[sel][order]
         assert np.all(s[1:] >= f[:-1] - tol)
     # the cloud is FIFO in cloud-arrival order: no task starts after one that arrived
