@@ -57,3 +57,31 @@ def test_wheel__ships_the_agents_and_hyperparameters(tmp_path):
     assert "splitgym/agents/hyperparams/maskable_ppo.yml" in names
     assert "splitgym/agents/pretrained/alexnet-3g.zip" in names
     assert "splitgym/agents/pretrained/alexnet-3g.md" in names
+
+
+def test_record_video__its_moviepy_is_an_extra_the_readme_names():
+    import tomllib
+
+    extras = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"][
+        "optional-dependencies"]
+    assert any(d.startswith("moviepy") for d in extras["video"])
+    readme = " ".join((ROOT / "README.md").read_text().split())
+    assert "RecordVideo` (which writes with MoviePy: `pip install \"splitgym[video]\"`)" \
+        in readme
+
+
+def test_record_video__writes_an_episode_where_moviepy_is_installed(tmp_path):
+    import pytest
+
+    pytest.importorskip("moviepy")
+    import gymnasium as gym
+
+    from splitgym.baselines import make_policy
+    from splitgym.envs import rollout
+
+    env = gym.wrappers.RecordVideo(gym.make("splitgym/EdgeCloud-v0", model="toy", n_edges=1,
+                                            frames_per_edge=3, render_mode="rgb_array"),
+                                   str(tmp_path), disable_logger=True)
+    rollout(env, make_policy("single_cut"), seed=0)
+    env.close()
+    assert list(tmp_path.glob("*.mp4"))
