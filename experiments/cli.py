@@ -9,6 +9,7 @@ import sys
 import time
 import warnings
 from collections.abc import Sequence
+from pathlib import Path
 
 from splitgym import __version__
 from splitgym.envs.core.config import ConfigError, parse_bandwidth_mbps
@@ -660,6 +661,7 @@ def _cmd_sweep(args: argparse.Namespace) -> int:
     res = sweep(args.config, args.out, address=args.address, cpus=args.cpus)
     print(res["md"].read_text())
     print(f"wrote {res['csv']} and {res['md']} ({res['wall_s']:.1f} s wall)")
+    print(f"TensorBoard: tensorboard --logdir {Path(args.out) / 'tune'}")
     return 0 if all(r["status"] == "ok" for r in res["rows"]) else 1
 
 

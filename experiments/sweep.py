@@ -271,9 +271,19 @@ def run_trials(fn: Any, space: Mapping[str, Any], out: Path, name: str,
     with `cpus` cores (default: all), each trial restarted up to `max_failures` times
     from its last reported checkpoint. Returns Tune's results (one per trial, in grid
     order). `splitgym sweep` and `splitgym benchmark` both run their trials here."""
+    # Tune's own console output (a config box and `tensorboard --logdir` of Ray's
+    # temporary folder, deleted at exit) and its warnings about snapshotting the
+    # experiment state (forced by num_to_keep at every checkpoint, harmless here) say
+    # nothing a user can act on: the old output engine at verbose=0 prints nothing,
+    # and the command prints where TensorBoard's logs are (under `out`)
+    os.environ.setdefault("RAY_AIR_NEW_OUTPUT", "0")
+    os.environ.setdefault("TUNE_WARN_EXCESSIVE_EXPERIMENT_CHECKPOINT_SYNC_THRESHOLD_S", "0")
+    import logging
+
     import ray
     from ray import tune
 
+    logging.getLogger("ray.tune").setLevel(logging.WARNING)
     started = not ray.is_initialized()
     tmp = None
     if started and address:
@@ -282,7 +292,7 @@ def run_trials(fn: Any, space: Mapping[str, Any], out: Path, name: str,
         os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
         tmp = tempfile.mkdtemp(prefix="sg-ray-", dir="/tmp")  # short: socket path limits
         ray.init(num_cpus=cpus or os.cpu_count(), include_dashboard=False, _temp_dir=tmp,
-                 log_to_driver=False)
+                 log_to_driver=False, logging_level=logging.ERROR)
     try:
         tuner = tune.Tuner(
             tune.with_resources(fn, {"cpu": float(cpus_per_trial)}),

@@ -65,6 +65,10 @@ def test_sweep__smoke_config_survives_a_killed_worker_and_writes_its_table(tmp_p
     assert (out / "attempts" / killed).read_text().split()[1::2] == ["start", "resume"]
     assert len(list((out / "tune").glob("*/*/events.out.tfevents.*"))) >= 2  # TensorBoard
     assert (out / "sweep.md").read_text().count("| ok |") == 2
+    # where TensorBoard's logs are (not Ray's temporary folder, deleted at exit), and
+    # none of Tune's snapshot warnings
+    assert f"TensorBoard: tensorboard --logdir {out / 'tune'}" in log
+    assert log.count("tensorboard --logdir") == 1 and "snapshotting" not in log
 
 
 def test_sweep__smoke_config_has_two_trials():
