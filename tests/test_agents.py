@@ -53,7 +53,7 @@ def test_cli_train__smoke_every_algorithm(tmp_path, algo, extra):
     assert timing["num_timesteps"] == ran
     assert cfg.get("requested_timesteps", 200) == 200
     if ran != 200:
-        assert f"--timesteps 200: " in res.stderr and f"the run takes {ran} steps" in res.stderr
+        assert "--timesteps 200: " in res.stderr and f"the run takes {ran} steps" in res.stderr
     assert "validation (6 seeds): best " in res.stdout  # the result, not just the folder
     from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 

@@ -177,7 +177,7 @@ def test_render__every_advertised_mode_renders_the_episode(mode):
     env = multiagent.env(model="toy", n_edges=2, frames_per_edge=2, render_mode=mode)
     assert mode in env.unwrapped.metadata["render_modes"] and env.render_mode == mode
     env.reset(seed=0)
-    for agent in env.agent_iter():
+    for _agent in env.agent_iter():
         obs, _, terminated, truncated, _ = env.last()
         env.step(None if terminated or truncated
                  else int(np.flatnonzero(obs["action_mask"])[-1]))
