@@ -455,6 +455,8 @@ class CompiledBatch:
         # every link on a Markov trace: (spec, field) per independent draw, and per link
         # which draw it takes (`_link_traces`' draws, in its order)
         self._markov_links = _markov_links(env, n)
+        kind = wl.arrivals if isinstance(wl.arrivals, str) else dict(wl.arrivals)["kind"]
+        self._bursty = kind == "bursty"
         self._markov = fast.MarkovDraws()
 
     def _draw_markov(self, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -516,8 +518,14 @@ class CompiledBatch:
             return
         wl = env.workload
         rngs = [self.envs[i].np_random for i in rows]
-        if isinstance(wl.frames_per_edge, int):
-            arrivals: Any = make_arrivals_batch(wl, rngs)
+        if self._bursty:  # the bursty loop compiled (the same draws)
+            mmpp = _fast_mmpp()
+            arrivals: Any = [make_arrivals(wl, rng, mmpp) for rng in rngs]
+            if isinstance(wl.frames_per_edge, int):
+                arrivals = np.asarray(arrivals).reshape(len(rows), wl.n_edges,
+                                                        wl.frames_per_edge)
+        elif isinstance(wl.frames_per_edge, int):
+            arrivals = make_arrivals_batch(wl, rngs)
         else:
             arrivals = [make_arrivals(wl, rng) for rng in rngs]
         if self._markov_links is not None:  # drawn straight into the rows (same draws)
@@ -552,6 +560,12 @@ class CompiledBatch:
             traces_of.append(traces)
             edges.append(env._edge_rows(n))
         self.kernel.reset_many(rows, arrivals, obs, traces_of, edges, configs)
+
+
+def _fast_mmpp() -> Any:
+    from . import fast
+
+    return fast.compiled_mmpp()
 
 
 def _markov_links(env: Any, n_edges: int) -> tuple[list[Any], list[int]] | None:

@@ -29,6 +29,7 @@ from __future__ import annotations
 from .kernel.entry import (
     FastKernel,
     check_actions,
+    compiled_mmpp,
     reset_env,
     reset_envs,
     step_all,
@@ -56,7 +57,7 @@ from .kernel.prefetch import PREFETCH_ABOVE
 
 __all__ = ["C_DECIDED", "C_PENDING", "N_CTX", "PREFETCH_ABOVE", "T_ARR", "T_CE", "T_CS",
            "T_DONE", "T_EE", "T_ES", "T_LE", "T_LS", "X_RATE", "FastKernel",
-           "check_actions", "layout", "reset_env", "reset_envs", "step_all",
+           "check_actions", "compiled_mmpp", "layout", "reset_env", "reset_envs", "step_all",
            "step_all_threads", "step_env", "MarkovDraws", "TR_HEAD",
            "write_markov_block"]
 

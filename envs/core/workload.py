@@ -24,13 +24,15 @@ from .config import (
 )
 
 
-def make_arrivals(workload: WorkloadConfig, rng: np.random.Generator) -> list[np.ndarray]:
+def make_arrivals(workload: WorkloadConfig, rng: np.random.Generator,
+                  mmpp: Any = None) -> list[np.ndarray]:
     """Per-edge arrival times [s].
 
     Periodic (the paper's): frame k of edge e at ``phase_e + k / fps_e``. Draws, in this
     order, the per-edge fps (when `workload.fps` is a range) and the per-edge phases
     (when `workload.phase_s` is None), so one seed gives one workload. Poisson and
-    bursty draw the per-edge fps, then each edge's process in edge order.
+    bursty draw the per-edge fps, then each edge's process in edge order (`mmpp`: the
+    bursty loop, `mmpp_times` or the same compiled; the same draws).
     """
     n = workload.n_edges
     if isinstance(workload.fps, tuple):
@@ -51,7 +53,8 @@ def make_arrivals(workload: WorkloadConfig, rng: np.random.Generator) -> list[np
         out = [np.cumsum(rng.exponential(1.0 / fps[e], size=counts[e])) for e in range(n)]
     else:
         params = {} if isinstance(workload.arrivals, str) else dict(workload.arrivals)
-        out = [_mmpp(rng, fps[e], counts[e], params) for e in range(n)]
+        out = [_mmpp(rng, fps[e], counts[e], params) if mmpp is None else
+               _mmpp(rng, fps[e], counts[e], params, mmpp) for e in range(n)]
     check_generated(out, "arrivals")
     return out
 
@@ -103,8 +106,9 @@ def make_arrivals_batch(workload: WorkloadConfig,
 
 
 def _mmpp(rng: np.random.Generator, fps: float, count: int,
-          params: dict[str, Any]) -> np.ndarray:
-    """A two-state Markov-modulated Poisson process: `count` arrival times.
+          params: dict[str, Any], times: Any = None) -> np.ndarray:
+    """A two-state Markov-modulated Poisson process: `count` arrival times (drawn by
+    `times`: `mmpp_times`, or the same function compiled, which makes the same draws).
 
     The parameters were checked by `WorkloadConfig` (bounded expected state switches
     per frame); the loop also stops, with a `ConfigError`, past 20 times that bound.
@@ -112,25 +116,41 @@ def _mmpp(rng: np.random.Generator, fps: float, count: int,
     rates = (fps * float(params.get("high_factor", 3.0)),
              fps * float(params.get("low_factor", 0.25)))
     dwell = [float(x) for x in params.get("mean_dwell_s", (2.0, 6.0))]
-    state = 0 if rng.uniform() < dwell[0] / (dwell[0] + dwell[1]) else 1
-    t, out = 0.0, []
-    switch = rng.exponential(dwell[state])
     budget = 20 * (count + 1) * (MAX_SWITCHES_PER_FRAME + 1)
-    while len(out) < count:
+    out, ok = (times or mmpp_times)(rng, float(rates[0]), float(rates[1]), dwell[0],
+                                    dwell[1], count, budget)
+    if not ok:
+        raise ConfigError(f"arrivals={params!r}: the bursty process switched state more "
+                          f"than {20 * MAX_SWITCHES_PER_FRAME:g} times per frame")
+    return out
+
+
+def mmpp_times(rng: np.random.Generator, rate0: float, rate1: float, dwell0: float,
+               dwell1: float, count: int, budget: int) -> tuple[np.ndarray, bool]:
+    """`_mmpp`'s loop (plain Python, or compiled by numba as it is): `count` arrival
+    times of states with Poisson rates `rate0`, `rate1` [1/s] and mean dwells [s]; False
+    when it ran past `budget` iterations."""
+    out = np.empty(count)
+    state = 0 if rng.uniform() < dwell0 / (dwell0 + dwell1) else 1
+    t = 0.0
+    k = 0
+    switch = rng.exponential(dwell0 if state == 0 else dwell1)
+    while k < count:
         budget -= 1
         if budget < 0:
-            raise ConfigError(f"arrivals={params!r}: the bursty process switched state more "
-                              f"than {20 * MAX_SWITCHES_PER_FRAME:g} times per frame")
-        nxt = rng.exponential(1.0 / rates[state]) if rates[state] > 0 else math.inf
+            return out[:k], False
+        rate = rate0 if state == 0 else rate1
+        nxt = rng.exponential(1.0 / rate) if rate > 0 else math.inf
         if nxt < switch:
             t += nxt
             switch -= nxt
-            out.append(t)
+            out[k] = t
+            k += 1
         else:
             t += switch
             state = 1 - state
-            switch = rng.exponential(dwell[state])
-    return np.asarray(out)
+            switch = rng.exponential(dwell0 if state == 0 else dwell1)
+    return out, True
 
 
 def check_arrivals(arrivals: Any, field: str = "arrival_times_s") -> list[np.ndarray]:

@@ -54,6 +54,17 @@ from .observe import observe, scale_cuts
 from .prefetch import PREFETCH_ABOVE, prefetch_fixed, prefetch_queues
 
 _LAUNCH = threading.Lock()
+_MMPP: list[Any] = [None]
+
+
+def compiled_mmpp() -> Any:
+    """`splitgym.envs.core.workload.mmpp_times` compiled by numba (the same draws; once
+    per process, cached on disk): the vector env's bursty arrivals."""
+    if _MMPP[0] is None:
+        from ..core.workload import mmpp_times
+
+        _MMPP[0] = njit(cache=True)(mmpp_times)
+    return _MMPP[0]
 
 
 @njit(cache=True)
