@@ -236,3 +236,24 @@ def test_cli_profile__never_silently_replaces_a_profile(tmp_path, capsys, monkey
                          str(tmp_path / "none.json"), "--input-shape", "1,4", "--no-progress")
     assert code == 2 and "traced it to no layers" in err
     assert not (tmp_path / "none.json").exists()
+
+
+def test_cli_evaluate__devices_and_env_kwargs_reach_the_env(tmp_path):
+    # toy: edge-only is 4 s a frame on 'edge', and on 'cloud' (one tenth) much less; one
+    # edge, 2 frames at 0.008 Mbit/s (transfers dominate): edge_only's makespan tells
+    # which device the edge ran on
+    common = ["evaluate", "--model", "toy", "--bandwidth", "0.008", "--seeds", "1",
+              "--policies", "edge_only", "--no-best-known", "--no-progress",
+              "--env-kwargs", "n_edges=1", "frames_per_edge=2", "fps=100"]
+    slow = _splitgym(*common, "--csv", str(tmp_path / "a.csv"))
+    fast = _splitgym(*common, "--edge-device", "cloud", "--csv", str(tmp_path / "b.csv"))
+    assert slow.returncode == 0 and fast.returncode == 0, slow.stderr + fast.stderr
+    assert fast.stdout.startswith("model=toy bandwidth=0.008 Mbit/s edges=1 frames/edge=2 ")
+    assert "edge_device=cloud" in fast.stdout
+    a = float(next(csv.DictReader((tmp_path / "a.csv").open()))["makespan_s"])
+    b = float(next(csv.DictReader((tmp_path / "b.csv").open()))["makespan_s"])
+    assert b < a
+    res = _splitgym(*common, "--n-edges", "1")
+    assert res.returncode == 2 and "--env-kwargs n_edges=...: also given as a flag" in res.stderr
+    res = _splitgym("evaluate", "--env-kwargs", "bandwith_mbps=3", "--no-progress")
+    assert res.returncode == 2 and "(did you mean 'bandwidth_mbps'?)" in res.stderr
