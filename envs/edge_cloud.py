@@ -203,12 +203,12 @@ class EdgeCloudEnv(gym.Env[np.ndarray, np.int64]):
       both predictors; every ``reset`` option); ``"python"``: always the simulator core
       (`splitgym.envs.core.Simulator`, the reference). Both give the same episodes bit
       for bit (tested over the whole configuration space); ``engine_in_use`` says which
-      ran the current episode. Measured on a loaded 2-core VM (ratios in one run):
-      ``gym.make`` at 0.5x CartPole-v1's decisions/s, and with random feasible cuts the
-      presets at 0.87-1.30x ``paper-3g``'s rate as single envs; their 64-env vector envs
-      at 1.24x (``paper-4g``), 0.75x (``mixed-fleet``), 0.28x (``rush-hour``) and 0.17x
-      (``cellular-markov``), where drawing each episode's traces and arrivals in Python
-      dominates (``splitgym bench env`` prints the table). With it, `simulator` is
+      ran the current episode. Measured on a loaded 2-core VM (ratios in one run,
+      random feasible cuts): ``gym.make`` at about 0.5x CartPole-v1's decisions/s; the
+      presets' single envs at 1.18x (``paper-4g``), 0.55x (``cellular-markov``, which
+      draws five Markov traces per episode in Python), 0.96x (``rush-hour``) and 0.99x
+      (``mixed-fleet``) ``paper-3g``'s rate, their 64-env vector envs at 1.21x, 0.77x,
+      0.47x and 0.89x (``splitgym bench env`` prints the table). With it, `simulator` is
       rebuilt on access by replaying the episode's decisions.
     * ``transfer_encoding``: how a cut's intermediate tensor is sent: ``"float32"``
       (the paper's, default), ``"float16"`` (half the bytes) or ``"int8"`` (a quarter,

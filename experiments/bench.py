@@ -329,18 +329,29 @@ def bench_presets(secs: float, n_envs: int = 64) -> dict[str, float]:
     from splitgym.envs.scenarios import SCENARIOS, env_id
     from splitgym.envs.vector import EdgeCloudVectorEnv
 
-    rates = {}
+    steppers = {}
     for name in SCENARIOS:
         env = gym.make(env_id(name))
-        single = _rate(_random_single_stepper(env), 1, secs)
         venv = EdgeCloudVectorEnv(n_envs, scenario=name)
-        vector = _rate(_random_masked_vector_stepper(venv), n_envs, secs,
-                       warm_calls=400)
-        rates[name] = (single, vector, env.unwrapped.engine_in_use,
-                       "compiled" if venv._use_kernel else "python")
+        steppers[name] = (env, venv, _random_single_stepper(env),
+                          _random_masked_vector_stepper(venv))
+        for _ in range(400):  # warm: autoresets (and their first compiles) untimed
+            steppers[name][3]()
+    # the machine's load varies: rounds alternate the presets, each keeps its best
+    rounds = 3
+    best = {name: [0.0, 0.0] for name in SCENARIOS}
+    for _ in range(rounds):
+        for name, (_, _, single, vector) in steppers.items():
+            b = best[name]
+            b[0] = max(b[0], _rate(single, 1, secs / rounds, warm_calls=10))
+            b[1] = max(b[1], _rate(vector, n_envs, secs / rounds, warm_calls=10))
+    rates = {name: (*best[name], env.unwrapped.engine_in_use,
+                    "compiled" if venv._use_kernel else "python")
+             for name, (env, venv, _, _) in steppers.items()}
     ref_single, ref_vector = rates["paper-3g"][:2]
     print(f"presets: decisions per second, random feasible cuts, each beside paper-3g "
-          f"measured in this run (vector env: N={n_envs}, 1 thread)")
+          f"measured in this run (best of {rounds} alternating rounds; vector env: "
+          f"N={n_envs}, 1 thread)")
     print(f"{'preset':<18}{'gym.make':>12}{'ratio':>8}{'engine':>10}"
           f"{f'vector x{n_envs}':>14}{'ratio':>8}{'engine':>10}")
     out = {}
