@@ -97,3 +97,24 @@ def test_train_and_evaluate_share_their_defaults():
         from splitgym.envs import EdgeCloudEnv
 
         assert EdgeCloudEnv().sim_config.bandwidth_mbps == evaluate.bandwidth
+
+
+def test_cli_train__devices_are_recorded_and_travel_to_evaluate(tmp_path):
+    cli = [sys.executable, "-m", "splitgym.experiments.cli"]
+    res = subprocess.run(cli + [
+        "train", "--model", "toy", "--bandwidth", "0.008", "--edge-device", "cloud",
+        "--env-kwargs", "n_edges=1", "frames_per_edge=2", "--timesteps", "64", "--runs",
+        str(tmp_path), "--eval-freq", "64", "--checkpoint-freq", "64", "--no-progress",
+        "--hyperparams", "n_envs=1", "n_steps=64", "batch_size=64", "bc_epochs=0"],
+        capture_output=True, text=True)
+    assert res.returncode == 0, res.stderr[-2000:]
+    run = tmp_path / "maskable_ppo" / "toy-0.008mbps_1"
+    cfg = yaml.safe_load((run / "config.yml").read_text())
+    assert cfg["env_kwargs"] == {"model": "toy", "bandwidth_mbps": 0.008,
+                                 "edge_device": "cloud", "n_edges": 1, "frames_per_edge": 2}
+    res = subprocess.run(cli + ["evaluate", "--agent", str(run), "--policies", "edge_only",
+                                "--seeds", "1", "--no-best-known", "--no-progress"],
+                         capture_output=True, text=True)
+    assert res.returncode == 0, res.stderr[-2000:]
+    assert res.stdout.startswith("model=toy bandwidth=0.008 Mbit/s edges=1 frames/edge=2")
+    assert "edge_device=cloud" in res.stdout.splitlines()[0] and "warning" not in res.stderr
