@@ -301,9 +301,11 @@ def test_cli_train__refuses_unknown_keys_and_bad_values_leaving_no_folder(tmp_pa
              ({"learning_rate": "abc"}, r"learning_rate='abc': expected a number"),
              ({"normalize_advantage": 1}, r"normalize_advantage=1: expected true or false"),
              ({"n_envs": 0}, r"n_envs=0: expected a whole number >= 1"),
-             ({"net_arch": [64, "x"]}, r"net_arch=\[64, 'x'\]: expected a list of at most 16 layer widths"),
+             ({"net_arch": [64, "x"]},
+              r"net_arch=\[64, 'x'\]: expected a list of at most 16 layer widths"),
              ({"bc_expert": "oracle"}, r"policy='oracle': unknown policy"),
-             ({"n_steps": -3}, r"n_steps=-3: expected a whole number in \[1, 1048576\]")]
+             ({"n_steps": -3},
+              r"n_steps=-3: expected a whole number in \[1, 1048576\]")]
     for hp, message in cases:
         with pytest.raises((ConfigError, ValueError), match=message):
             train("maskable_ppo", "toy", 0.008, 64, env_kwargs={"n_edges": 1},
