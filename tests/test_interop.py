@@ -207,20 +207,3 @@ def test_version__matches_pyproject():
     root = Path(__file__).resolve().parents[1]
     meta = tomllib.loads((root / "pyproject.toml").read_text())
     assert splitgym.__version__ == meta["project"]["version"]
-
-
-def test_readme__python_snippets_run():
-    """The README's snippets, the SB3 one with one 64-step rollout, not 10,000 steps."""
-    import re
-
-    text = (Path(__file__).resolve().parents[1] / "README.md").read_text()
-    blocks = re.findall(r"```python\n(.*?)```", text, flags=re.S)
-    first, sb3 = blocks[0], next(b for b in blocks if "MaskablePPO" in b)
-    short = "n_steps=64, batch_size=64, seed=0).learn(64)"
-    assert "import splitgym\n" in first.replace("  #", "\n#")
-    code = first.replace("frames_per_edge=30", "frames_per_edge=3") + "\n" + \
-        sb3.replace("n_steps=512, seed=0).learn(10_000)", short)
-    assert short in code
-    res = _python(code)
-    assert res.returncode == 0, res.stderr
-    assert "queue_aware" in res.stdout and float(res.stdout.split()[-1]) > 0
