@@ -64,6 +64,10 @@ _KEYS: dict[str, tuple[str, str]] = {
     "mean_latency": ("mean_latency_s", "makespan_s"),
     "deadline_miss": ("deadline_miss_rate", "mean_latency_s"),
 }
+#: The energy objectives, scored from the probe's records by the env's `EnergyMeter`:
+#: ``energy`` by edge energy then makespan; ``makespan_energy`` by ``makespan_s +
+#: energy_weight_s_per_j * edge_energy_j`` then energy.
+_ENERGY_KEYS = ("energy", "makespan_energy")
 
 #: Evaluations without improvement before the search restarts from a kicked best plan.
 _PATIENCE = 150
@@ -112,11 +116,23 @@ class BestKnown(Policy):
         sim: Simulator = base.simulator
         inputs = sim.episode_inputs()
         objective = getattr(base, "_episode_objective", None) or base.objective
-        primary, secondary = _KEYS[objective]
         probe = Simulator(sim.cuts, sim.config)
+        if objective in _ENERGY_KEYS:
+            # the energy objectives: the episode's edge energy, from the probe's records
+            # through the env's own meter (the same function the env's metrics use)
+            meter = base._engine.meter
+            weight = meter.energy_weight_s_per_j if objective == "makespan_energy" else 0.0
 
-        def key(metrics: dict[str, Any]) -> tuple[float, float]:
-            return (metrics[primary], metrics[secondary])
+            def key(metrics: dict[str, Any]) -> tuple[float, float]:
+                m = meter.metrics(dict(metrics), probe.records())
+                if objective == "energy":
+                    return (m["edge_energy_j"], m["makespan_s"])
+                return (m["makespan_s"] + weight * m["edge_energy_j"], m["edge_energy_j"])
+        else:
+            primary, secondary = _KEYS[objective]
+
+            def key(metrics: dict[str, Any]) -> tuple[float, float]:
+                return (metrics[primary], metrics[secondary])
 
         def score(plan: np.ndarray) -> tuple[float, float]:
             try:

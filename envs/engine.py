@@ -62,7 +62,7 @@ class EnergyMeter:
     way for both engines.
 
     * `metrics` adds ``edge_energy_j`` (the fleet's edge energy over the episode [J])
-      and ``mean_frame_energy_j`` (that over the episode's frames) to a finished
+      and ``mean_frame_energy_j`` (that over the frames served: dropped ones left out) to a finished
       episode's metrics; nothing without a `model` (an edge device with no power
       figures).
     * `reward` turns the engine's reward into the objective's: with ``"energy"``
@@ -128,7 +128,9 @@ class EnergyMeter:
         """`metrics` of a finished episode with its energy (where there is a model)."""
         if self.model is not None:
             total = edge_energy_j(records, self.model)
-            n = len(records.edge)
+            # per frame served: a dropped frame costs (nearly) nothing, so counting it
+            # would make dropping look efficient (mean_latency_s leaves it out too)
+            n = int(np.count_nonzero(~np.asarray(records.dropped, dtype=bool)))
             metrics["edge_energy_j"] = total
             metrics["mean_frame_energy_j"] = total / n if n else 0.0
         return metrics
