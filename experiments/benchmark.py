@@ -82,8 +82,8 @@ QUICK: dict[str, Any] = {
                             "bc_epochs": 0},
                     "a2c": {"n_envs": 2, "n_steps": 8, "bc_epochs": 0},
                     "dqn": {"learning_starts": 64}}}
-OUT_FILES = ("references.json", "scores.csv", "summary.json", "summary.md",
-             "performance_profile.png")
+OUT_FILES = ("benchmark.json", "references.json", "scores.csv", "summary.json",
+             "summary.md", "performance_profile.png")
 _OUT = "_benchmark_out"
 #: Normalised score thresholds of the performance profile.
 TAUS = np.linspace(-0.5, 1.5, 81)
@@ -346,6 +346,29 @@ def _check_args(algo: str, seeds: int, suite: str, timesteps: int | None) -> Non
         raise ConfigError(f"--timesteps={timesteps!r}: expected a whole number >= 1")
 
 
+def _claim(out: Path, settings: dict[str, Any]) -> None:
+    """Record what this benchmark folder holds (`settings`: algorithm, budget,
+    hyperparameters, evaluation seeds, reference settings) in ``benchmark.json``, or
+    refuse when the folder holds another benchmark's trials: a rerun resumes only the
+    same benchmark (more seeds or scenarios are fine; another algorithm, budget or
+    reference setting would reuse the earlier results under the new name)."""
+    path = out / "benchmark.json"
+    settings = json.loads(json.dumps(settings, default=str))  # as it reads back
+    if path.is_file():
+        held = json.loads(path.read_text())
+        diff = sorted(k for k in set(held) | set(settings) if held.get(k) != settings.get(k))
+        if diff:
+            shown = ", ".join(f"{k}={held.get(k)!r} (now {settings.get(k)!r})" for k in diff)
+            raise ConfigError(f"--out {out}: holds another benchmark's results ({shown}); "
+                              "use a new --out folder")
+        return
+    if (out / "runs").is_dir() and any((out / "runs").glob("*/result.json")):
+        raise ConfigError(f"--out {out}: holds trial results without a benchmark.json "
+                          "saying what they are; use a new --out folder")
+    write_atomic(path, json.dumps(settings, indent=1, sort_keys=True))
+    record_outputs(out, ["benchmark.json"], "splitgym benchmark")
+
+
 def benchmark(algo: str, out: str | Path, seeds: int = 5, suite: str = "paper",
               quick: bool = False, timesteps: int | None = None,
               address: str | None = None, cpus: int | None = None,
@@ -360,6 +383,10 @@ def benchmark(algo: str, out: str | Path, seeds: int = 5, suite: str = "paper",
     eval_seeds = QUICK["eval_seeds"] if quick else EVAL_SEEDS
     steps = timesteps or (QUICK["timesteps"] if quick else 200_000)
     hyperparams = QUICK["hyperparams"].get(algo, {}) if quick else {}
+    plan_evaluations = QUICK["plan_evaluations"] if quick else 1000
+    _claim(out, {"algo": algo, "timesteps": steps, "hyperparams": hyperparams,
+                 "quick": bool(quick), "eval_seeds": list(eval_seeds),
+                 "plan_evaluations": plan_evaluations, "shipped_agents": not quick})
     t0 = time.perf_counter()
     refs_path = out / "references.json"
     refs = json.loads(refs_path.read_text()) if refs_path.is_file() else {}
@@ -371,8 +398,7 @@ def benchmark(algo: str, out: str | Path, seeds: int = 5, suite: str = "paper",
             print(f"benchmark: references of {key} on {len(eval_seeds)} seeds", flush=True)
         refs[key] = scenario_references(
             model, scenario, eval_seeds,
-            plan_evaluations=QUICK["plan_evaluations"] if quick else 1000,
-            shipped_agents=not quick)
+            plan_evaluations=plan_evaluations, shipped_agents=not quick)
         write_atomic(refs_path, json.dumps(refs, indent=1, sort_keys=True))
         record_outputs(out, ["references.json"], "splitgym benchmark")  # resumable
     trials = [{"model": m, "scenario": s, "seed": k} for m, s in scenarios

@@ -176,3 +176,16 @@ def test_benchmark__suites_seeds_and_refusals(tmp_path):
         with pytest.raises(ConfigError, match=field):
             benchmark(out=tmp_path / "x", **kwargs)
     assert not (tmp_path / "x").exists()  # refused before any work
+
+
+def test_benchmark__another_algorithm_or_budget_in_the_same_folder_is_refused(quick):
+    # a rerun resumes only the same benchmark: another algo, budget or quick-ness would
+    # have published the earlier trials' results under the new name
+    out, _, _ = quick
+    before = {p: p.stat().st_mtime_ns for p in (out / "runs").glob("*/result.json")}
+    with pytest.raises(ConfigError, match=r"another benchmark's results \(algo='maskable_ppo'"
+                                          r" \(now 'ppo'\)"):
+        benchmark("ppo", out, quick=True, progress=False)
+    with pytest.raises(ConfigError, match=r"timesteps=256 \(now 512\)"):
+        benchmark("maskable_ppo", out, quick=True, timesteps=512, progress=False)
+    assert {p: p.stat().st_mtime_ns for p in before} == before
