@@ -51,7 +51,9 @@ MANIFEST = ".splitgym-manifest.json"
 #: A manifest larger than this is refused unread (one lists a few dozen files).
 MAX_MANIFEST_BYTES = 2**20
 _PARTIAL = re.compile(r"\..*\.partial-(\d+)-[0-9a-f]{8}")
-_TMP = re.compile(r"\..*[.-]tmp-(\d+)-[0-9a-f]{8}(\.[^.]*)?")
+#: `splitgym.fileio`'s temporaries, ``.<name>.tmp-<pid>-<8 hex><suffix>`` exactly (a
+#: user's ``.draft-tmp-<n>-<hex>`` is not one).
+_TMP = re.compile(r"\..+\.tmp-(\d+)-[0-9a-f]{8}(?:\.[^.]*)?")
 
 
 class OutputError(OSError):

@@ -117,13 +117,15 @@ def test_atomic_output__stale_partials_of_killed_runs_are_removed(tmp_path):
                           capture_output=True, text=True, check=True).stdout.strip()
     (out / f".results.partial-{dead}-0123abcd").mkdir()
     (out / f".a.txt.tmp-{dead}-0123abcd.txt").write_text("half")
+    (out / f".draft-tmp-{dead}-deadbeef").write_text("mine")  # a user's, not ours: kept
     (tmp_path / f".results.partial-{dead}-89abcdef").mkdir()  # an older version's
     alive = out / f".results.partial-{os.getpid()}-00000000"  # a running one's: kept
     alive.mkdir()
     _writer()(out)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["results"]
     assert sorted(p.name for p in out.iterdir()) == sorted(
-        [MANIFEST, "a.txt", "b.txt", "c.txt", "notes.md", alive.name])
+        [MANIFEST, "a.txt", "b.txt", "c.txt", "notes.md", alive.name,
+         f".draft-tmp-{dead}-deadbeef"])
 
 
 def test_atomic_output__the_folder_always_exists_and_each_file_is_whole(tmp_path,
