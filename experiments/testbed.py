@@ -269,17 +269,23 @@ def _sleep_until(t: float) -> None:
         time.sleep(d)
 
 
-def _edge_main(cfg: dict[str, Any], conn: Any) -> None:
-    """An edge process (see the module doc)."""
+def _child_main(who: str, run: Any, cfg: dict[str, Any], conn: Any) -> None:
+    """Set up a child process, run ``run(cfg, conn, rep)``, and report any exception
+    (prefixed with ``who``) to the parent instead of dying silently."""
     rep = _Reporter(conn)
     try:
         _child_setup()
-        _edge_run(cfg, conn, rep)
+        run(cfg, conn, rep)
     except BaseException as exc:  # noqa: BLE001 - reported, then the process ends
         import traceback
 
-        rep.send("error", f"edge {cfg['edge']}: {type(exc).__name__}: {exc}\n"
+        rep.send("error", f"{who}: {type(exc).__name__}: {exc}\n"
                           f"{traceback.format_exc(limit=4)}")
+
+
+def _edge_main(cfg: dict[str, Any], conn: Any) -> None:
+    """An edge process (see the module doc)."""
+    _child_main(f"edge {cfg['edge']}", _edge_run, cfg, conn)
 
 
 def _edge_run(cfg: dict[str, Any], conn: Any, rep: _Reporter) -> None:
@@ -368,15 +374,7 @@ def _edge_run(cfg: dict[str, Any], conn: Any, rep: _Reporter) -> None:
 
 def _cloud_main(cfg: dict[str, Any], conn: Any) -> None:
     """The cloud process (see the module doc)."""
-    rep = _Reporter(conn)
-    try:
-        _child_setup()
-        _cloud_run(cfg, conn, rep)
-    except BaseException as exc:  # noqa: BLE001 - reported, then the process ends
-        import traceback
-
-        rep.send("error", f"cloud: {type(exc).__name__}: {exc}\n"
-                          f"{traceback.format_exc(limit=4)}")
+    _child_main("cloud", _cloud_run, cfg, conn)
 
 
 def _cloud_run(cfg: dict[str, Any], conn: Any, rep: _Reporter) -> None:
