@@ -594,12 +594,7 @@ class _Mirror:
         elif kind == "tx_end":
             times["tx_end_s"][task] = t
             s._link_busy[link] = -1
-            if s._traces is not None and s.config.bandwidth_estimator == "ewma":
-                dt = t - s._ls[task]
-                if dt > 0:
-                    a = s.config.ewma_alpha
-                    obs = s._bits[s._cut[task]] / 1e6 / dt
-                    s._rate_est[link] = a * obs + (1 - a) * s._rate_est[link]
+            s._observe_uplink(task, link, t)
             s._le[task] = t
             s._cloud_q.append(task)
         elif kind == "cloud_start":

@@ -569,12 +569,7 @@ class Simulator:
                 elif kind == _TX_DONE:
                     link = self._link_of(task)
                     self._link_busy[link] = -1
-                    if self._traces is not None and self.config.bandwidth_estimator == "ewma":
-                        dt = t - self._ls[task]
-                        if dt > 0:
-                            a = self.config.ewma_alpha
-                            obs = self._bits[self._cut[task]] / 1e6 / dt
-                            self._rate_est[link] = a * obs + (1 - a) * self._rate_est[link]
+                    self._observe_uplink(task, link, t)
                     self._cloud_q.append(task)
                     if self._link_q[link]:
                         self._mark_link(link)
@@ -666,6 +661,18 @@ class Simulator:
         self._n_done += 1
         self.n_missed += 1
         self.n_dropped += 1
+
+    def _observe_uplink(self, task: int, link: int, t: float) -> None:
+        """Fold the rate ``task``'s finished upload achieved on ``link`` (Mbit/s, its
+        bits over its transfer time ending at ``t``) into the EWMA bandwidth estimate,
+        when traces drive the links and the estimator is ``ewma``. Shared with the
+        testbed's replay so both update the estimate the same way."""
+        if self._traces is not None and self.config.bandwidth_estimator == "ewma":
+            dt = t - self._ls[task]
+            if dt > 0:
+                a = self.config.ewma_alpha
+                obs = self._bits[self._cut[task]] / 1e6 / dt
+                self._rate_est[link] = a * obs + (1 - a) * self._rate_est[link]
 
     def _link_of(self, task: int) -> int:
         return 0 if self._shared else self._edge_of[task]
