@@ -431,6 +431,12 @@ class _EpisodeMetrics(BaseCallback):
             self.cuts = []
 
 
+#: The metric a run's validation ranks checkpoints by, per env objective (the energy
+#: objectives: the makespan).
+_OBJECTIVE_METRICS = {"makespan": "makespan_s", "mean_latency": "mean_latency_s",
+                      "deadline_miss": "deadline_miss_rate"}
+
+
 class _Validation(BaseCallback):
     """At the start (after any imitation) and every `every` steps: the greedy agent's
     mean makespan on the validation seeds, its gap to the best baseline there, and
@@ -452,8 +458,12 @@ class _Validation(BaseCallback):
         return RandomizedScenario(env) if self.randomize else env
 
     def _mean(self, policy: Any) -> float:
+        """Mean over the validation seeds of the env's objective metric (the makespan
+        [s], or rush-hour's deadline-miss rate: `validation.json`'s ``metric``; its
+        ``best_makespan_s`` then holds that metric's value)."""
         env = self._env()
-        return float(np.mean([rollout(env, policy, seed=s).metrics["makespan_s"]
+        metric = _OBJECTIVE_METRICS.get(env.unwrapped.objective, "makespan_s")
+        return float(np.mean([rollout(env, policy, seed=s).metrics[metric]
                               for s in VALIDATION_SEEDS]))
 
     def _on_training_start(self) -> None:
@@ -474,7 +484,7 @@ class _Validation(BaseCallback):
     def evaluate(self) -> None:
         """Validate now; keep the model if it is the best so far."""
         value = self._mean(LearnedPolicy(self.model))
-        gap = value / self.baseline - 1.0
+        gap = value / self.baseline - 1.0 if self.baseline > 0 else math.nan  # a 0 miss rate
         self.logger.record("eval/makespan_s", value)
         self.logger.record("eval/gap_to_best_baseline", gap)
         self.history.append({"step": self.num_timesteps, "makespan_s": value, "gap": gap})
@@ -483,6 +493,8 @@ class _Validation(BaseCallback):
             save_model(self.model, self.run_dir / "best_model.zip")
         write_atomic(self.run_dir / "validation.json", json.dumps(
             {"best_makespan_s": self.best, "best_baseline_makespan_s": self.baseline,
+             "metric": _OBJECTIVE_METRICS.get(self._env().unwrapped.objective,
+                                              "makespan_s"),
              "seeds": VALIDATION_SEEDS, "history": self.history}, indent=1))
 
     def _on_training_end(self) -> None:
