@@ -555,6 +555,9 @@ def _loop(hp: dict[str, Any]) -> str:
 
 
 def _reward(info: dict[str, Any]) -> str:
+    if metric_of(str(info["config"]["env_kwargs"].get("scenario"))) == "deadline_miss_rate":
+        return "the env's own under the deadline-miss objective (the return is minus the " \
+            "miss rate)"
     if info["config"]["hyperparams"].get("reward_shaping") == "predicted_makespan":
         return ("shaped: each decision charged for the growth of the predicted makespan "
                 "(the return is still minus the makespan)")

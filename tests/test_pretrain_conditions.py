@@ -4,6 +4,7 @@ agent's files alone (tiny runs on the toy profile)."""
 
 from __future__ import annotations
 
+import functools
 import json
 import math
 import shutil
@@ -13,6 +14,8 @@ from pathlib import Path
 import pytest
 
 from splitgym.agents import pretrain
+from splitgym.baselines import make_policy
+from splitgym.baselines.planner import BestKnown
 
 SHIPPED = Path(__file__).parents[1] / "agents" / "pretrained"
 
@@ -139,6 +142,10 @@ def test_main__a_preset_only_run_leaves_the_other_agents_alone(tmp_path, monkeyp
         shutil.copyfile(SHIPPED / f"alexnet-3g.{suffix}", out / f"alexnet-3g.{suffix}")
         others[suffix] = (out / f"alexnet-3g.{suffix}").read_bytes()
     monkeypatch.setattr(pretrain, "ProcessPoolExecutor", _Serial)
+    # the expensive columns on a small budget (their cost is not what this checks)
+    monkeypatch.setattr(pretrain, "make_policy", lambda name, **kw: make_policy(
+        name, **({"horizon": 4, "evaluations": 2} if name == "mpc" else {}), **kw))
+    monkeypatch.setattr(pretrain, "BestKnown", functools.partial(BestKnown, evaluations=10))
     monkeypatch.setattr(pretrain, "MODELS", pretrain.MODELS + ("toy",))
     monkeypatch.setattr(pretrain, "PRESET_MODELS", pretrain.MODELS + ("toy",))
     monkeypatch.setattr(pretrain, "SELECTION_SEEDS", (0,))
@@ -175,3 +182,23 @@ def test_main__an_unknown_bandwidth_is_refused_before_any_work(tmp_path, capsys)
         pretrain.main(["--runs", str(tmp_path / "r"), "--out", str(tmp_path / "o"),
                        "--bandwidths", "cellular-markov,5g"])
     assert "'5g'" in capsys.readouterr().err and not (tmp_path / "o").exists()
+
+
+def test_validation__ranks_checkpoints_by_the_objective(tmp_path):
+    """A run's validation scores rush-hour by the deadline-miss rate (what its agents
+    are judged on), the makespan elsewhere."""
+    import numpy as np
+
+    from splitgym.agents.train import VALIDATION_SEEDS, _Validation
+    from splitgym.envs.edge_cloud import EdgeCloudEnv
+    from splitgym.envs.rollout import rollout
+
+    policy = make_policy("single_cut")
+    for scenario, metric in (("rush-hour", "deadline_miss_rate"),
+                             ("mixed-fleet", "makespan_s")):
+        kwargs = {"model": "toy", "scenario": scenario}
+        env = EdgeCloudEnv(**kwargs)
+        want = np.mean([rollout(env, policy, seed=s).metrics[metric]
+                        for s in VALIDATION_SEEDS])
+        assert _Validation(kwargs, False, 1, tmp_path)._mean(policy) == pytest.approx(
+            want, rel=1e-12)
