@@ -592,22 +592,26 @@ def preset_table(records: dict[str, dict[str, Any]], preset_of: dict[str, str]) 
              "best_known, below 0 worse than the best online policy.", "",
              "| model | preset | best online policy | its value | agent | best_known "
              "| gap closed | passes |", "|---|---|---|---|---|---|---|---|"]
+    def model_of(name: str) -> str:  # records written before "model" was recorded
+        return str(records[name].get("model") or name[:-len(preset_of[name]) - 1])
+
     rows = sorted(preset_of.items(), key=lambda kv: (
-        PRESETS.index(kv[1]), MODELS.index(records[kv[0]].get("model", ""))
-        if records[kv[0]].get("model") in MODELS else len(MODELS), kv[0]))
+        PRESETS.index(kv[1]), MODELS.index(model_of(kv[0]))
+        if model_of(kv[0]) in MODELS else len(MODELS), kv[0]))
     half: list[str] = []
     fails: list[str] = []
     for name, preset in rows:
         r = records[name]
         metric = r.get("metric") or metric_of(preset)
         b = preset_bar(r["held_out"], metric, preset)
-        model = r.get("model") or name[:-len(preset) - 1]
+        model = model_of(name)
         if not b["passes"]:
             fails.append(name)
         if b["closes_half_gap"]:
             half.append(model)
         lines.append(
-            f"| {model} | {preset} | {b['best_online']} | "
+            f"| {model} | {preset} | {b['best_online']}"
+            + ("" if "mpc" in r["held_out"] else " (a record from before mpc)") + " | "
             f"{_fmt_value(b['best_online_value'], metric)} | "
             f"{_fmt_value(b['learned_value'], metric)} | "
             f"{_fmt_value(b['best_known_value'], metric)} | {_gap_words(b)} | "
