@@ -16,12 +16,13 @@ scheduler could:
   The next frame's true arrival time (the context's ``next_arrival_s``) is never read.
 * **Rates**: under a constant bandwidth the model's rate is exact. Under rate traces
   the model runs every link at a constant *estimate* from now on: with the ``ewma``
-  estimator the EWMA of this link's completed transfers (the config's ``ewma_alpha``),
-  started from the config's nominal rate (``bandwidth_mbps``: a preset's time-average
-  over a throwaway realisation, not this episode's trace); with ``oracle`` the true
-  current rate (that estimator's information set). A transfer running now is charged
-  its bytes not yet sent (sent so far: the past of the trace) at the estimate; its true
-  end, a function of the future rate, is never read.
+  estimator the decisions' own estimate, the EWMA of this link's completed transfers
+  (the config's ``ewma_alpha``) started from the config-level prior
+  (``SimConfig.rate_prior_mbps``: a preset's long-run mean rate, not this episode's
+  trace); with ``oracle`` the true current rate (that estimator's information set). A
+  transfer running now is charged its bytes not yet sent (sent so far: the past of the
+  trace) at the estimate (`Simulator.unsent_end_s`, what ``ewma`` decision contexts
+  are told too); its true end, a function of the future rate, is never read.
 
 **Search** (`horizon` decisions, `evaluations` plans, both fixed, so a decision is a
 pure function of the past and the policy's arguments): the model keeps the unfinished
@@ -51,11 +52,12 @@ mean and the largest).
 
 Known weakness: a constant-rate model and a window of 48 frames. It cannot see a
 link that will recover or fail, so under changing rates it plans for the estimate and
-is corrected only as transfers complete; the heuristics' decision context is better
-informed than that (under rate traces its ``link_free_at_s`` and ``finish_at_s`` count a
-running transfer's true end, a function of the future rate), and with that one fact
-added ``mpc`` went from 32.7 to 28.9 s on AlexNet cellular-markov (seeds 4000-4004),
-where ``sq_lookahead`` gets 29.4. On held-out seeds 4000-4004 it beat ``sq_lookahead``
+is corrected only as transfers complete. (Before the decision contexts were put on the
+same information set, under ``ewma`` they counted a running transfer's true end, a
+function of the future rate; with that one fact added ``mpc`` went from 32.7 to 28.9 s
+on AlexNet cellular-markov (seeds 4000-4004), where ``sq_lookahead`` got 29.4.) The
+figures that follow were measured before that change and before the estimate started
+from the config-level prior. On held-out seeds 4000-4004 it beat ``sq_lookahead``
 on ResNet18 cellular-markov and mixed-fleet and on both models' rush-hour, and lost on
 AlexNet cellular-markov (+11%) and mixed-fleet (+1.7%); at 3G on AlexNet (tuning
 seeds 0-2) it is ~3% above ``sq_lookahead``: the window's makespan favours cuts that
@@ -70,13 +72,9 @@ from typing import Any
 
 import numpy as np
 
-from splitgym.envs.core.simulator import Simulator, single_cut_of
+from splitgym.envs.core.simulator import MIN_RATE_MBPS, Simulator, single_cut_of
 
 from .paper import Policy
-
-#: The lowest rate [Mbit/s] the model gives a link (an estimate of 0 would make every
-#: transfer endless and every plan tie).
-_MIN_RATE_MBPS = 1e-3
 
 
 def _check_count(value: Any, field: str, low: int) -> int:
@@ -364,29 +362,16 @@ def _estimated_rates(sim: Simulator) -> tuple[list[float] | None, dict[int, floa
     traces = sim._traces
     if traces is None:
         return None, None
-    now, cfg = sim.now, sim.config
-    n_links = len(traces)
-    if cfg.bandwidth_estimator == "oracle":
+    now = sim.now
+    if sim.config.bandwidth_estimator == "oracle":
         rates = [tr.rate_at(now) for tr in traces]
-    else:
-        rates = [float(cfg.bandwidth_mbps)] * n_links
-        bits = sim._bits
-        done = sorted((sim._le[t], t) for t in range(sim.n_tasks)
-                      if sim._ls[t] == sim._ls[t] and sim._le[t] <= now)
-        a = cfg.ewma_alpha
-        for end, t in done:
-            dt = end - sim._ls[t]
-            if dt > 0:
-                link = sim._link_of(t)
-                rates[link] = a * (bits[sim._cut[t]] / 1e6 / dt) + (1 - a) * rates[link]
-    rates = [r if r > _MIN_RATE_MBPS else _MIN_RATE_MBPS for r in rates]
-    ends = {}
-    for link, t in enumerate(sim._link_busy):
-        if t >= 0:
-            tr = traces[link]
-            sent = tr.integral(now) - tr.integral(sim._ls[t])  # Mbit: the past
-            left = sim._bits[sim._cut[t]] / 1e6 - sent
-            ends[t] = now + (left if left > 0 else 0.0) / rates[link]
+    else:  # the decisions' own estimate: the EWMA of completed transfers from the prior
+        rates = list(sim._rate_est)
+    # floored (`MIN_RATE_MBPS`: an estimate of 0 would make every transfer endless and
+    # every plan tie)
+    rates = [r if r > MIN_RATE_MBPS else MIN_RATE_MBPS for r in rates]
+    ends = {t: sim.unsent_end_s(link, rates[link])  # its bits not yet sent, at the rate
+            for link, t in enumerate(sim._link_busy) if t >= 0}
     return rates, ends
 
 

@@ -9,7 +9,9 @@
 * `QueueLookahead` (``sq_lookahead``): S-Q's intent (eqs. 2-3: count the delay a deeper
   cut imposes on this edge's next frame) done with the cloud time counted: the cut that
   minimises the predicted completion of this task plus that of the edge's next frame
-  (itself given its own earliest-finish cut).
+  (itself given its own earliest-finish cut). The next frame starts at the later of
+  this frame's edge end and the context's ``next_arrival_s``: its true time under
+  periodic arrivals, a prediction (now plus the mean gap) under random ones.
 * `BestStatic` (``best_static``): an **oracle**. Before the episode it simulates every
   feasible candidate cut, fixed for all tasks, on this episode's arrival times, and
   plays the best one. No online policy can know this; it bounds what a fixed cut gets.

@@ -45,8 +45,9 @@ from .core.traces import (
     is_constant_spec,
     make_trace,
     nominal_mbps,
+    prior_mbps,
 )
-from .core.workload import check_arrivals, make_arrivals
+from .core.workload import check_arrivals, make_arrivals, mean_gap_s
 from .engine import ENGINES, EnergyMeter, Engine, EngineStateError
 from .observation import (
     OBS_HIGH,
@@ -167,7 +168,9 @@ class EdgeCloudEnv(gym.Env[np.ndarray, np.int64]):
       (default: one trace shared by every link). ``edge_bandwidth_mbps``: one spec per
       edge instead.
     * ``bandwidth_estimator``: what decisions see of the rate: ``"oracle"`` (the true
-      current rate) or ``"ewma"`` (an average over completed transfers).
+      current rate, and a running transfer's true end) or ``"ewma"`` (an average over
+      completed transfers, started from the spec's long-run mean; a running transfer
+      is predicted to send its remaining bits at it: decisions see no future).
     * ``uplink``: ``"per_edge"`` (one link per edge) or ``"shared"`` (one for all).
     * ``n_edges``, ``frames_per_edge``: E and frames per edge (paper: 5 and 30; a list
       gives one count per edge).
@@ -252,6 +255,17 @@ class EdgeCloudEnv(gym.Env[np.ndarray, np.int64]):
     both S-Q fields equal ``cloud_free_at_s`` (it keeps no per-task arrival times).
     The observation does not include the S-Q fields.
 
+    What a context knows is what a deployed scheduler could: under ``ewma`` rate traces
+    a running transfer is predicted to end when its bits not yet sent (its bits minus
+    the trace's volume since it started) go at the link's estimate, and the estimate
+    starts at the spec's long-run mean (`splitgym.envs.core.traces.prior_mbps`), not
+    at the episode's trace; under ``poisson`` and ``bursty`` arrivals ``next_arrival_s``
+    of a frame not yet arrived is ``time_s`` plus the workload's long-run mean gap
+    (`splitgym.envs.core.workload.mean_gap_s`), not its drawn time (a frame already
+    here: its arrival time; none left: inf; ``periodic`` or given times: the true,
+    knowable time). ``oracle`` is a clairvoyance knob: it sees the current rate and a
+    running transfer's true end.
+
     ## Version History
 
     * v0: first release (the paper's setting, then changing conditions: bandwidth
@@ -272,6 +286,19 @@ class EdgeCloudEnv(gym.Env[np.ndarray, np.int64]):
       and ``"makespan_energy"`` objectives, ``radio`` and the contexts'
       ``edge_energy_j``; all additions: with them at their defaults every episode,
       reward and observation is the same bit for bit (metrics gain the energy keys).
+      Later in 0.1, the honest information set (issue 22): under ``ewma`` rate traces
+      the contexts' predicted backlogs (``link_free_at_s``, ``cloud_free_at_s``, the
+      S-Q fields, ``finish_at_s``) take a running transfer's end at the estimate (it
+      was its true end) and the estimate starts at the spec's long-run mean (it was
+      the episode trace's own mean); under ``poisson`` and ``bursty`` arrivals
+      ``next_arrival_s`` of a frame not yet arrived is now plus the mean gap (it was
+      its true time). The observation's ``cloud_wait``, ``link_wait``, ``finish`` and
+      ``next_arrival`` entries change meaning there (and every decision's under
+      ``ewma``: different estimates), so the decisions and episodes of policies that
+      read them change; dynamics and rewards of a given action sequence do not, and
+      ``oracle``, constant rates and periodic arrivals (the paper's setting) are the
+      same bit for bit. Agents trained on ``cellular-markov``, ``rush-hour`` or
+      ``mixed-fleet`` before read the old meaning (retrain them).
     """
 
     metadata = {"render_modes": ["ansi", "rgb_array"], "render_fps": 4}  # noqa: RUF012
@@ -336,7 +363,8 @@ class EdgeCloudEnv(gym.Env[np.ndarray, np.int64]):
             bandwidth_mbps=nominal, uplink=args["uplink"],
             queue_capacity=args["queue_capacity"], cloud_workers=args["cloud_workers"],
             deadline_s=args["deadline_s"], drop_late=args["drop_late"],
-            bandwidth_estimator=args["bandwidth_estimator"], predictor=args["predictor"])
+            bandwidth_estimator=args["bandwidth_estimator"], predictor=args["predictor"],
+            rate_prior_mbps=self._rate_prior(self._bw_spec))
         self.transfer_encoding = _check_encoding(args["transfer_encoding"])
         self._cut_table = _cut_table(self.profile, default_edge, args["cloud_device"],
                                      self.sim_config.bandwidth_mbps, self.transfer_encoding)
@@ -351,6 +379,7 @@ class EdgeCloudEnv(gym.Env[np.ndarray, np.int64]):
             fps=tuple(fps) if isinstance(fps, list) else fps,
             phase_s=tuple(args["phase_s"]) if isinstance(args["phase_s"], list)
             else args["phase_s"], arrivals=dict(arr) if isinstance(arr, Mapping) else arr)
+        self.sim_config = replace(self.sim_config, arrival_gap_s=mean_gap_s(self.workload))
         self.objective = _check_objective(args["objective"], self.sim_config)
         self.radio = _check_radio(args["radio"])
         self.energy_weight_s_per_j = _check_weight(args["energy_weight_s_per_j"],
@@ -456,6 +485,15 @@ class EdgeCloudEnv(gym.Env[np.ndarray, np.int64]):
         if not is_constant_spec(spec):
             per_edge = self._bw_per_edge and config.uplink == "per_edge"
             check_episode_traces([(spec, "bandwidth_mbps")], n_edges if per_edge else 1)
+
+    def _rate_prior(self, spec: Any) -> float | tuple[float, ...] | None:
+        """The ``ewma`` estimate's config-level start (`SimConfig.rate_prior_mbps`): each
+        link's spec's long-run mean (`prior_mbps`), never an episode's draw; None for
+        the paper's constant bandwidth."""
+        if self._edge_bw is not None:
+            return tuple(prior_mbps(s, f"edge_bandwidth_mbps[{i}]")
+                         for i, s in enumerate(self._edge_bw))
+        return None if is_constant_spec(spec) else prior_mbps(spec)
 
     def _link_traces(self, n_edges: int, config: SimConfig,
                      spec: Any) -> list[RateTrace] | None:
@@ -610,6 +648,7 @@ class EdgeCloudEnv(gym.Env[np.ndarray, np.int64]):
                                           "deadline_s") if k in options}
         if "bandwidth_mbps" in options:
             sim_kw["bandwidth_mbps"] = nominal_mbps(bw_spec)
+            sim_kw["rate_prior_mbps"] = self._rate_prior(bw_spec)
         sim_config = replace(self.sim_config, **sim_kw) if sim_kw else self.sim_config
         objective = _check_objective(options.get("objective", self.objective), sim_config)
         _check_weight(options.get("energy_weight_s_per_j", self.energy_weight_s_per_j),
@@ -629,6 +668,9 @@ class EdgeCloudEnv(gym.Env[np.ndarray, np.int64]):
                     if isinstance(wl_kw.get(key), list):
                         wl_kw[key] = tuple(wl_kw[key])
                 workload = replace(workload, **wl_kw)
+                sim_config = replace(sim_config, arrival_gap_s=mean_gap_s(workload))
+        if arrivals is not None:  # given times: knowable, as periodic ones
+            sim_config = replace(sim_config, arrival_gap_s=None)
         n_edges = len(arrivals) if arrivals is not None else workload.n_edges
         self._check_links(n_edges, sim_config, bw_spec)
         self._edge_rows(n_edges)

@@ -39,9 +39,10 @@ PER_CUT_FIELDS: tuple[tuple[str, str], ...] = (
 #: Scalars after the per-cut blocks, in this order.
 SCALAR_FIELDS: tuple[tuple[str, str], ...] = (
     ("cloud_wait", "predicted time until the cloud finishes the committed work / T_E"),
-    ("link_wait", "predicted time until this edge's link is free / T_E"),
+    ("link_wait", "predicted time until this edge's link is free / T_E (under ewma "
+                  "rate traces a running transfer's unsent bits at the estimate)"),
     ("next_arrival", "time until this edge's next frame arrives / T_E (0: already here, "
-                     "cap: none left)"),
+                     "cap: none left; poisson/bursty: the config's mean gap)"),
     ("queue_occupancy", "cloud queue slots taken / C"),
     ("blocked_links", "links blocked on a full cloud queue / number of links"),
     ("edge_waiting", "frames waiting on this edge behind this one (a count)"),

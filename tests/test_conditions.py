@@ -164,7 +164,8 @@ def test_deadlines__misses_and_drops_hand_computed():
 
 def test_ewma_estimator__follows_completed_transfers():
     # The link runs at 8 Mbit/s for 30 s, then 0.5 for 30 s, repeating; with cloud-only
-    # frames every 5 s the EWMA estimate starts at the trace mean (4.25) and then tracks
+    # frames every 5 s the EWMA estimate starts at the trace's time-average (4.25: the
+    # same trace every episode, so a config-level prior) and then tracks
     # what completed transfers saw: up towards 8, then down towards 0.5.
     trace = [[0.0, 8.0], [30.0, 0.5]]
     env = EdgeCloudEnv(model="alexnet", n_edges=1, frames_per_edge=24, fps=0.2,
@@ -176,12 +177,161 @@ def test_ewma_estimator__follows_completed_transfers():
         obs, _, term, _, info = env.step(0)
         if term:
             break
-    assert seen[0] == pytest.approx(env.simulator._traces[0].mean_mbps)
+    assert seen[0] == env.sim_config.rate_prior_mbps == 4.25
     assert max(seen) > 7.0 and min(seen) < 2.0  # it learned both regimes (with a lag)
     oracle = EdgeCloudEnv(model="alexnet", n_edges=1, frames_per_edge=3,
                           bandwidth_mbps=trace)
     _, info = oracle.reset(seed=0)
     assert info["decision"]["bandwidth_mbps"] == 8.0  # the true rate at t < 5
+
+
+# -- what decisions know: the honest information set ---------------------------------
+
+def test_prior_mbps__a_specs_long_run_mean_never_an_episodes_draw():
+    from splitgym.envs.core.traces import prior_mbps
+
+    # cellular-markov: uniform jumps among 3 states, so the jump chain's stationary
+    # distribution is uniform and the time spent is proportional to the mean dwell:
+    # (8 * 20 + 3 * 15 + 0.5 * 8) / (20 + 15 + 8) = 209 / 43
+    env = EdgeCloudEnv(model="toy", scenario="cellular-markov")
+    assert env.sim_config.rate_prior_mbps == pytest.approx(209 / 43, rel=1e-12)
+    # jumps 0 -> {1, 2} evenly, 1 -> 0, 2 -> 0: pi = (1/2, 1/4, 1/4); times pi * dwell
+    # (1, 2, 4) = (1/2, 1/2, 1) -> p = (1/4, 1/4, 1/2); mean 8/4 + 2/4 + 0 = 2.5
+    spec = {"kind": "markov", "rates_mbps": [8.0, 2.0, 0.0], "mean_dwell_s": [1.0, 2.0, 4.0],
+            "transition": [[0.0, 0.5, 0.5], [1.0, 0.0, 0.0], [1.0, 0.0, 0.0]]}
+    assert prior_mbps(spec) == pytest.approx(2.5, rel=1e-12)
+    # log-normal AR(1): stationary, with mean mean_mbps
+    assert prior_mbps({"kind": "lognormal_ar1", "mean_mbps": 3.0, "sigma": 0.6}) == 3.0
+    # steps: 2 Mbit/s for 1 s, 0 for 3 s (period: last start + mean step = 2 s) -> 1.0
+    assert prior_mbps([[0.0, 2.0], [1.0, 0.0]]) == 1.0
+    assert prior_mbps("3g") == 1.1 and prior_mbps(4.0) == 4.0
+    # every episode's first decision sees the prior, whatever its own draw
+    for engine in ("python", "compiled"):
+        env = EdgeCloudEnv(model="alexnet", scenario="cellular-markov", engine=engine)
+        for seed in range(3):
+            _, info = env.reset(seed=seed)
+            assert info["decision"]["bandwidth_mbps"] == env.sim_config.rate_prior_mbps
+    # one spec per edge: one prior per link
+    env = EdgeCloudEnv(model="toy", n_edges=2, edge_bandwidth_mbps=[[[0, 2.0], [1, 0.0]], 3.0],
+                       bandwidth_estimator="ewma")
+    assert env.sim_config.rate_prior_mbps == (1.0, 3.0)
+    with pytest.raises(ConfigError, match="rate_prior_mbps"):
+        SimConfig(rate_prior_mbps=-1.0)
+    with pytest.raises(ConfigError, match=r"rate_prior_mbps: 2 rates; expected one per link"):
+        Simulator(make_cut_table(load_profile("toy")),
+                  SimConfig(bandwidth_estimator="ewma", rate_prior_mbps=(1.0, 2.0))).reset(
+            [[0.0]] * 3, link_traces=[from_steps([[0, 1.0]])] * 3)
+
+
+def test_mean_gap_s__the_workloads_long_run_gap():
+    from splitgym.envs.core.config import WorkloadConfig
+    from splitgym.envs.core.workload import mean_gap_s
+
+    assert mean_gap_s(WorkloadConfig(arrivals="periodic")) is None
+    assert mean_gap_s(WorkloadConfig(fps=10.0, arrivals="poisson")) == 0.1
+    assert mean_gap_s(WorkloadConfig(fps=(5.0, 15.0), arrivals="poisson")) == 0.1
+    # bursty at 3x for 2 s and 0.25x for 6 s on average: 10 * (6 + 1.5) / 8 = 9.375 fps
+    assert mean_gap_s(WorkloadConfig(fps=10.0, arrivals="bursty")) == pytest.approx(
+        1 / 9.375, rel=1e-12)
+    assert EdgeCloudEnv(model="toy", scenario="rush-hour").sim_config.arrival_gap_s == \
+        pytest.approx(1 / (7.5 * 0.9375), rel=1e-12)
+
+
+def _same_past(runs, cut_off_s):
+    """Assert two runs' (context, observation) pairs are equal for every decision before
+    `cut_off_s`; return how many there were."""
+    (ca, oa), (cb, ob) = runs
+    n = sum(1 for c in ca if c["time_s"] < cut_off_s)
+    assert n >= 3 and n < len(ca)
+    for i in range(n):
+        assert ca[i].keys() == cb[i].keys()
+        for key, va in ca[i].items():
+            vb = cb[i][key]
+            assert np.array_equal(va, vb) if isinstance(va, np.ndarray) else va == vb, \
+                (i, key, va, vb)
+        assert np.array_equal(oa[i], ob[i]), i
+    return n
+
+
+@pytest.mark.parametrize("engine", ["python", "compiled"])
+@pytest.mark.parametrize("predictor", ["replay", "fluid"])
+def test_ewma_contexts__do_not_see_the_rate_to_come(engine, predictor):
+    # Two rate traces equal up to t = 4 s and different after it, with the same
+    # time-average (so the same config-level prior): 5 Mbit/s, then 1 and 9 (or 9 and
+    # 1) for a second each, then 5 again, repeating every 8 s (6 + the mean step, 2 s):
+    # (20 + 10 + 10) / 8 = 5 Mbit/s. Periodic frames (knowable times) and
+    # one policy that reads the context. Every decision before 4 s sees the same
+    # context and observation in both. The old contexts took a running transfer's true
+    # end from the simulator: the check below that such a transfer existed (running at
+    # a decision before 4 s, ending after it at different times) shows they differed.
+    runs, recs = [], []
+    for after in ([1.0, 9.0], [9.0, 1.0]):
+        trace = [[0.0, 5.0], [4.0, after[0]], [5.0, after[1]], [6.0, 5.0]]
+        env = EdgeCloudEnv(model="alexnet", n_edges=2, frames_per_edge=12, fps=4.0,
+                           phase_s=[0.0, 0.1], bandwidth_mbps=trace, predictor=predictor,
+                           bandwidth_estimator="ewma", engine=engine)
+        assert env.sim_config.rate_prior_mbps == 5.0
+        pol = make_policy("sq_lookahead")
+        obs, info = env.reset(seed=0)
+        ctxs, obss = [], []
+        while "decision" in info:
+            ctxs.append(info["decision"])
+            obss.append(obs)
+            obs, _, _, _, info = env.step(pol.act(info["decision"]))
+        runs.append((ctxs, obss))
+        recs.append(env.records())
+    times = [c["time_s"] for c in runs[0][0]]
+    _same_past(runs, 4.0)
+    ra, rb = recs
+    crossing = [t for t in range(ra.link_start_s.size)
+                if ra.link_start_s[t] < 4.0 < ra.link_end_s[t] != rb.link_end_s[t]
+                and any(ra.link_start_s[t] <= x < 4.0 for x in times)]
+    assert crossing  # a decision before 4 s had a transfer running into the other future
+
+
+def test_random_arrivals__next_arrival_is_predicted_from_the_config():
+    # Poisson-like streams equal up to 1 s, then different: decisions before 1 s see the
+    # same contexts (next_arrival_s is now + the config's mean gap where no frame is
+    # waiting, the true time of a frame already here, inf where none is left).
+    ct = make_cut_table(load_profile("alexnet"))
+    rng = np.random.default_rng(2)
+    early = [np.sort(rng.uniform(0.0, 1.0, 6)) for _ in range(2)]
+    runs = []
+    for _ in range(2):
+        arrivals = [np.concatenate([e, np.sort(rng.uniform(1.01, 3.0, 4))]) for e in early]
+        sim = Simulator(ct, SimConfig(bandwidth_mbps=5.85, arrival_gap_s=0.25))
+        ctx = sim.reset(arrivals)
+        ctxs = []
+        pol = make_policy("sq_lookahead")
+        while ctx is not None:
+            ctxs.append(ctx)
+            nxt = ctx["task"] + 1
+            if ctx["frames_left"] == 1:
+                assert ctx["next_arrival_s"] == math.inf
+            elif ctx["edge_waiting"] > 0:
+                assert ctx["next_arrival_s"] == sim._arr[nxt] <= ctx["time_s"]
+            else:
+                assert ctx["next_arrival_s"] == ctx["time_s"] + 0.25
+            ctx = sim.decide(pol.act(ctx))
+        runs.append((ctxs, [np.zeros(1)] * len(ctxs)))
+    _same_past(runs, 1.0)
+
+
+@pytest.mark.parametrize("scenario", ["mixed-fleet", "rush-hour"])
+def test_random_arrivals__both_engines_predict_the_next_frame(scenario):
+    for engine in ("python", "compiled"):
+        env = EdgeCloudEnv(model="alexnet", scenario=scenario, frames_per_edge=6,
+                           engine=engine)
+        gap = env.sim_config.arrival_gap_s
+        _, info = env.reset(seed=1)
+        predicted = 0
+        while "decision" in info:
+            d = info["decision"]
+            if d["edge_waiting"] == 0 and d["frames_left"] > 1:
+                assert d["next_arrival_s"] == d["time_s"] + gap
+                predicted += 1
+            _, _, _, _, info = env.step(int(np.flatnonzero(info["action_mask"])[-1]))
+        assert predicted > 0
 
 
 def test_per_edge_traces__independent_or_shared():

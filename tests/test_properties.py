@@ -199,7 +199,8 @@ def every_condition(draw):
     elif option == "frames":
         options = {"frames_per_edge": draw(st.integers(1, 5))}
     elif option == "workload":
-        options = {"fps": 20.0, "arrivals": draw(st.sampled_from(["periodic", "poisson"]))}
+        options = {"fps": 20.0, "arrivals": draw(st.sampled_from(["periodic", "poisson",
+                                                                  "bursty"]))}
     return kwargs, name, seed, options
 
 

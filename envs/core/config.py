@@ -185,6 +185,15 @@ class SimConfig:
         predictor: how the decision context predicts the link and cloud backlogs:
             ``"replay"`` (exact FIFO replay of the committed work), ``"fluid"`` (O(1)
             per decision, for large fleets), ``"auto"`` (replay up to 32 edges).
+        rate_prior_mbps: the ``ewma`` estimate before any transfer has completed, per
+            link (a number: every link's; a tuple: one per link; None:
+            ``bandwidth_mbps``). Config-level knowledge: the env gives a trace spec's
+            long-run mean (`splitgym.envs.core.traces.prior_mbps`), never the episode's
+            own draw.
+        arrival_gap_s: what a decision is told of a frame that has not arrived yet
+            (``next_arrival_s``): None, its true arrival time (periodic arrivals, or
+            given times: knowable); a number, ``now + arrival_gap_s`` (random arrivals:
+            the workload's long-run mean gap, `splitgym.envs.core.workload.mean_gap_s`).
     """
 
     bandwidth_mbps: float = 5.85
@@ -196,6 +205,8 @@ class SimConfig:
     bandwidth_estimator: Literal["oracle", "ewma"] = "oracle"
     ewma_alpha: float = 0.3
     predictor: Literal["auto", "replay", "fluid"] = "auto"
+    rate_prior_mbps: float | tuple[float, ...] | None = None
+    arrival_gap_s: float | None = None
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "bandwidth_mbps", parse_bandwidth_mbps(self.bandwidth_mbps))
@@ -220,6 +231,33 @@ class SimConfig:
         if self.predictor not in ("auto", "replay", "fluid"):
             raise ConfigError(f"predictor={self.predictor!r}: expected 'auto', 'replay' or "
                               f"'fluid'")
+        prior = self.rate_prior_mbps
+        if prior is not None:
+            values = list(prior) if isinstance(prior, (list, tuple)) else [prior]
+            if not values or not all(is_finite(x) and 0 <= x <= MAX_MBPS for x in values):
+                raise ConfigError(f"rate_prior_mbps={shown(prior)}: expected None, a rate in "
+                                  f"[0, {MAX_MBPS:g}] Mbit/s or a non-empty tuple of them")
+            if isinstance(prior, (list, tuple)):
+                object.__setattr__(self, "rate_prior_mbps", tuple(float(x) for x in values))
+            else:
+                object.__setattr__(self, "rate_prior_mbps", float(prior))
+        gap = self.arrival_gap_s
+        if gap is not None and (not is_finite(gap) or not 0 < gap <= MAX_TIME_S):
+            raise ConfigError(f"arrival_gap_s={shown(gap)}: expected None or a number of "
+                              f"seconds > 0 (at most {MAX_TIME_S:g})")
+
+    def link_priors(self, n_links: int) -> list[float]:
+        """The ``ewma`` estimate of each of `n_links` links before any transfer has
+        completed (`rate_prior_mbps`; both engines start from these floats)."""
+        prior = self.rate_prior_mbps
+        if prior is None:
+            return [float(self.bandwidth_mbps)] * n_links
+        if isinstance(prior, tuple):
+            if len(prior) != n_links:
+                raise ConfigError(f"rate_prior_mbps: {len(prior)} rates; expected one per "
+                                  f"link ({n_links})")
+            return list(prior)
+        return [prior] * n_links
 
 
 @dataclass(frozen=True)

@@ -59,6 +59,10 @@ from .traces import RateTrace, constant
 
 _CLOUD_DONE, _TX_DONE, _EDGE_DONE, _ARRIVAL = 0, 1, 2, 3
 _NAN = math.nan
+#: The lowest rate [Mbit/s] a running transfer's estimated end is computed at (an
+#: estimate of 0 would make it endless); `splitgym.baselines.mpc`'s model floors its
+#: links' rates here too.
+MIN_RATE_MBPS = 1e-3
 
 
 class InvalidActionError(ValueError):
@@ -460,8 +464,10 @@ class Simulator:
             offload = self.cuts.offloads
             self._link_mask = [np.where(offload, tr.total_mbit > 0, True)
                                for tr in self._traces]
-            self._rate_est = [tr.mean_mbps if cfg.bandwidth_estimator == "ewma"
-                              else tr.rate_at(0.0) for tr in self._traces]
+            # ewma: the config-level prior (never the episode's own trace)
+            self._rate_est = cfg.link_priors(self._n_links) \
+                if cfg.bandwidth_estimator == "ewma" else \
+                [tr.rate_at(0.0) for tr in self._traces]
             self._bits = (8.0 * self.cuts.transfer_bytes).tolist()
         self._fluid = cfg.predictor == "fluid" or (cfg.predictor == "auto" and n_edges > 32)
         self._cloud_backlog_s = 0.0  # fluid predictor: decided, not yet served cloud work
@@ -483,6 +489,30 @@ class Simulator:
         off = self._offloads
         return [(b / (r * 1e6) if r > 0 else math.inf) if off[i] else 0.0
                 for i, b in enumerate(self._bits)]
+
+    def unsent_end_s(self, link: int, rate_mbps: float) -> float:
+        """When `link`'s running transfer ends if its bits not yet sent go at
+        `rate_mbps` (floored at `MIN_RATE_MBPS`) from now: ``now + unsent / rate``.
+        Sent so far is the trace's volume since the transfer started: the past, known
+        now. The estimate decisions see under ``ewma`` (at the link's estimate) and
+        `splitgym.baselines.mpc`'s model's (at its rate); the compiled engine computes
+        the same floats in the same order (`splitgym.envs.kernel.links.unsent_end`)."""
+        task = self._link_busy[link]
+        tr = self._traces[link]
+        now = self.now
+        sent = float(tr.integral(now) - tr.integral(self._ls[task]))  # Mbit
+        left = self._bits[self._cut[task]] / 1e6 - sent
+        r = rate_mbps if rate_mbps > MIN_RATE_MBPS else MIN_RATE_MBPS
+        return now + (left if left > 0 else 0.0) / r
+
+    def _running_end(self, link: int) -> float:
+        """When decisions are told `link`'s running transfer ends: under ``ewma`` rate
+        traces its unsent bits at the estimate (`unsent_end_s`); else its true end
+        (a constant rate: known; ``oracle``: that estimator sees it, a clairvoyance
+        knob)."""
+        if self._traces is not None and self.config.bandwidth_estimator == "ewma":
+            return self.unsent_end_s(link, self._rate_est[link])
+        return self._le[self._link_busy[link]]
 
     def decide(self, cut: int) -> dict[str, Any] | None:
         """Give the pending task its cut; run to the next decision (None at the end)."""
@@ -693,6 +723,8 @@ class Simulator:
         work, and when `edge`'s link finishes its committed transfers, predicted by
         replaying every committed, unfinished, cloud-bound task through its FIFO link and
         the FIFO cloud (queue blocking and future decisions ignored). Both are >= now.
+        A running transfer ends when decisions are told it does (`_running_end`: under
+        ``ewma`` rate traces its unsent bits at the estimate, never its true end).
 
         With the ``fluid`` predictor (``config.predictor``; ``auto`` picks it above 32
         edges) the cost does not grow with the fleet: the link is free at the later of
@@ -721,7 +753,8 @@ class Simulator:
         if self._fluid:
             link = 0 if self._shared else edge
             busy = self._link_busy[link]
-            link_free = max(now, self._link_pred[link], self._le[busy] if busy >= 0 else now)
+            link_free = max(now, self._link_pred[link],
+                            self._running_end(link) if busy >= 0 else now)
             start = now
             if self._free_workers == 0:
                 start = min(self._ce[task] for task in self._in_service)
@@ -742,7 +775,7 @@ class Simulator:
                 continue
             free = now
             if busy >= 0:
-                free = le[busy]
+                free = self._running_end(link)
                 work.append((free, cloud_s[cut[busy]]))
             if traced:
                 tx = self._est_tx(link)
@@ -827,6 +860,12 @@ class Simulator:
         arrive = np.maximum(ready, link_free) + tx
         finish = np.where(self.cuts.offloads, np.maximum(arrive, cloud_free) + cloud_s, ready)
         nxt = task + 1
+        if nxt >= self._offset[e + 1]:
+            next_arrival = math.inf
+        elif nxt < self._offset[e] + self._n_arrived[e] or self.config.arrival_gap_s is None:
+            next_arrival = self._arr[nxt]  # arrived, or periodic: knowable
+        else:  # random arrivals: the config's mean gap, not the frame's draw
+            next_arrival = now + self.config.arrival_gap_s
         return {
             "edge": e,
             "frame": self._frame_of[task],
@@ -842,7 +881,7 @@ class Simulator:
             "sq_cloud_free_at_s": t_end,
             "sq_link_cloud_free_at_s": t_end_link,
             "finish_at_s": finish,
-            "next_arrival_s": self._arr[nxt] if nxt < self._offset[e + 1] else math.inf,
+            "next_arrival_s": next_arrival,
             "edge_waiting": self._n_arrived[e] - self._next_start[e] - 1,
             "frames_left": self._offset[e + 1] - task,
             "waiting_total": self._waiting - 1,

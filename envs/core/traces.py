@@ -439,6 +439,33 @@ def nominal_mbps(spec: Any, field: str = "bandwidth_mbps") -> float:
     return make_trace(spec, np.random.default_rng(0), field).mean_mbps
 
 
+def prior_mbps(spec: Any, field: str = "bandwidth_mbps") -> float:
+    """A validated spec's long-run mean rate [Mbit/s], known before any episode is drawn:
+    the ``ewma`` estimator's starting value (`SimConfig.rate_prior_mbps`).
+
+    A constant: itself. Steps, a CSV file or a `RateTrace` (the same trace every
+    episode): its time-average over a period. ``markov``: the chain's stationary mean,
+    ``sum_i p_i r_i`` with ``p_i`` proportional to ``pi_i * mean_dwell_s[i]`` (``pi``:
+    the stationary distribution of the jump chain ``transition``, by least squares;
+    the least-norm one where the chain has several). ``lognormal_ar1``: ``mean_mbps``
+    (the process is stationary with that mean).
+    """
+    if is_constant_spec(spec):
+        return parse_bandwidth_mbps(spec, field)
+    if isinstance(spec, Mapping) and spec.get("kind") == "markov":
+        rates, dwell, trans, _ = check_markov(spec, field)
+        n = rates.size
+        a = np.vstack([trans.T - np.eye(n), np.ones((1, n))])
+        b = np.zeros(n + 1)
+        b[-1] = 1.0
+        pi = np.clip(np.linalg.lstsq(a, b, rcond=None)[0], 0.0, None)
+        p = pi * dwell
+        return float(np.dot(p / p.sum(), rates))
+    if isinstance(spec, Mapping) and spec.get("kind") == "lognormal_ar1":
+        return check_lognormal(spec, field)[0]
+    return make_trace(spec, None, field).mean_mbps
+
+
 def is_constant_spec(spec: Any) -> bool:
     """A number or a preset name: the paper's constant bandwidth."""
     return not isinstance(spec, (Mapping, list, tuple, RateTrace)) and not looks_like_path(

@@ -59,6 +59,29 @@ def make_arrivals(workload: WorkloadConfig, rng: np.random.Generator,
     return out
 
 
+def mean_gap_s(workload: WorkloadConfig) -> float | None:
+    """The long-run mean gap [s] between an edge's frames under random (``poisson``,
+    ``bursty``) arrivals, from the configuration alone (`SimConfig.arrival_gap_s`: what
+    a decision is told of a frame not yet arrived); None for ``periodic`` arrivals,
+    whose times are knowable. The rate is the configured fps (the middle of a
+    ``(low, high)`` range: an edge's own draw is not told), times, for ``bursty``, the
+    time-average factor ``(high_factor * dwell_high + low_factor * dwell_low) /
+    (dwell_high + dwell_low)``."""
+    kind = workload.arrivals if isinstance(workload.arrivals, str) else \
+        dict(workload.arrivals)["kind"]
+    if kind == "periodic":
+        return None
+    fps = workload.fps
+    rate = (fps[0] + fps[1]) / 2 if isinstance(fps, tuple) else float(fps)
+    if kind == "bursty":
+        params = {} if isinstance(workload.arrivals, str) else dict(workload.arrivals)
+        high = float(params.get("high_factor", 3.0))
+        low = float(params.get("low_factor", 0.25))
+        d_high, d_low = (float(x) for x in params.get("mean_dwell_s", (2.0, 6.0)))
+        rate *= (high * d_high + low * d_low) / (d_high + d_low)
+    return min(1.0 / rate, MAX_TIME_S) if rate > 0 else MAX_TIME_S
+
+
 def check_generated(arrivals: Sequence[np.ndarray], field: str) -> None:
     """Refuse generated arrival times that are not finite, >= 0 and non-decreasing (the
     simulation, and the compiled engine above all, must never see them)."""

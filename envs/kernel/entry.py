@@ -240,12 +240,12 @@ class RowConfig:
         self.fluid = sim_config.predictor == "fluid" or (sim_config.predictor == "auto"
                                                          and n_edges > 32)
         k = cut_table.n_cuts
+        self.n_links = 1 if sim_config.uplink == "shared" else n_edges
         self.P = layout(n_edges, tasks, max_frames, sim_config.uplink == "shared",
                         sim_config.cloud_workers, sim_config.queue_capacity, objective, k,
                         traced=traced, ewma=sim_config.bandwidth_estimator == "ewma",
                         fluid=self.fluid, deadline=sim_config.deadline_s is not None,
                         drop_late=bool(sim_config.drop_late))
-        self.n_links = 1 if sim_config.uplink == "shared" else n_edges
         self.C = np.zeros((N_C, k))
         self.C[C_EDGE_S] = cut_table.edge_s
         self.C[C_TX_S] = cut_table.transfer_s(sim_config.bandwidth_mbps)
@@ -254,9 +254,13 @@ class RowConfig:
         self.C[C_BITS] = 8.0 * cut_table.transfer_bytes
         self.C[C_BYTES] = cut_table.transfer_bytes
         scale_cuts(self.C, inv, cap)
+        # (`layout.FP_*`): deadline, alpha, the arrival gap (NaN: true times), then per
+        # link the EWMA's prior (the core's floats: `SimConfig.link_priors`)
+        gap = sim_config.arrival_gap_s
         self.fparams = np.array([
             math.nan if sim_config.deadline_s is None else float(sim_config.deadline_s),
-            float(sim_config.ewma_alpha)])
+            float(sim_config.ewma_alpha), math.nan if gap is None else float(gap)]
+            + (sim_config.link_priors(self.n_links) if traced else []))
         #: the constant-rate mask (the same for every task without traces)
         self.mask = np.asarray(cut_table.feasible(sim_config.bandwidth_mbps), dtype=bool)
         self.default_edge_s = np.tile(cut_table.edge_s, (n_edges, 1))
@@ -427,7 +431,7 @@ class FastKernel:
             offsets = np.zeros((m, e_max + 1), dtype=np.int64)
             lmask = np.zeros((m, l_max, self.k), dtype=np.int64)
             edge_arr = np.zeros((m, e_max, self.k))
-            fparams = np.zeros((m, 2))
+            fparams = np.zeros((m, max(c.fparams.size for c in cfgs)))
             for j, cfg in enumerate(cfgs):
                 fl, off = self.flat_arrivals(arrivals[j])
                 flat[j, :fl.size] = fl
@@ -435,7 +439,7 @@ class FastKernel:
                 lm = self.link_masks(traces_of[j], cfg)
                 lmask[j, :lm.shape[0]] = lm
                 edge_arr[j, :cfg.n_edges] = self.edge_rows(edges[j], cfg)
-                fparams[j] = cfg.fparams
+                fparams[j, :cfg.fparams.size] = cfg.fparams
         toff = self.write_traces(rows, traces_of) if written is None else written[0]
         reset_envs(rows, flat, offsets, edge_arr, lmask, toff, fparams, self.I, self.F,
                    self.S, self.T, self.C3, self.P2, self.inv, self.cap, obs, self.masks)

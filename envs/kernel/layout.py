@@ -34,13 +34,20 @@ from __future__ import annotations
 
 import numpy as np
 
+# the floor of a rate estimate a running transfer's end is computed at (the core's)
+from ..core.simulator import MIN_RATE_MBPS as MIN_RATE_MBPS
+
 _CLOUD_DONE, _TX_DONE, _EDGE_DONE, _ARRIVAL = 0, 1, 2, 3
 
 # task-major times: F[i, O_TASK + 8 * task + field]
 T_ARR, T_ES, T_EE, T_LS, T_LE, T_CS, T_CE, T_DONE = range(8)
 # scalars of F: now, latency area, makespan, objective so far, deadline [s], the EWMA's
-# alpha, the fluid predictor's committed cloud work [s]
-F_NOW, F_AREA, F_MAKESPAN, F_OBJ, F_DEADLINE, F_ALPHA, F_BACKLOG = range(7)
+# alpha, the fluid predictor's committed cloud work [s], the predicted gap to a frame
+# not yet arrived [s] (NaN: its true time, `SimConfig.arrival_gap_s`)
+F_NOW, F_AREA, F_MAKESPAN, F_OBJ, F_DEADLINE, F_ALPHA, F_BACKLOG, F_GAP = range(8)
+# the float parameters of an episode (``fparams``): deadline, alpha, gap, then per link
+# the EWMA's prior [Mbit/s]
+FP_DEADLINE, FP_ALPHA, FP_GAP, FP_PRIOR = range(4)
 O_TASK = 8
 # counters of I
 (C_HEAP, C_READY, C_CAND, C_BLK_HEAD, C_BLK_TAIL, C_CQ_HEAD, C_CQ_TAIL, C_SERVING,

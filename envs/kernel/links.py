@@ -33,6 +33,7 @@ from .layout import (
     F_ALPHA,
     F_NOW,
     LQD_W,
+    MIN_RATE_MBPS,
     O_TASK,
     P_EWMA,
     P_LRING,
@@ -168,6 +169,21 @@ def link_rate(g, f, tr, P, link):
     if P[P_EWMA] == 0:
         f[o] = rate_at(tr, g[P[P_O_TOFF] + link], f[F_NOW])
     return f[o]
+
+
+@njit(cache=True)
+def unsent_end(g, f, tr, C, P, link):
+    """When decisions are told `link`'s running transfer ends under ``ewma``: its bits
+    not yet sent at the link's estimate (floored), from now (the core's
+    ``Simulator.unsent_end_s``, the same floats in the same order)."""
+    task = g[P[P_O_LBUSY] + link]
+    o = g[P[P_O_TOFF] + link]
+    now = f[F_NOW]
+    sent = _integral(tr, o, now) - _integral(tr, o, f[O_TASK + 8 * task + T_LS])
+    left = C[C_BITS, g[P[P_O_CUT] + task]] / 1e6 - sent
+    r = f[P[P_O_RATE] + link]
+    r = r if r > MIN_RATE_MBPS else MIN_RATE_MBPS
+    return now + (left if left > 0 else 0.0) / r
 
 
 @njit(cache=True, inline="always")

@@ -40,7 +40,12 @@ from .layout import (
     F_AREA,
     F_BACKLOG,
     F_DEADLINE,
+    F_GAP,
     F_NOW,
+    FP_ALPHA,
+    FP_DEADLINE,
+    FP_GAP,
+    FP_PRIOR,
     LQD_W,
     O_TASK,
     P_DROP,
@@ -86,8 +91,6 @@ from .layout import (
     T_ARR,
     T_EE,
     T_ES,
-    TR_PERIOD,
-    TR_TOTAL,
 )
 from .links import est_tx, ewma_update, link_rate, rate_at
 from .observe import entry
@@ -102,7 +105,8 @@ def setup(g, f, tr, arrivals, offsets, edge_s, lmask, toff, fparams, C, P, inv, 
     tasks = offsets[n_edges]
     f[:] = 0.0
     g[:] = 0
-    f[F_DEADLINE], f[F_ALPHA] = fparams[0], fparams[1]
+    f[F_DEADLINE], f[F_ALPHA], f[F_GAP] = fparams[FP_DEADLINE], fparams[FP_ALPHA], \
+        fparams[FP_GAP]
     o_tedge, o_off = P[P_O_TEDGE], P[P_O_OFF]
     for e in range(n_edges + 1):
         g[o_off + e] = offsets[e]
@@ -129,7 +133,8 @@ def setup(g, f, tr, arrivals, offsets, edge_s, lmask, toff, fparams, C, P, inv, 
             g[om + link * k + j] = lmask[link, j]
         if P[P_TRACED] != 0:
             o = toff[link]
-            f[P[P_O_RATE] + link] = tr[o + TR_TOTAL] / tr[o + TR_PERIOD] \
+            # ewma: the config-level prior (`SimConfig.link_priors`), never the trace's
+            f[P[P_O_RATE] + link] = fparams[FP_PRIOR + link] \
                 if P[P_EWMA] != 0 else rate_at(tr, o, 0.0)
     shared = P[P_SHARED]
     ov = P[P_O_VSTAR]

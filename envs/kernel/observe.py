@@ -20,6 +20,7 @@ from .layout import (
     C_SLOTS,
     C_TX_S,
     C_WAITING,
+    F_GAP,
     F_NOW,
     N_CTX,
     O_TASK,
@@ -106,14 +107,14 @@ def observe(g, f, S, tr, e, C, P, inv, cap_obs, out, ctx):
     r = link_rate(g, f, tr, P, link) if traced else 0.0
     oe = P[P_O_EDGE] + e * k
     if P[P_FLUID] != 0:
-        cloud_free, lf, c1, c2 = fluid(g, f, P, e)
+        cloud_free, lf, c1, c2 = fluid(g, f, tr, C, P, e)
     else:
         ready_v = tx_v = 0.0
         if full:
             vs = single_cut(g, f, C, P, e, traced, r)
             ready_v = now + f[oe + vs]
             tx_v = est_tx(C, vs, r) if traced else C[C_TX_S, vs]
-        cloud_free, lf, c1, c2 = replay(g, f, S, tr, P, e, full, ready_v, tx_v)
+        cloud_free, lf, c1, c2 = replay(g, f, S, tr, C, P, e, full, ready_v, tx_v)
     task = g[C_PENDING]
     oo = P[P_O_EOBS] + e * k
     for j in range(k):
@@ -135,10 +136,16 @@ def observe(g, f, S, tr, e, C, P, inv, cap_obs, out, ctx):
     nxt = task + 1
     o_off = P[P_O_OFF]
     first, end = g[o_off + e], g[o_off + e + 1]
-    nxt_t = f[O_TASK + 8 * nxt + T_ARR] if nxt < end else math.inf
+    n_arr = g[P[P_O_NARR] + e]
+    gap = f[F_GAP]
+    if nxt >= end:
+        nxt_t = math.inf
+    elif nxt < first + n_arr or gap != gap:  # arrived, or periodic: knowable
+        nxt_t = f[O_TASK + 8 * nxt + T_ARR]
+    else:  # random arrivals: the config's mean gap, not the frame's draw
+        nxt_t = now + gap
     frames_left = end - task
     frame = task - first
-    n_arr = g[P[P_O_NARR] + e]
     n_next = g[P[P_O_NEXT] + e]
     blocked = g[C_BLK_TAIL] - g[C_BLK_HEAD]
     out[s + 0] = entry((cloud_free - now) * inv, cap_obs)

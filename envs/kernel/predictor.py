@@ -28,6 +28,7 @@ from .layout import (
     LQD_W,
     O_TASK,
     P_EDGES,
+    P_EWMA,
     P_LINKS,
     P_LRING,
     P_O_COMP,
@@ -52,7 +53,7 @@ from .layout import (
     T_CE,
     T_LE,
 )
-from .links import link_rate
+from .links import link_rate, unsent_end
 
 
 @njit(cache=True, inline="always")
@@ -234,13 +235,15 @@ def _precedes(g, S, o_w, o_runs, nr):
 
 
 @njit(cache=True)
-def replay(g, f, S, tr, P, e, sq, ready_v, tx_v):
+def replay(g, f, S, tr, C, P, e, sq, ready_v, tx_v):
     """``(cloud_free, link_free, t_end, t_end_link)`` of the deciding edge `e` (all >=
     now). With `sq`, the S-Q prefixes for a task whose S-C cut leaves the edge at
-    `ready_v` and takes `tx_v` on the link; else both are ``cloud_free``."""
+    `ready_v` and takes `tx_v` on the link; else both are ``cloud_free``. A running
+    transfer ends at its true end, under ``ewma`` traces at `links.unsent_end`."""
     n_edges, links, workers = P[P_EDGES], P[P_LINKS], P[P_WORKERS]
     shared, rmask, lring = P[P_SHARED], P[P_RING] - 1, P[P_LRING]
     traced = P[P_TRACED] != 0
+    ewma = traced and P[P_EWMA] != 0
     lmask = lring - 1
     o_ebusy, o_lqh, o_lqt, o_lbusy = P[P_O_EBUSY], P[P_O_LQH], P[P_O_LQT], P[P_O_LBUSY]
     o_serv, o_comp, o_lf, o_w, o_wk = P[P_O_SERV], P[P_O_COMP], P[P_O_LF], P[P_O_WA], P[P_O_WK]
@@ -267,7 +270,7 @@ def replay(g, f, S, tr, P, e, sq, ready_v, tx_v):
         lo = n
         free = now
         if g[o_lbusy + link] >= 0:
-            free = f[o_lbd + 2 * link]
+            free = unsent_end(g, f, tr, C, P, link) if ewma else f[o_lbd + 2 * link]
             S[o_w + 2 * n] = free
             S[o_w + 2 * n + 1] = f[o_lbd + 2 * link + 1]
             n += 1
@@ -388,7 +391,7 @@ def replay(g, f, S, tr, P, e, sq, ready_v, tx_v):
 
 
 @njit(cache=True)
-def fluid(g, f, P, e):
+def fluid(g, f, tr, C, P, e):
     """The ``fluid`` predictor's ``(cloud_free, link_free, t_end, t_end_link)``: the
     link is free at the later of its running transfer and its committed transfers
     chained at decision time; the cloud when its running work ends plus the committed,
@@ -400,7 +403,12 @@ def fluid(g, f, P, e):
     x = f[P[P_O_LPRED] + link]
     if x > lf:
         lf = x
-    x = f[O_TASK + 8 * busy + T_LE] if busy >= 0 else now
+    if busy < 0:
+        x = now
+    elif P[P_TRACED] != 0 and P[P_EWMA] != 0:
+        x = unsent_end(g, f, tr, C, P, link)
+    else:
+        x = f[O_TASK + 8 * busy + T_LE]
     if x > lf:
         lf = x
     start = now
