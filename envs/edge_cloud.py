@@ -44,6 +44,7 @@ from .core.traces import (
     check_spec,
     is_constant_spec,
     make_trace,
+    make_traces,
     nominal_mbps,
     prior_mbps,
 )
@@ -500,14 +501,15 @@ class EdgeCloudEnv(gym.Env[np.ndarray, np.int64]):
         """The episode's uplink traces (drawn from the episode seed), or None for the
         paper's constant bandwidth."""
         n_links = n_edges if config.uplink == "per_edge" else 1
+        fast = self.engine == "compiled"  # its Markov draws: compiled, arrays not built
         if self._edge_bw is not None:
-            return [make_trace(s, self.np_random, f"edge_bandwidth_mbps[{i}]")
+            return [make_trace(s, self.np_random, f"edge_bandwidth_mbps[{i}]", fast)
                     for i, s in enumerate(self._edge_bw)]
         if is_constant_spec(spec):
             return None
         if self._bw_per_edge:
-            return [make_trace(spec, self.np_random) for _ in range(n_links)]
-        return [make_trace(spec, self.np_random)] * n_links
+            return make_traces(spec, self.np_random, n_links, compiled=fast)
+        return [make_trace(spec, self.np_random, compiled=fast)] * n_links
 
     # -- accessors ---------------------------------------------------------------------
     @property

@@ -303,9 +303,10 @@ class CompiledEngine:
         self.decisions = []
         self._replay = None
         flat, self._offsets = fk.flat_arrivals(arrivals)
-        self._link_masks = fk.link_masks(link_traces)
+        toff = fk.write_traces([0], [link_traces])[0]  # before any reads a trace's arrays
+        self._link_masks = fk.link_masks(None) if link_traces is None else \
+            fk.written_link_masks(0, toff[:len(link_traces)])
         self._edge_rows = fk.edge_rows(edge_s)
-        toff = fk.write_traces([0], [link_traces])[0]
         obs = np.empty(self.obs_shape, dtype=np.float32)
         e = fast.reset_env(0, flat, self._offsets, self._edge_rows,
                            self._link_masks.astype(np.int64), toff, fk.fparams, fk.I, fk.F,

@@ -268,23 +268,71 @@ def check_markov(spec: Mapping[str, Any], field: str) -> tuple[np.ndarray, np.nd
     return r, d, trans, duration
 
 
-def _markov(spec: Mapping[str, Any], rng: np.random.Generator, field: str) -> RateTrace:
+def _markov(spec: Mapping[str, Any], rng: np.random.Generator, field: str,
+            compiled: bool = False, count: int = 1) -> list[RateTrace]:
+    """`count` independent Markov traces of `spec`, drawn one after another from `rng`
+    (the spec validated once)."""
     rates, dwell, trans, duration = check_markov(spec, field)
-    n = rates.size
-    state = int(rng.choice(n, p=dwell / dwell.sum()))  # time-stationary start, uniform jumps
-    # each jump is ``rng.choice(n, p=trans[state])`` as NumPy computes it (one uniform
-    # draw against the row's normalised cumulative sum): the same draws, in one loop
+    start, cdf = markov_cdfs(dwell, trans)
+    expected = duration / float(dwell.min())
+    draw = _compiled(_markov_chains) if compiled or expected > COMPILE_ABOVE_STEPS else \
+        _markov_chains
+    times, states, bounds, ends = draw(rng, start, cdf, dwell, float(duration),
+                                       int(min(2 * expected + 16, 20 * MAX_TRACE_STEPS)),
+                                       20 * MAX_TRACE_STEPS, count)
+    out: list[RateTrace] = []
+    for j, t in enumerate(ends.tolist()):
+        if t < 0:
+            raise ConfigError(f"{field}: the markov trace drew more than "
+                              f"{20 * MAX_TRACE_STEPS} steps")
+        a, b = int(bounds[j]), int(bounds[j + 1])
+        out.append(MarkovTrace(times[a:b], states[a:b], t, rates, field))
+    return out
+
+
+def markov_cdfs(dwell: np.ndarray, trans: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The normalised cumulative sums `_markov_chains` draws against: the
+    time-stationary start ``p = dwell / dwell.sum()`` and each row of `trans`. One
+    uniform draw against them picks the state ``rng.choice(n, p)`` picks (NumPy's
+    algorithm): the same draws as one ``rng.choice`` per jump, in one loop."""
+    start = (dwell / dwell.sum()).cumsum()
+    start /= start[-1]
     cdf = np.cumsum(trans, axis=1)
     cdf /= cdf[:, -1:]
-    expected = duration / float(dwell.min())
-    draw = _compiled(_markov_steps) if expected > COMPILE_ABOVE_STEPS else _markov_steps
-    times, states, t = draw(rng, cdf, dwell, state, float(duration),
-                            int(min(2 * expected + 16, 20 * MAX_TRACE_STEPS)),
-                            20 * MAX_TRACE_STEPS)
-    if t < 0:
-        raise ConfigError(f"{field}: the markov trace drew more than {20 * MAX_TRACE_STEPS} "
-                          f"steps")
-    return RateTrace(times, rates[states], max(t, float(times[-1]) + 1e-9), field)
+    return start, cdf
+
+
+class MarkovTrace(RateTrace):
+    """A drawn Markov trace (``_markov``) that builds its `RateTrace` arrays on first
+    access: the compiled engine writes it into its state row from the draw itself
+    (`splitgym.envs.kernel.links.write_markov_block`, the same bits), so an episode on
+    it never pays for the arrays. What `RateTrace` refuses is refused here, when the
+    trace is drawn. `draw` is ``(step times, state per step, the chain's end [s],
+    rate per state)``."""
+
+    _LAZY = frozenset(("times_s", "rates_mbps", "period_s", "_cum", "total_mbit",
+                       "constant"))
+
+    def __init__(self, times: np.ndarray, states: np.ndarray, end_s: float,
+                 rates: np.ndarray, field: str = "bandwidth_mbps") -> None:
+        self.draw = (times, states, end_s, rates)
+        self.field = field
+        # what RateTrace would refuse of a draw (rates and volumes are bounded by
+        # check_markov): a zero-length step; build the arrays now for its error
+        if times.size > 1 and not (times[1:] > times[:-1]).all() or \
+                not max(end_s, float(times[-1]) + 1e-9) > times[-1]:
+            self._build()
+
+    def _build(self) -> None:
+        times, states, t, rates = self.draw
+        RateTrace.__init__(self, times, rates[states], max(t, float(times[-1]) + 1e-9),
+                           self.field)
+
+    def __getattr__(self, name: str) -> Any:  # only for attributes not yet set
+        if name in MarkovTrace._LAZY and "draw" in self.__dict__:
+            self._build()
+            return self.__dict__[name]
+        raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
 
 
 #: Generated traces longer than this are drawn by a compiled loop (numba; the same
@@ -302,30 +350,45 @@ def _compiled(func: Any) -> Any:
     return _COMPILED[func]
 
 
-def _markov_steps(rng: np.random.Generator, cdf: np.ndarray, scale: np.ndarray, state: int,
-                  duration: float, size: int, cap: int) -> tuple[np.ndarray, np.ndarray,
-                                                                  float]:
-    """A Markov chain's step times and states until `duration` (t < 0: over `cap`)."""
-    times = np.empty(size)
-    states = np.empty(size, dtype=np.int64)
-    t = 0.0
+def _markov_chains(rng: np.random.Generator, start: np.ndarray, cdf: np.ndarray,
+                   scale: np.ndarray, duration: float, size: int, cap: int,
+                   count: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """`count` Markov chains drawn one after another, each until `duration`: its start
+    state (one uniform draw against `start`, the start distribution's normalised
+    cumulative sum, as ``rng.choice(n, p)`` draws it), then per step an exponential
+    dwell (mean ``scale[state]``) and the next state (one uniform draw against
+    ``cdf[state]``, the row's normalised cumulative sum). Returns the chains' step times
+    and states end to end, chain j at ``[bounds[j], bounds[j + 1])``, and each chain's
+    end ``ends[j]`` (-1: it needed more than `cap` steps, and the chains after it were
+    not drawn). `size`: the steps expected of one chain."""
+    times = np.empty(max(size * count, 1))
+    states = np.empty(times.size, dtype=np.int64)
+    bounds = np.zeros(count + 1, dtype=np.int64)
+    ends = np.full(count, -1.0)
     k = 0
-    while t < duration:
-        if k == times.size:
-            if k >= cap:
-                return times[:k], states[:k], -1.0
-            grown = min(2 * k, cap)
-            more_t = np.empty(grown)
-            more_s = np.empty(grown, dtype=np.int64)
-            more_t[:k] = times
-            more_s[:k] = states
-            times, states = more_t, more_s
-        times[k] = t
-        states[k] = state
-        k += 1
-        t += rng.exponential(scale[state])
-        state = np.searchsorted(cdf[state], rng.random(), side="right")
-    return times[:k], states[:k], t
+    for j in range(count):
+        first = k
+        state = np.searchsorted(start, rng.random(), side="right")
+        t = 0.0
+        while t < duration:
+            if k == times.size:
+                if k - first >= cap:
+                    bounds[j + 1:] = k
+                    return times[:k], states[:k], bounds, ends
+                grown = max(min(2 * k, first + cap), k + 1)
+                more_t = np.empty(grown)
+                more_s = np.empty(grown, dtype=np.int64)
+                more_t[:k] = times[:k]
+                more_s[:k] = states[:k]
+                times, states = more_t, more_s
+            times[k] = t
+            states[k] = state
+            k += 1
+            t += rng.exponential(scale[state])
+            state = np.searchsorted(cdf[state], rng.random(), side="right")
+        bounds[j + 1] = k
+        ends[j] = t
+    return times[:k], states[:k], bounds, ends
 
 
 def _ar1(x: np.ndarray, mu: float, rho: float, innov: np.ndarray) -> None:
@@ -368,9 +431,10 @@ def _lognormal_ar1(spec: Mapping[str, Any], rng: np.random.Generator,
 
 
 def make_trace(spec: Any, rng: np.random.Generator | None = None,
-               field: str = "bandwidth_mbps") -> RateTrace:
+               field: str = "bandwidth_mbps", compiled: bool = False) -> RateTrace:
     """A `RateTrace` from any spec (see the module docstring); generators draw from
-    `rng` (required for them)."""
+    `rng` (required for them). `compiled`: for the compiled engine (numba is loaded):
+    a Markov chain of any length is drawn by the compiled loop (the same draws)."""
     if isinstance(spec, RateTrace):
         return spec
     if isinstance(spec, Mapping):
@@ -380,13 +444,22 @@ def make_trace(spec: Any, rng: np.random.Generator | None = None,
                               f"{list(GENERATORS)}")
         if rng is None:
             raise ConfigError(f"{field}: a generator needs the episode's random generator")
-        return _markov(spec, rng, field) if kind == "markov" else \
+        return _markov(spec, rng, field, compiled)[0] if kind == "markov" else \
             _lognormal_ar1(spec, rng, field)
     if looks_like_path(spec, (".csv",)):
         return from_csv(spec, field)
     if isinstance(spec, (list, tuple)):
         return from_steps(spec, field=field)
     return constant(parse_bandwidth_mbps(spec, field))
+
+
+def make_traces(spec: Any, rng: np.random.Generator | None, count: int,
+                field: str = "bandwidth_mbps", compiled: bool = False) -> list[RateTrace]:
+    """`count` independent draws of `spec`: what `count` calls of `make_trace` give (the
+    same traces, the generator left alike), a Markov spec validated once."""
+    if isinstance(spec, Mapping) and spec.get("kind") == "markov" and rng is not None:
+        return _markov(spec, rng, field, compiled, count)
+    return [make_trace(spec, rng, field, compiled) for _ in range(count)]
 
 
 def check_spec(spec: Any, field: str = "bandwidth_mbps") -> None:

@@ -46,6 +46,7 @@ from .layout import (
     P_TRACED,
     T_ARR,
     T_DONE,
+    TR_TOTAL,
     layout,
 )
 from .links import traces_size, write_traces
@@ -352,6 +353,14 @@ class FastKernel:
             return np.tile(cfg.mask, (cfg.n_links, 1))
         offloads = np.asarray(self.cut_table.offloads, dtype=bool)
         return np.array([np.where(offloads, tr.total_mbit > 0, True) for tr in traces])
+
+    def written_link_masks(self, row: int, toff: np.ndarray) -> np.ndarray:
+        """`link_masks` of the traces written into row `row` at link offsets `toff`,
+        read from their blocks' total volumes (the same values: no trace's arrays
+        built)."""
+        offloads = np.asarray(self.cut_table.offloads, dtype=bool)
+        carries = self.T[row, toff + TR_TOTAL] > 0
+        return np.where(offloads, carries[:, None], True)
 
     def edge_rows(self, edge_s: Any, cfg: RowConfig | None = None) -> np.ndarray:
         """Per edge, per cut edge times [s] (the cut table's on every edge for None)."""

@@ -232,7 +232,10 @@ def start_tx(g, f, tr, C, P, link, t):
 def write_traces(traces, row):
     """Write the episode's link traces (`RateTrace`, one per link; the same object for
     links sharing one) into `row` (a float64 array, long enough: `traces_size`); return
-    each link's block offset (int64)."""
+    each link's block offset (int64). A drawn Markov trace (`MarkovTrace`) is written
+    from its draw (`write_markov_block`, the same bits) without building its arrays."""
+    from ..core.traces import MarkovTrace
+
     offsets = np.empty(len(traces), dtype=np.int64)
     seen: dict[int, int] = {}
     o = 0
@@ -240,6 +243,12 @@ def write_traces(traces, row):
         at = seen.get(id(tr))
         if at is None:
             at = seen[id(tr)] = o
+            if type(tr) is MarkovTrace:
+                times, states, t, rates = tr.draw
+                write_markov_block(times, states, t, rates, row, o)
+                o += TR_HEAD + 3 * times.size + 1
+                offsets[link] = at
+                continue
             n = tr.rates_mbps.size
             row[o + TR_N] = n
             row[o + TR_PERIOD] = tr.period_s
@@ -255,8 +264,13 @@ def write_traces(traces, row):
 
 def traces_size(traces) -> int:
     """How many floats `write_traces` writes for `traces`."""
-    seen = {id(tr): tr.rates_mbps.size for tr in traces}
-    return sum(TR_HEAD + 3 * n + 1 for n in seen.values())
+    return sum(TR_HEAD + 3 * _steps(tr) + 1 for tr in {id(tr): tr for tr in traces}.values())
+
+
+def _steps(tr) -> int:
+    """A trace's number of steps (a `MarkovTrace`'s without building its arrays)."""
+    draw = tr.__dict__.get("draw")
+    return draw[0].size if draw is not None else tr.rates_mbps.size
 
 
 __all__ = ["C_TX_S", "est_tx", "ewma_update", "finish", "link_rate", "rate_at",
@@ -311,14 +325,10 @@ class MarkovDraws:
         if hit is not None and hit[0] == key and hit[1] is spec:
             return hit[2:]
         rates, dwell, trans, duration = traces.check_markov(spec, field)
-        p = dwell / dwell.sum()
-        start = p.cumsum()
-        start /= start[-1]
-        cdf = np.cumsum(trans, axis=1)
-        cdf /= cdf[:, -1:]
+        start, cdf = traces.markov_cdfs(dwell, trans)
         expected = duration / float(dwell.min())
         size = int(min(2 * expected + 16, 20 * traces.MAX_TRACE_STEPS))
-        steps = traces._compiled(traces._markov_steps)
+        steps = traces._compiled(traces._markov_chains)
         self._params[id(spec)] = (key, spec, rates, dwell, start, cdf, float(duration),
                                   size, steps)
         return self._params[id(spec)][2:]
@@ -329,7 +339,6 @@ class MarkovDraws:
         from ..core import traces
 
         rates, dwell, start, cdf, duration, size, steps = self.params(spec, field)
-        state = int(start.searchsorted(rng.random(), side="right"))  # rng.choice(n, p)
-        times, states, t = steps(rng, cdf, dwell, state, duration, size,
-                                 20 * traces.MAX_TRACE_STEPS)
-        return None if t < 0 else (times, states, t, rates)
+        times, states, _, ends = steps(rng, start, cdf, dwell, duration, size,
+                                       20 * traces.MAX_TRACE_STEPS, 1)
+        return None if ends[0] < 0 else (times, states, float(ends[0]), rates)
