@@ -38,6 +38,10 @@ CONFIGS = [
     dict(KW, frames_per_edge=[1, 4], deadline_s=0.3, drop_late=True,
          objective="deadline_miss"),
     dict(KW, uplink="shared", predictor="fluid", deadline_s=0.5, objective="mean_latency"),
+    # Markov traces drawn into the rows with unequal frame counts: the rows' link masks
+    # are the traces' (offloading feasible), not the nominal 0 Mbit/s one's
+    dict(KW, bandwidth_mbps=0.0, frames_per_edge=[1, 3], edge_bandwidth_mbps=[
+        {"kind": "markov", "rates_mbps": [4.0, 0.5], "mean_dwell_s": [1.0, 0.5]}] * 2),
 ]
 
 

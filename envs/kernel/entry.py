@@ -445,7 +445,7 @@ class FastKernel:
                 fl, off = self.flat_arrivals(arrivals[j])
                 flat[j, :fl.size] = fl
                 offsets[j, :off.size] = off
-                lm = self.link_masks(traces_of[j], cfg)
+                lm = self.link_masks(traces_of[j], cfg) if written is None else written[1][j]
                 lmask[j, :lm.shape[0]] = lm
                 edge_arr[j, :cfg.n_edges] = self.edge_rows(edges[j], cfg)
                 fparams[j, :cfg.fparams.size] = cfg.fparams
