@@ -16,26 +16,39 @@ same values as plain data of its own:
   rollout/replay buffer class by name, ``policy_kwargs`` (``net_arch`` widths, the
   optimizer by name and its numeric settings) and the episode-statistics windows;
 - ``<entry>.npy``: arrays such as ``_last_obs``, read with ``allow_pickle=False`` after
-  their header's dtype (numbers or booleans only) and shape are checked against the
-  entry's size.
+  their header's dtype (numbers or booleans only), C order and shape are checked
+  against the entry's size;
+- ``weights/policy/<tensor>.npy`` and ``weights/policy.optimizer/state/<i>/<name>.npy``:
+  every tensor of the policy's state dict and of its optimizer's (Adam's ``step``,
+  ``exp_avg``, ``exp_avg_sq``; RMSprop's buffers), little-endian float32, float64 or
+  int64, each declared in ``splitgym.json``'s ``state_dicts`` by name, shape and dtype,
+  beside the optimizer's ``param_groups`` as plain JSON numbers.
 
-`load_sb3` rebuilds every ``:serialized:`` entry from that plain data and hands the
-values to SB3 as ``custom_objects``, with a ``data`` entry of its own holding nothing
-else, so SB3 decodes nothing; the other ``data`` values are checked against a fixed
-table of keys and types (an unknown key is refused). The weights (``*.pth``) are read
-with ``torch.load(weights_only=True)``, after checking that each is a torch zip of
-stored (uncompressed) records; their size must match the declared spaces and
-``net_arch``. Before anything is decompressed every zip entry's declared size, and the
-file's total, is checked (`MAX_ENTRY_BYTES`, `MAX_FILE_BYTES`), and each is read with a
-capped read; the model a file asks for (networks, rollout or replay buffer) is bounded
-by `MAX_MODEL_BYTES`. A DQN replay buffer is a ``.npz`` of plain arrays written by
+SB3's own ``.pth`` entries stay in the zip (so that ``MaskablePPO.load`` still reads it,
+for a user who trusts the file), but splitgym never reads them: they are pickles, and
+even torch's ``weights_only`` reader is an (allowlist) unpickler.
+
+`load_sb3` rebuilds every ``:serialized:`` entry from that plain data; the other
+``data`` values are checked against a fixed table of keys and types (an unknown key is
+refused). The declared tensors' numbers are checked against the spaces and
+``net_arch`` before any ``.npy`` is read, each ``.npy`` header against its declaration
+before its data is (``numpy.load(allow_pickle=False)``), and the tensors
+(``torch.from_numpy``) against the model SB3 builds from those values; they reach it
+through ``set_parameters`` (``load_state_dict`` of the policy and its optimizer), as in
+SB3's ``load``, so a run resumes bit for bit as from SB3's own reader. Before anything
+is decompressed every zip entry's declared size, and the file's total, is checked
+(`MAX_ENTRY_BYTES`, `MAX_FILE_BYTES`, `MAX_ENTRIES`), and each is read with a capped
+read; the model a file asks for (networks, rollout or replay buffer) is bounded by
+`MAX_MODEL_BYTES`. A DQN replay buffer is a ``.npz`` of plain arrays written by
 `save_replay_buffer`, read the same way. Any refusal is an `AgentFileError` naming the
 file and the entry.
 
 ``trust=True`` (``--trust-agent`` on the command line) hands the file to SB3's own
 loader with full unpickling: only for a file you trust, e.g. one written by SB3 itself
-(a custom policy class, a lambda schedule). ``python -m splitgym.agents.convert IN
-OUT`` adds the plain data to such a file once (it unpickles IN: trust it first).
+(a custom policy class, a lambda schedule) or by an older splitgym (its weights in the
+``.pth`` entries only, refused otherwise). ``python -m splitgym.agents.convert IN OUT``
+adds the plain data to such a file once (it unpickles IN: trust it first). These two
+are the only unpickling paths.
 """
 
 from __future__ import annotations
@@ -46,6 +59,7 @@ import io
 import json
 import math
 import os
+import re
 import zipfile
 from collections import deque
 from pathlib import Path
@@ -70,9 +84,10 @@ MAX_MODEL_BYTES = 2 * 2**30
 MAX_DIM = 2**20
 #: Largest episode-statistics window (SB3's ``stats_window_size``, 100 by default).
 MAX_WINDOW = 10**6
-#: Most entries a zip may list (an SB3 zip has 6 to 9; a torch file one per tensor).
-MAX_ENTRIES = 64
-MAX_TORCH_RECORDS = 4096
+#: Most entries a zip may list (an SB3 zip has 6 to 9; splitgym adds one ``.npy`` per
+#: tensor of the weights and of the optimizer's state: 61 for a shipped [64, 64] agent,
+#: about 1100 for the deepest ``net_arch`` splitgym reads).
+MAX_ENTRIES = 4096
 #: Largest replay buffer file [bytes].
 MAX_BUFFER_FILE_BYTES = MAX_MODEL_BYTES
 
@@ -84,6 +99,16 @@ _ARRAY_KEYS = ("_last_obs", "_last_episode_starts", "_last_original_obs")
 _ENTRIES = frozenset(("data", PLAIN_ENTRY, *_PTH, *_TEXT, *(f"{k}.npy" for k in _ARRAY_KEYS)))
 _ARRAY_DTYPES = frozenset(np.dtype(t) for t in ("bool", "int32", "int64", "float32",
                                                 "float64"))
+#: The state dicts splitgym writes and reads as ``.npy`` entries under ``weights/``
+#: (SB3's ``_get_torch_save_params()`` of every algorithm it trains), their dtypes
+#: (little-endian, fixed) and the names an optimizer's per-weight state may use.
+_STATE_DICTS = ("policy", "policy.optimizer")
+_WEIGHT_DTYPES = frozenset(("<f4", "<f8", "<i8"))
+_OPT_STATE = frozenset(("step", "exp_avg", "exp_avg_sq", "max_exp_avg_sq", "square_avg",
+                        "momentum_buffer", "grad_avg"))
+_TENSOR_NAME = re.compile(r"[A-Za-z0-9_]{1,64}(\.[A-Za-z0-9_]{1,64}){0,15}\Z")
+_CONVERT_HINT = ("add them once with python -m splitgym.agents.convert IN OUT (it "
+                 "unpickles IN: only for a file you trust), or " + _TRUST_HINT)
 _BUFFER_ARRAYS = ("observations", "next_observations", "actions", "rewards", "dones",
                   "timeouts")
 _BUFFER_ENTRIES = frozenset((*(f"{k}.npy" for k in _BUFFER_ARRAYS), "pos.npy", "full.npy"))
@@ -559,23 +584,32 @@ def _array(key: str) -> Any:
     return check
 
 
-def read_npy(blob: bytes, what: str) -> np.ndarray:
-    """A ``.npy`` array of numbers or booleans, its header checked against the entry's
-    size before anything is allocated; read with ``allow_pickle=False``."""
+def read_npy(blob: bytes, what: str, shape: tuple[int, ...] | None = None,
+             dtypes: frozenset[np.dtype] = _ARRAY_DTYPES) -> np.ndarray:
+    """A ``.npy`` array of numbers or booleans, read with ``allow_pickle=False`` after
+    its header is checked, before anything is allocated: a dtype of `dtypes`, C order,
+    at most 8 dimensions, `shape` (when given), and as many data bytes as the entry
+    holds."""
     try:
         fh = io.BytesIO(blob)
         version = np.lib.format.read_magic(fh)
         if version == (1, 0):
-            shape, fortran, dtype = np.lib.format.read_array_header_1_0(fh)
+            got, fortran, dtype = np.lib.format.read_array_header_1_0(fh)
         elif version == (2, 0):
-            shape, fortran, dtype = np.lib.format.read_array_header_2_0(fh)
+            got, fortran, dtype = np.lib.format.read_array_header_2_0(fh)
         else:
             raise ValueError(f"npy version {version}")
-        if dtype not in _ARRAY_DTYPES or dtype.hasobject:
-            raise AgentFileError(f"{what}: dtype {dtype}: expected numbers or booleans")
-        if len(shape) > 8:
-            raise AgentFileError(f"{what}: {len(shape)} dimensions, at most 8")
-        nbytes = math.prod(shape) * dtype.itemsize
+        if dtype not in dtypes or dtype.hasobject:
+            raise AgentFileError(f"{what}: dtype {dtype}: expected "
+                                 f"{' or '.join(sorted(str(d) for d in dtypes))}")
+        if fortran:
+            raise AgentFileError(f"{what}: in Fortran order (splitgym writes C order)")
+        if len(got) > 8:
+            raise AgentFileError(f"{what}: {len(got)} dimensions, at most 8")
+        if shape is not None and tuple(got) != shape:
+            raise AgentFileError(f"{what}: an array of shape {got}, {PLAIN_ENTRY} "
+                                 f"declares {shape}")
+        nbytes = math.prod(got) * dtype.itemsize
         if nbytes != len(blob) - fh.tell():
             raise AgentFileError(f"{what}: its header declares {nbytes} bytes of data, "
                                  f"the entry holds {len(blob) - fh.tell()}")
@@ -664,30 +698,6 @@ def _rebuild(path: str | Path, algo: str, cls: Any, data: dict[str, Any],
 
 # -- weights -------------------------------------------------------------------------------
 
-def read_weights(blob: bytes, what: str) -> Any:
-    """A ``*.pth`` entry: a torch zip of stored records (no compression inside, each
-    within the entry's size), read with ``torch.load(weights_only=True)``."""
-    import pickle
-
-    import torch
-
-    inner = read_zip(blob, f"{what} (a torch file)", max_file=len(blob),
-                     max_entry=len(blob), only=frozenset(), max_entries=MAX_TORCH_RECORDS)
-    del inner  # names and sizes checked; nothing read
-    with zipfile.ZipFile(io.BytesIO(blob)) as zf:
-        for info in zf.infolist():
-            if info.compress_type != zipfile.ZIP_STORED:
-                raise AgentFileError(f"{what}: record {info.filename!r} is compressed "
-                                     f"(torch stores its records)")
-    try:
-        return torch.load(io.BytesIO(blob), map_location="cpu", weights_only=True)
-    except (pickle.UnpicklingError, RuntimeError, ValueError, TypeError, KeyError,
-            AttributeError, EOFError, IndexError, OSError, OverflowError, MemoryError,
-            RecursionError, zipfile.BadZipFile, NotImplementedError) as exc:
-        raise AgentFileError(f"{what}: not readable as weights "
-                             f"({type(exc).__name__}: {_short(exc)})") from None
-
-
 def _mlp(dims: list[int]) -> int:
     return sum(a * b + b for a, b in zip(dims, dims[1:], strict=False))
 
@@ -701,55 +711,173 @@ def _expected_numbers(algo: str, obs: int, n: int, arch: Any) -> int:
         _mlp([([obs] + vf)[-1], 1])
 
 
-def _numbers_in(obj: Any, what: str, name: str, depth: int = 0) -> int:
-    """How many numbers the tensors inside `obj` (dicts, lists, tuples) hold."""
+def _tensor_spec(v: Any, entry: str) -> tuple[tuple[int, ...], str]:
+    """The declared shape and dtype of a tensor stored as `entry` (`_Bad` if odd)."""
+    if not (isinstance(v, dict) and set(v) == {"npy", "shape", "dtype"}):
+        raise _Bad(f"{_show(v)}: expected npy, shape, dtype")
+    if v["npy"] != entry:
+        raise _Bad(f"npy={_show(v['npy'])}: expected {_show(entry)}")
+    shape = v["shape"]
+    if not (isinstance(shape, list) and len(shape) <= 8
+            and all(_is_int(d) and 0 <= d <= 2**40 for d in shape)):
+        raise _Bad(f"shape={_show(shape)}: expected at most 8 sizes")
+    if v["dtype"] not in _WEIGHT_DTYPES:
+        raise _Bad(f"dtype={_show(v['dtype'])}: expected one of {sorted(_WEIGHT_DTYPES)}")
+    return tuple(shape), v["dtype"]
+
+
+def _group_value(v: Any) -> Any:
+    """An optimizer setting (``lr``, ``betas``, ``eps``, ...) as plain JSON decodes it."""
+    if v is None or isinstance(v, bool):
+        return v
+    if isinstance(v, dict) and set(v) == {"tuple"} and isinstance(v["tuple"], list) and \
+            len(v["tuple"]) <= 8:
+        return tuple(_real()(x, {}) for x in v["tuple"])
+    return _real()(v, {})
+
+
+def _declared_tensors(doc: Any) -> dict[str, dict[str, tuple[tuple[int, ...], str]]]:
+    """The tensors `doc` (``splitgym.json``'s ``state_dicts``) declares, by state dict
+    and entry name: their shapes and dtypes, checked (`_Bad` if odd); nothing read."""
+    if not (isinstance(doc, dict) and set(doc) == set(_STATE_DICTS)):
+        raise _Bad(f"expected the state dicts {list(_STATE_DICTS)}")
+    module, optim = doc["policy"], doc["policy.optimizer"]
+    out: dict[str, dict[str, tuple[tuple[int, ...], str]]] = {"policy": {},
+                                                             "policy.optimizer": {}}
+    if not (isinstance(module, dict) and set(module) == {"tensors"}
+            and isinstance(module["tensors"], dict) and module["tensors"]):
+        raise _Bad("'policy': expected tensors")
+    for name, spec in module["tensors"].items():
+        if not _TENSOR_NAME.match(name):
+            raise _Bad(f"'policy': tensor name {_show(name)}: expected dotted names")
+        entry = f"weights/policy/{name}.npy"
+        out["policy"][entry] = _tensor_spec(spec, entry)
+    if not (isinstance(optim, dict) and set(optim) == {"state", "param_groups"}
+            and isinstance(optim["state"], dict) and isinstance(optim["param_groups"], list)
+            and 1 <= len(optim["param_groups"]) <= 16):
+        raise _Bad("'policy.optimizer': expected state and 1 to 16 param_groups")
+    for index, tensors in optim["state"].items():
+        if not (index.isascii() and index.isdigit() and len(index) <= 7
+                and isinstance(tensors, dict) and set(tensors) <= _OPT_STATE):
+            raise _Bad(f"'policy.optimizer': state {_show(index)}: expected a weight's "
+                       f"index and tensors among {sorted(_OPT_STATE)}")
+        for name, spec in tensors.items():
+            entry = f"weights/policy.optimizer/state/{index}/{name}.npy"
+            out["policy.optimizer"][entry] = _tensor_spec(spec, entry)
+    for group in optim["param_groups"]:
+        params = group.get("params") if isinstance(group, dict) else None
+        if not (isinstance(params, list) and len(params) <= MAX_ENTRIES
+                and all(_is_int(i) and 0 <= i < MAX_ENTRIES for i in params)
+                and len(group) <= 32 and all(isinstance(k, str) and k.isidentifier()
+                                              for k in group)):
+            raise _Bad(f"'policy.optimizer': param_group {_show(group)}: expected params "
+                       f"(weight indices) and settings by name")
+        try:
+            for key, value in group.items():
+                if key != "params":
+                    _group_value(value)
+        except _Bad as exc:
+            raise _Bad(f"'policy.optimizer': param_group key {key!r}: {exc}") from None
+    return out
+
+
+def _read_state_dicts(what: str, algo: str, custom: dict[str, Any],
+                      doc: dict[str, Any], entries: dict[str, bytes]) -> dict[str, Any]:
+    """The policy's and its optimizer's state dicts from the ``.npy`` entries `doc`
+    (``splitgym.json``'s ``state_dicts``) declares: the declared numbers are checked
+    against the spaces and ``net_arch`` (and the model's size against
+    `MAX_MODEL_BYTES`) before any entry is read, each entry's header against its
+    declaration before its data is."""
     import torch
 
-    if isinstance(obj, torch.Tensor):
-        return int(obj.numel())
-    if depth > 8:
-        raise AgentFileError(f"{what}: entry {name!r} is nested more than 8 levels deep")
-    if isinstance(obj, dict):
-        obj = list(obj.values())
-    if isinstance(obj, (list, tuple)):
-        return sum(_numbers_in(x, what, name, depth + 1) for x in obj)
-    return 0
-
-
-def _check_sizes(what: str, algo: str, custom: dict[str, Any],
-                 weights: dict[str, Any]) -> None:
-    """The policy's numbers against the spaces and ``net_arch``; the buffers the model
-    will allocate against `MAX_MODEL_BYTES`."""
-    import torch
-
-    state = weights.get("policy.pth")
-    if not (isinstance(state, dict) and state and all(
-            isinstance(k, str) and isinstance(t, torch.Tensor) for k, t in state.items())):
-        raise AgentFileError(f"{what}: entry 'policy.pth': expected a mapping of names to "
-                             f"tensors")
+    where = f"{what}: entry {PLAIN_ENTRY!r} key 'state_dicts'"
+    try:
+        declared = _declared_tensors(doc)
+    except _Bad as exc:
+        raise AgentFileError(f"{where}: {exc}") from None
     obs_space, act_space = custom["observation_space"], custom["action_space"]
     obs, n = int(np.prod(obs_space.shape)), int(act_space.n)
     arch = (custom.get("policy_kwargs") or {}).get("net_arch", [64, 64])
     want = _expected_numbers(algo, obs, n, arch)
-    have = sum(int(t.numel()) for t in state.values())
+    have = sum(math.prod(shape) for shape, _ in declared["policy"].values())
     if have != want:
-        raise AgentFileError(f"{what}: entry 'policy.pth' holds {have} numbers, the "
-                             f"observation of {obs}, {n} actions and net_arch={arch} need "
-                             f"{want}")
-    for name in ("policy.optimizer.pth", "pytorch_variables.pth"):
-        # an optimizer keeps at most three numbers a weight (Adam: two moments, RMSprop:
-        # up to three buffers) and a few scalars; a larger tensor (a zero-stride view
-        # of a huge size, which the optimizer would later copy out) is refused
-        numbers = _numbers_in(weights.get(name), what, name)
-        if numbers > 3 * want + 4096:
-            raise AgentFileError(f"{what}: entry {name!r} holds {numbers} numbers, more "
-                                 f"than the {3 * want + 4096} an optimizer keeps for "
-                                 f"{want} weights")
+        raise AgentFileError(f"{where}: 'policy' holds {have} numbers, the observation of "
+                             f"{obs}, {n} actions and net_arch={arch} need {want}")
+    # an optimizer keeps at most three numbers a weight (Adam: two moments, RMSprop: up
+    # to three buffers) and a step count per weight tensor
+    numbers = sum(math.prod(s) for s, _ in declared["policy.optimizer"].values())
+    if numbers > 3 * want + 4096:
+        raise AgentFileError(f"{where}: 'policy.optimizer' holds {numbers} numbers, more "
+                             f"than the {3 * want + 4096} an optimizer keeps for {want} "
+                             f"weights")
     total = model_bytes(algo, custom, obs, n, want)
     if total > MAX_MODEL_BYTES:
         raise AgentFileError(f"{what}: entry 'data': its model would take {total} bytes "
                              f"(networks and {'replay' if algo == 'dqn' else 'rollout'} "
                              f"buffer), more than {MAX_MODEL_BYTES}")
+    tensors: dict[str, Any] = {}
+    for entry, (shape, dtype) in (*declared["policy"].items(),
+                                  *declared["policy.optimizer"].items()):
+        if entry not in entries:
+            raise AgentFileError(f"{what}: entry {entry!r}, declared in {PLAIN_ENTRY}, "
+                                 f"is missing")
+        arr = read_npy(entries[entry], f"{what}: entry {entry!r}", shape,
+                       frozenset({np.dtype(dtype)}))
+        tensors[entry] = torch.from_numpy(arr)
+    optim = doc["policy.optimizer"]
+    return {
+        "policy": {name: tensors[f"weights/policy/{name}.npy"]
+                   for name in doc["policy"]["tensors"]},
+        "policy.optimizer": {
+            "state": {int(i): {k: tensors[f"weights/policy.optimizer/state/{i}/{k}.npy"]
+                               for k in values} for i, values in optim["state"].items()},
+            "param_groups": [{k: list(v) if k == "params" else _group_value(v)
+                              for k, v in group.items()}
+                             for group in optim["param_groups"]]},
+    }
+
+
+def _check_live(what: str, model: Any, params: dict[str, Any]) -> None:
+    """The state dicts read against the model SB3 built from the declared sizes: the
+    same tensor names, shapes and dtypes; optimizer groups of the same weights, their
+    state shaped as those weights, and no setting the optimizer does not have."""
+    where = f"{what}: entry {PLAIN_ENTRY!r} key 'state_dicts'"
+    live = model.policy.state_dict()
+    got = params["policy"]
+    if list(got) != list(live):
+        odd = sorted(set(got) ^ set(live))[:3]
+        raise AgentFileError(f"{where}: 'policy': tensors {odd} differ from the "
+                             f"{type(model.policy).__name__}'s")
+    for name, ref in live.items():
+        if got[name].shape != ref.shape or got[name].dtype != ref.dtype:
+            raise AgentFileError(f"{where}: 'policy': tensor {name!r} is {got[name].dtype} "
+                                 f"of {tuple(got[name].shape)}, the policy's "
+                                 f"{ref.dtype} of {tuple(ref.shape)}")
+    groups, state = params["policy.optimizer"]["param_groups"], \
+        params["policy.optimizer"]["state"]
+    live_groups = model.policy.optimizer.param_groups
+    if len(groups) != len(live_groups) or any(
+            len(g["params"]) != len(lg["params"]) or not set(g) <= set(lg)
+            for g, lg in zip(groups, live_groups, strict=False)):
+        raise AgentFileError(f"{where}: 'policy.optimizer': its param_groups do not fit "
+                             f"the {type(model.policy.optimizer).__name__} of this policy")
+    weights = {i: p for g, lg in zip(groups, live_groups, strict=True)
+               for i, p in zip(g["params"], lg["params"], strict=True)}
+    for index, values in state.items():
+        if index not in weights:
+            raise AgentFileError(f"{where}: 'policy.optimizer': state {index} is of no "
+                                 f"weight in its param_groups")
+        ref = weights[index]
+        for name, value in values.items():
+            # a step count is one number (shape () or (1,), as torch versions kept it)
+            if name == "step" and value.numel() == 1 and value.dim() <= 1:
+                continue
+            if tuple(value.shape) != tuple(ref.shape) or value.dtype != ref.dtype:
+                raise AgentFileError(f"{where}: 'policy.optimizer': state {index} "
+                                     f"{name!r} is {value.dtype} of "
+                                     f"{tuple(value.shape)}, expected "
+                                     f"{'one number' if name == 'step' else ref.dtype}"
+                                     f"{'' if name == 'step' else f' of {tuple(ref.shape)}'}")
 
 
 def model_bytes(algo: str, values: Any, obs: int, n: int, weights: int) -> int:
@@ -800,7 +928,7 @@ def load_sb3(path: str | Path, algo: str, cls: Any, env: Any = None, trust: bool
         except Exception as exc:  # noqa: BLE001 - whatever a trusted file raises
             raise AgentFileError(f"{what}: does not load as {algo} (trusted, fully "
                                  f"unpickled): {type(exc).__name__}: {_short(exc)}") from None
-    entries = read_zip(path, what, names=_ENTRIES)
+    entries = read_zip(path, what)
     if "data" not in entries:
         raise AgentFileError(f"{what}: not an SB3 model zip (no data entry)")
     data = _json(entries["data"], f"{what}: entry 'data'")
@@ -818,27 +946,64 @@ def load_sb3(path: str | Path, algo: str, cls: Any, env: Any = None, trust: bool
     if plain.get("algo") != algo:
         raise AgentFileError(f"{what}: entry {PLAIN_ENTRY!r}: algo={_show(plain.get('algo'))}"
                              f", but it is loaded as {algo}")
+    if "state_dicts" not in plain:
+        raise AgentFileError(f"{what}: entry {PLAIN_ENTRY!r} declares no .npy weights "
+                             f"(written by an older splitgym, whose weights are in the "
+                             f"pickled .pth entries only, which splitgym does not read); "
+                             f"{_CONVERT_HINT}")
+    declared = {f"weights/policy/{k}.npy" for k in _dig(plain, "policy", "tensors")} | {
+        f"weights/policy.optimizer/state/{i}/{k}.npy"
+        for i, v in _dig(plain, "policy.optimizer", "state").items()
+        if isinstance(v, dict) for k in v}
+    for name in entries:
+        if name not in _ENTRIES and name not in declared:
+            raise AgentFileError(f"{what}: entry {name!r} is not one splitgym reads; "
+                                 f"{_TRUST_HINT}")
     custom = _rebuild(path, algo, cls, data, plain, entries)
-    weights = {}
-    for name in _PTH:
-        if name not in entries:
-            raise AgentFileError(f"{what}: has no entry {name!r}")
-        weights[name] = read_weights(entries[name], f"{what}: entry {name!r}")
-    _check_sizes(what, algo, custom, weights)
-    # SB3 reads this zip: a data entry naming the keys (every value is in custom, so
-    # nothing is decoded) and the checked weights (torch.load(weights_only=True))
-    buf = io.BytesIO()
-    with zipfile.ZipFile(buf, "w") as zf:
-        zf.writestr("data", json.dumps(dict.fromkeys(custom)))
-        for name in _PTH:
-            zf.writestr(name, entries[name])
-    buf.seek(0)
+    params = _read_state_dicts(what, algo, custom, plain["state_dicts"], entries)
     try:
-        return cls.load(buf, env=env, device=device, custom_objects=custom)
+        return _build(what, cls, custom, params, env, device)
+    except AgentFileError:
+        raise
     except (RuntimeError, KeyError, AssertionError, TypeError, ValueError, AttributeError,
             IndexError) as exc:
         raise AgentFileError(f"{what}: does not load as {algo} ({type(exc).__name__}: "
                              f"{_short(exc)})") from None
+
+
+def _dig(plain: dict[str, Any], name: str, key: str) -> dict[str, Any]:
+    """``plain["state_dicts"][name][key]`` where each is a mapping, else empty (the
+    declared entry names; `_declared_tensors` checks the rest)."""
+    doc = plain.get("state_dicts")
+    doc = doc.get(name) if isinstance(doc, dict) else None
+    doc = doc.get(key) if isinstance(doc, dict) else None
+    return doc if isinstance(doc, dict) else {}
+
+
+def _build(what: str, cls: Any, custom: dict[str, Any], params: dict[str, Any], env: Any,
+           device: str) -> Any:
+    """The model SB3's ``cls.load`` would build from these values and state dicts (its
+    steps for an MlpPolicy without gSDE or extra torch variables, SB3 2.x), without its
+    file reading: nothing here decodes bytes."""
+    from stable_baselines3.common.utils import check_for_correct_spaces
+
+    data = dict(custom)
+    if env is not None:
+        env = cls._wrap_env(env, data["verbose"])
+        check_for_correct_spaces(env, data["observation_space"], data["action_space"])
+        data["_last_obs"] = None  # SB3's force_reset: the env resets before training
+        data["n_envs"] = env.num_envs
+    model = cls(policy=data["policy_class"], env=env, device=device,
+                _init_setup_model=False)
+    model.__dict__.update(data)
+    model._setup_model()
+    if model._get_torch_save_params() != (list(_STATE_DICTS), []):
+        raise AgentFileError(f"{what}: a {cls.__name__} keeps state dicts "
+                             f"{model._get_torch_save_params()}, splitgym reads "
+                             f"{list(_STATE_DICTS)}")
+    _check_live(what, model, params)
+    model.set_parameters(params, exact_match=True, device=device)
+    return model
 
 
 # -- writing -------------------------------------------------------------------------------
@@ -945,10 +1110,62 @@ def _num(x: Any) -> Any:
     raise _NoPlain(repr(x))
 
 
-def with_plain_data(blob: bytes, objects: dict[str, Any], algo: str) -> bytes:
-    """The SB3 zip `blob` with ``splitgym.json`` (and ``.npy`` entries) added: the plain
-    form of `objects`, the values of its serialized ``data`` entries. Every entry of
-    `blob` is kept byte for byte (SB3 still reads the zip as its own). Raises
+def _enc_tensor(tensor: Any, entry: str, arrays: dict[str, bytes]) -> dict[str, Any]:
+    """`tensor` as the ``.npy`` entry `entry` (added to `arrays`, C order, little-endian
+    float32/float64/int64) and its declaration."""
+    import torch
+
+    if not (isinstance(tensor, torch.Tensor) and tensor.layout == torch.strided):
+        raise _NoPlain(f"{entry}: {type(tensor).__name__}")
+    arr = tensor.detach().cpu().numpy()  # C order, little-endian (0-d stays 0-d)
+    arr = np.require(arr.astype(arr.dtype.newbyteorder("<"), copy=False), requirements="C")
+    if arr.dtype.str not in _WEIGHT_DTYPES:
+        raise _NoPlain(f"{entry}: a tensor of {tensor.dtype}")
+    out = io.BytesIO()
+    np.save(out, arr, allow_pickle=False)
+    arrays[entry] = out.getvalue()
+    return {"npy": entry, "shape": list(arr.shape), "dtype": arr.dtype.str}
+
+
+def _enc_group_value(v: Any) -> Any:
+    if v is None or isinstance(v, bool) or _plain_number(v):
+        return v
+    if isinstance(v, tuple) and all(_plain_number(x) for x in v):
+        return {"tuple": list(v)}
+    raise _NoPlain(repr(v))
+
+
+def _enc_state_dicts(params: dict[str, Any], arrays: dict[str, bytes]) -> dict[str, Any]:
+    """The plain form of SB3's ``get_parameters()`` (the policy's state dict and its
+    optimizer's): tensors to `arrays` as ``.npy`` entries, the optimizer's settings as
+    numbers; `_read_state_dicts` reads it back."""
+    if list(params) != list(_STATE_DICTS):
+        raise _NoPlain(f"state dicts {list(params)}, expected {list(_STATE_DICTS)}")
+    tensors = {}
+    for name, tensor in params["policy"].items():
+        if not _TENSOR_NAME.match(name):
+            raise _NoPlain(f"tensor name {name!r}")
+        tensors[name] = _enc_tensor(tensor, f"weights/policy/{name}.npy", arrays)
+    optim = params["policy.optimizer"]
+    state = {}
+    for index, values in optim["state"].items():
+        if not (set(values) <= _OPT_STATE and _is_int(index)):
+            raise _NoPlain(f"optimizer state {index!r}: {sorted(values)}")
+        state[str(index)] = {k: _enc_tensor(
+            v, f"weights/policy.optimizer/state/{index}/{k}.npy", arrays)
+            for k, v in values.items()}
+    groups = [{k: [int(i) for i in v] if k == "params" else _enc_group_value(v)
+               for k, v in group.items()} for group in optim["param_groups"]]
+    return {"policy": {"tensors": tensors},
+            "policy.optimizer": {"state": state, "param_groups": groups}}
+
+
+def with_plain_data(blob: bytes, objects: dict[str, Any], algo: str,
+                    params: dict[str, Any]) -> bytes:
+    """The SB3 zip `blob` with ``splitgym.json`` and ``.npy`` entries added: the plain
+    form of `objects` (the values of its serialized ``data`` entries) and of `params`
+    (SB3's ``get_parameters()``: the state dicts its ``.pth`` entries hold). Every entry
+    of `blob` is kept byte for byte (SB3 still reads the zip as its own). Raises
     `AgentFileError` for a value with no plain form."""
     with zipfile.ZipFile(io.BytesIO(blob)) as zin:
         data = json.loads(zin.read("data"))
@@ -962,11 +1179,17 @@ def with_plain_data(blob: bytes, objects: dict[str, Any], algo: str) -> bytes:
             except (_NoPlain, KeyError, TypeError, ValueError, AttributeError) as exc:
                 raise AgentFileError(f"data key {key!r} has no plain-data form splitgym "
                                      f"reads ({_short(exc)})") from None
-        doc = {"format": FORMAT, "algo": algo, "entries": values}
+        try:
+            state_dicts = _enc_state_dicts(params, arrays)
+        except (_NoPlain, KeyError, TypeError, ValueError, AttributeError) as exc:
+            raise AgentFileError(f"the model's state dicts have no plain-data form "
+                                 f"splitgym reads ({_short(exc)})") from None
+        doc = {"format": FORMAT, "algo": algo, "entries": values,
+               "state_dicts": state_dicts}
         out = io.BytesIO()
         with zipfile.ZipFile(out, "w") as zout:
             for item in zin.infolist():
-                if item.filename == PLAIN_ENTRY or item.filename in arrays:
+                if item.filename == PLAIN_ENTRY or item.filename.endswith(".npy"):
                     continue
                 zout.writestr(item, zin.read(item), compress_type=item.compress_type)
             zout.writestr(PLAIN_ENTRY, json.dumps(doc, indent=1, allow_nan=True),
@@ -988,7 +1211,11 @@ def save_model(model: Any, path: str | Path, algo: str | None = None) -> None:
                          f"expected one of {list(ALGO_NAMES)}")
     buf = io.BytesIO()
     model.save(buf)
-    write_atomic(path, with_plain_data(buf.getvalue(), model.__dict__, algo))
+    if model._get_torch_save_params()[1]:
+        raise AgentFileError(f"save_model: a {type(model).__name__} with torch variables "
+                             f"{model._get_torch_save_params()[1]} splitgym does not read")
+    write_atomic(path, with_plain_data(buf.getvalue(), model.__dict__, algo,
+                                       model.get_parameters()))
 
 
 def add_plain_data(src: str | Path, out: str | Path, algo: str) -> None:
@@ -996,13 +1223,21 @@ def add_plain_data(src: str | Path, out: str | Path, algo: str) -> None:
     added, every original entry kept byte for byte (the way the shipped agents were
     converted)."""
     import cloudpickle
+    import torch
 
     blob = Path(src).read_bytes()
     with zipfile.ZipFile(io.BytesIO(blob)) as zf:
         data = json.loads(zf.read("data"))
+        params = {name: _load_trusted_pth(zf.read(f"{name}.pth"), torch)
+                  for name in _STATE_DICTS}
     objects = {k: cloudpickle.loads(base64.b64decode(v[":serialized:"]))
                for k, v in data.items() if _serialized(v)}
-    write_atomic(out, with_plain_data(blob, objects, algo))
+    write_atomic(out, with_plain_data(blob, objects, algo, params))
+
+
+def _load_trusted_pth(blob: bytes, torch: Any) -> Any:
+    """A ``.pth`` entry of a *trusted* file (the converter's only): torch's own reader."""
+    return torch.load(io.BytesIO(blob), map_location="cpu", weights_only=True)
 
 
 # -- replay buffers --------------------------------------------------------------------------

@@ -175,6 +175,35 @@ def test_safe_load__every_shipped_agent_is_its_trusted_self():
         assert sa.keys() == sb.keys() and all(torch.equal(sa[k], sb[k]) for k in sa), name
         assert repr(got.policy.optimizer.state_dict()) == \
             repr(ref.policy.optimizer.state_dict()), name
+        # the weights splitgym reads (.npy) are those SB3 reads (.pth): same decisions
+        obs = np.random.default_rng(3).uniform(0, 9, (16, *ref.observation_space.shape))
+        assert np.array_equal(got.predict(obs, deterministic=True)[0],
+                              ref.predict(obs, deterministic=True)[0]), name
+
+
+def test_safe_load__an_older_splitgym_zip_without_npy_weights_is_refused(tmp_path):
+    # splitgym.json without state_dicts: the weights are in the .pth entries only, which
+    # splitgym never reads; the error names the two ways on (each unpickles: trusted)
+    import zipfile
+
+    src = PRETRAINED / "alexnet-3g.zip"
+    with zipfile.ZipFile(src) as zf:
+        weights = [n for n in zf.namelist() if n.startswith("weights/")]
+    assert len(weights) == 12 + 3 * 12  # the policy's tensors, Adam's three per weight
+    old = rewrite(src, tmp_path / "old.zip", plain=lambda d: d.pop("state_dicts"),
+                  entries=dict.fromkeys(weights))
+    with pytest.raises(AgentFileError, match=r"old\.zip': entry 'splitgym\.json' declares "
+                       r"no \.npy weights .*python -m splitgym\.agents\.convert IN OUT.*"
+                       r"--trust-agent"):
+        LearnedPolicy.load(old)
+    assert LearnedPolicy.load(old, trust=True).n_cuts == 12  # SB3's own reader: trusted
+    subprocess.run([sys.executable, "-m", "splitgym.agents.convert", str(old),
+                    str(tmp_path / "new.zip")], check=True, timeout=300)
+    with zipfile.ZipFile(tmp_path / "new.zip") as zf:
+        assert sorted(n for n in zf.namelist() if n.startswith("weights/")) == sorted(weights)
+    got, ref = LearnedPolicy.load(tmp_path / "new.zip"), LearnedPolicy.load(src)
+    obs = np.random.default_rng(4).uniform(0, 9, (8, 58))
+    assert all(np.array_equal(got.scores(o), ref.scores(o)) for o in obs)
 
 
 def test_pretrained__every_zip_matches_the_sha256_in_its_card():
@@ -290,12 +319,9 @@ class NoUnpickler:
     def __init__(self, *a, **k):
         calls.append("pickle.Unpickler")
         raise AssertionError("pickle.Unpickler constructed")
-real_torch_load = torch.load
-def torch_load(*a, weights_only=None, **k):
-    if weights_only is not True:
-        calls.append("torch.load without weights_only")
-        raise AssertionError("torch.load without weights_only")
-    return real_torch_load(*a, weights_only=True, **k)
+def torch_load(*a, **k):  # weights_only or not: splitgym reads weights with numpy
+    calls.append("torch.load")
+    raise AssertionError("torch.load called")
 pickle.Unpickler = NoUnpickler
 pickle.load, pickle.loads = (refuse("pickle.load", pickle.load),
                              refuse("pickle.loads", pickle.loads))
@@ -317,8 +343,9 @@ print(json.dumps({"calls": calls, "agents": len(names),
 
 
 def test_no_unpickler__runs_for_shipped_agents_checkpoints_and_replay_buffers(tmp_path):
-    # pickle's Unpickler and load(s), cloudpickle's load(s) and torch.load without
-    # weights_only all raise; every shipped agent loads, an interrupted run resumes
+    # pickle's Unpickler and load(s), cloudpickle's load(s) and torch.load (weights_only
+    # or not: its allowlist unpickler too) all raise; every shipped agent loads, an
+    # interrupted run resumes
     # from its checkpoint, and a DQN run is extended from its final model and its
     # checkpoint's replay buffer (.npz)
     res = subprocess.run([sys.executable, "-c", _NO_UNPICKLER_CHILD, str(tmp_path)],
@@ -389,7 +416,7 @@ def test_convert__adds_the_plain_data_to_a_trusted_sb3_zip(tmp_path):
 
 def test_source__decodes_files_only_through_the_plain_readers():
     # beside the patched-unpickler test above, a static look: the package's only
-    # unpickling call is the trusted converter's, torch.load is weights-only and
+    # unpickling calls are the trusted converter's (cloudpickle, torch.load) and
     # numpy.load refuses pickles (anything new here must say why it is safe)
     import re
 
@@ -407,10 +434,10 @@ def test_source__decodes_files_only_through_the_plain_readers():
                 found.append((str(rel), line.strip()))
     assert found == [
         ("agents/safe_load.py", "return np.load(fh, allow_pickle=False)"),
-        ("agents/safe_load.py", 'return torch.load(io.BytesIO(blob), map_location="cpu", '
-                                "weights_only=True)"),
         ("agents/safe_load.py", 'objects = {k: cloudpickle.loads(base64.b64decode('
                                 'v[":serialized:"]))'),
+        ("agents/safe_load.py", 'return torch.load(io.BytesIO(blob), map_location="cpu", '
+                                "weights_only=True)"),
     ], found
 
 

@@ -87,6 +87,8 @@ BURSTY = {"kind": "bursty", "mean_dwell_s": [2.0, 6.0]}
 MARKOV = {"kind": "markov", "rates_mbps": [1.0, 5.0], "mean_dwell_s": [1.0, 1.0]}
 LOGNORMAL = {"kind": "lognormal_ar1", "mean_mbps": 5.0}
 DEEP = b"[" * 100_000 + b"]" * 100_000
+NPY_3 = (b"\x93NUMPY\x01\x00v\x00" + b"{'descr': '<f4', 'fortran_order': False, "
+         b"'shape': (3,), }".ljust(117) + b"\n" + b"\0" * 12)  # three float32 zeros
 
 
 AGENT = Path(__file__).parents[1] / "agents" / "pretrained" / "alexnet-3g.zip"
@@ -491,9 +493,15 @@ ROWS = [
     ("agent", "agent zip entry that is not one splitgym reads",
      lambda: _edited_agent(entries={"../../evil.pth": b"x"}), AgentFileError,
      r"edited\.zip': entry '\.\./\.\./evil\.pth' is not one splitgym reads"),
-    ("agent", "weights that are a pickle, not torch's zip",
-     lambda: _edited_agent(entries={"policy.pth": b"cos\nsystem\n."}), AgentFileError,
-     r"edited\.zip': entry 'policy\.pth' \(a torch file\): not a readable zip"),
+    ("agent", "agent zip of an older splitgym (weights in pickled .pth entries only)",
+     lambda: _edited_agent(plain=lambda d: d.pop("state_dicts")), AgentFileError,
+     r"edited\.zip': entry 'splitgym\.json' declares no \.npy weights \(written by an "
+     r"older splitgym, .*\); add them once with python -m splitgym\.agents\.convert IN "
+     r"OUT"),
+    ("agent", ".npy weights whose header differs from their declaration",
+     lambda: _edited_agent(entries={"weights/policy/action_net.bias.npy": NPY_3}),
+     AgentFileError, r"edited\.zip': entry 'weights/policy/action_net\.bias\.npy': an "
+     r"array of shape \(3,\), splitgym\.json declares \(12,\)"),
     ("agent", "data nested too deeply",
      lambda: _edited_agent(entries={"data": DEEP}), AgentFileError,
      r"edited\.zip': entry 'data': JSON nested too deeply"),
@@ -513,7 +521,8 @@ ROWS = [
      r"expected at most 8 sizes of at most 1048576 numbers in all"),
     ("agent", "weights that do not fit the declared sizes",
      lambda: _edited_agent(data=lambda d: d["policy_kwargs"].update(net_arch=[64, 65])),
-     AgentFileError, r"edited\.zip': entry 'policy\.pth' holds [0-9]+ numbers, the "
+     AgentFileError, r"edited\.zip': entry 'splitgym\.json' key 'state_dicts': 'policy' "
+     r"holds [0-9]+ numbers, the "
      r"observation of 58, 12 actions and net_arch=\[64, 65\] need [0-9]+"),
     ("agent", "model larger than MAX_MODEL_BYTES",
      lambda: _edited_agent(data=lambda d: d.update(n_steps=2**31)), AgentFileError,
@@ -876,16 +885,15 @@ def _agent_bounds() -> list[tuple[str, str, str]]:
     return [
         ("agent/replay-buffer zip entry", f"declared and read size at most "
          f"{a.MAX_ENTRY_BYTES:,} bytes; the file and its entries in all at most "
-         f"{a.MAX_FILE_BYTES:,}; at most {a.MAX_ENTRIES} entries (a torch weights file "
-         f"{a.MAX_TORCH_RECORDS:,} records, stored uncompressed)", "checked before "
+         f"{a.MAX_FILE_BYTES:,}; at most {a.MAX_ENTRIES:,} entries", "checked before "
          "decompressing (the entry count before the directory is parsed); each read is "
          "capped"),
         ("agent JSON entries (`data`, `splitgym.json`)", f"at most {a.MAX_JSON_BYTES:,} "
          "bytes", "parsing time and memory"),
         ("model an agent file asks for", f"networks and rollout/replay buffer at most "
          f"{a.MAX_MODEL_BYTES:,} bytes; observation, actions, layer widths at most "
-         f"{a.MAX_DIM:,}", "the weights must hold exactly the numbers the declared sizes "
-         "need"),
+         f"{a.MAX_DIM:,}", "the weights (`.npy`, read with numpy, no unpickler) must "
+         "hold exactly the tensors the declared sizes need"),
     ]
 
 

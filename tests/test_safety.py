@@ -317,9 +317,9 @@ def _gadget() -> bytes:
     return b"\x80\x04cbuiltins\nfrozenset\n(" + array + b"tR."
 
 
-def _npy(header_descr: str, shape: tuple, payload: bytes) -> bytes:
+def _npy(header_descr: str, shape: tuple, payload: bytes, fortran: bool = False) -> bytes:
     """A .npy file with a hand-written header (for dtypes np.save would pickle)."""
-    head = f"{{'descr': {header_descr}, 'fortran_order': False, 'shape': {shape}, }}"
+    head = f"{{'descr': {header_descr}, 'fortran_order': {fortran}, 'shape': {shape}, }}"
     head = head.ljust(118) + "\n"
     return b"\x93NUMPY\x01\x00" + len(head).to_bytes(2, "little") + head.encode() + payload
 
@@ -402,7 +402,7 @@ def _crafted_cases(tmp) -> list[dict]:
                maxlen=10**12))
     edited("huge integer text", "not readable JSON", "splitgym.json",
            entries={"splitgym.json": b'{"format": ' + b"9" * 100_000 + b"}"})
-    edited("net_arch of 1e5 x 1e5", "need", "policy.pth",
+    edited("net_arch of 1e5 x 1e5", "need", "splitgym.json",
            data=lambda d: d["policy_kwargs"].update(net_arch=[100_000, 100_000]))
     edited("rollout buffer of 2**31 steps", "its model would take", "data",
            data=lambda d: d.update(n_steps=2**31))
@@ -426,13 +426,12 @@ def _crafted_cases(tmp) -> list[dict]:
     (tmp / "deflate.zip").write_bytes(lie.getvalue())
     add("64 MiB entry declaring 100 bytes", declare_size(tmp / "deflate.zip", "data", 100),
         "Bad CRC-32 for file 'data'", entry="data")
-    for size, words in ((8 * 2**20, "entry 'archive/data/0' declares 8388608 bytes"),
-                        (100, "record 'archive/data.pkl' is compressed")):
-        inner = io.BytesIO()  # a torch file whose records torch would inflate
+    for size in (8 * 2**20, 100):
+        inner = io.BytesIO()  # a torch file whose records torch would inflate: never read
         with zipfile.ZipFile(inner, "w", zipfile.ZIP_DEFLATED) as zf:
             zf.writestr("archive/data.pkl", pickle.dumps({}))
             zf.writestr("archive/data/0", b"\0" * size)
-        edited(f"torch file with a compressed record of {size}", words, "policy.pth",
+        edited(f"torch file with a compressed record of {size}", None, None,
                entries={"policy.pth": inner.getvalue()})
     for name in ("../../evil.pth", "/etc/x.npy", "data/../data", "C:\\x.pth"):
         edited(f"entry named {name}", "is not one splitgym reads", name,
@@ -447,23 +446,71 @@ def _crafted_cases(tmp) -> list[dict]:
             warnings.simplefilter("ignore")  # zipfile warns of the duplicate
             zout.writestr("data", b"{}")
     add("entry data twice", dup, "appears twice", entry="data")
-    many = tmp / "many.zip"  # millions would cost zipfile gigabytes: 1000 show the cap
+    many = tmp / "many.zip"  # millions would cost zipfile gigabytes: 5000 show the cap
     with zipfile.ZipFile(many, "w") as zf:
-        for i in range(1000):
+        for i in range(5000):
             zf.writestr(f"e{i}", b"")
-    add("a zip of 1000 entries", many, "its directory lists 1000 entries")
-    # tampered weights
-    edited("policy.pth a pickle with a GLOBAL", "(a torch file): not a readable zip",
-           "policy.pth", entries={"policy.pth": b"cos\nsystem\n(S'echo hi'\ntR."})
-    edited("policy.pth a torch file with a GLOBAL", "not readable as weights "
-           "(UnpicklingError", "policy.pth", entries={"policy.pth": _exec_torch_zip()})
-    edited("policy.pth of a list", "expected a mapping of names to tensors", "policy.pth",
-           entries={"policy.pth": _torch_zip([torch.zeros(3)])})
+    add("a zip of 5000 entries", many, "its directory lists 5000 entries")
+    # tampered .pth entries: SB3's pickled weights, which splitgym never reads (it reads
+    # the .npy weights): each loads, its payload undecoded
+    edited("policy.pth a pickle with a GLOBAL", None, None,
+           entries={"policy.pth": b"cos\nsystem\n(S'echo hi'\ntR."})
+    edited("policy.pth a torch file with a GLOBAL", None, None,
+           entries={"policy.pth": _exec_torch_zip()})
+    edited("policy.optimizer.pth of a list", None, None,
+           entries={"policy.optimizer.pth": _torch_zip([torch.zeros(3)])})
+    # tampered .npy weights (alexnet-3g: observation of 58, 12 actions, net_arch [64, 64])
+    w0, bias = "weights/policy/mlp_extractor.policy_net.0.weight.npy", \
+        "weights/policy/action_net.bias.npy"
+    exp_avg = "weights/policy.optimizer/state/0/exp_avg.npy"
+
+    def tensor(name, entry=None, **kw):  # edit the declaration of a tensor
+        def edit(doc):
+            sd = doc["state_dicts"]
+            spec = sd["policy"]["tensors"].get(name) or sd["policy.optimizer"]["state"][
+                "0"][name]
+            spec.update(kw)
+        return edit
+    edited("weights npy of objects (pickled)", "dtype object", w0,
+           entries={w0: _npy("'|O'", (64, 58), _gadget())})
+    edited("weights npy of another shape", "an array of shape (3,), splitgym.json "
+           "declares (64, 58)", w0, entries={w0: _npy("'<f4'", (3,), b"\0" * 12)})
+    edited("weights npy header of 1e12 numbers", "an array of shape (1000000, 1000000)",
+           w0, entries={w0: _npy("'<f4'", (10**6, 10**6), b"\0" * 64)})
+    edited("weights declared 1e12 numbers", "'policy' holds 10000000", "splitgym.json",
+           plain=tensor("mlp_extractor.policy_net.0.weight", shape=[10**6, 10**6]),
+           entries={w0: _npy("'<f4'", (10**6, 10**6), b"\0" * 64)})
+    edited("optimizer state declared 1e12 numbers", "'policy.optimizer' holds 1000000",
+           "splitgym.json", plain=tensor("exp_avg", shape=[10**12]),
+           entries={exp_avg: _npy("'<f4'", (10**12,), b"\0" * 64)})
+    edited("weights npy in Fortran order", "in Fortran order", w0,
+           entries={w0: _npy("'<f4'", (64, 58), b"\0" * 64 * 58 * 4, fortran=True)})
+    edited("weights npy big-endian", "dtype >f4", w0,
+           entries={w0: _npy("'>f4'", (64, 58), b"\0" * 64 * 58 * 4)})
     with zipfile.ZipFile(AGENT) as zf:
-        opt = torch.load(io.BytesIO(zf.read("policy.optimizer.pth")), weights_only=True)
-    opt["state"][0]["exp_avg"] = torch.zeros(1, dtype=torch.float64).expand(10**12)
-    edited("optimizer state a 1e12-number view of one number", "holds 1000000",
-           "policy.optimizer.pth", entries={"policy.optimizer.pth": _torch_zip(opt)})
+        whole = zf.read(w0)
+    edited("weights npy truncated", f"the entry holds {64 * 58 * 4 - 8}", w0,
+           entries={w0: whole[:-8]})
+    edited("weights npy declared float64, the policy's float32", "is torch.float64 of "
+           "(12,), the policy's torch.float32", "splitgym.json",
+           plain=tensor("action_net.bias", dtype="<f8"),
+           entries={bias: _npy("'<f8'", (12,), b"\0" * 96)})
+    edited("weights npy of another dtype than declared", "dtype int64: expected float32",
+           bias, entries={bias: _npy("'<i8'", (12,), b"\0" * 96)})
+    edited("weights entry declared but missing", "declared in splitgym.json, is missing",
+           exp_avg, entries={exp_avg: None})
+    edited("weights entry not declared", "is not one splitgym reads",
+           "weights/policy/extra.npy", entries={"weights/policy/extra.npy": whole})
+    edited("weights entry named by a path", "expected dotted names", "splitgym.json",
+           plain=lambda d: d["state_dicts"]["policy"]["tensors"].update(
+               {"../../x": {"npy": "weights/policy/../../x.npy", "shape": [],
+                            "dtype": "<f4"}}))
+    edited("optimizer setting a text", "param_group key 'lr'", "splitgym.json",
+           plain=lambda d: d["state_dicts"]["policy.optimizer"]["param_groups"][0].update(
+               lr="os.system"))
+    edited("optimizer state of no weight", "state 0 is of no weight", "splitgym.json",
+           plain=lambda d: d["state_dicts"]["policy.optimizer"]["param_groups"][0].update(
+               params=list(range(100, 112))))
     # bad JSON and bad values
     edited("data nested 100000 deep", "JSON nested too deeply", "data",
            entries={"data": b"[" * 100_000 + b"]" * 100_000})
