@@ -226,7 +226,9 @@ def test_pretrained__loads_and_acts_on_a_fresh_env(scenario):
     card = (Path(__file__).parents[1] / "agents" / "pretrained" / f"{scenario}.md")
     assert "Held-out evaluation" in card.read_text()
     size = card.with_suffix(".zip").stat().st_size
-    assert size < 400_000, f"{scenario}.zip is {size} bytes"
+    # the weights and Adam's state twice: SB3's .pth and the .npy splitgym reads (the
+    # largest, darknet19, 0.62 MB; 0.34 MB with the .pth alone)
+    assert size < 700_000, f"{scenario}.zip is {size} bytes"
 
 
 def test_pretrained__unknown_is_a_clear_error():
