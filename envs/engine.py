@@ -274,6 +274,17 @@ class CompiledEngine:
         self._tx = np.empty(0)
         self._mask_now = np.empty(0, dtype=bool)
         self.meter = NO_METER
+        self._episode: tuple[Any, ...] = ()  # what the episode's contexts share
+        self._step_rows: tuple[np.ndarray, ...] = ()  # step_env's kernel arrays
+
+    def __getstate__(self) -> dict[str, Any]:
+        # `_step_rows` holds views into the kernel's arrays: a pickle would copy them
+        return {**self.__dict__, "_step_rows": ()}
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__dict__.update(state)
+        if self.kernel is not None:
+            self._step_rows = _step_rows(self.kernel)
 
     def reset(self, arrivals: list[np.ndarray], config: SimConfig, objective: str,
               link_traces: list[RateTrace] | None = None,
@@ -314,6 +325,12 @@ class CompiledEngine:
         if e < -1:  # pragma: no cover - the arrivals were checked finite and sorted
             raise EngineStateError("reset(): the compiled engine met a NaN event time")
         self._mask_now = fk.mask  # the nominal mask while nothing is pending, as the core
+        # what every context of the episode shares (`_context` reads it per decision)
+        self._episode = (fast.N_CTX, self.cut_table.n_cuts, self._offsets.tolist(),
+                         list(self._edge_rows), list(self._link_masks), fk.n_links == 1,
+                         traced, config, fk.n_edges, self.cut_table.cloud_s,
+                         self.cut_table.transfer_bytes)
+        self._step_rows = _step_rows(fk)
         return obs, meter.start(self._context() if e >= 0 else None)
 
     def step(self, action: Any, task: int) -> tuple[np.ndarray, float, Context | None]:
@@ -328,8 +345,7 @@ class CompiledEngine:
                                    "pending decision (shared with another env or stale); "
                                    "call reset()")
         obs = np.empty(self.obs_shape, dtype=np.float32)
-        e, reward = fast.step_env(0, cut, fk.I, fk.F, fk.S2[0], fk.T, fk.C3[0], fk.P2[0],
-                                  fk.inv, fk.cap, obs, self.ctx_buf)
+        e, reward = fast.step_env(0, cut, *self._step_rows, obs, self.ctx_buf)
         if e < -1:  # pragma: no cover - guarded above and by the kernel
             raise EngineStateError("step(): the compiled engine refused a step (no pending "
                                    "task or a NaN event time); call reset()")
@@ -341,31 +357,27 @@ class CompiledEngine:
     def _context(self) -> Context:
         """The decision context the Python core would give, from the kernel's values."""
         buf = self.ctx_buf
-        n, k = (_FAST[0] or _load_fast()).N_CTX, self.cut_table.n_cuts
+        (n, k, off, edge_rows, link_masks, one_link, traced, cfg, n_edges, cloud_s,
+         transfer_bytes) = self._episode
         (e, task, now, cloud_free, link_free, next_arrival, edge_waiting, waiting_total,
          busy_edges, queue_used, blocked, decided, sq_free, sq_link_free, rate) = \
             buf[:n].tolist()
         e, task = int(e), int(task)
-        fk = self.kernel
-        cfg = self.config
-        off = self._offsets
-        traced = self.link_traces is not None
-        self._mask_now = self._link_masks[0 if fk.n_links == 1 else e]
+        mask = self._mask_now = link_masks[0 if one_link else e]
         return {
-            "edge": e, "frame": task - int(off[e]), "task": task, "time_s": now,
-            "edge_s": self._edge_rows[e].copy(),
+            "edge": e, "frame": task - off[e], "task": task, "time_s": now,
+            "edge_s": edge_rows[e].copy(),
             "transfer_s": buf[n + k:n + 2 * k].copy() if traced else self._tx.copy(),
-            "cloud_s": self.cut_table.cloud_s.copy(),
-            "transfer_bytes": self.cut_table.transfer_bytes.copy(),
-            "mask": self._mask_now.copy(),
+            "cloud_s": cloud_s.copy(), "transfer_bytes": transfer_bytes.copy(),
+            "mask": mask.copy(),
             "cloud_free_at_s": cloud_free, "link_free_at_s": link_free,
             "sq_cloud_free_at_s": sq_free, "sq_link_cloud_free_at_s": sq_link_free,
             "finish_at_s": buf[n:n + k].copy(), "next_arrival_s": next_arrival,
-            "edge_waiting": int(edge_waiting), "frames_left": int(off[e + 1]) - task,
+            "edge_waiting": int(edge_waiting), "frames_left": off[e + 1] - task,
             "waiting_total": int(waiting_total), "busy_edges": int(busy_edges),
             "queue_used": int(queue_used), "queue_capacity": cfg.queue_capacity,
-            "blocked_links": int(blocked), "n_edges": fk.n_edges,
-            "n_tasks": int(off[-1]), "tasks_decided": int(decided),
+            "blocked_links": int(blocked), "n_edges": n_edges,
+            "n_tasks": off[-1], "tasks_decided": int(decided),
             "bandwidth_mbps": rate if traced else cfg.bandwidth_mbps,
             "deadline_s": cfg.deadline_s,
         }
@@ -391,6 +403,12 @@ class CompiledEngine:
             sim.decide(cut)
         self._replay = (sim, len(self.decisions))
         return sim
+
+
+def _step_rows(fk: Any) -> tuple[Any, ...]:
+    """`fast.step_env`'s arguments after the cut for row 0 of kernel `fk` (its arrays,
+    taken once per episode: `trace_room` may grow ``T`` at a reset)."""
+    return (fk.I, fk.F, fk.S2[0], fk.T, fk.C3[0], fk.P2[0], fk.inv, fk.cap)
 
 
 def kernel_records(fk: Any, row: int) -> TaskRecords:
