@@ -73,7 +73,8 @@ class EnergyMeter:
       ``makespan_s + energy_weight_s_per_j * edge_energy_j``; other objectives pass
       the engine's reward through unchanged.
     * `annotate` adds ``edge_energy_j`` to a decision context: per cut, the frame's
-      predicted edge energy in Neurosurgeon's model (`EnergyModel.predicted_j`).
+      predicted edge energy in Neurosurgeon's model (`EnergyModel.predicted_j`; on the
+      compiled engine its arithmetic compiled, the same bits).
 
     Cost: an energy objective recomputes the accrued energy from the episode's records
     at every decision, O(tasks) each (the paper's setting steps at about a tenth of the
@@ -88,11 +89,12 @@ class EnergyMeter:
         self.energy_weight_s_per_j = energy_weight_s_per_j
         self._accrued_j = 0.0  # the energy accrued by the previous decision
         self._predicted: dict[tuple[Any, ...], np.ndarray] = {}  # annotate's results
+        self._per_edge: list[tuple[float, float, float]] | None = None  # annotate's
 
-    def start(self, ctx: Context | None) -> Context | None:
-        """A new episode, whose first context is `ctx`."""
+    def start(self, ctx: Context | None, compiled: bool = False) -> Context | None:
+        """A new episode, whose first context is `ctx` (`compiled`: see `annotate`)."""
         self._accrued_j = 0.0
-        return self.annotate(ctx)
+        return self.annotate(ctx, compiled)
 
     def reward(self, records: Any, reward: float, ctx: Context | None) -> float:
         """The objective's reward of a step whose engine reward is `reward` and whose
@@ -108,9 +110,24 @@ class EnergyMeter:
             return 0.0 - step_j  # never -0.0
         return reward - self.energy_weight_s_per_j * step_j
 
-    def annotate(self, ctx: Context | None) -> Context | None:
-        """`ctx` with its per-cut predicted ``edge_energy_j`` (where there is a model)."""
-        if ctx is not None and self.model is not None:
+    def annotate(self, ctx: Context | None, compiled: bool = False) -> Context | None:
+        """`ctx` with its per-cut predicted ``edge_energy_j`` (where there is a model).
+        `compiled`: for the compiled engine (numba is loaded): computed by
+        `splitgym.envs.fast.predicted_energy`, `EnergyModel.predicted_j`'s arithmetic
+        compiled (the same bits; numpy's per-call cost was most of a decision's when the
+        rate estimate moves)."""
+        if ctx is not None and self.model is not None and compiled:
+            per_edge = self._per_edge
+            if per_edge is None:
+                m = self.model
+                per_edge = self._per_edge = list(zip(
+                    (m.compute_w - m.idle_w).tolist(), m.tx_base_w.tolist(),
+                    m.tx_w_per_mbps.tolist(), strict=True))
+            extra_w, base_w, per_mbps_w = per_edge[ctx["edge"]]
+            ctx["edge_energy_j"] = (_FAST[0] or _load_fast()).predicted_energy(
+                extra_w, base_w, per_mbps_w, float(ctx["bandwidth_mbps"]), ctx["edge_s"],
+                ctx["transfer_s"])
+        elif ctx is not None and self.model is not None:
             # the same inputs recur at every decision of a constant-rate episode: reuse
             edge_s, tx, rate = ctx["edge_s"], ctx["transfer_s"], ctx["bandwidth_mbps"]
             m, e = self.model, ctx["edge"]
@@ -331,7 +348,7 @@ class CompiledEngine:
                          traced, config, fk.n_edges, self.cut_table.cloud_s,
                          self.cut_table.transfer_bytes)
         self._step_rows = _step_rows(fk)
-        return obs, meter.start(self._context() if e >= 0 else None)
+        return obs, meter.start(self._context() if e >= 0 else None, compiled=True)
 
     def step(self, action: Any, task: int) -> tuple[np.ndarray, float, Context | None]:
         fast = _FAST[0] or _load_fast()
@@ -352,7 +369,8 @@ class CompiledEngine:
         self.decisions.append(cut)
         self._mask_now = fk.mask
         ctx = self._context() if e >= 0 else None
-        return obs, self.meter.reward(self.records, reward, ctx), self.meter.annotate(ctx)
+        return obs, self.meter.reward(self.records, reward, ctx), \
+            self.meter.annotate(ctx, compiled=True)
 
     def _context(self) -> Context:
         """The decision context the Python core would give, from the kernel's values."""

@@ -53,11 +53,12 @@ from .kernel.layout import (
     layout,
 )
 from .kernel.links import MarkovDraws, write_markov_block
+from .kernel.observe import predicted_energy
 from .kernel.prefetch import PREFETCH_ABOVE
 
 __all__ = ["C_DECIDED", "C_PENDING", "N_CTX", "PREFETCH_ABOVE", "T_ARR", "T_CE", "T_CS",
            "T_DONE", "T_EE", "T_ES", "T_LE", "T_LS", "X_RATE", "FastKernel",
            "check_actions", "compiled_mmpp", "layout", "reset_env", "reset_envs", "step_all",
            "step_all_threads", "step_env", "MarkovDraws", "TR_HEAD",
-           "write_markov_block"]
+           "predicted_energy", "write_markov_block"]
 

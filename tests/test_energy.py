@@ -103,6 +103,11 @@ PAPER_LIKE = [
      "objective": "energy", "transfer_encoding": "float16"},
     {"model": "toy", "bandwidth_mbps": 0.02, "objective": "energy", "radio": "wifi",
      "transfer_encoding": "float16", "n_edges": 3, "frames_per_edge": 6, "fps": 0.3},
+    # the rate estimate moves at every completed transfer (a new prediction per context),
+    # and a zero-rate state makes transfers impossible (inf)
+    {"model": "alexnet", "bandwidth_per_edge": True, "bandwidth_estimator": "ewma",
+     "bandwidth_mbps": {"kind": "markov", "rates_mbps": [8.0, 0.5, 0.0],
+                        "mean_dwell_s": [2.0, 1.0, 0.5]}},
 ]
 
 

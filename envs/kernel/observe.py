@@ -1,11 +1,13 @@
 """What a decision sees: the observation (`splitgym.envs.observation.encode`, entry
 for entry) and, for the single env, the decision context's values (``X_*`` slots, then
-per cut the predicted finish and the transfer time at the link's estimate)."""
+per cut the predicted finish and the transfer time at the link's estimate), and its
+per-cut predicted edge energy (`predicted_energy`)."""
 
 from __future__ import annotations
 
 import math
 
+import numpy as np
 from numba import njit
 
 from .layout import (
@@ -175,3 +177,17 @@ def observe(g, f, S, tr, e, C, P, inv, cap_obs, out, ctx):
         ctx[X_SQ_CLOUD_FREE] = c1
         ctx[X_SQ_LINK_CLOUD_FREE] = c2
         ctx[X_RATE] = r
+
+
+@njit(cache=True)
+def predicted_energy(extra_w, tx_base_w, tx_w_per_mbps, rate_mbps, edge_s, transfer_s):
+    """`splitgym.envs.core.energy.EnergyModel.predicted_j` of one edge (its
+    ``compute_w - idle_w``, ``tx_base_w`` and ``tx_w_per_mbps``), operation for
+    operation: the same bits without numpy's per-call cost (a context's whenever the
+    rate estimate moves)."""
+    tx_w = tx_base_w + tx_w_per_mbps * rate_mbps
+    out = np.empty(transfer_s.size)
+    for i in range(transfer_s.size):
+        radio = tx_w * transfer_s[i] if transfer_s[i] > 0 else 0.0
+        out[i] = extra_w * edge_s[i] + radio
+    return out
