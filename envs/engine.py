@@ -491,6 +491,7 @@ class CompiledBatch:
         #: row (a row reset with options has its own fleet)
         self.meter = env.energy_meter(n, env.sim_config, "makespan")
         self._meters = [self.meter] * len(envs)
+        self._figures: tuple[np.ndarray, ...] | None = None  # `_energy_figures`
         # every link on a Markov trace: (spec, field) per independent draw, and per link
         # which draw it takes (`_link_traces`' draws, in its order)
         self._markov_links = _markov_links(env, n)
@@ -509,6 +510,25 @@ class CompiledBatch:
         toff = np.zeros((m, links), dtype=np.int64)
         lmask = np.ones((m, links, kernel.k), dtype=np.int64)
         offloads = np.asarray(self.envs[0].cut_table.offloads, dtype=bool)
+        spec = draws_of[0][0]
+        if all(s is spec for s, _ in draws_of):  # one spec: a row's chains in one call
+            rates, dwell, start, cdf, duration, size, chains = self._markov.params(
+                spec, draws_of[0][1])
+            cap, count = 20 * MAX_TRACE_STEPS, len(draws_of)
+            link_at = np.asarray(link_of)
+            for j, i in enumerate(rows.tolist()):
+                times, states, bounds, ends = chains(self.envs[i].np_random, start, cdf,
+                                                     dwell, duration, size, cap, count)
+                if ends[-1] < 0:  # a chain past the cap (the ones after it not drawn)
+                    bad = int(np.argmax(ends < 0))
+                    raise ConfigError(f"{draws_of[bad][1]}: the markov trace drew more "
+                                      f"than {cap} steps")
+                T = kernel.trace_room(count * (fast.TR_HEAD + 1) + 3 * times.size)
+                offs, totals = fast.write_markov_chains(times, states, bounds, ends, rates,
+                                                        T[i])
+                toff[j] = offs[link_at]
+                lmask[j] = np.where(offloads, totals[link_at, None] > 0, True)
+            return toff, lmask
         for j, i in enumerate(rows.tolist()):
             rng = self.envs[i].np_random
             drawn = []
@@ -531,9 +551,42 @@ class CompiledBatch:
 
     def metrics_of(self, rows: np.ndarray) -> list[dict[str, Any]]:
         """The finished episodes' metrics of rows `rows`, as a single env reports them
-        (the kernel's, plus the `EnergyMeter`'s energy)."""
-        return [self._meters[int(r)].metrics(m, kernel_records(self.kernel, int(r)))
-                for m, r in zip(self.kernel.metrics_of(rows), rows, strict=True)]
+        (the kernel's, plus the `EnergyMeter`'s energy: compiled for the rows of the
+        batch's own fleet, `fast.row_energy`, the same bits as `EnergyMeter.metrics`)."""
+        from . import fast
+
+        rows = np.asarray(rows, dtype=np.int64)
+        out = self.kernel.metrics_of(rows)
+        model = self.meter.model
+        if model is None:
+            return out
+        ours = [self._meters[r] is self.meter for r in rows.tolist()]
+        if any(ours):
+            mine = rows[np.asarray(ours)]
+            energy = np.empty(2 * mine.size)
+            fk = self.kernel
+            fast.row_energy(mine, fk.I, fk.F, fk.P2, *self._energy_figures, energy)
+            served = energy[mine.size:].tolist()
+            mine_j = np.flatnonzero(ours).tolist()
+            for q, (j, total) in enumerate(zip(mine_j, energy[:mine.size].tolist(),
+                                               strict=True)):
+                n = int(served[q])
+                out[j]["edge_energy_j"] = total
+                out[j]["mean_frame_energy_j"] = total / n if n else 0.0
+        for j, r in enumerate(rows.tolist()):
+            if not ours[j]:
+                out[j] = self._meters[r].metrics(out[j], kernel_records(self.kernel, r))
+        return out
+
+    @property
+    def _energy_figures(self) -> tuple[np.ndarray, ...]:
+        """The batch's fleet's `EnergyModel` arrays as `fast.row_energy` takes them."""
+        if self._figures is None:
+            m = self.meter.model
+            self._figures = tuple(np.ascontiguousarray(a, dtype=np.float64) for a in (
+                m.idle_w, m.compute_w, m.tx_base_w, m.tx_w_per_mbps, m.tail_w, m.tail_s,
+                m.transfer_bytes))
+        return self._figures
 
     @property
     def masks(self) -> np.ndarray:
@@ -559,10 +612,9 @@ class CompiledBatch:
         rngs = [self.envs[i].np_random for i in rows]
         if self._bursty:  # the bursty loop compiled (the same draws)
             mmpp = _fast_mmpp()
-            arrivals: Any = [make_arrivals(wl, rng, mmpp) for rng in rngs]
-            if isinstance(wl.frames_per_edge, int):
-                arrivals = np.asarray(arrivals).reshape(len(rows), wl.n_edges,
-                                                        wl.frames_per_edge)
+            arrivals: Any = make_arrivals_batch(wl, rngs, mmpp) \
+                if isinstance(wl.frames_per_edge, int) else \
+                [make_arrivals(wl, rng, mmpp) for rng in rngs]
         elif isinstance(wl.frames_per_edge, int):
             arrivals = make_arrivals_batch(wl, rngs)
         else:

@@ -17,6 +17,8 @@ The kernel lives in `splitgym.envs.kernel`, one module per concern:
 * `kernel.cloud`: the cloud queue, its servers and completions;
 * `kernel.predictor`: the backlog predictor (the FIFO replay, the fluid one);
 * `kernel.observe`: the observation and the decision context;
+* `kernel.metrics`: a finished episode's metrics and edge energy (numpy's reductions
+  replayed);
 * `kernel.heaps`, `kernel.prefetch`: the heaps inside a row, cache hints;
 * `kernel.entry`: the entry points and `FastKernel`.
 
@@ -52,7 +54,8 @@ from .kernel.layout import (
     X_RATE,
     layout,
 )
-from .kernel.links import MarkovDraws, write_markov_block
+from .kernel.links import MarkovDraws, write_markov_block, write_markov_chains
+from .kernel.metrics import pairwise_sum, row_energy, row_metrics
 from .kernel.observe import predicted_energy
 from .kernel.prefetch import PREFETCH_ABOVE
 
@@ -60,5 +63,6 @@ __all__ = ["C_DECIDED", "C_PENDING", "N_CTX", "PREFETCH_ABOVE", "T_ARR", "T_CE",
            "T_DONE", "T_EE", "T_ES", "T_LE", "T_LS", "X_RATE", "FastKernel",
            "check_actions", "compiled_mmpp", "layout", "reset_env", "reset_envs", "step_all",
            "step_all_threads", "step_env", "MarkovDraws", "TR_HEAD",
-           "predicted_energy", "write_markov_block"]
+           "predicted_energy", "write_markov_block", "pairwise_sum", "row_energy",
+           "row_metrics", "write_markov_chains"]
 

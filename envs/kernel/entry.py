@@ -13,11 +13,12 @@ from typing import Any
 import numpy as np
 from numba import njit, prange
 
+from ..core.config import MAX_TIME_S
+from ..core.workload import mmpp_times
 from .layout import (
     C_BITS,
     C_BYTES,
     C_CLOUD_S,
-    C_DROPPED,
     C_EDGE_S,
     C_MISSED,
     C_OBS,
@@ -25,7 +26,6 @@ from .layout import (
     C_PENDING,
     C_TX_S,
     F_AREA,
-    F_MAKESPAN,
     F_NOW,
     F_OBJ,
     N_C,
@@ -44,13 +44,23 @@ from .layout import (
     P_SHARED,
     P_TASKS,
     P_TRACED,
-    T_ARR,
-    T_DONE,
     TR_TOTAL,
     layout,
 )
 from .links import traces_size, write_traces
 from .loop import advance, setup, start
+from .metrics import (
+    M_DROPPED,
+    M_MAKESPAN,
+    M_MAX,
+    M_MEAN,
+    M_MISSED,
+    M_P95,
+    M_P99,
+    M_TASKS,
+    N_M,
+    row_metrics,
+)
 from .observe import observe, scale_cuts
 from .prefetch import PREFETCH_ABOVE, prefetch_fixed, prefetch_queues
 
@@ -59,13 +69,40 @@ _MMPP: list[Any] = [None]
 
 
 def compiled_mmpp() -> Any:
-    """`splitgym.envs.core.workload.mmpp_times` compiled by numba (the same draws; once
-    per process, cached on disk): the vector env's bursty arrivals."""
+    """Every edge's `splitgym.envs.core.workload.mmpp_times` in one compiled call
+    (`_mmpp_edges`; the same draws, in edge order; compiled once per process, cached on
+    disk): the vector env's bursty arrivals."""
     if _MMPP[0] is None:
-        from ..core.workload import mmpp_times
-
-        _MMPP[0] = njit(cache=True)(mmpp_times)
+        _MMPP[0] = _mmpp_edges
     return _MMPP[0]
+
+
+_mmpp_times = njit(cache=True)(mmpp_times)
+
+
+@njit(cache=True)
+def _mmpp_edges(rng, rate0s, rate1s, dwell0, dwell1, counts, budgets, out):
+    """`mmpp_times` of edge e (rates ``rate0s[e]``, ``rate1s[e]``, ``counts[e]`` frames,
+    ``budgets[e]``) into ``out[e, :counts[e]]``, edge by edge on the one generator;
+    return the first edge that ran past its budget, else ``-2 - e`` for the first edge
+    whose times `check_generated` refuses (not finite, below 0, decreasing or past
+    ``2 * MAX_TIME_S``), else -1."""
+    for e in range(counts.size):
+        times, ok = _mmpp_times(rng, rate0s[e], rate1s[e], dwell0, dwell1, counts[e],
+                                budgets[e])
+        if not ok:
+            return e
+        out[e, :counts[e]] = times
+    for e in range(counts.size):
+        n = counts[e]
+        if n == 0:
+            continue
+        if not (out[e, 0] >= 0.0 and out[e, n - 1] <= 2 * MAX_TIME_S):
+            return -2 - e
+        for k in range(n):
+            if not math.isfinite(out[e, k]) or k and not out[e, k] >= out[e, k - 1]:
+                return -2 - e
+    return -1
 
 
 @njit(cache=True)
@@ -303,6 +340,7 @@ class FastKernel:
         self.threads = threads
         self.S2 = np.zeros((threads, int(base.P[P_NS])))  # a replay scratch per thread
         self.masks = np.ones((n_envs, self.k), dtype=bool)  # each row's pending task's mask
+        self._tiled: Any = None  # reset_many's inputs common to every row, tiled
 
     @property
     def S(self) -> np.ndarray:
@@ -424,15 +462,20 @@ class FastKernel:
         if configs is None and isinstance(arrivals, np.ndarray) and arrivals.ndim == 3:
             flat = arrivals.reshape(m, -1)
             per = arrivals.shape[2]
-            offsets = np.tile(np.arange(self.n_edges + 1, dtype=np.int64) * per, (m, 1))
+            # the rows' common inputs, tiled once for every row and sliced (a vector env
+            # whose episodes end at different steps resets a row or two at a time)
+            key = (per, id(edge_s))
+            if self._tiled is None or self._tiled[0] != key or self._tiled[1] is not edge_s:
+                n = self.n_envs
+                self._tiled = (key, edge_s, np.tile(
+                    np.arange(self.n_edges + 1, dtype=np.int64) * per, (n, 1)),
+                    np.tile(self.link_masks(None), (n, 1, 1)).astype(np.int64),
+                    np.tile(self.edge_rows(edge_s), (n, 1, 1)), np.tile(self.fparams, (n, 1)))
+            offsets, lmask, edge_arr, fparams = (a[:m] for a in self._tiled[2:])
             if written is not None:
                 lmask = written[1]
-            elif traces_of[0] is None:
-                lmask = np.tile(self.link_masks(None), (m, 1, 1)).astype(np.int64)
-            else:
+            elif traces_of[0] is not None:
                 lmask = np.array([self.link_masks(trs) for trs in traces_of], dtype=np.int64)
-            edge_arr = np.tile(self.edge_rows(edge_s), (m, 1, 1))
-            fparams = np.tile(self.fparams, (m, 1))
         else:
             e_max = max(c.n_edges for c in cfgs)
             l_max = max(c.n_links for c in cfgs)
@@ -486,51 +529,22 @@ class FastKernel:
         return self.I[:, o:o + self.tasks]
 
     def metrics_of(self, rows: np.ndarray) -> list[dict[str, Any]]:
-        """`Simulator.metrics()` of the finished episodes of envs `rows` (the same numpy
-        reductions, so the same bits)."""
-        rows = np.asarray(rows)
-        # rows of the kernel's configuration that dropped nothing: one batch of numpy
-        # reductions (each row's the same bits as alone); the others row by row
-        plain = np.array([self.row_cfg[i] is self.base and self.I[i, C_DROPPED] == 0 and
-                          self.n_tasks_of(i) == self.tasks for i in rows.tolist()],
-                         dtype=bool)
-        if plain.all():
-            return self._metrics_plain(rows)
-        out: list[dict[str, Any]] = [{}] * len(rows)
-        if plain.any():
-            for j, m in zip(np.flatnonzero(plain).tolist(), self._metrics_plain(rows[plain]),
-                            strict=True):
-                out[j] = m
-        for j in np.flatnonzero(~plain).tolist():
-            out[j] = self._metrics_one(int(rows[j]))
-        return out
-
-    def _metrics_plain(self, rows: np.ndarray) -> list[dict[str, Any]]:
-        """`metrics_of` of rows of the kernel's configuration that dropped nothing."""
-        cfg = self.sim_config
-        times = self.task_times()[rows]
-        lat = times[:, :, T_DONE] - times[:, :, T_ARR]
-        cuts = self.cuts()[rows]
-        m, k = len(rows), self.k
-        if lat.shape[1]:
-            mean = lat.mean(axis=1).tolist()
-            p95, p99 = np.percentile(lat, [95, 99], axis=1).tolist()
-            mx = lat.max(axis=1).tolist()
-        else:
-            mean = p95 = p99 = mx = [0.0] * m
-        decided = cuts >= 0  # every task's histogram bin, offset by its row
-        bins = (cuts + k * np.arange(m)[:, None])[decided]
-        hist = np.bincount(bins, minlength=m * k).reshape(m, k).tolist()
-        makespan = self.F[rows, F_MAKESPAN].tolist()
-        n_tasks = cuts.shape[1]
-        out = [{"makespan_s": makespan[j], "mean_latency_s": mean[j],
-                "p95_latency_s": p95[j], "p99_latency_s": p99[j],
-                "max_latency_s": mx[j], "cut_histogram": hist[j], "n_tasks": n_tasks,
-                "n_dropped": 0} for j in range(m)]
-        if cfg.deadline_s is not None:
-            missed = self.I[rows, C_MISSED].tolist()
-            for j in range(m):
-                out[j]["deadline_miss_rate"] = missed[j] / n_tasks if n_tasks else 0.0
+        """`Simulator.metrics()` of the finished episodes of envs `rows` (compiled,
+        `metrics.row_metrics`: numpy's arithmetic in numpy's order, so the same bits)."""
+        rows = np.asarray(rows, dtype=np.int64)
+        vals = np.empty((rows.size, N_M + self.k))
+        row_metrics(rows, self.I, self.F, self.P2, vals)
+        hists = vals[:, N_M:].astype(np.int64).tolist()
+        out = []
+        for j, (v, i) in enumerate(zip(vals[:, :N_M].tolist(), rows.tolist(), strict=True)):
+            n = int(v[M_TASKS])
+            m = {"makespan_s": v[M_MAKESPAN], "mean_latency_s": v[M_MEAN],
+                 "p95_latency_s": v[M_P95], "p99_latency_s": v[M_P99],
+                 "max_latency_s": v[M_MAX], "cut_histogram": hists[j], "n_tasks": n,
+                 "n_dropped": int(v[M_DROPPED])}
+            if self.row_cfg[i].sim_config.deadline_s is not None:
+                m["deadline_miss_rate"] = int(v[M_MISSED]) / n if n else 0.0
+            out.append(m)
         return out
 
     def offsets_of(self, i: int) -> np.ndarray:
@@ -546,30 +560,6 @@ class FastKernel:
         cuts = self.I[i, int(P[P_O_CUT]):int(P[P_O_CUT]) + n]
         dropped = self.I[i, int(P[P_O_DROP]):int(P[P_O_DROP]) + n] != 0
         return times, cuts, dropped
-
-    def _metrics_one(self, i: int) -> dict[str, Any]:
-        """One env's metrics, the core's `Simulator.metrics` expression by expression."""
-        times, cuts, dropped = self.records_of(i)
-        n = cuts.size
-        n_dropped = int(self.I[i, C_DROPPED])
-        lat = times[:, T_DONE] - times[:, T_ARR]
-        if n_dropped:
-            lat = lat[~dropped]
-        hist = np.bincount(cuts[cuts >= 0], minlength=self.k)
-        out = {
-            "makespan_s": float(self.F[i, F_MAKESPAN]),
-            "mean_latency_s": float(lat.mean()) if lat.size else 0.0,
-            "p95_latency_s": float(np.percentile(lat, 95)) if lat.size else 0.0,
-            "p99_latency_s": float(np.percentile(lat, 99)) if lat.size else 0.0,
-            "max_latency_s": float(lat.max()) if lat.size else 0.0,
-            "cut_histogram": hist.tolist(),
-            "n_tasks": n,
-            "n_dropped": n_dropped,
-        }
-        if self.row_cfg[i].sim_config.deadline_s is not None:
-            missed = int(self.I[i, C_MISSED])
-            out["deadline_miss_rate"] = missed / n if n else 0.0
-        return out
 
 
 __all__ = ["C_OBS", "FastKernel", "check_actions", "reset_env", "reset_envs", "step_all",

@@ -306,6 +306,23 @@ def write_markov_block(times, states, t, rates, tr, o):
     return cum
 
 
+@njit(cache=True)
+def write_markov_chains(times, states, bounds, ends, rates, tr):
+    """`write_markov_block` of each chain `traces._markov_chains` drew (chain j's steps
+    at ``[bounds[j], bounds[j + 1])``, its end ``ends[j]``), one block after another
+    from ``tr[0]``; return each block's offset and total volume [Mbit]."""
+    count = ends.size
+    offs = np.empty(count, dtype=np.int64)
+    totals = np.empty(count)
+    o = 0
+    for j in range(count):
+        lo, hi = bounds[j], bounds[j + 1]
+        offs[j] = o
+        totals[j] = write_markov_block(times[lo:hi], states[lo:hi], ends[j], rates, tr, o)
+        o += TR_HEAD + 3 * (hi - lo) + 1
+    return offs, totals
+
+
 class MarkovDraws:
     """Markov-chain rate traces drawn for the compiled engine without building
     `RateTrace` objects: the draws of `splitgym.envs.core.traces`' ``markov`` generator

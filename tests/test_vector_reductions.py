@@ -1,0 +1,119 @@
+"""The vector env's compiled end-of-episode work gives numpy's bits: its sums, means and
+percentiles (`splitgym.envs.kernel.metrics`), the metrics and edge energy of whole
+presets' episodes, and the batched draws of bursty arrivals and Markov traces."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from splitgym.envs import EdgeCloudEnv, fast
+from splitgym.envs.core.config import ConfigError
+from splitgym.envs.core.workload import (
+    _mmpp_edges,
+    _mmpp_into,
+    make_arrivals,
+    make_arrivals_batch,
+)
+from splitgym.envs.kernel.metrics import _percentile
+from splitgym.envs.vector import EdgeCloudVectorEnv
+
+
+def _arrays(seed: int, count: int):
+    """Random float64 arrays of every size class numpy's pairwise sum treats apart
+    (< 8, 8..128 in blocks of 8, halved above 128), with magnitudes 1e-5..1e8."""
+    rng = np.random.default_rng(seed)
+    sizes = [0, 1, 7, 8, 9, 127, 128, 129, 136, 255, 1000, 4097, 20_001]
+    for n in sizes + rng.integers(0, 3000, size=count).tolist():
+        yield rng.standard_normal(n) * 10.0 ** rng.uniform(-5, 8, size=n)
+
+
+def test_pairwise_sum__is_numpys_sum_and_mean_bit_for_bit():
+    # np.sum's association (not a plain loop's) decides the last bits: a plain
+    # left-to-right sum differs from numpy's on most of these arrays
+    plain_differs = 0
+    for a in _arrays(0, 300):
+        got = fast.pairwise_sum(a)
+        assert got == float(np.sum(a)) and np.signbit(got) == np.signbit(np.sum(a))
+        if a.size:
+            assert got / a.size == float(a.mean())
+        plain_differs += sum(a.tolist()) != got
+    assert plain_differs > 100
+
+
+def test_percentile__is_numpys_linear_percentile_bit_for_bit():
+    rng = np.random.default_rng(1)
+    for a in _arrays(1, 300):
+        if not a.size:
+            continue
+        a = np.abs(a) if rng.random() < 0.5 else np.round(a, 1)  # ties too
+        ranked = np.sort(a)
+        for q in (95, 99):
+            assert _percentile(ranked, q) == float(np.percentile(a, q))
+
+
+@pytest.mark.parametrize("kw", [
+    dict(scenario="rush-hour"),  # drops: latencies of the frames served, missed deadlines
+    dict(scenario="cellular-markov"),  # Markov traces drawn per row in one call
+    dict(model="alexnet", bandwidth_mbps="4g", n_edges=3, frames_per_edge=(2, 7, 4),
+         arrivals="bursty", deadline_s=0.6, drop_late=True),  # unequal frame counts
+])
+def test_vector_metrics_and_energy__are_the_python_cores_across_episodes(kw):
+    n = 3
+    venv = EdgeCloudVectorEnv(n, **kw)
+    singles = [EdgeCloudEnv(engine="python", **kw) for _ in range(n)]
+    obs, info = venv.reset(seed=4)
+    for i, env in enumerate(singles):
+        assert np.array_equal(obs[i], env.reset(seed=4 + i)[0])
+    rng = np.random.default_rng(0)
+    pending, ended = [False] * n, 0
+    for _ in range(400 if "scenario" in kw else 120):
+        acts = np.array([rng.choice(np.flatnonzero(m)) for m in info["action_mask"]])
+        obs, rew, term, _, info = venv.step(acts)
+        for i, env in enumerate(singles):
+            if pending[i]:
+                o, inf = env.reset()
+                r, t = 0.0, False
+            else:
+                o, r, t, _, inf = env.step(int(acts[i]))
+                if t:
+                    assert info["metrics"][i] == inf["metrics"]
+                    assert "edge_energy_j" in inf["metrics"]
+                    ended += 1
+            pending[i] = t
+            assert np.array_equal(obs[i], o) and rew[i] == r
+    assert ended >= n
+
+
+def test_bursty_batch__one_compiled_call_per_generator_gives_make_arrivals():
+    env = EdgeCloudEnv(model="alexnet", scenario="rush-hour")
+    wl, mmpp = env.workload, fast.compiled_mmpp()
+    rngs = [np.random.default_rng(s) for s in range(20)]
+    batch = make_arrivals_batch(wl, rngs, mmpp)
+    for s in range(20):
+        ref = np.random.default_rng(s)
+        assert np.array_equal(batch[s], np.asarray(make_arrivals(wl, ref)))
+        assert rngs[s].random() == ref.random()  # the same draws consumed
+
+
+def test_bursty_batch__a_runaway_process_is_the_python_paths_error():
+    # parameters the config would refuse (a safety net past 20x the switch bound), as
+    # tests/test_errors.py drives the per-edge path
+    params = {"high_factor": 1e-9, "low_factor": 0.0, "mean_dwell_s": [1e-3, 1e-3]}
+    with pytest.raises(ConfigError, match="switched state more than 20000 times per frame"):
+        _mmpp_edges(np.random.default_rng(0), np.array([1.0, 1.0]), [3, 3], params,
+                    fast.compiled_mmpp())
+
+
+def test_bursty_batch__times_past_the_bound_are_refused_by_name():
+    # parameters the config would refuse (a frame every 1e12 s): the compiled call
+    # flags the edge, and check_generated's own error names it
+    mmpp = fast.compiled_mmpp()
+    counts, budgets = np.array([3, 3]), np.array([1e6, 1e6])
+    out = np.zeros((2, 3))
+    slow = np.array([1.0, 1e-12])  # edge 1's rate: one frame per 1e12 s
+    assert mmpp(np.random.default_rng(0), slow, slow, 1e15, 1e15, counts, budgets,
+                out) == -3
+    with pytest.raises(ConfigError, match=r"arrivals: edge 1's generated arrival times"):
+        _mmpp_into(np.random.default_rng(0), slow, {}, (1.0, 1.0, 1e15, 1e15, counts,
+                                                        budgets), mmpp, out)
