@@ -172,6 +172,17 @@ class LearnedPolicy(Policy):
         """Length of the observation the agent reads."""
         return int(np.prod(self.model.observation_space.shape))
 
+    @property
+    def observation_version(self) -> int | None:
+        """The env's ``observation_version`` this agent reads (from its observation's
+        size and its number of cuts; None: no version's size)."""
+        from splitgym.envs.observation import version_of
+
+        try:
+            return version_of(self.n_cuts, self.obs_size)
+        except ValueError:
+            return None
+
     def check_env(self, env: Any) -> None:
         """Refuse an env of another shape (`AgentMismatchError`, naming both) and warn
         (`AgentModelWarning`) for another model of the same shape."""
@@ -181,6 +192,12 @@ class LearnedPolicy(Policy):
         name = base.profile.model
         n_cuts = int(env.action_space.n)
         obs_size = int(np.prod(env.observation_space.shape))
+        version = self.observation_version
+        if n_cuts == self.n_cuts and obs_size != self.obs_size and version is not None:
+            raise AgentMismatchError(
+                f"{self.describe()} reads observation_version={version}; the env gives "
+                f"version {getattr(base, 'observation_version', 0)}: build it with "
+                f"observation_version={version}")
         if (n_cuts, obs_size) != (self.n_cuts, self.obs_size):
             raise AgentMismatchError(
                 f"{self.describe()} does not fit the env (model {name!r}: {n_cuts} cuts, "

@@ -52,8 +52,10 @@ from .core.workload import check_arrivals, make_arrivals, mean_gap_s
 from .engine import ENGINES, EnergyMeter, Engine, EngineStateError
 from .observation import (
     OBS_HIGH,
+    OBSERVATION_VERSIONS,
     PER_CUT_FIELDS,
     SCALAR_FIELDS,
+    V1_FIELDS,
     encode,
     field_names,
     obs_size,
@@ -116,6 +118,12 @@ class EdgeCloudEnv(gym.Env[np.ndarray, np.int64]):
 
     {per_cut}
     {scalars}
+
+    With ``observation_version=1`` it is ``Box(0, 9.21, (4K + 14,))``: the same, then
+    four more scalars, on the decisions' own information set (what a scheduler under
+    changing conditions knows of the recent past):
+
+    {v1}
 
     `observation_fields()` names every entry; ``np.expm1(obs)`` gives back the fields
     (to float32 precision).
@@ -223,6 +231,12 @@ class EdgeCloudEnv(gym.Env[np.ndarray, np.int64]):
       accuracy an encoding costs is outside the model
       (`splitgym.profiles.codecs`). Fixed per env (not a reset option), like the
       devices: it is the action set's costs.
+    * ``observation_version``: ``0`` (default: the observation the paper agents read,
+      `SCALAR_FIELDS`) or ``1`` (version 0's entries, then four scalars for changing
+      conditions, `V1_FIELDS`: this link's last measured transfer rate over its
+      estimate, the time since its last completed transfer, this frame's deadline
+      slack and the cloud queue's occupancy averaged over decisions; all on the
+      decisions' information set). The episodes are the same under both.
     * ``render_mode``: ``"ansi"`` (`render` returns a text snapshot: each edge's
       running frame and queue, each link's transfer, waiting tasks and blocking, the
       cloud queue and servers) or ``"rgb_array"`` (a Gantt timeline of the episode so
@@ -299,7 +313,10 @@ class EdgeCloudEnv(gym.Env[np.ndarray, np.int64]):
       read them change; dynamics and rewards of a given action sequence do not, and
       ``oracle``, constant rates and periodic arrivals (the paper's setting) are the
       same bit for bit. Agents trained on ``cellular-markov``, ``rush-hour`` or
-      ``mixed-fleet`` before read the old meaning (retrain them).
+      ``mixed-fleet`` before read the old meaning (retrain them). And
+      ``observation_version`` (default 0: the observation above, unchanged): 1 appends
+      four scalars for changing conditions (`V1_FIELDS`); an agent records the version
+      it was trained on in its env arguments, and is evaluated under it.
     """
 
     metadata = {"render_modes": ["ansi", "rgb_array"], "render_fps": 4}  # noqa: RUF012
@@ -333,6 +350,7 @@ class EdgeCloudEnv(gym.Env[np.ndarray, np.int64]):
         transfer_encoding: Literal["float32", "float16", "int8"] = "float32",
         energy_weight_s_per_j: float = 0.0,
         radio: Literal["3g", "4g", "wifi"] | None = None,
+        observation_version: int = 0,
     ) -> None:
         args = dict(locals())
         del args["self"]
@@ -392,8 +410,9 @@ class EdgeCloudEnv(gym.Env[np.ndarray, np.int64]):
         self.energy_meter(self.workload.n_edges, self.sim_config, self.objective)
         k = self._cut_table.n_cuts
         self.action_space = spaces.Discrete(k)
-        self.observation_space = spaces.Box(0.0, OBS_HIGH, shape=(obs_size(k),),
-                                            dtype=np.float32)
+        self.observation_version = _check_observation_version(args["observation_version"])
+        self.observation_space = spaces.Box(
+            0.0, OBS_HIGH, shape=(obs_size(k, self.observation_version),), dtype=np.float32)
         self._scale_s = time_scale_s(self._cut_table.whole_edge_s)
         self._ctx: dict[str, Any] | None = None  # the pending decision's context
         self._episode_objective = self.objective
@@ -551,7 +570,7 @@ class EdgeCloudEnv(gym.Env[np.ndarray, np.int64]):
 
     def observation_fields(self) -> list[str]:
         """Name of every entry of the observation vector."""
-        return field_names(self._cut_table.n_cuts)
+        return field_names(self._cut_table.n_cuts, self.observation_version)
 
     def action_masks(self) -> np.ndarray:
         """Boolean mask of feasible cuts for the pending task (MaskablePPO's hook)."""
@@ -743,6 +762,14 @@ def _check_render_mode(mode: Any, metadata: Mapping[str, Any]) -> str | None:
     return mode
 
 
+def _check_observation_version(version: Any) -> int:
+    if isinstance(version, bool) or not isinstance(version, (int, np.integer)) or \
+            int(version) not in OBSERVATION_VERSIONS:
+        raise ConfigError(f"observation_version={shown(version)}: expected one of "
+                          f"{list(OBSERVATION_VERSIONS)}")
+    return int(version)
+
+
 def _check_radio(radio: Any) -> str | None:
     if radio is not None and radio not in RADIOS:
         raise ConfigError(f"radio={radio!r}: expected None (the bandwidth's: 3g at the 3G "
@@ -840,4 +867,5 @@ EdgeCloudEnv.__init__ = _track_explicit(EdgeCloudEnv.__init__)  # type: ignore[m
 
 EdgeCloudEnv.__doc__ = (EdgeCloudEnv.__doc__ or "").format(
     per_cut=_field_table(PER_CUT_FIELDS), scalars=_field_table(SCALAR_FIELDS),
+    v1=_field_table(V1_FIELDS),
     options=", ".join(f"``{o}``" for o in RESET_OPTIONS))

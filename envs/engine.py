@@ -41,7 +41,7 @@ from .core.energy import ENERGY_OBJECTIVES, EnergyModel, edge_energy_j
 from .core.simulator import Simulator, TaskRecords, check_cut
 from .core.traces import MAX_TRACE_STEPS, RateTrace, is_constant_spec
 from .core.workload import make_arrivals, make_arrivals_batch
-from .observation import encode
+from .observation import encode, version_of
 
 Context = dict[str, Any]
 
@@ -318,7 +318,9 @@ class CompiledEngine:
         key = (len(arrivals), sum(counts), max(counts), config, objective, traced)
         if self.kernel is None or self._key != key:
             self.kernel = fast.FastKernel(1, self.cut_table, config, objective, len(arrivals),
-                                          sum(counts), max(counts), traced=traced)
+                                          sum(counts), max(counts), traced=traced,
+                                          obs_version=version_of(self.cut_table.n_cuts,
+                                                                 self.obs_shape[0]))
             self._key = key
             self.ctx_buf = np.empty(fast.N_CTX + 2 * self.cut_table.n_cuts)
             self._tx = self.kernel.C[1].copy()  # the constant rate's transfer times
@@ -378,8 +380,8 @@ class CompiledEngine:
         (n, k, off, edge_rows, link_masks, one_link, traced, cfg, n_edges, cloud_s,
          transfer_bytes) = self._episode
         (e, task, now, cloud_free, link_free, next_arrival, edge_waiting, waiting_total,
-         busy_edges, queue_used, blocked, decided, sq_free, sq_link_free, rate) = \
-            buf[:n].tolist()
+         busy_edges, queue_used, blocked, decided, sq_free, sq_link_free, rate, arrival,
+         measured, last_done, occ_avg) = buf[:n].tolist()
         e, task = int(e), int(task)
         mask = self._mask_now = link_masks[0 if one_link else e]
         return {
@@ -398,6 +400,10 @@ class CompiledEngine:
             "n_tasks": off[-1], "tasks_decided": int(decided),
             "bandwidth_mbps": rate if traced else cfg.bandwidth_mbps,
             "deadline_s": cfg.deadline_s,
+            "arrival_s": arrival,
+            "link_measured_mbps": measured if measured == measured else None,
+            "link_last_done_s": last_done if last_done == last_done else None,
+            "queue_occupancy_avg": occ_avg,
         }
 
     def action_mask(self) -> np.ndarray:
@@ -485,7 +491,8 @@ class CompiledBatch:
         self.edge_s = env._edge_rows(n)
         self.kernel = fast.FastKernel(len(envs), env.cut_table, env.sim_config,
                                       engine_objective(env.objective), n, sum(counts),
-                                      max(counts), traced=self.traced, threads=threads)
+                                      max(counts), traced=self.traced, threads=threads,
+                                      obs_version=env.observation_version)
         #: energy metrics only: the batch steps the engines' own objectives (the vector
         #: envs step an energy objective's episodes through their single envs); one per
         #: row (a row reset with options has its own fleet)

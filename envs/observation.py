@@ -52,6 +52,24 @@ SCALAR_FIELDS: tuple[tuple[str, str], ...] = (
     ("progress", "decisions taken so far / tasks in the episode"),
 )
 
+#: Observation versions (`EdgeCloudEnv`'s ``observation_version``): 0, the fields above
+#: (the paper agents' input, the default); 1, those and then `V1_FIELDS`.
+OBSERVATION_VERSIONS: tuple[int, ...] = (0, 1)
+
+#: Scalars version 1 appends after `SCALAR_FIELDS`, in this order: what a scheduler
+#: under changing conditions knows of the recent past (all on the decisions' own
+#: information set: measured transfers, the estimate, the clock, the queue).
+V1_FIELDS: tuple[tuple[str, str], ...] = (
+    ("rate_ratio", "rate this edge's link's last completed transfer achieved / the "
+                   "link's current estimate (1: none completed yet; cap: estimate 0)"),
+    ("since_transfer", "time since this edge's link last completed a transfer / T_E "
+                       "(cap: none yet)"),
+    ("deadline_slack", "this frame's deadline minus its age, / T_E (0: already late; "
+                       "cap: no deadline)"),
+    ("queue_occupancy_avg", "cloud queue slots taken / C, averaged over decisions (an "
+                            "EWMA, weight 0.1 on the newest, this decision included)"),
+)
+
 
 #: Below this whole-model edge time [s] the scale is 1 s (a profile with next to no edge
 #: cost would otherwise scale times by ~1/0 into inf and NaN).
@@ -64,21 +82,32 @@ def time_scale_s(whole_edge_s: float) -> float:
     return whole_edge_s if whole_edge_s >= MIN_SCALE_S else 1.0
 
 
-def obs_size(n_cuts: int) -> int:
-    """Length of the observation vector for K = `n_cuts` cuts."""
-    return len(PER_CUT_FIELDS) * n_cuts + len(SCALAR_FIELDS)
+def obs_size(n_cuts: int, version: int = 0) -> int:
+    """Length of the observation vector for K = `n_cuts` cuts (observation `version`)."""
+    return len(PER_CUT_FIELDS) * n_cuts + len(SCALAR_FIELDS) + \
+        (len(V1_FIELDS) if version >= 1 else 0)
 
 
-def field_names(n_cuts: int) -> list[str]:
+def version_of(n_cuts: int, size: int) -> int:
+    """The observation version whose vector for K = `n_cuts` cuts has `size` entries."""
+    for version in OBSERVATION_VERSIONS:
+        if obs_size(n_cuts, version) == size:
+            return version
+    raise ValueError(f"an observation of {size} entries is no version's for {n_cuts} cuts "
+                     f"(version 0: {obs_size(n_cuts)}, 1: {obs_size(n_cuts, 1)})")
+
+
+def field_names(n_cuts: int, version: int = 0) -> list[str]:
     """Name of every entry of the observation vector, e.g. ``edge[3]``, ``cloud_wait``."""
     names = [f"{f}[{i}]" for f, _ in PER_CUT_FIELDS for i in range(n_cuts)]
-    return names + [f for f, _ in SCALAR_FIELDS]
+    return names + [f for f, _ in SCALAR_FIELDS] + \
+        ([f for f, _ in V1_FIELDS] if version >= 1 else [])
 
 
 def encode(ctx: dict[str, Any], scale_s: float, out: np.ndarray) -> np.ndarray:
     """Write the observation of decision context `ctx` into `out` (float32) and return it:
-    ``log1p`` of each field (see `PER_CUT_FIELDS`, `SCALAR_FIELDS`) clipped to
-    ``[0, OBS_CAP]``.
+    ``log1p`` of each field (see `PER_CUT_FIELDS`, `SCALAR_FIELDS` and, where `out` has
+    version 1's size, `V1_FIELDS`) clipped to ``[0, OBS_CAP]``.
 
     Computed in float64 and cast once, so no value overflows float32; ``math.log1p``
     per entry (not numpy's, which may take a vectorised path) is the compiled engine's
@@ -115,3 +144,12 @@ def _encode(ctx: dict[str, Any], scale_s: float, out: np.ndarray) -> None:
     out[s + 7] = ctx["busy_edges"] / n_edges
     out[s + 8] = frames_left / frames_of_edge
     out[s + 9] = ctx["tasks_decided"] / ctx["n_tasks"]
+    if out.size > s + len(SCALAR_FIELDS):  # version 1 (`V1_FIELDS`)
+        measured, est = ctx["link_measured_mbps"], ctx["bandwidth_mbps"]
+        out[s + 10] = 1.0 if measured is None else (measured / est if est > 0 else OBS_CAP)
+        done = ctx["link_last_done_s"]
+        out[s + 11] = OBS_CAP if done is None else (now - done) * inv
+        deadline = ctx["deadline_s"]
+        out[s + 12] = OBS_CAP if deadline is None else \
+            (deadline - (now - ctx["arrival_s"])) * inv
+        out[s + 13] = ctx["queue_occupancy_avg"]

@@ -339,6 +339,17 @@ def evaluate_policies(env_kwargs: Mapping[str, Any], policies: Sequence[str],
                        if hasattr(pol, "bind_simulator")})
         built.append(("best_known", BestKnown(evaluations=plan_evaluations,
                                               extra_policies=extras)))
+    # the observation version the agents read (the episodes are the same under every
+    # version, so the baselines are unaffected): one for all, theirs
+    versions = {v for _, p in built
+                if (v := getattr(p, "observation_version", None)) is not None}
+    if len(versions) > 1:
+        from splitgym.agents.safe_load import AgentMismatchError
+
+        raise AgentMismatchError(f"the agents read different observation versions "
+                                 f"({sorted(versions)}): evaluate them separately")
+    if versions and versions != {env_kwargs.get("observation_version", 0)}:
+        env_kwargs = {**env_kwargs, "observation_version": versions.pop()}
     env = gym.make(ENV_ID, **env_kwargs)
     for _, policy in built:
         if hasattr(policy, "check_env"):

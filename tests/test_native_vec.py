@@ -24,7 +24,8 @@ def _pair(n_envs=3, seed=5, **kw):
             make_train_vec_env(env_kwargs, False, n_envs, seed, "native"))
 
 
-@pytest.mark.parametrize("kw", [{}, {"bandwidth_mbps": 0.0}, {"objective": "mean_latency"}])
+@pytest.mark.parametrize("kw", [{}, {"bandwidth_mbps": 0.0}, {"objective": "mean_latency"},
+                                {"observation_version": 1, "deadline_s": 0.5}])
 def test_native_vec__steps_as_a_dummy_vec_env_of_single_envs(kw):
     dummy, native = _pair(**kw)
     assert isinstance(native.unwrapped, NativeVecEnv)  # in a VecMonitor

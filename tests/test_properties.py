@@ -179,6 +179,7 @@ def every_condition(draw):
         kwargs["deadline_s"] = draw(st.sampled_from([0.02, 0.1, 0.5, 2.0]))
         kwargs["drop_late"] = draw(st.booleans())
     kwargs["predictor"] = draw(st.sampled_from(["auto", "replay", "fluid"]))
+    kwargs["observation_version"] = draw(st.sampled_from([0, 1]))
     objectives = ["makespan", "mean_latency"] + (["deadline_miss"] if "deadline_s" in
                                                  kwargs else [])
     kwargs["objective"] = draw(st.sampled_from(objectives))

@@ -42,6 +42,11 @@ CONFIGS = [
     # are the traces' (offloading feasible), not the nominal 0 Mbit/s one's
     dict(KW, bandwidth_mbps=0.0, frames_per_edge=[1, 3], edge_bandwidth_mbps=[
         {"kind": "markov", "rates_mbps": [4.0, 0.5], "mean_dwell_s": [1.0, 0.5]}] * 2),
+    # observation version 1 (its extra scalars: measured rates, deadline slack, queue)
+    dict(KW, bandwidth_mbps={"kind": "markov", "rates_mbps": [4.0, 0.5, 0.0],
+                             "mean_dwell_s": [1.0, 0.5, 0.3]}, bandwidth_per_edge=True,
+         bandwidth_estimator="ewma", deadline_s=0.3, observation_version=1),
+    dict(KW, arrivals="bursty", observation_version=1),
 ]
 
 

@@ -63,6 +63,9 @@ _NAN = math.nan
 #: estimate of 0 would make it endless); `splitgym.baselines.mpc`'s model floors its
 #: links' rates here too.
 MIN_RATE_MBPS = 1e-3
+#: Weight of the newest decision in the contexts' ``queue_occupancy_avg`` (an EWMA of
+#: the cloud queue's occupancy over decisions).
+OCC_ALPHA = 0.1
 
 
 class InvalidActionError(ValueError):
@@ -349,6 +352,7 @@ class Simulator:
         elif self._traces is not None:
             new._rate_est = list(self._rate_est)
         new._link_pred = list(self._link_pred)
+        new._last_rate, new._last_done = list(self._last_rate), list(self._last_done)
         new._v_star = dict(self._v_star)
         new.n_missed = new.n_dropped = 0
         new.latency_area = 0.0
@@ -368,7 +372,7 @@ class Simulator:
         for name in ("_cut", "_es", "_ee", "_ls", "_le", "_cs", "_ce", "_done", "_dropped",
                      "_n_arrived", "_next_start", "_edge_busy", "_ready", "_in_ready",
                      "_link_busy", "_link_blocked", "_link_cand", "_in_link_cand", "_heap",
-                     "_link_pred"):
+                     "_link_pred", "_last_rate", "_last_done"):
             setattr(new, name, list(getattr(self, name)))
         new._link_q = [deque(q) for q in self._link_q]
         new._blocked = deque(self._blocked)
@@ -468,7 +472,13 @@ class Simulator:
             self._rate_est = cfg.link_priors(self._n_links) \
                 if cfg.bandwidth_estimator == "ewma" else \
                 [tr.rate_at(0.0) for tr in self._traces]
-            self._bits = (8.0 * self.cuts.transfer_bytes).tolist()
+        self._bits = (8.0 * self.cuts.transfer_bytes).tolist()
+        # what decisions know of the recent past: per link the rate its last completed
+        # transfer achieved [Mbit/s] and when it completed (NaN: none yet), and the
+        # cloud queue's occupancy averaged over decisions (NaN before the first)
+        self._last_rate = [_NAN] * self._n_links
+        self._last_done = [_NAN] * self._n_links
+        self._occ_avg = _NAN
         self._fluid = cfg.predictor == "fluid" or (cfg.predictor == "auto" and n_edges > 32)
         self._cloud_backlog_s = 0.0  # fluid predictor: decided, not yet served cloud work
         self._link_pred = [0.0] * self._n_links
@@ -693,15 +703,18 @@ class Simulator:
         self.n_dropped += 1
 
     def _observe_uplink(self, task: int, link: int, t: float) -> None:
-        """Fold the rate ``task``'s finished upload achieved on ``link`` (Mbit/s, its
-        bits over its transfer time ending at ``t``) into the EWMA bandwidth estimate,
-        when traces drive the links and the estimator is ``ewma``. Shared with the
-        testbed's replay so both update the estimate the same way."""
-        if self._traces is not None and self.config.bandwidth_estimator == "ewma":
-            dt = t - self._ls[task]
-            if dt > 0:
+        """``task``'s upload on ``link`` finished at ``t``: record when, and the rate it
+        achieved (Mbit/s, its bits over its transfer time; a zero-time transfer measures
+        nothing), and fold that rate into the EWMA bandwidth estimate when traces drive
+        the links and the estimator is ``ewma``. Shared with the testbed's replay so
+        both update the estimate the same way."""
+        self._last_done[link] = t
+        dt = t - self._ls[task]
+        if dt > 0:
+            obs = self._bits[self._cut[task]] / 1e6 / dt
+            self._last_rate[link] = obs
+            if self._traces is not None and self.config.bandwidth_estimator == "ewma":
                 a = self.config.ewma_alpha
-                obs = self._bits[self._cut[task]] / 1e6 / dt
                 self._rate_est[link] = a * obs + (1 - a) * self._rate_est[link]
 
     def _link_of(self, task: int) -> int:
@@ -859,6 +872,11 @@ class Simulator:
         ready = now + edge_s  # no NaN can arise: inf (bandwidth 0) only adds
         arrive = np.maximum(ready, link_free) + tx
         finish = np.where(self.cuts.offloads, np.maximum(arrive, cloud_free) + cloud_s, ready)
+        link = 0 if self._shared else e
+        occ = self._slots / self.config.queue_capacity
+        q = self._occ_avg
+        self._occ_avg = q = occ if q != q else OCC_ALPHA * occ + (1 - OCC_ALPHA) * q
+        measured, last_done = self._last_rate[link], self._last_done[link]
         nxt = task + 1
         if nxt >= self._offset[e + 1]:
             next_arrival = math.inf
@@ -894,6 +912,10 @@ class Simulator:
             "tasks_decided": self._n_decided,
             "bandwidth_mbps": rate,
             "deadline_s": self.config.deadline_s,
+            "arrival_s": self._arr[task],
+            "link_measured_mbps": measured if measured == measured else None,
+            "link_last_done_s": last_done if last_done == last_done else None,
+            "queue_occupancy_avg": q,
         }
 
     # -- results -----------------------------------------------------------------------

@@ -270,7 +270,8 @@ class RowConfig:
     (transfer times at its nominal rate), float parameters and what its results need."""
 
     def __init__(self, cut_table: Any, sim_config: Any, objective: str, n_edges: int,
-                 tasks: int, max_frames: int, traced: bool, inv: float, cap: float) -> None:
+                 tasks: int, max_frames: int, traced: bool, inv: float, cap: float,
+                 obs_version: int = 0) -> None:
         from ..core.simulator import single_cut_of
 
         self.sim_config, self.objective, self.traced = sim_config, objective, traced
@@ -283,7 +284,7 @@ class RowConfig:
                         sim_config.cloud_workers, sim_config.queue_capacity, objective, k,
                         traced=traced, ewma=sim_config.bandwidth_estimator == "ewma",
                         fluid=self.fluid, deadline=sim_config.deadline_s is not None,
-                        drop_late=bool(sim_config.drop_late))
+                        drop_late=bool(sim_config.drop_late), obs_version=obs_version)
         self.C = np.zeros((N_C, k))
         self.C[C_EDGE_S] = cut_table.edge_s
         self.C[C_TX_S] = cut_table.transfer_s(sim_config.bandwidth_mbps)
@@ -297,7 +298,8 @@ class RowConfig:
         gap = sim_config.arrival_gap_s
         self.fparams = np.array([
             math.nan if sim_config.deadline_s is None else float(sim_config.deadline_s),
-            float(sim_config.ewma_alpha), math.nan if gap is None else float(gap)]
+            float(sim_config.ewma_alpha), math.nan if gap is None else float(gap),
+            float(sim_config.bandwidth_mbps)]
             + (sim_config.link_priors(self.n_links) if traced else []))
         #: the constant-rate mask (the same for every task without traces)
         self.mask = np.asarray(cut_table.feasible(sim_config.bandwidth_mbps), dtype=bool)
@@ -315,9 +317,10 @@ class FastKernel:
 
     def __init__(self, n_envs: int, cut_table: Any, sim_config: Any, objective: str,
                  n_edges: int, tasks: int, max_frames: int, traced: bool = False,
-                 threads: int = 1) -> None:
+                 threads: int = 1, obs_version: int = 0) -> None:
         from ..observation import OBS_CAP, time_scale_s
 
+        self.obs_version = obs_version
         self.n_envs = n_envs
         self.cut_table = cut_table
         self.k = cut_table.n_cuts
@@ -365,7 +368,7 @@ class FastKernel:
         if cfg is None:
             cfg = self._configs[key] = RowConfig(self.cut_table, sim_config, objective,
                                                  n_edges, tasks, max_frames, traced,
-                                                 self.inv, self.cap)
+                                                 self.inv, self.cap, self.obs_version)
         return cfg
 
     def _fit(self, cfg: RowConfig) -> None:

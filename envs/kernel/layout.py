@@ -45,9 +45,14 @@ T_ARR, T_ES, T_EE, T_LS, T_LE, T_CS, T_CE, T_DONE = range(8)
 # alpha, the fluid predictor's committed cloud work [s], the predicted gap to a frame
 # not yet arrived [s] (NaN: its true time, `SimConfig.arrival_gap_s`)
 F_NOW, F_AREA, F_MAKESPAN, F_OBJ, F_DEADLINE, F_ALPHA, F_BACKLOG, F_GAP = range(8)
-# the float parameters of an episode (``fparams``): deadline, alpha, gap, then per link
-# the EWMA's prior [Mbit/s]
-FP_DEADLINE, FP_ALPHA, FP_GAP, FP_PRIOR = range(4)
+# the float parameters of an episode (``fparams``): deadline, alpha, gap, the constant
+# bandwidth [Mbit/s], then per link the EWMA's prior [Mbit/s]
+FP_DEADLINE, FP_ALPHA, FP_GAP, FP_BW, FP_PRIOR = range(5)
+# what decisions know of the recent past (F's ``P_O_HIST`` block): the cloud queue's
+# occupancy averaged over decisions (NaN before the first), the constant bandwidth
+# [Mbit/s], then per link the rate its last completed transfer achieved, then per link
+# when it completed (NaN: none yet)
+H_OCC, H_BW, H_RATE = range(3)
 O_TASK = 8
 # counters of I
 (C_HEAP, C_READY, C_CAND, C_BLK_HEAD, C_BLK_TAIL, C_CQ_HEAD, C_CQ_TAIL, C_SERVING,
@@ -61,8 +66,8 @@ N_COUNTERS = 18
  P_O_INLCAND, P_O_BLOCKED, P_O_CQ, P_O_SERV, P_O_HK, P_O_COMP, P_O_RUNS, P_O_ECD,
  P_O_LBD, P_O_CQD, P_O_LQD, P_BRING, P_O_TEDGE, P_NF, P_NI, P_NS, P_K, P_TRACED,
  P_EWMA, P_FLUID, P_DEADLINE, P_DROP, P_O_OFF, P_O_DROP, P_O_LMASK, P_O_TOFF,
- P_O_VSTAR, P_O_EDGE, P_O_EOBS, P_O_RATE, P_O_LPRED) = range(57)
-N_P = 57
+ P_O_VSTAR, P_O_EDGE, P_O_EOBS, P_O_RATE, P_O_LPRED, P_O_HIST, P_OBSV) = range(59)
+N_P = 59
 # objectives (P_OBJECTIVE)
 OBJECTIVES = ("makespan", "mean_latency", "deadline_miss")
 # the cut table C (rows 4-6: the observation's first three blocks, the first three rows
@@ -75,8 +80,8 @@ N_C = C_OBS + 5
 # predicted finish, then per cut the transfer time at the link's estimated rate
 (X_EDGE, X_TASK, X_NOW, X_CLOUD_FREE, X_LINK_FREE, X_NEXT_ARRIVAL, X_EDGE_WAITING,
  X_WAITING_TOTAL, X_BUSY_EDGES, X_QUEUE_USED, X_BLOCKED, X_DECIDED, X_SQ_CLOUD_FREE,
- X_SQ_LINK_CLOUD_FREE, X_RATE) = range(15)
-N_CTX = 15
+ X_SQ_LINK_CLOUD_FREE, X_RATE, X_ARRIVAL, X_MEASURED, X_LAST_DONE, X_OCC_AVG) = range(19)
+N_CTX = 19
 # a trace's block in T (see `links`): header, then times, rates and cumulative volumes
 TR_N, TR_PERIOD, TR_TOTAL, TR_CONSTANT = range(4)
 TR_HEAD = 4
@@ -92,7 +97,7 @@ def _pow2(n: int) -> int:
 def layout(n_edges: int, tasks: int, max_frames: int, shared: bool, workers: int,
            capacity: int, objective: str, n_cuts: int, traced: bool = False,
            ewma: bool = False, fluid: bool = False, deadline: bool = False,
-           drop_late: bool = False) -> np.ndarray:
+           drop_late: bool = False, obs_version: int = 0) -> np.ndarray:
     """The parameter vector ``P``: sizes, flags and the offsets of every field in a row.
     `tasks` and `max_frames` bound the episode's frame counts (any per-edge counts with
     that total and that largest count fit)."""
@@ -116,11 +121,13 @@ def layout(n_edges: int, tasks: int, max_frames: int, shared: bool, workers: int
     p[P_TASKS], p[P_RING], p[P_LRING], p[P_BRING] = t, ring, lring, bring
     p[P_K], p[P_TRACED], p[P_EWMA], p[P_FLUID] = k, int(traced), int(ewma), int(fluid)
     p[P_DEADLINE], p[P_DROP] = int(deadline), int(drop_late)
+    p[P_OBSV] = obs_version
     o = O_TASK + 8 * t
     for slot, size in ((P_O_HT, heap), (P_O_ECD, ECD_W * n_edges), (P_O_LBD, 2 * links),
                        (P_O_CQD, 2 * ring), (P_O_LQD, LQD_W * links * lring),
                        (P_O_EDGE, n_edges * k), (P_O_EOBS, n_edges * k),
-                       (P_O_RATE, links), (P_O_LPRED, links)):
+                       (P_O_RATE, links), (P_O_LPRED, links),
+                       (P_O_HIST, H_RATE + 2 * links)):
         p[slot] = o
         o += size
     p[P_NF] = o

@@ -11,7 +11,7 @@ its block; ``I``'s ``P_O_TOFF`` says where each link's starts). `finish` is
 
 What decisions see of a traced link's rate is its estimate (``F``'s ``P_O_RATE``
 slots): the oracle's current rate, or the EWMA over completed transfers that
-`ewma_update` keeps; `est_tx` is the core's ``_est_tx`` for one cut.
+`observe_uplink` keeps; `est_tx` is the core's ``_est_tx`` for one cut.
 """
 
 from __future__ import annotations
@@ -32,12 +32,15 @@ from .layout import (
     C_TX_S,
     F_ALPHA,
     F_NOW,
+    H_RATE,
     LQD_W,
     MIN_RATE_MBPS,
     O_TASK,
     P_EWMA,
+    P_LINKS,
     P_LRING,
     P_O_CUT,
+    P_O_HIST,
     P_O_LBD,
     P_O_LBUSY,
     P_O_LQ,
@@ -195,15 +198,20 @@ def est_tx(C, c, r):
 
 
 @njit(cache=True)
-def ewma_update(g, f, C, P, link, task, t):
-    """A transfer of `task` on `link` ended at `t`: fold its observed rate into the
-    link's EWMA estimate."""
+def observe_uplink(g, f, C, P, link, task, t, ewma):
+    """A transfer of `task` on `link` ended at `t`: record when, and the rate it
+    achieved (a zero-time transfer measures nothing), and with `ewma` fold that rate
+    into the link's EWMA estimate (the core's ``_observe_uplink``)."""
+    oh = P[P_O_HIST]
+    f[oh + H_RATE + P[P_LINKS] + link] = t
     dt = t - f[O_TASK + 8 * task + T_LS]
     if dt > 0:
-        a = f[F_ALPHA]
         obs = C[C_BITS, g[P[P_O_CUT] + task]] / 1e6 / dt
-        o = P[P_O_RATE] + link
-        f[o] = a * obs + (1 - a) * f[o]
+        f[oh + H_RATE + link] = obs
+        if ewma:
+            a = f[F_ALPHA]
+            o = P[P_O_RATE] + link
+            f[o] = a * obs + (1 - a) * f[o]
 
 
 @njit(cache=True)
@@ -273,7 +281,7 @@ def _steps(tr) -> int:
     return draw[0].size if draw is not None else tr.rates_mbps.size
 
 
-__all__ = ["C_TX_S", "est_tx", "ewma_update", "finish", "link_rate", "rate_at",
+__all__ = ["C_TX_S", "est_tx", "observe_uplink", "finish", "link_rate", "rate_at",
            "start_tx", "write_traces", "traces_size"]
 
 

@@ -43,9 +43,13 @@ from .layout import (
     F_GAP,
     F_NOW,
     FP_ALPHA,
+    FP_BW,
     FP_DEADLINE,
     FP_GAP,
     FP_PRIOR,
+    H_BW,
+    H_OCC,
+    H_RATE,
     LQD_W,
     O_TASK,
     P_DROP,
@@ -63,6 +67,7 @@ from .layout import (
     P_O_ECD,
     P_O_EDGE,
     P_O_EOBS,
+    P_O_HIST,
     P_O_HT,
     P_O_INLCAND,
     P_O_INREADY,
@@ -92,7 +97,7 @@ from .layout import (
     T_EE,
     T_ES,
 )
-from .links import est_tx, ewma_update, link_rate, rate_at
+from .links import est_tx, link_rate, observe_uplink, rate_at
 from .observe import entry
 
 
@@ -126,6 +131,11 @@ def setup(g, f, tr, arrivals, offsets, edge_s, lmask, toff, fparams, C, P, inv, 
             x = edge_s[e, j]
             f[oe + e * k + j] = x
             f[oo + e * k + j] = entry(x * inv, cap_obs)
+    oh = P[P_O_HIST]  # the recent past: nothing yet
+    f[oh + H_OCC] = math.nan
+    f[oh + H_BW] = fparams[FP_BW]
+    for j in range(2 * links):
+        f[oh + H_RATE + j] = math.nan
     om = P[P_O_LMASK]
     for link in range(links):
         g[P[P_O_TOFF] + link] = toff[link]
@@ -245,8 +255,7 @@ def advance(g, f, tr, C, P):
             elif kind == _TX_DONE:
                 link = 0 if shared else g[o_tedge + task]
                 g[o_lbusy + link] = -1
-                if ewma:
-                    ewma_update(g, f, C, P, link, task, t)
+                observe_uplink(g, f, C, P, link, task, t, ewma)
                 slot = g[C_CQ_TAIL] & rmask
                 g[o_cq + slot] = task
                 f[o_cqd + 2 * slot], f[o_cqd + 2 * slot + 1] = t, f[o_lbd + 2 * link + 1]

@@ -10,6 +10,7 @@ import math
 import numpy as np
 from numba import njit
 
+from ..core.simulator import OCC_ALPHA
 from .layout import (
     C_BLK_HEAD,
     C_BLK_TAIL,
@@ -22,33 +23,45 @@ from .layout import (
     C_SLOTS,
     C_TX_S,
     C_WAITING,
+    F_DEADLINE,
     F_GAP,
     F_NOW,
+    H_BW,
+    H_OCC,
+    H_RATE,
     N_CTX,
     O_TASK,
     P_CAP,
+    P_DEADLINE,
     P_EDGES,
     P_FLUID,
     P_K,
+    P_LINKS,
     P_O_EDGE,
     P_O_EOBS,
+    P_O_HIST,
     P_O_LMASK,
     P_O_NARR,
     P_O_NEXT,
     P_O_OFF,
     P_O_VSTAR,
+    P_OBSV,
     P_SHARED,
     P_TRACED,
     T_ARR,
+    X_ARRIVAL,
     X_BLOCKED,
     X_BUSY_EDGES,
     X_CLOUD_FREE,
     X_DECIDED,
     X_EDGE,
     X_EDGE_WAITING,
+    X_LAST_DONE,
     X_LINK_FREE,
+    X_MEASURED,
     X_NEXT_ARRIVAL,
     X_NOW,
+    X_OCC_AVG,
     X_QUEUE_USED,
     X_RATE,
     X_SQ_CLOUD_FREE,
@@ -161,6 +174,30 @@ def observe(g, f, S, tr, e, C, P, inv, cap_obs, out, ctx):
     out[s + 7] = entry(g[C_BUSY_EDGES] / n_edges, cap_obs)
     out[s + 8] = entry(frames_left / (frames_left + frame), cap_obs)
     out[s + 9] = entry(g[C_DECIDED] / g[o_off + n_edges], cap_obs)
+    # the recent past (the core's ``_context``): the queue's occupancy averaged over
+    # decisions, this one included; this link's last measured rate and completion
+    oh = P[P_O_HIST]
+    occ = g[C_SLOTS] / P[P_CAP]
+    q = f[oh + H_OCC]
+    q = occ if q != q else OCC_ALPHA * occ + (1 - OCC_ALPHA) * q
+    f[oh + H_OCC] = q
+    measured = f[oh + H_RATE + link]
+    last_done = f[oh + H_RATE + P[P_LINKS] + link]
+    arrival = f[O_TASK + 8 * task + T_ARR]
+    if P[P_OBSV] != 0:  # observation version 1 (`splitgym.envs.observation.V1_FIELDS`)
+        est = r if traced else f[oh + H_BW]
+        if measured != measured:
+            x = 1.0
+        elif est > 0:
+            x = measured / est
+        else:
+            x = cap_obs
+        out[s + 10] = entry(x, cap_obs)
+        out[s + 11] = entry(cap_obs if last_done != last_done else (now - last_done) * inv,
+                            cap_obs)
+        out[s + 12] = entry((f[F_DEADLINE] - (now - arrival)) * inv
+                            if P[P_DEADLINE] != 0 else cap_obs, cap_obs)
+        out[s + 13] = entry(q, cap_obs)
     if full:
         ctx[X_EDGE] = e
         ctx[X_TASK] = task
@@ -177,6 +214,10 @@ def observe(g, f, S, tr, e, C, P, inv, cap_obs, out, ctx):
         ctx[X_SQ_CLOUD_FREE] = c1
         ctx[X_SQ_LINK_CLOUD_FREE] = c2
         ctx[X_RATE] = r
+        ctx[X_ARRIVAL] = arrival
+        ctx[X_MEASURED] = measured
+        ctx[X_LAST_DONE] = last_done
+        ctx[X_OCC_AVG] = q
 
 
 @njit(cache=True)
