@@ -355,7 +355,10 @@ class CompiledEngine:
     def step(self, action: Any, task: int) -> tuple[np.ndarray, float, Context | None]:
         fast = _FAST[0] or _load_fast()
         fk = self.kernel
-        cut = check_cut(action, self._mask_now, self.config.bandwidth_mbps)
+        mask = self._mask_now
+        # a Python int that is a feasible cut passes as it is (what check_cut returns)
+        cut = action if type(action) is int and 0 <= action < mask.size and mask[action] \
+            else check_cut(action, mask, self.config.bandwidth_mbps)
         # liveness: the row must be at the caller's pending decision (never a finished,
         # stale or shared row: the kernel trusts it)
         g = fk.I[0]
