@@ -293,6 +293,7 @@ class CompiledEngine:
         self.meter = NO_METER
         self._episode: tuple[Any, ...] = ()  # what the episode's contexts share
         self._step_rows: tuple[np.ndarray, ...] = ()  # step_env's kernel arrays
+        self._figures: tuple[Any, Any] = (None, None)  # (model, `energy_figures`)
 
     def __getstate__(self) -> dict[str, Any]:
         # `_step_rows` holds views into the kernel's arrays: a pickle would copy them
@@ -416,8 +417,23 @@ class CompiledEngine:
         return kernel_records(self.kernel, 0)
 
     def metrics(self) -> dict[str, Any]:
-        return self.meter.metrics(self.kernel.metrics_of(np.zeros(1, dtype=np.int64))[0],
-                                  self.records())
+        # the kernel's, plus the meter's energy compiled (`fast.row_energy`, the same
+        # bits as `EnergyMeter.metrics`)
+        fk = self.kernel
+        row = np.zeros(1, dtype=np.int64)
+        out = fk.metrics_of(row)[0]
+        model = self.meter.model
+        if model is None:
+            return out
+        if self._figures[0] is not model:
+            self._figures = (model, energy_figures(model))
+        energy = np.empty(2)
+        (_FAST[0] or _load_fast()).row_energy(row, fk.I, fk.F, fk.P2, *self._figures[1],
+                                              energy)
+        total, served = energy.tolist()
+        out["edge_energy_j"] = total
+        out["mean_frame_energy_j"] = total / served if served else 0.0
+        return out
 
     @property
     def simulator(self) -> Simulator:
@@ -592,10 +608,7 @@ class CompiledBatch:
     def _energy_figures(self) -> tuple[np.ndarray, ...]:
         """The batch's fleet's `EnergyModel` arrays as `fast.row_energy` takes them."""
         if self._figures is None:
-            m = self.meter.model
-            self._figures = tuple(np.ascontiguousarray(a, dtype=np.float64) for a in (
-                m.idle_w, m.compute_w, m.tx_base_w, m.tx_w_per_mbps, m.tail_w, m.tail_s,
-                m.transfer_bytes))
+            self._figures = energy_figures(self.meter.model)
         return self._figures
 
     @property
@@ -661,6 +674,13 @@ class CompiledBatch:
             traces_of.append(traces)
             edges.append(env._edge_rows(n))
         self.kernel.reset_many(rows, arrivals, obs, traces_of, edges, configs)
+
+
+def energy_figures(model: EnergyModel) -> tuple[np.ndarray, ...]:
+    """`model`'s arrays as `fast.row_energy` takes them."""
+    return tuple(np.ascontiguousarray(a, dtype=np.float64) for a in (
+        model.idle_w, model.compute_w, model.tx_base_w, model.tx_w_per_mbps, model.tail_w,
+        model.tail_s, model.transfer_bytes))
 
 
 def _fast_mmpp() -> Any:
