@@ -516,17 +516,20 @@ def summary_markdown(summary: Mapping[str, Any], results: Sequence[Mapping[str, 
                      f"({t['reached']} of {t['trials']} trials reached it).")
     if summary.get("missing"):
         lines += ["", f"Missing trials (failed or not run): {', '.join(summary['missing'])}."]
-    lines += ["", "| scenario | metric | S-C | best_known | agent (mean over seeds) | score "
-              "(mean) |", "|---|---|---|---|---|---|"]
+    lines += ["", "| scenario | metric | S-C | best heuristic | best_known | agent (mean over "
+              "seeds) | score (mean) | best heuristic's score |", "|---|---|---|---|---|---|---|---|"]
     by: dict[str, list[Mapping[str, Any]]] = {}
     for r in results:
         by.setdefault(f"{r['model']}/{r['scenario']}", []).append(r)
     for key in sorted(by):
         rs = by[key]
         r0 = rs[0]
+        h = r0["best_heuristic_value"]
         lines.append(f"| {key} | {r0['metric']} | {r0['single_cut']:.4g} | "
+                     f"{r0['best_heuristic']} {h:.4g} | "
                      f"{r0['best_known']:.4g} | {np.mean([r['value'] for r in rs]):.4g} | "
-                     f"{np.mean([r['score'] for r in rs]):.3f} |")
+                     f"{np.mean([r['score'] for r in rs]):.3f} | "
+                     f"{normalized_score(h, r0['single_cut'], r0['best_known']):.3f} |")
     return "\n".join(lines) + "\n"
 
 

@@ -79,6 +79,8 @@ def test_benchmark__quick_writes_scores_statistics_and_one_folder_per_trial(quic
         assert meta["algo"] == "maskable_ppo" and meta["scenario"] == "paper-4g"
         result = json.loads((trial / "result.json").read_text())
         assert len(result["values"]) == 2 and result["train_wall_s"] > 0
+    # the table names each scenario's best heuristic beside S-C and best_known
+    assert f"| {refs['best_heuristic']} " in (out / "summary.md").read_text()
     summary = json.loads((out / "summary.json").read_text())
     lo, hi = summary["iqm_ci"]
     assert lo <= summary["iqm"] <= hi and summary["n_seeds"] == 2
