@@ -110,7 +110,9 @@ def make_arrivals_batch(workload: WorkloadConfig, rngs: Sequence[np.random.Gener
 
     Each generator makes the same draws as in `make_arrivals`; periodic times are then
     computed for all generators in one broadcast of the same elementwise operations,
-    so they are the same bits (a vector env resets its sub-envs this way).
+    Poisson gaps drawn one call per generator and summed along each edge for all at
+    once, bursty ones one compiled call per generator (`mmpp`), so they are the same
+    bits (a vector env resets its sub-envs this way).
     """
     n, frames = workload.n_edges, workload.frames_per_edge
     if not isinstance(frames, int):
@@ -128,6 +130,20 @@ def make_arrivals_batch(workload: WorkloadConfig, rngs: Sequence[np.random.Gener
             else:
                 fps = np.full(n, workload.fps)
             _mmpp_into(rng, fps, params, setup, mmpp, out[j])
+        return out
+    if kind == "poisson":
+        # per generator make_arrivals' draws: the fps, then every edge's gaps in one call
+        # (numpy draws a broadcast scale's elements in order: edge 0's gaps first, the
+        # same draws); the cumulative sums along each edge, the same additions
+        gaps = np.empty((len(rngs), n, frames))
+        for j, rng in enumerate(rngs):
+            if isinstance(workload.fps, tuple):
+                fps = rng.uniform(workload.fps[0], workload.fps[1], size=n)
+            else:
+                fps = np.full(n, workload.fps)
+            gaps[j] = rng.exponential((1.0 / fps)[:, None], size=(n, frames))
+        out = np.cumsum(gaps, axis=2)
+        _check_batch(out)
         return out
     if workload.arrivals != "periodic":
         return np.asarray([make_arrivals(workload, rng) for rng in rngs],
