@@ -115,6 +115,26 @@ def test_markov_chains__grow_past_their_size_and_stop_at_the_cap(compiled):
     assert ends.tolist() == [-1.0] * 3 and times.size == 7 and bounds.tolist() == [0, 7, 7, 7]
 
 
+def test_markov__a_spec_changed_in_place_is_validated_and_drawn_anew():
+    """Validated parameters are reused per spec content: a spec (a list or a numpy
+    array in it) changed in place after a draw is checked again and drawn as it now
+    reads."""
+    spec = dict(MARKOV, duration_s=20.0, rates_mbps=list(MARKOV["rates_mbps"]),
+                transition=np.array(MARKOV["transition"]))
+    T.make_trace(spec, np.random.default_rng(0))
+    spec["rates_mbps"][1] = -1.0
+    with pytest.raises(ConfigError, match=r"rates_mbps'\]\[1\]"):
+        T.make_trace(spec, np.random.default_rng(0))
+    spec["rates_mbps"][1] = 1.0
+    spec["transition"][0] = [0.0, 0.0, 0.0, 1.0]  # state 0 now always jumps to 3
+    trace = T.make_trace(spec, np.random.default_rng(0))
+    times, rates, _ = _markov_reference(spec, np.random.default_rng(0))
+    assert np.array_equal(trace.rates_mbps, rates) and np.array_equal(trace.times_s, times)
+    spec["transition"][0, 0] = np.nan
+    with pytest.raises(ConfigError, match="row-stochastic"):
+        T.make_trace(spec, np.random.default_rng(0))
+
+
 def test_markov__lazy_trace_refuses_a_zero_length_step_when_drawn():
     """What RateTrace refuses of a draw (a step of zero length: an exponential draw
     of 0, or one lost to rounding at a large time) is refused when the trace is drawn,

@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import csv
 import math
+import pickle
 from collections.abc import Mapping, Sequence, Sized
 from pathlib import Path
 from typing import Any
@@ -272,9 +273,7 @@ def _markov(spec: Mapping[str, Any], rng: np.random.Generator, field: str,
             compiled: bool = False, count: int = 1) -> list[RateTrace]:
     """`count` independent Markov traces of `spec`, drawn one after another from `rng`
     (the spec validated once)."""
-    rates, dwell, trans, duration = check_markov(spec, field)
-    start, cdf = markov_cdfs(dwell, trans)
-    expected = duration / float(dwell.min())
+    rates, dwell, start, cdf, duration, expected = _markov_params(spec, field)
     draw = _compiled(_markov_chains) if compiled or expected > COMPILE_ABOVE_STEPS else \
         _markov_chains
     times, states, bounds, ends = draw(rng, start, cdf, dwell, float(duration),
@@ -288,6 +287,32 @@ def _markov(spec: Mapping[str, Any], rng: np.random.Generator, field: str,
         a, b = int(bounds[j]), int(bounds[j + 1])
         out.append(MarkovTrace(times[a:b], states[a:b], t, rates, field))
     return out
+
+
+#: `_markov_params`' results by spec content (at most `_MARKOV_PARAMS_MAX`).
+_MARKOV_PARAMS: dict[bytes, tuple[Any, ...]] = {}
+_MARKOV_PARAMS_MAX = 64
+
+
+def _markov_params(spec: Mapping[str, Any], field: str) -> tuple[Any, ...]:
+    """A Markov spec's validated ``(rates, mean dwells, start cdf, jump cdfs, duration,
+    expected steps)`` (`check_markov`, `markov_cdfs`), computed once per distinct
+    content: kept under the spec's pickle, its exact content, so a spec changed in place
+    is validated again (one whose content does not pickle: at every call)."""
+    try:
+        key: bytes | None = pickle.dumps(dict(spec), protocol=pickle.HIGHEST_PROTOCOL)
+    except Exception:  # noqa: BLE001 - any value pickle refuses: no caching
+        key = None
+    hit = _MARKOV_PARAMS.get(key) if key is not None else None
+    if hit is None:
+        rates, dwell, trans, duration = check_markov(spec, field)
+        start, cdf = markov_cdfs(dwell, trans)
+        hit = (rates, dwell, start, cdf, duration, duration / float(dwell.min()))
+        if key is not None:
+            if len(_MARKOV_PARAMS) >= _MARKOV_PARAMS_MAX:
+                _MARKOV_PARAMS.clear()
+            _MARKOV_PARAMS[key] = hit
+    return hit
 
 
 def markov_cdfs(dwell: np.ndarray, trans: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
