@@ -160,17 +160,19 @@ def bench_scale(decisions: int = 20_000, fleets: tuple[int, ...] = (5, 50, 500))
 
 
 def _rate(step: Callable[[], None], n_per_call: int, seconds: float,
-          warm_calls: int = 302) -> float:
+          warm_calls: int = 302, clock: Callable[[], float] = time.perf_counter) -> float:
     """Decisions per second of `step` (each call makes `n_per_call` decisions), after
     `warm_calls` untimed calls: two episodes of the default 5 x 30 frames, so that the
-    first autoresets (which load or compile their code) fall outside the timed window."""
+    first autoresets (which load or compile their code) fall outside the timed window.
+    `clock`: wall time, or ``time.process_time`` for seconds of this process's CPU (a
+    single-threaded rate that other jobs on the machine do not dilute)."""
     for _ in range(warm_calls):
         step()
-    calls, t0 = 0, time.perf_counter()
-    while time.perf_counter() - t0 < seconds:
+    calls, t0 = 0, clock()
+    while clock() - t0 < seconds:
         step()
         calls += 1
-    return calls * n_per_call / (time.perf_counter() - t0)
+    return calls * n_per_call / (clock() - t0)
 
 
 def _single_stepper(env: Any, action: int) -> Callable[[], None]:
@@ -321,9 +323,12 @@ def _random_masked_vector_stepper(venv: Any, seed: int = 0) -> Callable[[], None
 
 
 def bench_presets(secs: float, n_envs: int = 64) -> dict[str, float]:
-    """Decisions per second of every preset (`splitgym.envs.scenarios.SCENARIOS`):
-    ``gym.make`` of its id and the native vector env of `n_envs`, random feasible cuts,
-    each as a ratio to ``paper-3g`` measured in the same run."""
+    """Decisions per CPU-second of every preset (`splitgym.envs.scenarios.SCENARIOS`):
+    ``gym.make`` of its id and the native vector env of `n_envs` (one thread), random
+    feasible cuts, each as a ratio to ``paper-3g`` measured in the same run. Timed by
+    this process's CPU time: every row runs on one thread, so that is its rate on an
+    idle machine, and a shared machine's other jobs (which moved wall-clock ratios by
+    2x between runs) do not count."""
     import gymnasium as gym
 
     from splitgym.envs.scenarios import SCENARIOS, env_id
@@ -343,13 +348,16 @@ def bench_presets(secs: float, n_envs: int = 64) -> dict[str, float]:
     for _ in range(rounds):
         for name, (_, _, single, vector) in steppers.items():
             b = best[name]
-            b[0] = max(b[0], _rate(single, 1, secs / rounds, warm_calls=10))
-            b[1] = max(b[1], _rate(vector, n_envs, secs / rounds, warm_calls=10))
+            b[0] = max(b[0], _rate(single, 1, secs / rounds, warm_calls=10,
+                                   clock=time.process_time))
+            b[1] = max(b[1], _rate(vector, n_envs, secs / rounds, warm_calls=10,
+                                   clock=time.process_time))
     rates = {name: (*best[name], env.unwrapped.engine_in_use,
                     "compiled" if venv._use_kernel else "python")
              for name, (env, venv, _, _) in steppers.items()}
     ref_single, ref_vector = rates["paper-3g"][:2]
-    print(f"presets: decisions per second, random feasible cuts, each beside paper-3g "
+    print(f"presets: decisions per CPU-second of this process (one thread: other jobs "
+          f"on the machine do not count), random feasible cuts, each beside paper-3g "
           f"measured in this run (best of {rounds} alternating rounds; vector env: "
           f"N={n_envs}, 1 thread)")
     print(f"{'preset':<18}{'gym.make':>12}{'ratio':>8}{'engine':>10}"
