@@ -175,6 +175,18 @@ def _rate(step: Callable[[], None], n_per_call: int, seconds: float,
     return calls * n_per_call / (clock() - t0)
 
 
+def _paired(ours: Callable[[], None], ref: Callable[[], None], seconds: float,
+            rounds: int = 3) -> tuple[float, float]:
+    """Decisions per second of two single-env steppers, each the best of `rounds`
+    windows taken in turn (the machine's load varies: one window each compares two
+    different loads)."""
+    a = b = 0.0
+    for _ in range(rounds):
+        a = max(a, _rate(ours, 1, seconds / rounds))
+        b = max(b, _rate(ref, 1, seconds / rounds))
+    return a, b
+
+
 def _single_stepper(env: Any, action: int) -> Callable[[], None]:
     env.reset(seed=0)
 
@@ -229,11 +241,11 @@ def bench_env(quick: bool = False) -> dict[str, float]:
     sizes = (64,) if quick else (64, 1024)
     cut = 2  # AlexNet at 4G: a cut that uses edge, link and cloud (queues build up)
     rows = [("single env, gym.make",
-             _rate(_single_stepper(gym.make(ENV_ID), cut), 1, secs),
-             _rate(_single_stepper(gym.make("CartPole-v1"), 1), 1, secs)),
+             *_paired(_single_stepper(gym.make(ENV_ID), cut),
+                      _single_stepper(gym.make("CartPole-v1"), 1), secs)),
             ("single env, unwrapped",
-             _rate(_single_stepper(EdgeCloudEnv(), cut), 1, secs),
-             _rate(_single_stepper(gym.make("CartPole-v1").unwrapped, 1), 1, secs))]
+             *_paired(_single_stepper(EdgeCloudEnv(), cut),
+                      _single_stepper(gym.make("CartPole-v1").unwrapped, 1), secs))]
     python_core = _rate(_single_stepper(EdgeCloudEnv(engine="python"), cut), 1, secs)
     loop = _rate(_vector_stepper(EdgeCloudVectorEnv(64, compiled=False), cut), 64, secs)
     mixed = _rate(_random_vector_stepper(EdgeCloudVectorEnv(64)), 64, secs)
@@ -247,7 +259,8 @@ def bench_env(quick: bool = False) -> dict[str, float]:
     print(f"decisions per second, measured here in the same run ({cpu_model()}, "
           f"{os.cpu_count()} cores); splitgym: AlexNet at 4G, every task at cut {cut}; "
           f"the vector env on 1 thread (the default) and on {cores} (threads=None); "
-          f"CartPole's vector env: numpy, one thread")
+          f"CartPole's vector env: numpy, one thread; single envs: the best of 3 windows "
+          f"taken in turn with CartPole's")
     print(f"{'':<34}{'splitgym':>14}{'CartPole-v1':>14}{'ratio':>9}")
     out = {}
     for name, ours, ref in rows:
@@ -260,7 +273,7 @@ def bench_env(quick: bool = False) -> dict[str, float]:
           f"{loop / cartpole_64:>8.3f}x")
     print(f"{'(vector env N=64, random cuts)':<34}{mixed:>14,.0f}{cartpole_64:>14,.0f}"
           f"{mixed / cartpole_64:>8.3f}x   (1 thread; shorter queues than at cut {cut})")
-    targets = [("single env >= 0.5x CartPole's wrapped rate", rows[0][1] >= 0.5 * rows[0][2])]
+    targets = [("single env >= 0.6x CartPole's wrapped rate", rows[0][1] >= 0.6 * rows[0][2])]
     for name, ours, ref in rows[2:]:
         what = name.replace("native ", "")
         targets.append((f"{what} >= 1x CartPole's vector rate", ours >= ref))
