@@ -177,13 +177,12 @@ def _rate(step: Callable[[], None], n_per_call: int, seconds: float,
 
 def _paired(ours: Callable[[], None], ref: Callable[[], None], seconds: float,
             rounds: int = 3) -> tuple[float, float]:
-    """Decisions per second of two single-env steppers, each the best of `rounds`
-    windows taken in turn (the machine's load varies: one window each compares two
-    different loads)."""
+    """Decisions per CPU-second of two single-env steppers (one thread each: other jobs
+    on the machine do not count), each the best of `rounds` windows taken in turn."""
     a = b = 0.0
     for _ in range(rounds):
-        a = max(a, _rate(ours, 1, seconds / rounds))
-        b = max(b, _rate(ref, 1, seconds / rounds))
+        a = max(a, _rate(ours, 1, seconds / rounds, clock=time.process_time))
+        b = max(b, _rate(ref, 1, seconds / rounds, clock=time.process_time))
     return a, b
 
 
@@ -259,8 +258,8 @@ def bench_env(quick: bool = False) -> dict[str, float]:
     print(f"decisions per second, measured here in the same run ({cpu_model()}, "
           f"{os.cpu_count()} cores); splitgym: AlexNet at 4G, every task at cut {cut}; "
           f"the vector env on 1 thread (the default) and on {cores} (threads=None); "
-          f"CartPole's vector env: numpy, one thread; single envs: the best of 3 windows "
-          f"taken in turn with CartPole's")
+          f"CartPole's vector env: numpy, one thread; single envs: per CPU-second of this "
+          f"process, the best of 3 windows taken in turn with CartPole's")
     print(f"{'':<34}{'splitgym':>14}{'CartPole-v1':>14}{'ratio':>9}")
     out = {}
     for name, ours, ref in rows:
