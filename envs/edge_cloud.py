@@ -215,13 +215,13 @@ class EdgeCloudEnv(gym.Env[np.ndarray, np.int64]):
       both predictors; every ``reset`` option); ``"python"``: always the simulator core
       (`splitgym.envs.core.Simulator`, the reference). Both give the same episodes bit
       for bit (tested over the whole configuration space); ``engine_in_use`` says which
-      ran the current episode. Measured on a loaded 2-core VM (ratios in one run,
-      random feasible cuts): ``gym.make`` at about 0.5x CartPole-v1's decisions/s; the
-      presets' single envs at 1.18x (``paper-4g``), 0.55x (``cellular-markov``, which
-      draws five Markov traces per episode in Python), 0.96x (``rush-hour``) and 0.99x
-      (``mixed-fleet``) ``paper-3g``'s rate, their 64-env vector envs at 1.21x, 0.77x,
-      0.47x and 0.89x (``splitgym bench env`` prints the table). With it, `simulator` is
-      rebuilt on access by replaying the episode's decisions.
+      ran the current episode. Measured by ``splitgym bench env`` on a 2-core VM at load
+      average 6-9 (ratios in one run, per CPU-second): ``gym.make`` at 0.66-0.68x
+      CartPole-v1's decisions/s (cut 2); with random feasible cuts the presets' single
+      envs at 1.01-1.09x (``paper-4g``), 0.93-0.94x (``cellular-markov``), 0.90-0.93x
+      (``rush-hour``) and 0.99-1.02x (``mixed-fleet``) ``paper-3g``'s rate, their 64-env
+      vector envs at 1.32-1.33x, 0.84-0.85x, 0.73-0.74x and 0.91-0.97x (README: Speed).
+      With it, `simulator` is rebuilt on access by replaying the episode's decisions.
     * ``transfer_encoding``: how a cut's intermediate tensor is sent: ``"float32"``
       (the paper's, default), ``"float16"`` (half the bytes) or ``"int8"`` (a quarter,
       plus an 8-byte scale header per tensor). The edge pays the encode time and the
