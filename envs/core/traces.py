@@ -361,7 +361,9 @@ class MarkovTrace(RateTrace):
 
 
 #: Generated traces longer than this are drawn by a compiled loop (numba; the same
-#: draws, bit for bit: numba's Generator methods are NumPy's), shorter ones in Python.
+#: draws, bit for bit: numba's Generator methods are NumPy's), shorter ones in Python
+#: (Markov traces for the compiled engine, ``make_trace(..., compiled=True)``: always
+#: compiled, numba being loaded already).
 COMPILE_ABOVE_STEPS = 20_000
 _COMPILED: dict[Any, Any] = {}
 

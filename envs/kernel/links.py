@@ -2,8 +2,9 @@
 
 A link's rate is a constant (``P_TRACED`` off: every transfer takes the cut table's
 ``C_TX_S``) or a repeating piecewise-constant trace (`splitgym.envs.core.traces.
-RateTrace`), drawn in Python at reset and written into the env's ``T`` row by
-`write_traces`: per distinct trace a block ``[n, period, total volume, constant,
+RateTrace`), drawn at reset (a Markov chain by a compiled loop, held as a lazy
+`MarkovTrace` whose arrays are never built here) and written into the env's ``T`` row
+by `write_traces`: per distinct trace a block ``[n, period, total volume, constant,
 times[n], rates[n], cumulative volumes[n + 1]]`` (links sharing one trace object share
 its block; ``I``'s ``P_O_TOFF`` says where each link's starts). `finish` is
 `RateTrace.finish` and `rate_at` `RateTrace.rate_at`, step for step (Python's float
