@@ -282,10 +282,10 @@ def preset_bar(table: dict[str, dict[str, float]],
     itself (`ONLINE`: the paper's four, every yardstick but the oracle `best_static`,
     and `mpc`; those of them in `table`). Reported too: ``gap_closed`` = (best online -
     agent) / (best online - best_known), the share of the gap between the best online
-    policy and the offline planner that the agent closes (None where the two are equal,
-    or without a finite best_known), and, on `HALF_GAP_PRESET`, whether it closes at
-    least half (issue #22's second bar); against the oracle `best_static` for
-    reference."""
+    policy and the offline planner that the agent closes (None where best_known is no
+    better than the best online policy, or not finite), and, on `HALF_GAP_PRESET`,
+    whether it closes at least half (issue #22's second bar); against the oracle
+    `best_static` for reference."""
     def v(name: str) -> float:
         return value_of(table[name], metric)
 
@@ -295,7 +295,9 @@ def preset_bar(table: dict[str, dict[str, float]],
     best = v(best_name)
     known = v("best_known") if "best_known" in table else math.nan
     gap = best - known
-    closed = (best - learned) / gap if math.isfinite(gap) and abs(gap) > 1e-12 else None
+    # no gap to close where best_known is no better than the best online policy (a
+    # negative gap would flip the ratio's sign: better agents would close "less")
+    closed = (best - learned) / gap if math.isfinite(gap) and gap > 1e-12 else None
     passes = bool(learned <= best + 1e-9 * abs(best) + 1e-12)
     check: dict[str, Any] = {
         "metric": metric, "best_online": best_name, "best_online_value": best,

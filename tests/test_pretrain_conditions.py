@@ -65,6 +65,16 @@ def test_preset_bar__no_gap_to_close_is_none_not_a_division():
     assert check["closes_half_gap"] is False
 
 
+def test_preset_bar__a_best_known_worse_than_the_best_online_policy_has_no_gap():
+    # best_known (26.5) above mpc (26): there is no gap to close; the ratio would be
+    # (26 - 25) / (26 - 26.5) = -200% for an agent that beats mpc, and +100% for one
+    # at 27 (worse than mpc): its sign flipped
+    for learned in (25.0, 27.0):
+        check = pretrain.preset_bar(_table(dict(MAKESPANS, best_known=26.5, learned=learned)),
+                                    "makespan_s", "cellular-markov")
+        assert check["gap_closed"] is None and check["closes_half_gap"] is False
+
+
 def test_preset_bar__rush_hour_is_judged_on_the_miss_rate():
     assert pretrain.metric_of("rush-hour") == "deadline_miss_rate"
     assert pretrain.metric_of("cellular-markov") == pretrain.metric_of("3g") == "makespan_s"
