@@ -316,10 +316,12 @@ def _markov_params(spec: Mapping[str, Any], field: str) -> tuple[Any, ...]:
 
 
 def markov_cdfs(dwell: np.ndarray, trans: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """The normalised cumulative sums `_markov_chains` draws against: the
-    time-stationary start ``p = dwell / dwell.sum()`` and each row of `trans`. One
-    uniform draw against them picks the state ``rng.choice(n, p)`` picks (NumPy's
-    algorithm): the same draws as one ``rng.choice`` per jump, in one loop."""
+    """The normalised cumulative sums `_markov_chains` draws against: the start
+    ``p = dwell / dwell.sum()`` (time-stationary only where the jump chain's
+    stationary distribution is uniform, as under the default uniform jumps;
+    `prior_mbps` weighs by the true one) and each row of `trans`. One uniform draw
+    against them picks the state ``rng.choice(n, p)`` picks (NumPy's algorithm): the
+    same draws as one ``rng.choice`` per jump, in one loop."""
     start = (dwell / dwell.sum()).cumsum()
     start /= start[-1]
     cdf = np.cumsum(trans, axis=1)
