@@ -55,6 +55,11 @@ PRESET_MODELS = MODELS
 #: training seed; the best on `SELECTION_SEEDS` (by the preset's objective) ships.
 PRESET_MODE = "imitation"
 PRESET_SEEDS = (0, 1)
+#: Candidate modes that train on another observation version (`observation_version`):
+#: ``--preset-observations 0,1`` adds an ``imitation_obs1`` candidate per seed, which
+#: reads observation version 1 (v0 plus the recent-past scalars); selection among all of
+#: a scenario's candidates is on `SELECTION_SEEDS` as for the others.
+OBS_MODES: dict[int, str] = {0: PRESET_MODE, 1: "imitation_obs1"}
 #: The online policies a preset agent is held against: the paper's four and every
 #: yardstick but the oracle `best_static` (it picks each episode's cut knowing the
 #: episode), and the online planner `mpc`.
@@ -94,10 +99,21 @@ def value_of(row: dict[str, float], metric: str) -> float:
     return float(row["mean_s"] if metric == "makespan_s" else row[metric])
 
 
-def scenario_env(model: str, bandwidth: str) -> EdgeCloudEnv:
-    """The env of a scenario: a preset by name, else a paper bandwidth (3g, 4g)."""
-    return EdgeCloudEnv(model=model, scenario=bandwidth) if bandwidth in PRESETS else \
-        EdgeCloudEnv(model=model, bandwidth_mbps=bandwidth)
+def scenario_env(model: str, bandwidth: str, observation_version: int = 0) -> EdgeCloudEnv:
+    """The env of a scenario: a preset by name, else a paper bandwidth (3g, 4g), with the
+    observation version an agent reads (the policies that read decision contexts are
+    indifferent to it)."""
+    return EdgeCloudEnv(model=model, scenario=bandwidth,
+                        observation_version=observation_version) if bandwidth in PRESETS \
+        else EdgeCloudEnv(model=model, bandwidth_mbps=bandwidth,
+                          observation_version=observation_version)
+
+
+def _mode_settings(mode: str | None) -> tuple[dict[str, Any] | None, dict[str, Any]]:
+    """A candidate mode's hyperparameters (over the YAML's) and extra env arguments."""
+    if mode == OBS_MODES[1]:
+        return None, {"observation_version": 1}
+    return (dict(CANDIDATE_MODES[mode]) if mode is not None else None), {}
 
 
 def _train_one(args: tuple[Any, ...]) -> dict[str, Any]:
@@ -112,11 +128,11 @@ def _train_one(args: tuple[Any, ...]) -> dict[str, Any]:
     torch.set_num_threads(1)
     model, bandwidth, timesteps, seed, runs = args[:5]
     mode = args[5] if len(args) > 5 else None
-    hyperparams = dict(CANDIDATE_MODES[mode]) if mode is not None else None
+    hyperparams, extra_env = _mode_settings(mode)
     if mode is not None:
         runs = str(Path(runs) / f"{mode}-s{seed}")
     t0 = time.perf_counter()
-    preset = {"scenario": bandwidth} if bandwidth in PRESETS else None
+    preset = {"scenario": bandwidth, **extra_env} if bandwidth in PRESETS else None
     run = Path(runs) / "maskable_ppo" / f"{model}-{bandwidth}_1"
     if (run / "model.zip").is_file():
         pass  # complete
@@ -177,7 +193,9 @@ def _select_and_publish(args: tuple[list[dict[str, Any]], str]) -> str:
     metric = metric_of(bandwidth)
     env = scenario_env(model, bandwidth)
     for info in infos:
-        mean, makespan = _means(env, LearnedPolicy.load(info["run"]), SELECTION_SEEDS, metric)
+        agent = LearnedPolicy.load(info["run"])
+        mean, makespan = _means(scenario_env(model, bandwidth, agent.observation_version or 0),
+                                agent, SELECTION_SEEDS, metric)
         info["selection_metric"], info["selection_mean"] = metric, mean
         info["selection_mean_s"] = makespan
     chosen = min(infos, key=lambda i: (i["selection_mean"], i["selection_mean_s"],
@@ -227,7 +245,7 @@ def held_out(model: str, bandwidth: str, agent: LearnedPolicy,
     is no bound there, and there is none on the miss rate)."""
     seeds = HELD_OUT_SEEDS if seeds is None else seeds
     metric = metric_of(bandwidth)
-    env = scenario_env(model, bandwidth)
+    env = scenario_env(model, bandwidth, agent.observation_version or 0)
     table: dict[str, dict[str, float]] = {}
     for name in PAPER_POLICIES + YARDSTICKS + ("mpc", "learned", "best_known"):
         pol = agent if name == "learned" else BestKnown(
@@ -427,7 +445,11 @@ def pass_line(check: dict[str, Any]) -> str:
 
 def _gap_words(check: dict[str, Any]) -> str:
     closed = check.get("gap_closed")
-    return "n/a (best_known is no better)" if closed is None else f"{closed:.0%}"
+    if closed is None:
+        return "n/a (best_known is no better)"
+    # below 0 the ratio's size says more about a small denominator than about the agent
+    # (91.56 against best_known 90.83 made an agent 15.9% worse "-1983%"): say so instead
+    return "< 0 (worse than it)" if closed < 0 else f"{closed:.0%}"
 
 
 def _preset_card(info: dict[str, Any], table: dict[str, dict[str, float]],
@@ -758,6 +780,10 @@ def main(argv: Sequence[str] | None = None) -> int:
                     help="comma-separated: 3g, 4g (the paper scenarios), random and/or the "
                          f"presets {', '.join(PRESETS)}; only the agents named are "
                          "trained and written (the others' files are left as they are)")
+    ap.add_argument("--preset-observations", default="0",
+                    help="observation versions a preset agent's candidates train on, "
+                         "comma-separated (0, 1); each version adds one candidate per "
+                         "seed, all selected among on the tuning seeds")
     ap.add_argument("--workers", type=int, default=2,
                     help="processes that train and evaluate (each one torch thread)")
     ap.add_argument("--seed", type=int, default=0, help="training seed of a -random agent")
@@ -777,6 +803,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     for m in models:
         if m not in MODELS:
             ap.error(f"--models: {m!r} is not one of {', '.join(MODELS)}")
+    try:
+        versions = sorted({int(v) for v in args.preset_observations.split(",")})
+    except ValueError:
+        versions = [-1]
+    if not versions or any(v not in OBS_MODES for v in versions):
+        ap.error(f"--preset-observations: {args.preset_observations!r}: expected "
+                 "comma-separated versions of 0, 1")
     if args.workers < 1:
         ap.error(f"--workers={args.workers}: expected at least 1")
     out.mkdir(parents=True, exist_ok=True)
@@ -786,8 +819,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     randoms = [(m, "random") for b in bandwidths for m in models if b == "random"]
     candidates = [(m, b, args.timesteps, seed, args.runs, mode) for m, b in paper
                   for mode in CANDIDATE_MODES for seed in CANDIDATE_SEEDS]
-    candidates += [(m, b, args.preset_timesteps, seed, args.runs, PRESET_MODE)
-                   for m, b in presets for seed in PRESET_SEEDS]
+    candidates += [(m, b, args.preset_timesteps, seed, args.runs, OBS_MODES[v])
+                   for m, b in presets for v in versions for seed in PRESET_SEEDS]
     candidates += [(m, b, args.random_timesteps, args.seed, args.runs) for m, b in randoms]
     # one pool of `--workers` processes trains every run (a run folder that is already
     # complete is reused, an interrupted one resumed), then evaluates and publishes

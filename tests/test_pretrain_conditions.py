@@ -212,3 +212,29 @@ def test_validation__ranks_checkpoints_by_the_objective(tmp_path):
                         for s in VALIDATION_SEEDS])
         assert _Validation(kwargs, False, 1, tmp_path)._mean(policy) == pytest.approx(
             want, rel=1e-12)
+
+
+def test_gap_words__a_negative_gap_closed_is_not_printed_as_a_huge_percentage():
+    # tiny_yolo mixed-fleet: mpc 91.56, agent 106.08, best_known 90.83 made "-1983%"
+    tiny = {n: v + 70.0 for n, v in MAKESPANS.items()}  # every other policy above 95 s
+    check = pretrain.preset_bar(_table(dict(tiny, mpc=91.56, learned=106.08,
+                                            best_known=90.83)), "makespan_s", "mixed-fleet")
+    assert check["gap_closed"] < -19
+    assert pretrain._gap_words(check) == "< 0 (worse than it)"
+    assert pretrain._gap_words(pretrain.preset_bar(_table(MAKESPANS), "makespan_s",
+                                                   "cellular-markov")) == "25%"
+
+
+def test_mode_settings__the_obs1_candidate_trains_on_observation_version_1():
+    assert pretrain._mode_settings(pretrain.OBS_MODES[1]) == (None, {"observation_version": 1})
+    assert pretrain._mode_settings("imitation") == ({}, {})
+    assert pretrain._mode_settings(None) == (None, {})
+
+
+@pytest.mark.parametrize("bad", ["2", "x", ""])
+def test_main__bad_preset_observations_are_refused_before_any_work(tmp_path, capsys, bad):
+    with pytest.raises(SystemExit):
+        pretrain.main(["--runs", str(tmp_path / "runs"), "--out", str(tmp_path / "out"),
+                       "--bandwidths", "rush-hour", "--preset-observations", bad])
+    assert "--preset-observations" in capsys.readouterr().err
+    assert not (tmp_path / "runs").exists() and not (tmp_path / "out").exists()
