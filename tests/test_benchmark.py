@@ -191,3 +191,29 @@ def test_benchmark__another_algorithm_or_budget_in_the_same_folder_is_refused(qu
     with pytest.raises(ConfigError, match=r"timesteps=256 \(now 512\)"):
         benchmark("maskable_ppo", out, quick=True, timesteps=512, progress=False)
     assert {p: p.stat().st_mtime_ns for p in before} == before
+
+
+def test_write_summary__time_to_quality_medians_in_seconds_and_steps(tmp_path):
+    from splitgym.experiments.benchmark import write_summary
+
+    def row(scenario, seed, wall, steps):
+        return {"algo": "maskable_ppo", "model": "alexnet", "scenario": scenario,
+                "seed": seed, "metric": "makespan_s", "value": 27.0, "single_cut": 30.0,
+                "best_known": 26.0, "score": 0.75, "best_heuristic": "sq_lookahead",
+                "best_heuristic_value": 27.5, "timesteps": 200_000, "eval_seeds": [3000],
+                "train_wall_s": 50.0, "time_to_quality_s": wall,
+                "time_to_quality_steps": steps, "restarts": 0, "run_dir": "x"}
+
+    # 4 trials, 3 reached: at 20k steps (10 s), 60k (30 s) and with the final model
+    # (steps not logged: the whole 200k run, 90 s); medians 30 s and 60,000 steps
+    results = [row("paper-3g", 0, 10.0, 20_000), row("paper-3g", 1, 30.0, 60_000),
+               row("paper-4g", 0, 90.0, None), row("paper-4g", 1, None, None)]
+    summary = write_summary(tmp_path, results, "maskable_ppo", [], False, 1.0)
+    ttq = summary["time_to_quality"]["paper"]
+    assert ttq == {"median_s": 30.0, "median_steps": 60_000.0, "reached": 3, "trials": 4}
+    assert "30.0 s median (median 60,000 steps)" in (tmp_path / "summary.md").read_text()
+    # half or fewer reaching it: no median claimed
+    few = write_summary(tmp_path, results[1:], "maskable_ppo", [], False, 1.0)
+    assert few["time_to_quality"]["paper"]["median_s"] is not None  # 2 of 3
+    none = write_summary(tmp_path, results[2:], "maskable_ppo", [], False, 1.0)
+    assert none["time_to_quality"]["paper"]["median_steps"] is None  # 1 of 2
