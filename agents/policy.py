@@ -249,7 +249,8 @@ def available_pretrained() -> list[str]:
 def load_pretrained(model: str, bandwidth: str = "3g", trust: bool = False) -> LearnedPolicy:
     """A shipped agent as a policy: `model` one of the six, `bandwidth` ``"3g"``,
     ``"4g"``, ``"random"`` (the agent trained on randomised conditions) or a scenario
-    preset it was trained on (``"cellular-markov"``, ``"mixed-fleet"``). The zip must
+    preset it was trained on (``"cellular-markov"``, ``"mixed-fleet"``, ``"rush-hour"``;
+    every model has one of each). The zip must
     match the SHA-256 in its card (`AgentChecksumError` otherwise) and is loaded
     without unpickling unless `trust`. Only the shipped names are taken: anything else
     (a path, ``..``, a separator) is a `ValueError` naming it."""

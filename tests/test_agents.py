@@ -206,7 +206,8 @@ def test_hyperparams__default_then_scenario_then_overrides():
 
 SHIPPED = [f"{m}-{b}" for m in ("alexnet", "tiny_yolo", "darknet19", "alexnet_parallel",
                                 "resnet18", "googlenet") for b in ("3g", "4g", "random")] + [
-    f"{m}-{p}" for m in ("alexnet", "resnet18") for p in ("cellular-markov", "mixed-fleet")]
+    f"{m}-{p}" for m in ("alexnet", "tiny_yolo", "darknet19", "alexnet_parallel", "resnet18",
+                         "googlenet") for p in ("cellular-markov", "mixed-fleet", "rush-hour")]
 
 
 @pytest.mark.parametrize("scenario", SHIPPED)
@@ -214,10 +215,12 @@ def test_pretrained__loads_and_acts_on_a_fresh_env(scenario):
     assert scenario in available_pretrained()
     model, bandwidth = scenario.split("-", 1)
     pol = load_pretrained(model, bandwidth)
-    if bandwidth in ("cellular-markov", "mixed-fleet"):
+    if bandwidth in ("cellular-markov", "mixed-fleet", "rush-hour"):
+        # the observation version the agent reads (rush-hour agents may read v1)
         env = EdgeCloudEnv(model=model, scenario=bandwidth, n_edges=5, frames_per_edge=5,
                            edge_speed=[1.0, 2.0, 1.0, 0.5, 1.0]
-                           if bandwidth == "mixed-fleet" else None)
+                           if bandwidth == "mixed-fleet" else None,
+                           observation_version=pol.observation_version or 0)
     else:
         env = EdgeCloudEnv(model=model, bandwidth_mbps=5.85 if bandwidth == "4g" else 1.1,
                            frames_per_edge=5)
