@@ -7,6 +7,7 @@ import json
 import math
 
 import numpy as np
+from helpers.lockstep import step_rows  # tests/helpers
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from test_cuts import random_dags
@@ -288,17 +289,7 @@ def test_vector_env__gives_single_python_envs_episodes_bit_for_bit(case, n):
     for _ in range(30):
         acts = np.array([rng.choice(np.flatnonzero(m)) for m in info["action_mask"]])
         obs, rew, term, _, info = venv.step(acts)
-        for i, env in enumerate(singles):
-            if pending[i]:
-                o, inf = env.reset()
-                r, t = 0.0, False
-            else:
-                o, r, t, _, inf = env.step(int(acts[i]))
-                if t:
-                    assert info["metrics"][i] == inf["metrics"]
-            pending[i] = t
-            assert np.array_equal(obs[i], o) and rew[i] == r and term[i] == t
-            assert np.array_equal(info["action_mask"][i], inf["action_mask"])
+        step_rows(singles, acts, pending, obs, rew, term, info)
 
 
 json_values = st.recursive(

@@ -5,6 +5,7 @@ from __future__ import annotations
 import gymnasium as gym
 import numpy as np
 import pytest
+from helpers.lockstep import step_rows  # tests/helpers
 
 import splitgym.envs  # noqa: F401
 from splitgym.envs import ENV_ID, EdgeCloudEnv
@@ -87,26 +88,15 @@ def test_vector__bit_for_bit_with_single_envs_across_autoresets(kw):
     obs, info = venv.reset(seed=7)
     assert venv.unwrapped._use_kernel
     s_obs = [e.reset(seed=7 + i)[0] for i, e in enumerate(singles)]
-    s_mask = [e.action_masks() for e in singles]
+    assert np.array_equal(info["action_mask"], np.stack([e.action_masks() for e in singles]))
     assert np.array_equal(obs, np.stack(s_obs))
     pending = [False] * n
     episodes = 0
     for step in range(40):  # a few decisions an episode: several autoresets per env
         acts = _actions(info["action_mask"], step)
-        assert np.array_equal(info["action_mask"], np.stack(s_mask))
         obs, rew, term, trunc, info = venv.step(acts)
-        for i, env in enumerate(singles):
-            if pending[i]:  # next-step autoreset: reset without a seed, reward 0
-                o, inf = env.reset()
-                r, t = 0.0, False
-            else:
-                o, r, t, _, inf = env.step(int(acts[i]))
-                if t:
-                    assert info["metrics"][i] == inf["metrics"]
-                    episodes += 1
-            pending[i] = t
-            assert np.array_equal(obs[i], o) and rew[i] == r and term[i] == t
-            s_mask[i] = inf["action_mask"]
+        # next-step autoreset; rows' observations, rewards, masks and metrics compared
+        episodes += len(step_rows(singles, acts, pending, obs, rew, term, info))
     assert episodes >= n and not trunc.any()
 
 

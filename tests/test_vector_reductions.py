@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from helpers.lockstep import step_rows  # tests/helpers
 
 from splitgym.envs import EdgeCloudEnv, fast
 from splitgym.envs.core.config import ConfigError
@@ -70,18 +71,9 @@ def test_vector_metrics_and_energy__are_the_python_cores_across_episodes(kw):
     for _ in range(400 if "scenario" in kw else 120):
         acts = np.array([rng.choice(np.flatnonzero(m)) for m in info["action_mask"]])
         obs, rew, term, _, info = venv.step(acts)
-        for i, env in enumerate(singles):
-            if pending[i]:
-                o, inf = env.reset()
-                r, t = 0.0, False
-            else:
-                o, r, t, _, inf = env.step(int(acts[i]))
-                if t:
-                    assert info["metrics"][i] == inf["metrics"]
-                    assert "edge_energy_j" in inf["metrics"]
-                    ended += 1
-            pending[i] = t
-            assert np.array_equal(obs[i], o) and rew[i] == r
+        done = step_rows(singles, acts, pending, obs, rew, term, info)
+        assert all("edge_energy_j" in inf["metrics"] for inf in done)
+        ended += len(done)
     assert ended >= n
 
 
