@@ -137,8 +137,10 @@ def test_cli_evaluate__learned_says_which_agent_and_how_it_was_trained(capsys):
     assert resolve_learned({"model": "resnet18", "scenario": "mixed-fleet"}) == \
         "resnet18-mixed-fleet"
     assert resolve_learned({"model": "alexnet", "bandwidth_mbps": 2.5}) == "alexnet-random"
-    with pytest.raises(ValueError, match="no shipped agent 'alexnet-rush-hour'.*--agent"):
-        resolve_learned({"model": "alexnet", "scenario": "rush-hour"})
+    assert resolve_learned({"model": "googlenet", "scenario": "rush-hour"}) == \
+        "googlenet-rush-hour"
+    with pytest.raises(ValueError, match="no shipped agent 'toy-rush-hour'.*--agent"):
+        resolve_learned({"model": "toy", "scenario": "rush-hour"})
     (note,) = learned_notes(["single_cut", "learned"], {"model": "alexnet",
                                                         "bandwidth_mbps": 2.5})
     assert note.startswith("learned = shipped agent alexnet-random (no agent for this exact")
