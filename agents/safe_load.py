@@ -53,7 +53,6 @@ are the only unpickling paths.
 
 from __future__ import annotations
 
-import base64
 import hashlib
 import io
 import json
@@ -1218,28 +1217,6 @@ def save_model(model: Any, path: str | Path, algo: str | None = None) -> None:
                                        model.get_parameters()))
 
 
-def add_plain_data(src: str | Path, out: str | Path, algo: str) -> None:
-    """Write `src` (an SB3 zip, *unpickled* here: trust it) to `out` with the plain data
-    added, every original entry kept byte for byte (the way the shipped agents were
-    converted)."""
-    import cloudpickle
-    import torch
-
-    blob = Path(src).read_bytes()
-    with zipfile.ZipFile(io.BytesIO(blob)) as zf:
-        data = json.loads(zf.read("data"))
-        params = {name: _load_trusted_pth(zf.read(f"{name}.pth"), torch)
-                  for name in _STATE_DICTS}
-    objects = {k: cloudpickle.loads(base64.b64decode(v[":serialized:"]))
-               for k, v in data.items() if _serialized(v)}
-    write_atomic(out, with_plain_data(blob, objects, algo, params))
-
-
-def _load_trusted_pth(blob: bytes, torch: Any) -> Any:
-    """A ``.pth`` entry of a *trusted* file (the converter's only): torch's own reader."""
-    return torch.load(io.BytesIO(blob), map_location="cpu", weights_only=True)
-
-
 # -- replay buffers --------------------------------------------------------------------------
 
 def save_replay_buffer(model: Any, path: str | Path) -> None:
@@ -1302,28 +1279,7 @@ def load_replay_buffer(model: Any, path: str | Path, trust: bool = False) -> Non
     rb.pos, rb.full = pos, bool(got["full"])
 
 
-def _main(argv: list[str] | None = None) -> None:
-    import argparse
-
-    from .policy import ALGO_NAMES
-
-    ap = argparse.ArgumentParser(
-        prog="python -m splitgym.agents.convert",
-        description="Add the plain data splitgym loads to an SB3 zip (IN is unpickled: "
-                    "only for a file you trust).")
-    ap.add_argument("src", help="SB3 model zip (trusted)")
-    ap.add_argument("out", help="zip to write, with splitgym.json added")
-    ap.add_argument("--algo", choices=ALGO_NAMES, help="its algorithm (default: from the "
-                    "policy class named in its data)")
-    args = ap.parse_args(argv)
-    algo = args.algo or algo_from_data(read_data(args.src))
-    if algo is None:
-        ap.error("cannot tell its algorithm: give --algo")
-    add_plain_data(args.src, args.out, algo)
-
-
-
 __all__ = ["AgentChecksumError", "AgentFileError", "AgentMismatchError", "AgentModelWarning",
            "FORMAT", "MAX_ENTRY_BYTES", "MAX_FILE_BYTES", "MAX_JSON_BYTES", "MAX_MODEL_BYTES",
-           "PLAIN_ENTRY", "add_plain_data", "load_replay_buffer", "load_sb3", "read_data",
+           "PLAIN_ENTRY", "load_replay_buffer", "load_sb3", "read_data",
            "read_zip", "save_model", "save_replay_buffer", "sha256_file", "with_plain_data"]

@@ -420,8 +420,8 @@ def test_convert__adds_the_plain_data_to_a_trusted_sb3_zip(tmp_path):
 
 def test_source__decodes_files_only_through_the_plain_readers():
     # beside the patched-unpickler test above, a static look: the package's only
-    # unpickling calls are the trusted converter's (cloudpickle, torch.load) and
-    # numpy.load refuses pickles (anything new here must say why it is safe)
+    # unpickling calls are the trusted converter's (agents/convert.py: cloudpickle,
+    # torch.load) and numpy.load refuses pickles (anything new here must say why it is safe)
     import re
 
     root = Path(__file__).parents[1]
@@ -437,11 +437,11 @@ def test_source__decodes_files_only_through_the_plain_readers():
             if pattern.search(code) and "``" not in code:  # ``...``: docstring text
                 found.append((str(rel), line.strip()))
     assert found == [
+        ("agents/convert.py", 'objects = {k: cloudpickle.loads(base64.b64decode('
+                              'v[":serialized:"]))'),
+        ("agents/convert.py", 'return torch.load(io.BytesIO(blob), map_location="cpu", '
+                              "weights_only=True)"),
         ("agents/safe_load.py", "return np.load(fh, allow_pickle=False)"),
-        ("agents/safe_load.py", 'objects = {k: cloudpickle.loads(base64.b64decode('
-                                'v[":serialized:"]))'),
-        ("agents/safe_load.py", 'return torch.load(io.BytesIO(blob), map_location="cpu", '
-                                "weights_only=True)"),
     ], found
 
 
