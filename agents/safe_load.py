@@ -777,6 +777,11 @@ def _declared_tensors(doc: Any) -> dict[str, dict[str, tuple[tuple[int, ...], st
                     _group_value(value)
         except _Bad as exc:
             raise _Bad(f"'policy.optimizer': param_group key {key!r}: {exc}") from None
+    indices = [i for group in optim["param_groups"] for i in group["params"]]
+    if len(set(indices)) != len(indices):
+        twice = sorted({i for i in indices if indices.count(i) > 1})[:3]
+        raise _Bad(f"'policy.optimizer': weight indices {twice} are in its param_groups "
+                   f"more than once")
     return out
 
 
@@ -839,7 +844,10 @@ def _read_state_dicts(what: str, algo: str, custom: dict[str, Any],
 def _check_live(what: str, model: Any, params: dict[str, Any]) -> None:
     """The state dicts read against the model SB3 built from the declared sizes: the
     same tensor names, shapes and dtypes; optimizer groups of the same weights, their
-    state shaped as those weights, and no setting the optimizer does not have."""
+    state shaped as those weights, no setting the optimizer does not have and none its
+    constructor refuses."""
+    import torch
+
     where = f"{what}: entry {PLAIN_ENTRY!r} key 'state_dicts'"
     live = model.policy.state_dict()
     got = params["policy"]
@@ -860,6 +868,17 @@ def _check_live(what: str, model: Any, params: dict[str, Any]) -> None:
             for g, lg in zip(groups, live_groups, strict=False)):
         raise AgentFileError(f"{where}: 'policy.optimizer': its param_groups do not fit "
                              f"the {type(model.policy.optimizer).__name__} of this policy")
+    # the settings (lr, betas, eps, weight_decay, ...) as the optimizer's own constructor
+    # checks them: a file the optimizer would refuse is refused here, not at resume
+    optimizer = type(model.policy.optimizer)
+    for g in groups:
+        settings = {k: v for k, v in g.items() if k != "params"}
+        try:
+            optimizer([torch.zeros(1, requires_grad=True)], **settings)
+        except (ValueError, TypeError, RuntimeError) as exc:
+            raise AgentFileError(f"{where}: 'policy.optimizer': param_group settings "
+                                 f"{_show(settings)}: {optimizer.__name__} refuses them: "
+                                 f"{_short(exc)}") from None
     weights = {i: p for g, lg in zip(groups, live_groups, strict=True)
                for i, p in zip(g["params"], lg["params"], strict=True)}
     for index, values in state.items():

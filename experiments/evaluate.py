@@ -348,8 +348,17 @@ def evaluate_policies(env_kwargs: Mapping[str, Any], policies: Sequence[str],
 
         raise AgentMismatchError(f"the agents read different observation versions "
                                  f"({sorted(versions)}): evaluate them separately")
-    if versions and versions != {env_kwargs.get("observation_version", 0)}:
-        env_kwargs = {**env_kwargs, "observation_version": versions.pop()}
+    if versions:
+        version = versions.pop()
+        asked = env_kwargs.get("observation_version")
+        if asked is not None and asked != version:
+            from splitgym.agents.safe_load import AgentMismatchError
+
+            raise AgentMismatchError(f"observation_version={asked!r}: the agents read "
+                                     f"version {version}; leave it out (evaluate builds "
+                                     f"the env the agents read) or evaluate agents of "
+                                     f"version {asked!r}")
+        env_kwargs = {**env_kwargs, "observation_version": version}
     env = gym.make(ENV_ID, **env_kwargs)
     for _, policy in built:
         if hasattr(policy, "check_env"):

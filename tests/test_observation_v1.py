@@ -158,3 +158,19 @@ def test_v1__learned_policy_reads_its_version_and_evaluate_builds_it():
     with pytest.raises(AgentMismatchError, match="observation_version=1"):
         pol.check_env(EdgeCloudEnv(model="toy"))
     assert LearnedPolicy(_Model(obs_size(k), k), "ppo", "toy").observation_version == 0
+
+
+def test_v1__evaluate_refuses_an_explicit_version_its_agent_does_not_read():
+    """`evaluate` builds the env its agents read (the shipped Tiny-YOLO rush-hour agent
+    reads v1); a version the caller asked for explicitly is never silently replaced."""
+    from splitgym.agents.safe_load import AgentMismatchError
+    from splitgym.experiments.evaluate import evaluate_policies
+
+    kwargs = {"model": "tiny_yolo", "scenario": "rush-hour", "frames_per_edge": 2}
+    with pytest.raises(AgentMismatchError, match=r"observation_version=0: the agents read "
+                       r"version 1"):
+        evaluate_policies({**kwargs, "observation_version": 0}, ["learned"], [0],
+                          progress=False, plan_evaluations=None)
+    results = evaluate_policies(kwargs, ["learned"], [0], progress=False,
+                                plan_evaluations=None)
+    assert len(results) == 1 and results[0].n_seeds == 1

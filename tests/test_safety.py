@@ -508,6 +508,18 @@ def _crafted_cases(tmp) -> list[dict]:
     edited("optimizer setting a text", "param_group key 'lr'", "splitgym.json",
            plain=lambda d: d["state_dicts"]["policy.optimizer"]["param_groups"][0].update(
                lr="os.system"))
+    edited("optimizer lr negative (loads, fails at resume without the check)",
+           "Adam refuses them: Invalid learning rate", "splitgym.json",
+           plain=lambda d: d["state_dicts"]["policy.optimizer"]["param_groups"][0].update(
+               lr=-1.0))
+    edited("optimizer betas out of range", "Adam refuses them", "splitgym.json",
+           plain=lambda d: d["state_dicts"]["policy.optimizer"]["param_groups"][0].update(
+               betas={"tuple": [2.0, 0.999]}))
+    edited("a weight twice in the param_groups", "weight indices [0] are in its "
+           "param_groups more than once", "splitgym.json",
+           plain=lambda d: d["state_dicts"]["policy.optimizer"]["param_groups"][0].update(
+               params=[0, *d["state_dicts"]["policy.optimizer"]["param_groups"][0][
+                   "params"][:-1]]))
     edited("optimizer state of no weight", "state 0 is of no weight", "splitgym.json",
            plain=lambda d: d["state_dicts"]["policy.optimizer"]["param_groups"][0].update(
                params=list(range(100, 112))))
