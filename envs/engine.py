@@ -40,7 +40,7 @@ from .core.config import ConfigError, SimConfig
 from .core.energy import ENERGY_OBJECTIVES, EnergyModel, edge_energy_j
 from .core.simulator import Simulator, TaskRecords, check_cut
 from .core.traces import MAX_TRACE_STEPS, RateTrace, is_constant_spec
-from .core.workload import make_arrivals, make_arrivals_batch
+from .core.workload import make_arrivals
 from .observation import encode, version_of
 
 Context = dict[str, Any]
@@ -521,9 +521,11 @@ class CompiledBatch:
         # every link on a Markov trace: (spec, field) per independent draw, and per link
         # which draw it takes (`_link_traces`' draws, in its order)
         self._markov_links = _markov_links(env, n)
-        kind = wl.arrivals if isinstance(wl.arrivals, str) else dict(wl.arrivals)["kind"]
-        self._bursty = kind == "bursty"
         self._markov = fast.MarkovDraws()
+        #: the episodes' arrivals, drawn for many rows in one compiled call
+        #: (`kernel.arrivals`: `make_arrivals`' draws) from the rows' generators
+        self._arrivals = fast.ArrivalDraws(wl)
+        self._gens = fast.RowGenerators(len(envs))
 
     def _draw_markov(self, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Each row's Markov traces, drawn from its env's generator as `_link_traces`
@@ -577,31 +579,19 @@ class CompiledBatch:
 
     def metrics_of(self, rows: np.ndarray) -> list[dict[str, Any]]:
         """The finished episodes' metrics of rows `rows`, as a single env reports them
-        (the kernel's, plus the `EnergyMeter`'s energy: compiled for the rows of the
-        batch's own fleet, `fast.row_energy`, the same bits as `EnergyMeter.metrics`)."""
-        from . import fast
-
+        (the kernel's, plus the `EnergyMeter`'s energy: for the rows of the batch's own
+        fleet in the same compiled call, `FastKernel.metrics_of`, the same bits as
+        `EnergyMeter.metrics`)."""
         rows = np.asarray(rows, dtype=np.int64)
-        out = self.kernel.metrics_of(rows)
-        model = self.meter.model
-        if model is None:
-            return out
-        ours = [self._meters[r] is self.meter for r in rows.tolist()]
-        if any(ours):
-            mine = rows[np.asarray(ours)]
-            energy = np.empty(2 * mine.size)
-            fk = self.kernel
-            fast.row_energy(mine, fk.I, fk.F, fk.P2, *self._energy_figures, energy)
-            served = energy[mine.size:].tolist()
-            mine_j = np.flatnonzero(ours).tolist()
-            for q, (j, total) in enumerate(zip(mine_j, energy[:mine.size].tolist(),
-                                               strict=True)):
-                n = int(served[q])
-                out[j]["edge_energy_j"] = total
-                out[j]["mean_frame_energy_j"] = total / n if n else 0.0
-        for j, r in enumerate(rows.tolist()):
-            if not ours[j]:
-                out[j] = self._meters[r].metrics(out[j], kernel_records(self.kernel, r))
+        if self.meter.model is None:
+            return self.kernel.metrics_of(rows)
+        meters = self._meters
+        ours = np.array([meters[r] is self.meter for r in rows.tolist()], dtype=bool)
+        out = self.kernel.metrics_of(rows, self._energy_figures, ours)
+        if not ours.all():  # rows reset with options: their own fleet's meter
+            for j, r in enumerate(rows.tolist()):
+                if not ours[j]:
+                    out[j] = meters[r].metrics(out[j], kernel_records(self.kernel, r))
         return out
 
     @property
@@ -632,16 +622,7 @@ class CompiledBatch:
             self._reset_with_options(rows, obs, options_of)
             return
         wl = env.workload
-        rngs = [self.envs[i].np_random for i in rows]
-        if self._bursty:  # the bursty loop compiled (the same draws)
-            mmpp = _fast_mmpp()
-            arrivals: Any = make_arrivals_batch(wl, rngs, mmpp) \
-                if isinstance(wl.frames_per_edge, int) else \
-                [make_arrivals(wl, rng, mmpp) for rng in rngs]
-        elif isinstance(wl.frames_per_edge, int):
-            arrivals = make_arrivals_batch(wl, rngs)
-        else:
-            arrivals = [make_arrivals(wl, rng) for rng in rngs]
+        arrivals = self._draw_arrivals(rows)
         if self._markov_links is not None:  # drawn straight into the rows (same draws)
             self.kernel.reset_many(rows, arrivals, obs, None, self.edge_s,
                                    written=self._draw_markov(rows))
@@ -652,6 +633,25 @@ class CompiledBatch:
             self.kernel.reset_many(rows, arrivals, obs, traces_of, self.edge_s)
         for i in rows:
             self._meters[i] = self.meter
+
+    def _draw_arrivals(self, rows: np.ndarray) -> Any:
+        """The next episode's arrivals of rows `rows`, each from its env's generator as
+        `make_arrivals` draws them (`kernel.arrivals.draw_rows`, one compiled call):
+        shape (rows, edges, frames), or per row its per-edge arrays where the edges'
+        frame counts differ. Raises `make_arrivals`' errors."""
+        from . import fast
+
+        rows = np.asarray(rows, dtype=np.int64)
+        draws = self._arrivals
+        out = np.empty(draws.shape(rows.size))
+        code = fast.draw_rows(self._gens.refresh(self.envs, rows.tolist()), rows,
+                              *draws.params, out, draws.fail)
+        if code != fast.DRAWN:
+            draws.raise_failure(code, out)
+        counts = draws.counts.tolist()
+        if min(counts) == max(counts):
+            return out
+        return [[a[e, :c] for e, c in enumerate(counts)] for a in out]
 
     def _reset_with_options(self, rows: np.ndarray, obs: np.ndarray,
                             options_of: list[Any]) -> None:
@@ -681,12 +681,6 @@ def energy_figures(model: EnergyModel) -> tuple[np.ndarray, ...]:
     return tuple(np.ascontiguousarray(a, dtype=np.float64) for a in (
         model.idle_w, model.compute_w, model.tx_base_w, model.tx_w_per_mbps, model.tail_w,
         model.tail_s, model.transfer_bytes))
-
-
-def _fast_mmpp() -> Any:
-    from . import fast
-
-    return fast.compiled_mmpp()
 
 
 def _markov_links(env: Any, n_edges: int) -> tuple[list[Any], list[int]] | None:

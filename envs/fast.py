@@ -19,6 +19,8 @@ The kernel lives in `splitgym.envs.kernel`, one module per concern:
 * `kernel.observe`: the observation and the decision context;
 * `kernel.metrics`: a finished episode's metrics and edge energy (numpy's reductions
   replayed);
+* `kernel.arrivals`: an episode's arrival times drawn from each env's generator (the
+  vector env's resets);
 * `kernel.heaps`, `kernel.prefetch`: the heaps inside a row, cache hints;
 * `kernel.entry`: the entry points and `FastKernel`.
 
@@ -28,6 +30,7 @@ import.
 
 from __future__ import annotations
 
+from .kernel.arrivals import DRAWN, ArrivalDraws, RowGenerators, draw_rows
 from .kernel.entry import (
     FastKernel,
     check_actions,
@@ -59,7 +62,8 @@ from .kernel.metrics import pairwise_sum, row_energy, row_metrics
 from .kernel.observe import predicted_energy
 from .kernel.prefetch import PREFETCH_ABOVE
 
-__all__ = ["C_DECIDED", "C_PENDING", "N_CTX", "PREFETCH_ABOVE", "T_ARR", "T_CE", "T_CS",
+__all__ = ["DRAWN", "ArrivalDraws", "RowGenerators", "draw_rows",
+           "C_DECIDED", "C_PENDING", "N_CTX", "PREFETCH_ABOVE", "T_ARR", "T_CE", "T_CS",
            "T_DONE", "T_EE", "T_ES", "T_LE", "T_LS", "X_RATE", "FastKernel",
            "check_actions", "compiled_mmpp", "layout", "reset_env", "reset_envs", "step_all",
            "step_all_threads", "step_env", "MarkovDraws", "TR_HEAD",

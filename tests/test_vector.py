@@ -238,3 +238,43 @@ def test_native_vec_env__refuses_a_negative_seed_and_copies_its_rows():
         r1 = venv.step(acts)[1]
         r2 = twin.step(acts)[1]
         assert np.isfinite(r1).all() and np.array_equal(r1, r2)
+
+
+def test_vector__staggered_episode_ends_reset_rows_as_single_envs_do():
+    """Deadlines with drops: dropped frames are never decided, so the rows' episodes end
+    at different steps and the rows reset a few at a time (each drawing its episode from
+    its own generator in compiled code). Across several episodes per row, a reset with
+    options, one with a seed, and a copy stepped on its own in between, every row stays
+    the single env's episode, bit for bit."""
+    import copy
+
+    kw = dict(model="toy", bandwidth_mbps=0.5, n_edges=3, frames_per_edge=4,
+              arrivals="bursty", fps=(5.0, 20.0), deadline_s=0.3, drop_late=True,
+              objective="deadline_miss")
+    n = 6
+    venv = EdgeCloudVectorEnv(n, **kw)
+    singles = [EdgeCloudEnv(engine="python", **kw) for _ in range(n)]
+
+    def reset(seed, options):
+        obs, info = venv.reset(seed=seed, options=options)
+        for i, env in enumerate(singles):
+            o, inf = env.reset(seed=None if seed is None else seed + i, options=options)
+            assert np.array_equal(obs[i], o)
+            assert np.array_equal(info["action_mask"][i], inf["action_mask"])
+        return info
+
+    rng = np.random.default_rng(0)
+    info, episodes, staggered = reset(11, None), 0, 0
+    for seed, options in [(None, {"n_edges": 2, "deadline_s": 0.2}), (5, None), (None, None)]:
+        pending = [False] * n
+        for step in range(60):
+            acts = np.array([rng.choice(np.flatnonzero(m)) for m in info["action_mask"]])
+            obs, rew, term, _, info = venv.step(acts)
+            episodes += len(step_rows(singles, acts, pending, obs, rew, term, info))
+            staggered += 0 < term.sum() < n
+            if step == 30:  # a copy's rows draw from its own generators
+                twin = copy.copy(venv)
+                for _ in range(20):
+                    twin.step(np.array([np.flatnonzero(m)[0] for m in twin.action_masks()]))
+        info = reset(seed, options)
+    assert episodes >= 6 * n and staggered >= 20

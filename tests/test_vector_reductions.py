@@ -9,13 +9,14 @@ import pytest
 from helpers.lockstep import step_rows  # tests/helpers
 
 from splitgym.envs import EdgeCloudEnv, fast
-from splitgym.envs.core.config import ConfigError
+from splitgym.envs.core.config import ConfigError, WorkloadConfig
 from splitgym.envs.core.workload import (
     _mmpp_edges,
     _mmpp_into,
     make_arrivals,
     make_arrivals_batch,
 )
+from splitgym.envs.kernel.arrivals import NOT_CHECKED, TOO_MANY_SWITCHES
 from splitgym.envs.kernel.metrics import _percentile
 from splitgym.envs.vector import EdgeCloudVectorEnv
 
@@ -109,3 +110,62 @@ def test_bursty_batch__times_past_the_bound_are_refused_by_name():
     with pytest.raises(ConfigError, match=r"arrivals: edge 1's generated arrival times"):
         _mmpp_into(np.random.default_rng(0), slow, {}, (1.0, 1.0, 1e15, 1e15, counts,
                                                         budgets), mmpp, out)
+
+
+def _draw(wl, rngs):
+    """`draw_rows` of every generator in `rngs` (one call, as a vector env resets
+    rows), and its result code."""
+    from numba import typed
+
+    draws = fast.ArrivalDraws(wl)
+    out = np.full(draws.shape(len(rngs)), np.nan)
+    code = fast.draw_rows(typed.List(rngs), np.arange(len(rngs)), *draws.params, out,
+                          draws.fail)
+    return draws, out, code
+
+
+@pytest.mark.parametrize("arrivals", [
+    "periodic", "poisson", "bursty",
+    {"kind": "bursty", "high_factor": 5.0, "low_factor": 0.0, "mean_dwell_s": [1.0, 3.0]}])
+@pytest.mark.parametrize("fps, phase_s, frames", [
+    ((2.0, 30.0), None, 4), (10.0, None, 4), (7.0, (0.0, 0.01, 0.3), 4),
+    ((5.0, 15.0), None, (1, 6, 3))])
+def test_draw_rows__is_make_arrivals_per_generator_bit_for_bit(arrivals, fps, phase_s,
+                                                               frames):
+    # the vector env draws its rows' next episodes in compiled code from the rows' own
+    # generators: each must give exactly the single env's arrivals, episode after
+    # episode, and leave its generator where make_arrivals leaves it
+    wl = WorkloadConfig(n_edges=3, frames_per_edge=frames, fps=fps, phase_s=phase_s,
+                        arrivals=arrivals)
+    rngs = [np.random.default_rng(s) for s in range(4)]
+    refs = [np.random.default_rng(s) for s in range(4)]
+    for _ in range(3):
+        _, out, code = _draw(wl, rngs)
+        assert code == fast.DRAWN
+        for j, ref in enumerate(refs):
+            for e, times in enumerate(make_arrivals(wl, ref)):
+                assert np.array_equal(out[j, e, :times.size], times)
+    for rng, ref in zip(rngs, refs, strict=True):
+        assert rng.bit_generator.state == ref.bit_generator.state
+
+
+def test_draw_rows__refuses_what_make_arrivals_refuses_with_its_error():
+    # parameters the config would refuse (a safety net): a runaway bursty process, and
+    # times past the bound (a frame every 1e12 s); the row and edge are flagged and the
+    # error is make_arrivals' own
+    runaway = WorkloadConfig(n_edges=2, frames_per_edge=3, fps=1.0, arrivals="bursty")
+    object.__setattr__(runaway, "arrivals", (("high_factor", 1e-9), ("kind", "bursty"),
+                                             ("low_factor", 0.0),
+                                             ("mean_dwell_s", (1e-3, 1e-3))))
+    slow = WorkloadConfig(n_edges=2, frames_per_edge=3, fps=1.0, arrivals="poisson")
+    object.__setattr__(slow, "fps", 1e-12)
+    for wl, code, match in [
+            (runaway, TOO_MANY_SWITCHES,
+             "switched state more than 20000 times per frame"),
+            (slow, NOT_CHECKED, r"arrivals: edge 0's generated arrival times")]:
+        draws, out, got = _draw(wl, [np.random.default_rng(0), np.random.default_rng(1)])
+        assert got == code and draws.fail.tolist() == [0, 0]
+        with pytest.raises(ConfigError, match=match):
+            draws.raise_failure(got, out)
+        with pytest.raises(ConfigError, match=match):
+            make_arrivals(wl, np.random.default_rng(0))

@@ -60,6 +60,7 @@ from .metrics import (
     M_TASKS,
     N_M,
     row_metrics,
+    row_results,
 )
 from .observe import observe, scale_cuts
 from .prefetch import PREFETCH_ABOVE, prefetch_fixed, prefetch_queues
@@ -531,15 +532,27 @@ class FastKernel:
         o = int(self.P[P_O_DROP])
         return self.I[:, o:o + self.tasks]
 
-    def metrics_of(self, rows: np.ndarray) -> list[dict[str, Any]]:
+    def metrics_of(self, rows: np.ndarray, figures: tuple[np.ndarray, ...] | None = None,
+                   energy_of: np.ndarray | None = None) -> list[dict[str, Any]]:
         """`Simulator.metrics()` of the finished episodes of envs `rows` (compiled,
-        `metrics.row_metrics`: numpy's arithmetic in numpy's order, so the same bits)."""
+        `metrics.row_metrics`: numpy's arithmetic in numpy's order, so the same bits).
+        With `figures` (`splitgym.envs.engine.energy_figures` of the fleet's model), the
+        rows where ``energy_of[j]`` (default: all) also get the ``edge_energy_j`` and
+        ``mean_frame_energy_j`` that `EnergyMeter.metrics` adds (`metrics.row_energy`),
+        in the same compiled call (`metrics.row_results`)."""
         rows = np.asarray(rows, dtype=np.int64)
-        vals = np.empty((rows.size, N_M + self.k))
-        row_metrics(rows, self.I, self.F, self.P2, vals)
-        hists = vals[:, N_M:].astype(np.int64).tolist()
+        k = self.k
+        if figures is None:
+            vals = np.empty((rows.size, N_M + k))
+            row_metrics(rows, self.I, self.F, self.P2, vals)
+        else:
+            if energy_of is None:
+                energy_of = np.ones(rows.size, dtype=bool)
+            vals = np.empty((rows.size, N_M + k + 2))
+            row_results(rows, energy_of, self.I, self.F, self.P2, *figures, vals)
+        hists = vals[:, N_M:N_M + k].astype(np.int64).tolist()
         out = []
-        for j, (v, i) in enumerate(zip(vals[:, :N_M].tolist(), rows.tolist(), strict=True)):
+        for j, (v, i) in enumerate(zip(vals.tolist(), rows.tolist(), strict=True)):
             n = int(v[M_TASKS])
             m = {"makespan_s": v[M_MAKESPAN], "mean_latency_s": v[M_MEAN],
                  "p95_latency_s": v[M_P95], "p99_latency_s": v[M_P99],
@@ -547,6 +560,10 @@ class FastKernel:
                  "n_dropped": int(v[M_DROPPED])}
             if self.row_cfg[i].sim_config.deadline_s is not None:
                 m["deadline_miss_rate"] = int(v[M_MISSED]) / n if n else 0.0
+            if figures is not None and energy_of[j]:
+                total, served = v[N_M + k], v[N_M + k + 1]
+                m["edge_energy_j"] = total
+                m["mean_frame_energy_j"] = total / served if served else 0.0
             out.append(m)
         return out
 

@@ -202,77 +202,101 @@ def row_energy(rows, I, F, P2, idle_w, compute_w, tx_base_w, tx_w_per_mbps, tail
     rows `rows` into ``out[j]``, and their frames served into ``out[j + rows.size]``;
     the model's figures per edge (its fleet is every row's)."""
     m = rows.size
-    n_e = idle_w.size
     for j in range(m):
-        i = rows[j]
-        P = P2[i]
-        g, f = I[i], F[i]
-        off = P[P_O_OFF]
-        n = g[off + P[P_EDGES]]
-        oc, od = P[P_O_CUT], P[P_O_DROP]
-        # _window_end_s: per edge, when its window ends (inf while a frame is unfinished)
-        ends = np.zeros(n_e)
-        unfinished = np.zeros(n_e, dtype=np.bool_)
-        served = 0
-        for e in range(n_e):
-            for t in range(g[off + e], g[off + e + 1]):
-                o = O_TASK + 8 * t
-                comp, arr = f[o + T_DONE], f[o + T_ARR]
-                dropped = g[od + t] != 0
-                served += not dropped
-                last = arr if math.isnan(comp) else _np_max(comp, arr)
-                ends[e] = _np_max(ends[e], last)
-                if not (not math.isnan(comp) or dropped):
-                    unfinished[e] = True
-        for e in range(n_e):
-            if unfinished[e]:
-                ends[e] = math.inf
-        # until_s = inf: t_e = minimum(ends, inf) = ends
-        prod = np.empty(max(n_e, n))
-        for e in range(n_e):
-            prod[e] = idle_w[e] * ends[e]
-        idle = pairwise_sum(prod[:n_e])
-        ei = np.empty(n, dtype=np.int64)
-        sent = np.empty(n, dtype=np.int64)
-        ns = 0
-        for e in range(n_e):
-            w = compute_w[e] - idle_w[e]
-            for t in range(g[off + e], g[off + e + 1]):
-                o = O_TASK + 8 * t
-                es, ee = f[o + T_ES], f[o + T_EE]
-                if math.isnan(es):
-                    es = ee = 0.0
-                busy = _np_max(_np_min(ee, ends[e]) - es, 0.0)
-                prod[t] = w * busy
-                ei[t] = e
-                if not math.isnan(f[o + T_LS]):
-                    sent[ns] = t
-                    ns += 1
-        compute = pairwise_sum(prod[:n])
-        if ns == 0:
-            total = idle + compute
+        out[j], out[j + m] = _row_energy(rows[j], I, F, P2, idle_w, compute_w, tx_base_w,
+                                         tx_w_per_mbps, tail_w, tail_s, transfer_bytes)
+
+
+@njit(cache=True)
+def row_results(rows, energy_of, I, F, P2, idle_w, compute_w, tx_base_w, tx_w_per_mbps,
+                tail_w, tail_s, transfer_bytes, out):
+    """A vector env's ending rows in one call: `row_metrics` of rows `rows` into
+    ``out[j, :-2]`` and, where ``energy_of[j]``, `row_energy`'s energy and frames served
+    into ``out[j, -2:]`` (else zeros)."""
+    w = out.shape[1]
+    row_metrics(rows, I, F, P2, out[:, :w - 2])
+    for j in range(rows.size):
+        if energy_of[j]:
+            out[j, w - 2], out[j, w - 1] = _row_energy(
+                rows[j], I, F, P2, idle_w, compute_w, tx_base_w, tx_w_per_mbps, tail_w,
+                tail_s, transfer_bytes)
         else:
-            # the radio's energy over each transfer, then its tail
-            tail = np.empty(ns)
-            for q in range(ns):
-                t = sent[q]
-                e = ei[t]
-                o = O_TASK + 8 * t
-                ls, le, te = f[o + T_LS], f[o + T_LE], ends[e]
-                d = le - ls
-                mbit = 8.0 * transfer_bytes[g[oc + t]] / 1e6
-                joules = tx_base_w[e] * d + tx_w_per_mbps[e] * mbit
-                if te >= le:
-                    frac = 1.0
-                else:
-                    frac = _np_max(te - ls, 0.0) / (d if d > 0 else 1.0)
-                prod[q] = joules * frac
-                nxt = math.inf
-                if q + 1 < ns and ei[sent[q + 1]] == e:
-                    nxt = f[O_TASK + 8 * sent[q + 1] + T_LS]
-                tail_end = _np_min(_np_min(le + tail_s[e], nxt), te)
-                tail[q] = tail_w[e] * _np_max(tail_end - le, 0.0)
-            radio = pairwise_sum(prod[:ns])
-            total = idle + compute + radio + pairwise_sum(tail)
-        out[j] = total
-        out[j + m] = served
+            out[j, w - 2] = out[j, w - 1] = 0.0
+
+
+@njit(cache=True)
+def _row_energy(i, I, F, P2, idle_w, compute_w, tx_base_w, tx_w_per_mbps, tail_w, tail_s,
+                transfer_bytes):
+    """``edge_energy_j(records, model)`` of row i's finished episode, and its frames
+    served (see `row_energy`)."""
+    n_e = idle_w.size
+    P = P2[i]
+    g, f = I[i], F[i]
+    off = P[P_O_OFF]
+    n = g[off + P[P_EDGES]]
+    oc, od = P[P_O_CUT], P[P_O_DROP]
+    # _window_end_s: per edge, when its window ends (inf while a frame is unfinished)
+    ends = np.zeros(n_e)
+    unfinished = np.zeros(n_e, dtype=np.bool_)
+    served = 0
+    for e in range(n_e):
+        for t in range(g[off + e], g[off + e + 1]):
+            o = O_TASK + 8 * t
+            comp, arr = f[o + T_DONE], f[o + T_ARR]
+            dropped = g[od + t] != 0
+            served += not dropped
+            last = arr if math.isnan(comp) else _np_max(comp, arr)
+            ends[e] = _np_max(ends[e], last)
+            if not (not math.isnan(comp) or dropped):
+                unfinished[e] = True
+    for e in range(n_e):
+        if unfinished[e]:
+            ends[e] = math.inf
+    # until_s = inf: t_e = minimum(ends, inf) = ends
+    prod = np.empty(max(n_e, n))
+    for e in range(n_e):
+        prod[e] = idle_w[e] * ends[e]
+    idle = pairwise_sum(prod[:n_e])
+    ei = np.empty(n, dtype=np.int64)
+    sent = np.empty(n, dtype=np.int64)
+    ns = 0
+    for e in range(n_e):
+        w = compute_w[e] - idle_w[e]
+        for t in range(g[off + e], g[off + e + 1]):
+            o = O_TASK + 8 * t
+            es, ee = f[o + T_ES], f[o + T_EE]
+            if math.isnan(es):
+                es = ee = 0.0
+            busy = _np_max(_np_min(ee, ends[e]) - es, 0.0)
+            prod[t] = w * busy
+            ei[t] = e
+            if not math.isnan(f[o + T_LS]):
+                sent[ns] = t
+                ns += 1
+    compute = pairwise_sum(prod[:n])
+    if ns == 0:
+        total = idle + compute
+    else:
+        # the radio's energy over each transfer, then its tail
+        tail = np.empty(ns)
+        for q in range(ns):
+            t = sent[q]
+            e = ei[t]
+            o = O_TASK + 8 * t
+            ls, le, te = f[o + T_LS], f[o + T_LE], ends[e]
+            d = le - ls
+            mbit = 8.0 * transfer_bytes[g[oc + t]] / 1e6
+            joules = tx_base_w[e] * d + tx_w_per_mbps[e] * mbit
+            if te >= le:
+                frac = 1.0
+            else:
+                frac = _np_max(te - ls, 0.0) / (d if d > 0 else 1.0)
+            prod[q] = joules * frac
+            nxt = math.inf
+            if q + 1 < ns and ei[sent[q + 1]] == e:
+                nxt = f[O_TASK + 8 * sent[q + 1] + T_LS]
+            tail_end = _np_min(_np_min(le + tail_s[e], nxt), te)
+            tail[q] = tail_w[e] * _np_max(tail_end - le, 0.0)
+        radio = pairwise_sum(prod[:ns])
+        total = idle + compute + radio + pairwise_sum(tail)
+    return total, served
