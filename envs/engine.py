@@ -621,33 +621,47 @@ class CompiledBatch:
         if options_of is not None and any(o for o in options_of):
             self._reset_with_options(rows, obs, options_of)
             return
-        wl = env.workload
-        arrivals = self._draw_arrivals(rows)
-        if self._markov_links is not None:  # drawn straight into the rows (same draws)
-            self.kernel.reset_many(rows, arrivals, obs, None, self.edge_s,
-                                   written=self._draw_markov(rows))
+        rows = np.asarray(rows, dtype=np.int64)
+        gens = self._gens.refresh(self.envs, rows.tolist())
+        if not self.traced:  # the arrivals drawn in the reset's own compiled call
+            self.kernel.reset_drawn(rows, gens, self._arrivals, obs, self.edge_s)
         else:
-            traces_of = [self.envs[i]._link_traces(wl.n_edges, env.sim_config,
-                                                   env._bw_spec)
-                         for i in rows] if self.traced else None
-            self.kernel.reset_many(rows, arrivals, obs, traces_of, self.edge_s)
-        for i in rows:
+            wl = env.workload
+            arrivals = self._draw_arrivals(rows, gens)
+            if self._markov_links is not None:  # drawn straight into the rows (same draws)
+                self.kernel.reset_many(rows, arrivals, obs, None, self.edge_s,
+                                       written=self._draw_markov(rows))
+            else:
+                traces_of = [self.envs[i]._link_traces(wl.n_edges, env.sim_config,
+                                                       env._bw_spec) for i in rows]
+                self.kernel.reset_many(rows, arrivals, obs, traces_of, self.edge_s)
+        for i in rows.tolist():
             self._meters[i] = self.meter
 
-    def _draw_arrivals(self, rows: np.ndarray) -> Any:
-        """The next episode's arrivals of rows `rows`, each from its env's generator as
-        `make_arrivals` draws them (`kernel.arrivals.draw_rows`, one compiled call):
-        shape (rows, edges, frames), or per row its per-edge arrays where the edges'
-        frame counts differ. Raises `make_arrivals`' errors."""
+    def redraw(self, rows: np.ndarray) -> tuple[Any, ...] | None:
+        """What `FastKernel.step` takes (its `redraw`) to restart rows `rows` (int64)
+        in the step's own call, as `reset` restarts them without options; None where
+        their episodes need more than arrivals drawn (rate traces: `reset` them)."""
+        if self.traced:
+            return None
+        rl = rows.tolist()
+        for i in rl:
+            self._meters[i] = self.meter
+        return rows, self._gens.refresh(self.envs, rl), self._arrivals, self.edge_s
+
+    def _draw_arrivals(self, rows: np.ndarray, gens: Any) -> Any:
+        """The next episode's arrivals of rows `rows` (int64), each from its env's
+        generator (in `gens`, `kernel.arrivals.RowGenerators`) as `make_arrivals` draws
+        them (`kernel.arrivals.draw_rows`, one compiled call): shape (rows, edges,
+        frames), or per row its per-edge arrays where the edges' frame counts differ.
+        Raises `make_arrivals`' errors."""
         from . import fast
 
-        rows = np.asarray(rows, dtype=np.int64)
         draws = self._arrivals
         out = np.empty(draws.shape(rows.size))
-        code = fast.draw_rows(self._gens.refresh(self.envs, rows.tolist()), rows,
-                              *draws.params, out, draws.fail)
+        code = fast.draw_rows(rows, gens, *draws.params, out, draws.fail)
         if code != fast.DRAWN:
-            draws.raise_failure(code, out)
+            draws.raise_failure(out)
         counts = draws.counts.tolist()
         if min(counts) == max(counts):
             return out

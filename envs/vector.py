@@ -72,6 +72,7 @@ class EdgeCloudVectorEnv(VectorEnv):
         self.action_space = batch_space(first.action_space, num_envs)
         self._autoreset = np.zeros(num_envs, dtype=bool)
         self._resetting = False  # whether any sub-env resets at the next step
+        self._ended = np.zeros(0, dtype=np.int64)  # which (the compiled loop's)
         k = first.action_space.n
         self._masks = np.ones((num_envs, k), dtype=bool)
         self._obs = np.zeros((num_envs, *first.observation_space.shape), dtype=np.float32)
@@ -158,22 +159,25 @@ class EdgeCloudVectorEnv(VectorEnv):
             actions = actions.astype(np.int64)
         rewards = np.zeros(n)
         terminated = np.zeros(n, dtype=bool)
-        if self._resetting:  # check the actions before the resets draw new episodes
-            if fast.check_actions(actions, skip, kernel.I, kernel.P2) >= 0:
-                self._check_actions(given, ~skip)
-            rows = np.flatnonzero(skip)
-            self._batch.reset(rows, self._obs)
+        redraw = None
+        if self._resetting:  # the rows whose episodes ended at the previous step
+            redraw = self._batch.redraw(self._ended)  # restarted in the step's call
+            if redraw is None:  # check the actions before the resets draw new episodes
+                if fast.check_actions(actions, skip, kernel.I, kernel.P2) >= 0:
+                    self._check_actions(given, ~skip)
+                self._batch.reset(self._ended, self._obs)
         # the kernel checks every stepped action first (in range, feasible for its
-        # pending task) and steps nothing if one is bad
-        ended = -1 - kernel.step(actions, skip, self._obs, rewards, terminated)
+        # pending task) and steps (or restarts) nothing if one is bad
+        ended = -1 - kernel.step(actions, skip, self._obs, rewards, terminated, redraw)
         if ended < 0:
             self._check_actions(given, ~skip)
         self._masks[:] = kernel.masks  # the pending tasks' (a rate trace changes them)
         infos: dict[str, Any] = {}
         if ended:
-            rows = np.flatnonzero(terminated)
+            rows = self._ended = np.flatnonzero(terminated)
             metrics = np.empty(n, dtype=object)
-            metrics[rows] = self._batch.metrics_of(rows)
+            for i, m in zip(rows.tolist(), self._batch.metrics_of(rows), strict=True):
+                metrics[i] = m
             self._masks[rows] = True
             infos["metrics"] = metrics
             infos["_metrics"] = terminated.copy()

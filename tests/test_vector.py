@@ -243,9 +243,10 @@ def test_native_vec_env__refuses_a_negative_seed_and_copies_its_rows():
 def test_vector__staggered_episode_ends_reset_rows_as_single_envs_do():
     """Deadlines with drops: dropped frames are never decided, so the rows' episodes end
     at different steps and the rows reset a few at a time (each drawing its episode from
-    its own generator in compiled code). Across several episodes per row, a reset with
-    options, one with a seed, and a copy stepped on its own in between, every row stays
-    the single env's episode, bit for bit."""
+    its own generator in compiled code, in the step's call). Across several episodes per
+    row, a reset with options, one with a seed, a copy stepped on its own and steps
+    refused for a bad action while some rows restart, every row stays the single env's
+    episode, bit for bit."""
     import copy
 
     kw = dict(model="toy", bandwidth_mbps=0.5, n_edges=3, frames_per_edge=4,
@@ -264,11 +265,17 @@ def test_vector__staggered_episode_ends_reset_rows_as_single_envs_do():
         return info
 
     rng = np.random.default_rng(0)
-    info, episodes, staggered = reset(11, None), 0, 0
+    info, episodes, staggered, refused = reset(11, None), 0, 0, 0
     for seed, options in [(None, {"n_edges": 2, "deadline_s": 0.2}), (5, None), (None, None)]:
         pending = [False] * n
         for step in range(60):
             acts = np.array([rng.choice(np.flatnonzero(m)) for m in info["action_mask"]])
+            if any(pending) and not all(pending):  # refused before any row restarts
+                bad = acts.copy()
+                bad[pending.index(False)] = 99
+                with pytest.raises(InvalidActionError, match="action=99"):
+                    venv.step(bad)
+                refused += 1
             obs, rew, term, _, info = venv.step(acts)
             episodes += len(step_rows(singles, acts, pending, obs, rew, term, info))
             staggered += 0 < term.sum() < n
@@ -277,4 +284,4 @@ def test_vector__staggered_episode_ends_reset_rows_as_single_envs_do():
                 for _ in range(20):
                     twin.step(np.array([np.flatnonzero(m)[0] for m in twin.action_masks()]))
         info = reset(seed, options)
-    assert episodes >= 6 * n and staggered >= 20
+    assert episodes >= 6 * n and staggered >= 20 and refused >= 20

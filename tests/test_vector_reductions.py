@@ -119,7 +119,7 @@ def _draw(wl, rngs):
 
     draws = fast.ArrivalDraws(wl)
     out = np.full(draws.shape(len(rngs)), np.nan)
-    code = fast.draw_rows(typed.List(rngs), np.arange(len(rngs)), *draws.params, out,
+    code = fast.draw_rows(np.arange(len(rngs)), typed.List(rngs), *draws.params, out,
                           draws.fail)
     return draws, out, code
 
@@ -164,8 +164,8 @@ def test_draw_rows__refuses_what_make_arrivals_refuses_with_its_error():
              "switched state more than 20000 times per frame"),
             (slow, NOT_CHECKED, r"arrivals: edge 0's generated arrival times")]:
         draws, out, got = _draw(wl, [np.random.default_rng(0), np.random.default_rng(1)])
-        assert got == code and draws.fail.tolist() == [0, 0]
+        assert got == code and draws.fail.tolist() == [code, 0, 0]
         with pytest.raises(ConfigError, match=match):
-            draws.raise_failure(got, out)
+            draws.raise_failure(out)
         with pytest.raises(ConfigError, match=match):
             make_arrivals(wl, np.random.default_rng(0))

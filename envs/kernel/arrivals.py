@@ -27,7 +27,8 @@ from ..core.workload import check_generated, mmpp_times
 
 #: `ArrivalDraws.kind`'s values.
 PERIODIC, POISSON, BURSTY = 0, 1, 2
-#: `draw_rows`' result codes (with the row and edge in ``fail``).
+#: `draw_rows`' result codes (`ArrivalDraws.fail` holds the code, the row's index in
+#: the call and the edge).
 DRAWN, TOO_MANY_SWITCHES, NOT_CHECKED = -1, 0, 1
 
 _mmpp_times = njit(cache=True)(mmpp_times)
@@ -58,16 +59,17 @@ class ArrivalDraws:
                            float(self.extra.get("low_factor", 0.25)), dwell[0], dwell[1]])
         #: `draw_rows`' arguments after the generators and rows, before the output
         self.params = (self.kind, int(ranged), phase, floats, self.counts, budgets)
-        self.fail = np.zeros(2, dtype=np.int64)
+        #: where a refused draw is written: (code, the row's index in the call, edge)
+        self.fail = np.full(3, DRAWN, dtype=np.int64)
 
     def shape(self, m: int) -> tuple[int, int, int]:
         """`draw_rows`' output shape for `m` rows: (rows, edges, most frames)."""
         return (m, self.counts.size, int(self.counts.max(initial=0)))
 
-    def raise_failure(self, code: int, out: np.ndarray) -> None:
-        """The `make_arrivals` error of `draw_rows`' result `code` (``fail``: the row's
-        index in the call and the edge), from its output `out`."""
-        j, e = self.fail.tolist()
+    def raise_failure(self, out: np.ndarray) -> None:
+        """The `make_arrivals` error of the refused draw in `fail`, from the draw's
+        output `out` (rows, edges, frames)."""
+        code, j, e = self.fail.tolist()
         if code == TOO_MANY_SWITCHES:
             raise ConfigError(f"arrivals={self.extra!r}: the bursty process switched state "
                               f"more than {20 * MAX_SWITCHES_PER_FRAME:g} times per frame")
@@ -105,7 +107,7 @@ class RowGenerators:
 
 
 @njit(cache=True)
-def _draw_row(rng, kind, ranged, phase, floats, counts, budgets, out):
+def draw_row(rng, kind, ranged, phase, floats, counts, budgets, out):
     """`make_arrivals`' draws of one episode from `rng` into ``out[e, :counts[e]]``;
     return `DRAWN`, or (with the edge) `TOO_MANY_SWITCHES` or `NOT_CHECKED` (times that
     `check_generated` refuses)."""
@@ -155,15 +157,15 @@ def _draw_row(rng, kind, ranged, phase, floats, counts, budgets, out):
 
 
 @njit(cache=True)
-def draw_rows(gens, rows, kind, ranged, phase, floats, counts, budgets, out, fail):
+def draw_rows(rows, gens, kind, ranged, phase, floats, counts, budgets, out, fail):
     """The next episode's arrivals of env ``rows[j]`` from its generator ``gens[rows[j]]``
-    into ``out[j]`` (see `_draw_row`), row by row; stop at the first refused row and
-    return its code (its index in `rows` and the edge in `fail`), else `DRAWN`."""
+    into ``out[j]`` (see `draw_row`), row by row; stop at the first refused row and
+    return its code (in ``fail``: the code, its index in `rows` and the edge), else
+    `DRAWN`."""
     for j in range(rows.size):
-        code, e = _draw_row(gens[rows[j]], kind, ranged, phase, floats, counts, budgets,
-                            out[j])
+        code, e = draw_row(gens[rows[j]], kind, ranged, phase, floats, counts, budgets,
+                           out[j])
         if code != DRAWN:
-            fail[0] = j
-            fail[1] = e
+            fail[0], fail[1], fail[2] = code, j, e
             return code
     return DRAWN

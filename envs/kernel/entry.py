@@ -1,8 +1,10 @@
 """The compiled engine's entry points: one env's reset and step (`reset_env`,
 `step_env`), N envs' resets and lock-step decisions (`reset_envs`, `step_all`, on one
-thread or several), and `FastKernel`, the Python object holding a batch's arrays and
-turning an episode's inputs (arrivals, rate traces, a fleet's edge times) into what
-the kernel reads (`FastKernel.prepare`)."""
+thread or several; `draw_reset_envs` and `redraw_step_all`, the vector env's
+autoresets with their arrivals drawn in the same call, `kernel.arrivals`), and
+`FastKernel`, the Python object holding a batch's arrays and turning an episode's
+inputs (arrivals, rate traces, a fleet's edge times) into what the kernel reads
+(`FastKernel.prepare`)."""
 
 from __future__ import annotations
 
@@ -15,6 +17,7 @@ from numba import njit, prange
 
 from ..core.config import MAX_TIME_S
 from ..core.workload import mmpp_times
+from .arrivals import DRAWN, draw_rows
 from .layout import (
     C_BITS,
     C_BYTES,
@@ -266,6 +269,55 @@ def reset_envs(rows, arrivals, offsets, edge_s, lmask, toff, fparams, I, F, S, T
             _write_mask(I[i], P2[i], masks[i])
 
 
+@njit(cache=True)
+def draw_reset_envs(rows, gens, kind, ranged, phase, floats, counts, budgets, drawn, fail,
+                    offsets, edge_s, lmask, toff, fparams, I, F, S, T, C3, P2, inv, cap_obs,
+                    obs, masks):
+    """`reset_envs` of rows `rows` of one configuration without rate traces, each row's
+    arrivals first drawn from its generator ``gens[rows[j]]`` into ``drawn[j]``
+    (`arrivals.draw_rows`; the other inputs the configuration's, one for every row).
+    Every row is drawn before any is reset: a refused draw (its code returned, and
+    written to `fail` with the row's index and the edge) resets none."""
+    code = draw_rows(rows, gens, kind, ranged, phase, floats, counts, budgets, drawn, fail)
+    if code != DRAWN:
+        return code
+    flat = np.empty(offsets[-1])
+    ctx = np.empty(0)
+    for j in range(rows.shape[0]):
+        i = rows[j]
+        for d in range(counts.size):  # edge-major, packed (frame counts may differ)
+            flat[offsets[d]:offsets[d + 1]] = drawn[j, d, :counts[d]]
+        e = reset_env(i, flat, offsets, edge_s, lmask, toff, fparams, I, F, S, T, C3[i],
+                      P2[i], inv, cap_obs, obs[i], ctx)
+        if e >= 0:
+            _write_mask(I[i], P2[i], masks[i])
+    return DRAWN
+
+
+#: `redraw_step_all`'s result when a draw was refused (nothing stepped).
+NOT_DRAWN = -(1 << 62)
+
+
+@njit(cache=True)
+def redraw_step_all(rows, gens, kind, ranged, phase, floats, counts, budgets, drawn, fail,
+                    offsets, edge_s, lmask, toff, fparams, actions, skip, I, F, S, T, C3, P2,
+                    inv, cap_obs, obs, rewards, done, masks):
+    """`step_all` whose skipped envs `rows` (their episodes ended at the previous step)
+    first restart, once the actions are checked, as `draw_reset_envs` restarts them:
+    the vector env's next-step autoreset in the step's own call. Returns `step_all`'s
+    result, or `NOT_DRAWN` (nothing reset or stepped; `fail` says why)."""
+    n = actions.shape[0]
+    bad = check_actions(actions, skip, I, P2)
+    if bad >= 0:
+        return bad
+    if draw_reset_envs(rows, gens, kind, ranged, phase, floats, counts, budgets, drawn, fail,
+                       offsets, edge_s, lmask, toff, fparams, I, F, S, T, C3, P2, inv,
+                       cap_obs, obs, masks) != DRAWN:
+        return NOT_DRAWN
+    return -1 - _step_block(0, n, n > PREFETCH_ABOVE, actions, skip, I, F, S, T, C3, P2, inv,
+                            cap_obs, obs, rewards, done, masks)
+
+
 class RowConfig:
     """One row configuration: its parameter vector ``P`` (`layout`), cut table ``C``
     (transfer times at its nominal rate), float parameters and what its results need."""
@@ -345,6 +397,7 @@ class FastKernel:
         self.S2 = np.zeros((threads, int(base.P[P_NS])))  # a replay scratch per thread
         self.masks = np.ones((n_envs, self.k), dtype=bool)  # each row's pending task's mask
         self._tiled: Any = None  # reset_many's inputs common to every row, tiled
+        self._drawn_inputs: Any = None  # reset_drawn's (edge_s, then its inputs)
 
     @property
     def S(self) -> np.ndarray:
@@ -500,9 +553,60 @@ class FastKernel:
         reset_envs(rows, flat, offsets, edge_arr, lmask, toff, fparams, self.I, self.F,
                    self.S, self.T, self.C3, self.P2, self.inv, self.cap, obs, self.masks)
 
+    def reset_drawn(self, rows: np.ndarray, gens: Any, draws: Any, obs: np.ndarray,
+                    edge_s: Any = None) -> None:
+        """`reset_many` of envs `rows` (int64) in the kernel's own configuration without
+        rate traces, their arrivals drawn in the same compiled call (`draw_reset_envs`)
+        from their generators `gens` (`arrivals.RowGenerators`) as `draws`
+        (`arrivals.ArrivalDraws`) says: a vector env resetting a row or two pays one
+        call. Raises `make_arrivals`' error for a refused draw (no row reset)."""
+        args, drawn = self._redraw_args(rows, gens, draws, edge_s)
+        if draw_reset_envs(*args, self.I, self.F, self.S, self.T, self.C3, self.P2,
+                           self.inv, self.cap, obs, self.masks) != DRAWN:
+            draws.raise_failure(drawn)
+
+    def _redraw_args(self, rows: np.ndarray, gens: Any, draws: Any,
+                     edge_s: Any) -> tuple[tuple[Any, ...], np.ndarray]:
+        """`draw_reset_envs`' arguments before the state arrays, and the array the
+        arrivals are drawn into; rows `rows` made the kernel's own configuration."""
+        base = self.base
+        for i in rows.tolist():
+            if self.row_cfg[i] is not base:
+                self.row_cfg[i] = base
+                self.P2[i] = base.P
+                self.C3[i] = base.C
+        inputs = self._drawn_inputs
+        if inputs is None or inputs[0] is not edge_s:
+            offsets = np.zeros(draws.counts.size + 1, dtype=np.int64)
+            offsets[1:] = np.cumsum(draws.counts)
+            inputs = self._drawn_inputs = (
+                edge_s, offsets, np.ascontiguousarray(self.edge_rows(edge_s)),
+                self.link_masks(None).astype(np.int64),
+                np.zeros(self.n_links, dtype=np.int64), self.fparams)
+        drawn = np.empty(draws.shape(rows.size))
+        return (rows, gens, *draws.params, drawn, draws.fail, *inputs[1:]), drawn
+
     def step(self, actions: np.ndarray, skip: np.ndarray, obs: np.ndarray,
-             rewards: np.ndarray, done: np.ndarray) -> int:
-        """One decision in every env not in `skip` (int64 `actions`); see `step_all`."""
+             rewards: np.ndarray, done: np.ndarray, redraw: Any = None) -> int:
+        """One decision in every env not in `skip` (int64 `actions`); see `step_all`.
+        `redraw`: ``(rows, gens, draws, edge_s)``, `reset_drawn`'s arguments for the
+        envs ``rows`` in `skip` (their episodes ended), restarted once the actions are
+        checked (on one thread in the same compiled call, `redraw_step_all`). Raises
+        `make_arrivals`' error for a refused draw (nothing reset or stepped)."""
+        if redraw is not None:
+            rows, gens, draws, edge_s = redraw
+            if self.threads == 1:
+                args, drawn = self._redraw_args(rows, gens, draws, edge_s)
+                out = redraw_step_all(*args, actions, skip, self.I, self.F, self.S, self.T,
+                                      self.C3, self.P2, self.inv, self.cap, obs, rewards,
+                                      done, self.masks)
+                if out == NOT_DRAWN:
+                    draws.raise_failure(drawn)
+                return out
+            bad = check_actions(actions, skip, self.I, self.P2)
+            if bad >= 0:
+                return bad
+            self.reset_drawn(rows, gens, draws, obs, edge_s)
         if self.threads == 1:
             return step_all(actions, skip, self.I, self.F, self.S, self.T, self.C3, self.P2,
                             self.inv, self.cap, obs, rewards, done, self.masks)
