@@ -34,7 +34,6 @@ from .kernel.arrivals import DRAWN, ArrivalDraws, RowGenerators, draw_rows
 from .kernel.entry import (
     FastKernel,
     check_actions,
-    compiled_mmpp,
     reset_env,
     reset_envs,
     step_all,
@@ -65,7 +64,7 @@ from .kernel.prefetch import PREFETCH_ABOVE
 __all__ = ["DRAWN", "ArrivalDraws", "RowGenerators", "draw_rows",
            "C_DECIDED", "C_PENDING", "N_CTX", "PREFETCH_ABOVE", "T_ARR", "T_CE", "T_CS",
            "T_DONE", "T_EE", "T_ES", "T_LE", "T_LS", "X_RATE", "FastKernel",
-           "check_actions", "compiled_mmpp", "layout", "reset_env", "reset_envs", "step_all",
+           "check_actions", "layout", "reset_env", "reset_envs", "step_all",
            "step_all_threads", "step_env", "MarkovDraws", "TR_HEAD",
            "predicted_energy", "write_markov_block", "pairwise_sum", "row_energy",
            "row_metrics", "write_markov_chains"]

@@ -10,8 +10,7 @@ from helpers.lockstep import step_rows  # tests/helpers
 import splitgym.envs  # noqa: F401
 from splitgym.envs import ENV_ID, EdgeCloudEnv
 from splitgym.envs.core import InvalidActionError
-from splitgym.envs.core.config import ConfigError, WorkloadConfig
-from splitgym.envs.core.workload import make_arrivals, make_arrivals_batch
+from splitgym.envs.core.config import ConfigError
 from splitgym.envs.vector import EdgeCloudVectorEnv
 
 KW = dict(model="toy", bandwidth_mbps=0.5, n_edges=2, frames_per_edge=3)
@@ -49,34 +48,6 @@ CONFIGS = [
          bandwidth_estimator="ewma", deadline_s=0.3, observation_version=1),
     dict(KW, arrivals="bursty", observation_version=1),
 ]
-
-
-@pytest.mark.parametrize("arrivals", ["periodic", "poisson", "bursty"])
-@pytest.mark.parametrize("fps, phase_s", [((2.0, 30.0), None), (10.0, None),
-                                          (7.0, (0.0, 0.01, 0.3))])
-def test_make_arrivals_batch__is_make_arrivals_per_generator_bit_for_bit(arrivals, fps,
-                                                                        phase_s):
-    # the vector env draws its sub-envs' next episodes in one batch: each generator must
-    # give exactly the single env's arrivals, and leave the same generator state after
-    wl = WorkloadConfig(n_edges=3, frames_per_edge=4, fps=fps, phase_s=phase_s,
-                        arrivals=arrivals)
-    batch = make_arrivals_batch(wl, [np.random.default_rng(s) for s in range(5)])
-    assert batch.shape == (5, 3, 4)
-    for s in range(5):
-        rng = np.random.default_rng(s)
-        one = make_arrivals(wl, rng)
-        assert np.array_equal(batch[s], np.asarray(one))
-    rngs = [np.random.default_rng(s) for s in range(2)]
-    make_arrivals_batch(wl, rngs)
-    ref = np.random.default_rng(0)
-    make_arrivals(wl, ref)
-    assert rngs[0].random() == ref.random()
-
-
-def test_make_arrivals_batch__refuses_unequal_frame_counts():
-    wl = WorkloadConfig(n_edges=2, frames_per_edge=(3, 4))
-    with pytest.raises(ConfigError, match=r"frames_per_edge=\(3, 4\)"):
-        make_arrivals_batch(wl, [np.random.default_rng(0)])
 
 
 @pytest.mark.parametrize("kw", CONFIGS)

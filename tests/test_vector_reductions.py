@@ -1,6 +1,6 @@
 """The vector env's compiled end-of-episode work gives numpy's bits: its sums, means and
 percentiles (`splitgym.envs.kernel.metrics`), the metrics and edge energy of whole
-presets' episodes, and the batched draws of bursty arrivals and Markov traces."""
+presets' episodes, and the batched draws of arrivals (`splitgym.envs.kernel.arrivals`)."""
 
 from __future__ import annotations
 
@@ -10,12 +10,7 @@ from helpers.lockstep import step_rows  # tests/helpers
 
 from splitgym.envs import EdgeCloudEnv, fast
 from splitgym.envs.core.config import ConfigError, WorkloadConfig
-from splitgym.envs.core.workload import (
-    _mmpp_edges,
-    _mmpp_into,
-    make_arrivals,
-    make_arrivals_batch,
-)
+from splitgym.envs.core.workload import make_arrivals
 from splitgym.envs.kernel.arrivals import NOT_CHECKED, TOO_MANY_SWITCHES
 from splitgym.envs.kernel.metrics import _percentile
 from splitgym.envs.vector import EdgeCloudVectorEnv
@@ -76,40 +71,6 @@ def test_vector_metrics_and_energy__are_the_python_cores_across_episodes(kw):
         assert all("edge_energy_j" in inf["metrics"] for inf in done)
         ended += len(done)
     assert ended >= n
-
-
-def test_bursty_batch__one_compiled_call_per_generator_gives_make_arrivals():
-    env = EdgeCloudEnv(model="alexnet", scenario="rush-hour")
-    wl, mmpp = env.workload, fast.compiled_mmpp()
-    rngs = [np.random.default_rng(s) for s in range(20)]
-    batch = make_arrivals_batch(wl, rngs, mmpp)
-    for s in range(20):
-        ref = np.random.default_rng(s)
-        assert np.array_equal(batch[s], np.asarray(make_arrivals(wl, ref)))
-        assert rngs[s].random() == ref.random()  # the same draws consumed
-
-
-def test_bursty_batch__a_runaway_process_is_the_python_paths_error():
-    # parameters the config would refuse (a safety net past 20x the switch bound), as
-    # tests/test_errors.py drives the per-edge path
-    params = {"high_factor": 1e-9, "low_factor": 0.0, "mean_dwell_s": [1e-3, 1e-3]}
-    with pytest.raises(ConfigError, match="switched state more than 20000 times per frame"):
-        _mmpp_edges(np.random.default_rng(0), np.array([1.0, 1.0]), [3, 3], params,
-                    fast.compiled_mmpp())
-
-
-def test_bursty_batch__times_past_the_bound_are_refused_by_name():
-    # parameters the config would refuse (a frame every 1e12 s): the compiled call
-    # flags the edge, and check_generated's own error names it
-    mmpp = fast.compiled_mmpp()
-    counts, budgets = np.array([3, 3]), np.array([1e6, 1e6])
-    out = np.zeros((2, 3))
-    slow = np.array([1.0, 1e-12])  # edge 1's rate: one frame per 1e12 s
-    assert mmpp(np.random.default_rng(0), slow, slow, 1e15, 1e15, counts, budgets,
-                out) == -3
-    with pytest.raises(ConfigError, match=r"arrivals: edge 1's generated arrival times"):
-        _mmpp_into(np.random.default_rng(0), slow, {}, (1.0, 1.0, 1e15, 1e15, counts,
-                                                        budgets), mmpp, out)
 
 
 def _draw(wl, rngs):

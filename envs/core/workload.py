@@ -24,16 +24,14 @@ from .config import (
 )
 
 
-def make_arrivals(workload: WorkloadConfig, rng: np.random.Generator,
-                  mmpp: Any = None) -> list[np.ndarray]:
+def make_arrivals(workload: WorkloadConfig, rng: np.random.Generator) -> list[np.ndarray]:
     """Per-edge arrival times [s].
 
     Periodic (the paper's): frame k of edge e at ``phase_e + k / fps_e``. Draws, in this
     order, the per-edge fps (when `workload.fps` is a range) and the per-edge phases
     (when `workload.phase_s` is None), so one seed gives one workload. Poisson and
-    bursty draw the per-edge fps, then each edge's process in edge order (`mmpp`: None,
-    `mmpp_times` per edge in Python, or every edge's in one compiled call,
-    `splitgym.envs.fast.compiled_mmpp`; the same draws).
+    bursty draw the per-edge fps, then each edge's process in edge order. The vector
+    env makes the same draws compiled (`splitgym.envs.kernel.arrivals`).
     """
     n = workload.n_edges
     if isinstance(workload.fps, tuple):
@@ -54,11 +52,7 @@ def make_arrivals(workload: WorkloadConfig, rng: np.random.Generator,
         out = [np.cumsum(rng.exponential(1.0 / fps[e], size=counts[e])) for e in range(n)]
     else:
         params = {} if isinstance(workload.arrivals, str) else dict(workload.arrivals)
-        if mmpp is None:
-            out = [_mmpp(rng, fps[e], counts[e], params) for e in range(n)]
-        else:
-            out = [row[:c] for row, c in
-                   zip(_mmpp_edges(rng, fps, counts, params, mmpp), counts, strict=True)]
+        out = [_mmpp(rng, fps[e], counts[e], params) for e in range(n)]
     check_generated(out, "arrivals")
     return out
 
@@ -103,121 +97,9 @@ def check_generated(arrivals: Sequence[np.ndarray], field: str) -> None:
                               f"{a[:3].tolist()}); check the workload parameters")
 
 
-def make_arrivals_batch(workload: WorkloadConfig, rngs: Sequence[np.random.Generator],
-                        mmpp: Any = None) -> np.ndarray:
-    """`make_arrivals` of each generator in `rngs`, stacked: shape (len(rngs), n_edges,
-    frames); needs an equal frame count on every edge.
-
-    Each generator makes the same draws as in `make_arrivals`; periodic times are then
-    computed for all generators in one broadcast of the same elementwise operations,
-    Poisson gaps drawn one call per generator and summed along each edge for all at
-    once, bursty ones one compiled call per generator (`mmpp`), so they are the same
-    bits (a vector env resets its sub-envs this way).
-    """
-    n, frames = workload.n_edges, workload.frames_per_edge
-    if not isinstance(frames, int):
-        raise ConfigError(f"frames_per_edge={frames!r}: a batch of workloads needs one "
-                          f"frame count for every edge")
-    kind = workload.arrivals if isinstance(workload.arrivals, str) else \
-        dict(workload.arrivals)["kind"]
-    if kind == "bursty" and mmpp is not None:  # one compiled call per generator
-        params = {} if isinstance(workload.arrivals, str) else dict(workload.arrivals)
-        setup = _mmpp_setup(params, [frames] * n)
-        out = np.empty((len(rngs), n, frames))
-        for j, rng in enumerate(rngs):  # make_arrivals' draws: the fps, then each edge's
-            if isinstance(workload.fps, tuple):
-                fps = rng.uniform(workload.fps[0], workload.fps[1], size=n)
-            else:
-                fps = np.full(n, workload.fps)
-            _mmpp_into(rng, fps, params, setup, mmpp, out[j])
-        return out
-    if kind == "poisson":
-        # per generator make_arrivals' draws: the fps, then every edge's gaps in one call
-        # (numpy draws a broadcast scale's elements in order: edge 0's gaps first, the
-        # same draws); the cumulative sums along each edge, the same additions
-        gaps = np.empty((len(rngs), n, frames))
-        for j, rng in enumerate(rngs):
-            if isinstance(workload.fps, tuple):
-                fps = rng.uniform(workload.fps[0], workload.fps[1], size=n)
-            else:
-                fps = np.full(n, workload.fps)
-            gaps[j] = rng.exponential((1.0 / fps)[:, None], size=(n, frames))
-        out = np.cumsum(gaps, axis=2)
-        _check_batch(out)
-        return out
-    if workload.arrivals != "periodic":
-        return np.asarray([make_arrivals(workload, rng) for rng in rngs],
-                          dtype=np.float64).reshape(len(rngs), n, frames)
-    fps = np.empty((len(rngs), n))
-    phase = np.empty((len(rngs), n))
-    for j, rng in enumerate(rngs):  # per generator, in make_arrivals' order
-        if isinstance(workload.fps, tuple):
-            fps[j] = rng.uniform(workload.fps[0], workload.fps[1], size=n)
-        else:
-            fps[j] = workload.fps
-        if workload.phase_s is None:
-            phase[j] = rng.uniform(0.0, 1.0, size=n)
-    if workload.phase_s is None:
-        phase /= fps
-    else:
-        phase[:] = np.asarray(workload.phase_s, dtype=np.float64)
-    steps = np.arange(frames, dtype=np.float64)
-    out = phase[:, :, None] + steps / fps[:, :, None]
-    _check_batch(out)
-    return out
-
-
-def _check_batch(out: np.ndarray) -> None:
-    """`check_generated` of a batch (generators, edges, frames): one pass over all, and
-    the first bad generator's edges named as its own `make_arrivals` names them."""
-    try:
-        check_generated(out.reshape(-1, out.shape[2]), "arrivals")
-    except ConfigError:
-        for arr in out:
-            check_generated(arr, "arrivals")
-        raise
-
-
-def _mmpp_setup(params: dict[str, Any], counts: list[int]) -> tuple[Any, ...]:
-    """`_mmpp`'s parameters of every edge (`counts[e]` frames), as `mmpp` takes them:
-    (high factor, low factor, the two mean dwells [s], counts, budgets)."""
-    dwell = [float(x) for x in params.get("mean_dwell_s", (2.0, 6.0))]
-    c = np.asarray(counts, dtype=np.int64)
-    return (float(params.get("high_factor", 3.0)), float(params.get("low_factor", 0.25)),
-            dwell[0], dwell[1], c, 20 * (c + 1) * (MAX_SWITCHES_PER_FRAME + 1))
-
-
-def _mmpp_into(rng: np.random.Generator, fps: np.ndarray, params: dict[str, Any],
-               setup: tuple[Any, ...], mmpp: Any, out: np.ndarray) -> None:
-    """`_mmpp` of every edge in edge order (fps ``fps[e]``) in one call of `mmpp`:
-    ``mmpp(rng, rate0s, rate1s, dwell0, dwell1, counts, budgets, out)``, `mmpp_times`
-    per edge compiled (the same draws), which fills ``out[e, :counts[e]]`` and returns
-    -1, the first edge past its budget, or ``-2 - e`` for edge e's times failing
-    `check_generated` (whose error is then raised)."""
-    high, low, dwell0, dwell1, counts, budgets = setup
-    # fps * factor: `_mmpp`'s products, elementwise (the same bits)
-    bad = mmpp(rng, fps * high, fps * low, dwell0, dwell1, counts, budgets, out)
-    if bad >= 0:
-        raise ConfigError(f"arrivals={params!r}: the bursty process switched state more "
-                          f"than {20 * MAX_SWITCHES_PER_FRAME:g} times per frame")
-    if bad < -1:
-        check_generated([row[:c] for row, c in zip(out, counts.tolist(), strict=True)],
-                        "arrivals")
-
-
-def _mmpp_edges(rng: np.random.Generator, fps: np.ndarray, counts: list[int],
-                params: dict[str, Any], mmpp: Any) -> np.ndarray:
-    """`_mmpp_into` a new array, shape (edges, max(counts)) (the slots past an edge's
-    count are 0)."""
-    out = np.zeros((len(counts), max(counts, default=0)))
-    _mmpp_into(rng, fps, params, _mmpp_setup(params, counts), mmpp, out)
-    return out
-
-
 def _mmpp(rng: np.random.Generator, fps: float, count: int,
-          params: dict[str, Any], times: Any = None) -> np.ndarray:
-    """A two-state Markov-modulated Poisson process: `count` arrival times (drawn by
-    `times`: `mmpp_times`, or the same function compiled, which makes the same draws).
+          params: dict[str, Any]) -> np.ndarray:
+    """A two-state Markov-modulated Poisson process: `count` arrival times (`mmpp_times`).
 
     The parameters were checked by `WorkloadConfig` (bounded expected state switches
     per frame); the loop also stops, with a `ConfigError`, past 20 times that bound.
@@ -226,8 +108,8 @@ def _mmpp(rng: np.random.Generator, fps: float, count: int,
              fps * float(params.get("low_factor", 0.25)))
     dwell = [float(x) for x in params.get("mean_dwell_s", (2.0, 6.0))]
     budget = 20 * (count + 1) * (MAX_SWITCHES_PER_FRAME + 1)
-    out, ok = (times or mmpp_times)(rng, float(rates[0]), float(rates[1]), dwell[0],
-                                    dwell[1], count, budget)
+    out, ok = mmpp_times(rng, float(rates[0]), float(rates[1]), dwell[0], dwell[1], count,
+                         budget)
     if not ok:
         raise ConfigError(f"arrivals={params!r}: the bursty process switched state more "
                           f"than {20 * MAX_SWITCHES_PER_FRAME:g} times per frame")

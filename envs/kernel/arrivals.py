@@ -52,12 +52,12 @@ class ArrivalDraws:
         lo, hi = (fps if ranged else (fps, fps))
         phase = np.zeros(0) if workload.phase_s is None or self.kind != PERIODIC else \
             np.asarray(workload.phase_s, dtype=np.float64)
-        # `_mmpp`'s parameters (`workload._mmpp_setup`'s)
+        # `workload._mmpp`'s parameters
         dwell = [float(x) for x in self.extra.get("mean_dwell_s", (2.0, 6.0))]
         budgets = 20 * (self.counts + 1) * (MAX_SWITCHES_PER_FRAME + 1)
         floats = np.array([float(lo), float(hi), float(self.extra.get("high_factor", 3.0)),
                            float(self.extra.get("low_factor", 0.25)), dwell[0], dwell[1]])
-        #: `draw_rows`' arguments after the generators and rows, before the output
+        #: `draw_rows`' arguments after the rows and generators, before the output
         self.params = (self.kind, int(ranged), phase, floats, self.counts, budgets)
         #: where a refused draw is written: (code, the row's index in the call, edge)
         self.fail = np.full(3, DRAWN, dtype=np.int64)

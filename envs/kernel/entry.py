@@ -15,8 +15,6 @@ from typing import Any
 import numpy as np
 from numba import njit, prange
 
-from ..core.config import MAX_TIME_S
-from ..core.workload import mmpp_times
 from .arrivals import DRAWN, draw_rows
 from .layout import (
     C_BITS,
@@ -69,44 +67,6 @@ from .observe import observe, scale_cuts
 from .prefetch import PREFETCH_ABOVE, prefetch_fixed, prefetch_queues
 
 _LAUNCH = threading.Lock()
-_MMPP: list[Any] = [None]
-
-
-def compiled_mmpp() -> Any:
-    """Every edge's `splitgym.envs.core.workload.mmpp_times` in one compiled call
-    (`_mmpp_edges`; the same draws, in edge order; compiled once per process, cached on
-    disk): the vector env's bursty arrivals."""
-    if _MMPP[0] is None:
-        _MMPP[0] = _mmpp_edges
-    return _MMPP[0]
-
-
-_mmpp_times = njit(cache=True)(mmpp_times)
-
-
-@njit(cache=True)
-def _mmpp_edges(rng, rate0s, rate1s, dwell0, dwell1, counts, budgets, out):
-    """`mmpp_times` of edge e (rates ``rate0s[e]``, ``rate1s[e]``, ``counts[e]`` frames,
-    ``budgets[e]``) into ``out[e, :counts[e]]``, edge by edge on the one generator;
-    return the first edge that ran past its budget, else ``-2 - e`` for the first edge
-    whose times `check_generated` refuses (not finite, below 0, decreasing or past
-    ``2 * MAX_TIME_S``), else -1."""
-    for e in range(counts.size):
-        times, ok = _mmpp_times(rng, rate0s[e], rate1s[e], dwell0, dwell1, counts[e],
-                                budgets[e])
-        if not ok:
-            return e
-        out[e, :counts[e]] = times
-    for e in range(counts.size):
-        n = counts[e]
-        if n == 0:
-            continue
-        if not (out[e, 0] >= 0.0 and out[e, n - 1] <= 2 * MAX_TIME_S):
-            return -2 - e
-        for k in range(n):
-            if not math.isfinite(out[e, k]) or k and not out[e, k] >= out[e, k - 1]:
-                return -2 - e
-    return -1
 
 
 @njit(cache=True)
