@@ -513,10 +513,10 @@ class CompiledBatch:
                                       max(counts), traced=self.traced, threads=threads,
                                       obs_version=env.observation_version)
         #: energy metrics only: the batch steps the engines' own objectives (the vector
-        #: envs step an energy objective's episodes through their single envs); one per
-        #: row (a row reset with options has its own fleet)
+        #: envs step an energy objective's episodes through their single envs); a row
+        #: reset with options has its own fleet, so its own meter (`_meters`: by row)
         self.meter = env.energy_meter(n, env.sim_config, "makespan")
-        self._meters = [self.meter] * len(envs)
+        self._meters: dict[int, EnergyMeter] = {}
         self._figures: tuple[np.ndarray, ...] | None = None  # `_energy_figures`
         # every link on a Markov trace: (spec, field) per independent draw, and per link
         # which draw it takes (`_link_traces`' draws, in its order)
@@ -586,12 +586,14 @@ class CompiledBatch:
         if self.meter.model is None:
             return self.kernel.metrics_of(rows)
         meters = self._meters
-        ours = np.array([meters[r] is self.meter for r in rows.tolist()], dtype=bool)
+        if not meters:
+            return self.kernel.metrics_of(rows, self._energy_figures)
+        rl = rows.tolist()
+        ours = np.array([r not in meters for r in rl], dtype=bool)
         out = self.kernel.metrics_of(rows, self._energy_figures, ours)
-        if not ours.all():  # rows reset with options: their own fleet's meter
-            for j, r in enumerate(rows.tolist()):
-                if not ours[j]:
-                    out[j] = meters[r].metrics(out[j], kernel_records(self.kernel, r))
+        for j, r in enumerate(rl):  # rows reset with options: their own fleet's meter
+            if not ours[j]:
+                out[j] = meters[r].metrics(out[j], kernel_records(self.kernel, r))
         return out
 
     @property
@@ -635,8 +637,7 @@ class CompiledBatch:
                 traces_of = [self.envs[i]._link_traces(wl.n_edges, env.sim_config,
                                                        env._bw_spec) for i in rows]
                 self.kernel.reset_many(rows, arrivals, obs, traces_of, self.edge_s)
-        for i in rows.tolist():
-            self._meters[i] = self.meter
+        self._own_meters(rows.tolist())
 
     def redraw(self, rows: np.ndarray) -> tuple[Any, ...] | None:
         """What `FastKernel.step` takes (its `redraw`) to restart rows `rows` (int64)
@@ -645,9 +646,14 @@ class CompiledBatch:
         if self.traced:
             return None
         rl = rows.tolist()
-        for i in rl:
-            self._meters[i] = self.meter
+        self._own_meters(rl)
         return rows, self._gens.refresh(self.envs, rl), self._arrivals, self.edge_s
+
+    def _own_meters(self, rows: list[int]) -> None:
+        """Rows `rows` restart in the batch's own fleet: its meter."""
+        if self._meters:
+            for i in rows:
+                self._meters.pop(i, None)
 
     def _draw_arrivals(self, rows: np.ndarray, gens: Any) -> Any:
         """The next episode's arrivals of rows `rows` (int64), each from its env's
@@ -683,7 +689,7 @@ class CompiledBatch:
             counts = [len(a) for a in arr]
             configs.append(self.kernel.config_of(sim_config, engine_objective(objective), n,
                                                  sum(counts), max(counts), traces is not None))
-            self._meters[i] = env.energy_meter(n, sim_config, "makespan")
+            self._meters[int(i)] = env.energy_meter(n, sim_config, "makespan")
             arrivals.append(arr)
             traces_of.append(traces)
             edges.append(env._edge_rows(n))
