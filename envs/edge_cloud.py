@@ -220,7 +220,8 @@ class EdgeCloudEnv(gym.Env[np.ndarray, np.int64]):
       CartPole-v1's decisions/s (cut 2); with random feasible cuts the presets' single
       envs at 1.01-1.09x (``paper-4g``), 0.93-0.94x (``cellular-markov``), 0.90-0.93x
       (``rush-hour``) and 0.99-1.02x (``mixed-fleet``) ``paper-3g``'s rate, their 64-env
-      vector envs at 1.32-1.33x, 0.84-0.85x, 0.73-0.74x and 0.91-0.97x (README: Speed).
+      vector envs at 1.33-1.35x, 0.82x, 0.88-0.89x and 0.90-0.91x (two later runs at
+      load average 3; README: Speed).
       With it, `simulator` is rebuilt on access by replaying the episode's decisions.
     * ``transfer_encoding``: how a cut's intermediate tensor is sent: ``"float32"``
       (the paper's, default), ``"float16"`` (half the bytes) or ``"int8"`` (a quarter,
