@@ -46,9 +46,10 @@ file and the entry.
 ``trust=True`` (``--trust-agent`` on the command line) hands the file to SB3's own
 loader with full unpickling: only for a file you trust, e.g. one written by SB3 itself
 (a custom policy class, a lambda schedule) or by an older splitgym (its weights in the
-``.pth`` entries only, refused otherwise). ``python -m splitgym.agents.convert IN OUT``
-adds the plain data to such a file once (it unpickles IN: trust it first). These two
-are the only unpickling paths.
+``.pth`` entries only, refused otherwise).
+``python -m splitgym.agents.convert --trust-agent IN OUT`` adds the plain data to such a
+file once (it unpickles IN: trust it first). These two are the only unpickling paths,
+and both run only on that explicit flag.
 """
 
 from __future__ import annotations
@@ -106,7 +107,7 @@ _WEIGHT_DTYPES = frozenset(("<f4", "<f8", "<i8"))
 _OPT_STATE = frozenset(("step", "exp_avg", "exp_avg_sq", "max_exp_avg_sq", "square_avg",
                         "momentum_buffer", "grad_avg"))
 _TENSOR_NAME = re.compile(r"[A-Za-z0-9_]{1,64}(\.[A-Za-z0-9_]{1,64}){0,15}\Z")
-_CONVERT_HINT = ("add them once with python -m splitgym.agents.convert IN OUT (it "
+_CONVERT_HINT = ("add them once with python -m splitgym.agents.convert --trust-agent IN OUT (it "
                  "unpickles IN: only for a file you trust), or " + _TRUST_HINT)
 _BUFFER_ARRAYS = ("observations", "next_observations", "actions", "rewards", "dones",
                   "timeouts")
@@ -957,7 +958,7 @@ def load_sb3(path: str | Path, algo: str, cls: Any, env: Any = None, trust: bool
         raise AgentFileError(f"{what}: entry {PLAIN_ENTRY!r} missing: not written by "
                              f"splitgym (its entries {pickled} are pickled, and splitgym "
                              f"does not unpickle); {_TRUST_HINT}, or add the plain data "
-                             f"once: python -m splitgym.agents.convert IN OUT")
+                             f"once: python -m splitgym.agents.convert --trust-agent IN OUT")
     plain = _json(entries[PLAIN_ENTRY], f"{what}: entry {PLAIN_ENTRY!r}")
     if not (isinstance(plain, dict) and plain.get("format") == FORMAT):
         raise AgentFileError(f"{what}: entry {PLAIN_ENTRY!r}: not a {FORMAT} object")

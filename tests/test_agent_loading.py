@@ -197,12 +197,12 @@ def test_safe_load__an_older_splitgym_zip_without_npy_weights_is_refused(tmp_pat
     old = rewrite(src, tmp_path / "old.zip", plain=lambda d: d.pop("state_dicts"),
                   entries=dict.fromkeys(weights))
     with pytest.raises(AgentFileError, match=r"old\.zip': entry 'splitgym\.json' declares "
-                       r"no \.npy weights .*python -m splitgym\.agents\.convert IN OUT.*"
-                       r"--trust-agent"):
+                       r"no \.npy weights .*python -m splitgym\.agents\.convert "
+                       r"--trust-agent IN OUT.*--trust-agent"):
         LearnedPolicy.load(old)
     assert LearnedPolicy.load(old, trust=True).n_cuts == 12  # SB3's own reader: trusted
-    subprocess.run([sys.executable, "-m", "splitgym.agents.convert", str(old),
-                    str(tmp_path / "new.zip")], check=True, timeout=300)
+    subprocess.run([sys.executable, "-m", "splitgym.agents.convert", "--trust-agent",
+                    str(old), str(tmp_path / "new.zip")], check=True, timeout=300)
     with zipfile.ZipFile(tmp_path / "new.zip") as zf:
         assert sorted(n for n in zf.namelist() if n.startswith("weights/")) == sorted(weights)
     got, ref = LearnedPolicy.load(tmp_path / "new.zip"), LearnedPolicy.load(src)
@@ -405,9 +405,9 @@ def test_convert__adds_the_plain_data_to_a_trusted_sb3_zip(tmp_path):
     import zipfile
 
     sb3 = without_plain(PRETRAINED / "darknet19-4g.zip", tmp_path / "sb3.zip")
-    res = subprocess.run([sys.executable, "-m", "splitgym.agents.convert", str(sb3),
-                          str(tmp_path / "out.zip")], capture_output=True, text=True,
-                         timeout=300)
+    res = subprocess.run([sys.executable, "-m", "splitgym.agents.convert", "--trust-agent",
+                          str(sb3), str(tmp_path / "out.zip")], capture_output=True,
+                         text=True, timeout=300)
     assert res.returncode == 0 and not res.stderr, res.stderr
     with zipfile.ZipFile(sb3) as a, zipfile.ZipFile(tmp_path / "out.zip") as b:
         assert all(a.read(n) == b.read(n) for n in a.namelist())
@@ -416,6 +416,30 @@ def test_convert__adds_the_plain_data_to_a_trusted_sb3_zip(tmp_path):
                                                 PRETRAINED / "darknet19-4g.zip"))
     obs = np.random.default_rng(2).uniform(0, 9, (8, ref.obs_size))
     assert all(np.array_equal(got.scores(o), ref.scores(o)) for o in obs)
+
+
+def test_convert__refuses_without_the_explicit_trust_flag(tmp_path):
+    # the converter unpickles its input, so, like evaluate/train, it runs only on an
+    # explicit --trust-agent (trust=True): without it a crafted zip is refused before it
+    # is opened (the payload would write the marker), and nothing is written
+    from splitgym.agents.convert import add_plain_data
+
+    marker, out = tmp_path / "marker", tmp_path / "out.zip"
+    path = crafted_zip(tmp_path, marker)
+    res = subprocess.run([sys.executable, "-m", "splitgym.agents.convert", str(path),
+                          str(out)], capture_output=True, text=True, timeout=300)
+    assert res.returncode == 2, res
+    assert "crafted_sb3.zip: converting unpickles the file: pass --trust-agent" in res.stderr
+    for trust in (False, 1, "yes"):  # only True itself opts in
+        with pytest.raises(AgentFileError, match=r"crafted_sb3\.zip': converting "
+                           r"unpickles the file: pass --trust-agent"):
+            add_plain_data(path, out, "maskable_ppo", trust=trust)
+    assert not marker.exists() and not out.exists()
+    # with the flag the same file is unpickled, which is what the flag says (the payload
+    # ran; its class then has no plain form, so nothing is written)
+    with pytest.raises(AgentFileError, match="has no plain-data form"):
+        add_plain_data(path, out, "maskable_ppo", trust=True)
+    assert marker.read_text() == "ran" and not out.exists()
 
 
 def test_source__decodes_files_only_through_the_plain_readers():

@@ -123,6 +123,19 @@ def _edited_agent(**kw):
     _load_agent(rewrite(AGENT, Path(tempfile.mkdtemp()) / "edited.zip", **kw))
 
 
+def _convert_untrusted():
+    """The converter (which unpickles) on an SB3-only zip, without ``trust=True``."""
+    import tempfile
+
+    from helpers.agent_zip import without_plain
+
+    from splitgym.agents.convert import add_plain_data
+
+    folder = Path(tempfile.mkdtemp())
+    add_plain_data(without_plain(AGENT, folder / "sb3.zip"), folder / "out.zip",
+                   "maskable_ppo")
+
+
 def _agent_declaring(name, size):
     import tempfile
 
@@ -498,8 +511,12 @@ ROWS = [
     ("agent", "agent zip of an older splitgym (weights in pickled .pth entries only)",
      lambda: _edited_agent(plain=lambda d: d.pop("state_dicts")), AgentFileError,
      r"edited\.zip': entry 'splitgym\.json' declares no \.npy weights \(written by an "
-     r"older splitgym, .*\); add them once with python -m splitgym\.agents\.convert IN "
-     r"OUT"),
+     r"older splitgym, .*\); add them once with python -m splitgym\.agents\.convert "
+     r"--trust-agent IN OUT"),
+    ("agent", "converting an SB3 zip (which unpickles it) without the explicit trust flag",
+     lambda: _convert_untrusted(), AgentFileError,
+     r"sb3\.zip': converting unpickles the file: pass --trust-agent \(trust=True in "
+     r"Python\) only for a file you trust"),
     ("agent", ".npy weights whose header differs from their declaration",
      lambda: _edited_agent(entries={"weights/policy/action_net.bias.npy": NPY_3}),
      AgentFileError, r"edited\.zip': entry 'weights/policy/action_net\.bias\.npy': an "
