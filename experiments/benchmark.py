@@ -183,6 +183,7 @@ def _checkpoint_timer(trial_dir: Path, root: Path, t0: float) -> Any:
     ``checkpoint_wall.jsonl``, and the run's at its end to ``train_wall.json``. A resumed
     session starts from the wall time logged for the checkpoint it resumes from (the
     killed session's work after that checkpoint is redone, and counted once)."""
+    import yaml
     from stable_baselines3.common.callbacks import BaseCallback
 
     from splitgym.agents.train import _checkpoints
@@ -190,6 +191,12 @@ def _checkpoint_timer(trial_dir: Path, root: Path, t0: float) -> Any:
     class Timer(BaseCallback):
         def _on_training_start(self) -> None:
             self.run = next(root.glob("*/*/config.yml")).parent
+            cfg = yaml.safe_load((self.run / "config.yml").read_text())
+            # the run's checkpoint callback saves every `every` calls and runs before
+            # this one: look only then (listing and checking the zips at every step
+            # cost A2C's 8-env trials ~4x their training time, more as they piled up)
+            self.every = max(int(cfg["checkpoint_freq"]) //
+                             int(cfg["hyperparams"].get("n_envs", 1)), 1)
             self.log = trial_dir / "checkpoint_wall.jsonl"
             rows = [json.loads(line) for line in self.log.read_text().splitlines()] \
                 if self.log.is_file() else []
@@ -203,6 +210,8 @@ def _checkpoint_timer(trial_dir: Path, root: Path, t0: float) -> Any:
             return self.before + time.perf_counter() - self.t0
 
         def _on_step(self) -> bool:
+            if self.n_calls % self.every:
+                return True
             found = _checkpoints(self.run)
             if found and found[0].name not in self.seen:
                 self.seen.add(found[0].name)
@@ -277,6 +286,9 @@ def benchmark_trial(config: dict[str, Any]) -> None:
 
     from splitgym.agents.train import git_commit
 
+    from .sweep import pin_torch_threads
+
+    threads = pin_torch_threads()
     params = dict(config)
     out = Path(params.pop(_OUT))
     spec = params.pop("trial")
@@ -290,7 +302,8 @@ def benchmark_trial(config: dict[str, Any]) -> None:
         return
     if not (trial_dir / "trial.json").is_file():
         write_atomic(trial_dir / "trial.json", json.dumps(
-            {**params, "commit": git_commit()}, indent=1, default=str))
+            {**params, "commit": git_commit(), "torch_threads": threads}, indent=1,
+            default=str))
     attempts = trial_dir / "attempts"  # "<pid> start|resume" per start of this trial
     old = attempts.read_text() if attempts.is_file() else ""
     resuming = tune.get_checkpoint() is not None

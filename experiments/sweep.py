@@ -169,6 +169,27 @@ def _restore(checkpoint: Any, root: Path) -> Path:
     return run
 
 
+def pin_torch_threads() -> int:
+    """Set torch's intra-op threads to the CPUs Ray gave this trial (at least 1), and
+    return that number. Torch's default is every core of the machine: two 1-CPU trials
+    on 2 cores then ran 4 spinning threads (A2C's small batches several times slower),
+    and a trained agent's bits depended on the machine's core count. Pinned, a trial
+    trains the same agent wherever it runs with the same ``cpus_per_trial``. Called
+    outside a Ray worker (a trial function run directly) it changes nothing."""
+    import ray
+    import torch
+
+    if not ray.is_initialized():  # (asking for the context would start Ray here)
+        return torch.get_num_threads()
+    try:
+        cpus = ray.get_runtime_context().get_assigned_resources().get("CPU", 1.0)
+    except AssertionError:  # Ray's way of saying "not in a worker" (a driver)
+        return torch.get_num_threads()
+    n = max(1, int(cpus))
+    torch.set_num_threads(n)
+    return n
+
+
 def train_trial(config: dict[str, Any]) -> None:
     """A Tune trial: one `splitgym train` run, resumed from Tune's checkpoint if any."""
     from ray import tune
@@ -176,6 +197,7 @@ def train_trial(config: dict[str, Any]) -> None:
     from splitgym.agents.train import parse_kv, resume, train
     from splitgym.experiments.evaluate import evaluate_policies
 
+    pin_torch_threads()
     params = dict(config)
     out = Path(params.pop(_OUT))
     eval_seeds = int(params.pop("_eval_seeds", 3))
@@ -233,6 +255,7 @@ def evaluate_trial(config: dict[str, Any]) -> None:
     from splitgym.envs.core.config import parse_bandwidth_mbps
     from splitgym.experiments.evaluate import evaluate_policies
 
+    pin_torch_threads()
     params = dict(config)
     params.pop(_OUT)
     params.pop("_eval_seeds", None)

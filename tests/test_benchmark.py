@@ -77,6 +77,9 @@ def test_benchmark__quick_writes_scores_statistics_and_one_folder_per_trial(quic
         meta = json.loads((trial / "trial.json").read_text())
         assert meta["seed"] == int(r["seed"]) and meta["commit"]
         assert meta["algo"] == "maskable_ppo" and meta["scenario"] == "paper-4g"
+        # torch pinned to the trial's one Ray CPU (not the machine's cores): the agent
+        # a trial trains does not depend on where it ran
+        assert meta["torch_threads"] == 1
         result = json.loads((trial / "result.json").read_text())
         assert len(result["values"]) == 2 and result["train_wall_s"] > 0
     # the table names each scenario's best heuristic beside S-C and best_known
