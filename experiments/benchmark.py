@@ -584,26 +584,63 @@ def _profile_plot(path: Path, scores: Mapping[str, np.ndarray]) -> None:
     plt.close(fig)
 
 
+def _common_scores(dirs: Sequence[str | Path], flag: str
+                   ) -> tuple[list[list[dict[str, str]]], list[str], list[np.ndarray]]:
+    """Each result folder's ``scores.csv`` rows, the scenarios all of them hold, and each
+    one's score matrix (seeds x those scenarios)."""
+    rows = []
+    for d in dirs:
+        path = Path(d) / "scores.csv"
+        if not path.is_file():
+            raise ConfigError(f"{flag} {str(d)!r}: no scores.csv (not a benchmark "
+                              f"result folder)")
+        with path.open() as fh:
+            rows.append(list(csv.DictReader(fh)))
+    common = sorted(set.intersection(*({f"{r['model']}/{r['scenario']}" for r in rs}
+                                       for rs in rows)))
+    if not common:
+        raise ConfigError(f"{flag}: {', '.join(repr(str(d)) for d in dirs)} share no "
+                          f"scenario")
+    mats = [score_matrix([r for r in rs if f"{r['model']}/{r['scenario']}" in common])[0]
+            for rs in rows]
+    return rows, common, mats
+
+
+def profiles(dirs: Sequence[str | Path], plot: str | Path) -> dict[str, Any]:
+    """One performance-profile plot of several result folders' algorithms (one curve
+    each, with its bootstrap band) on the scenarios all of them hold, written to `plot`
+    (a new file: an existing one is refused, whoever wrote it). Returns the curves'
+    labels (each folder's algorithm; the folder's name beside it where two share one),
+    the common scenarios and each one's IQM."""
+    if len(dirs) < 1:
+        raise ConfigError("--profiles: give at least one result folder")
+    plot = Path(plot)
+    if plot.suffix.lower() not in (".png", ".pdf", ".svg"):
+        raise ConfigError(f"--plot {str(plot)!r}: expected a .png, .pdf or .svg file")
+    if plot.exists():
+        raise ConfigError(f"--plot {str(plot)!r}: exists; splitgym does not overwrite a "
+                          f"file it did not write here: choose another name")
+    if not plot.parent.is_dir():
+        raise ConfigError(f"--plot {str(plot)!r}: its folder does not exist")
+    rows, common, mats = _common_scores(dirs, "--profiles")
+    algos = [rs[0]["algo"] if rs else "?" for rs in rows]
+    labels = [a if algos.count(a) == 1 else f"{a} ({Path(d).name})"
+              for a, d in zip(algos, dirs, strict=True)]
+    if len(set(labels)) < len(labels):
+        raise ConfigError(f"--profiles: two folders give the same curve label {labels}")
+    _profile_plot(plot, dict(zip(labels, mats, strict=True)))
+    return {"labels": labels, "scenarios": common,
+            "iqm": [aggregates(m)["iqm"] if m.size else math.nan for m in mats],
+            "seeds": [int(m.shape[0]) for m in mats], "plot": str(plot)}
+
+
 def compare(dir_a: str | Path, dir_b: str | Path, reps: int = 2000) -> dict[str, Any]:
     """The probability that result folder `dir_a`'s algorithm improves on `dir_b`'s (on
     the scenarios both have), with a 95% stratified-bootstrap CI, and each one's IQM."""
     from rliable import library as rly
     from rliable import metrics
 
-    rows = []
-    for d in (dir_a, dir_b):
-        path = Path(d) / "scores.csv"
-        if not path.is_file():
-            raise ConfigError(f"--compare {str(d)!r}: no scores.csv (not a benchmark "
-                              f"result folder)")
-        with path.open() as fh:
-            rows.append(list(csv.DictReader(fh)))
-    common = sorted({f"{r['model']}/{r['scenario']}" for r in rows[0]} &
-                    {f"{r['model']}/{r['scenario']}" for r in rows[1]})
-    if not common:
-        raise ConfigError(f"--compare: {str(dir_a)!r} and {str(dir_b)!r} share no scenario")
-    mats = [score_matrix([r for r in rs if f"{r['model']}/{r['scenario']}" in common])[0]
-            for rs in rows]
+    rows, common, mats = _common_scores((dir_a, dir_b), "--compare")
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", FutureWarning)
         point, ci = rly.get_interval_estimates(

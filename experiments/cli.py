@@ -341,6 +341,11 @@ def _build_parser() -> argparse.ArgumentParser:
     bm.add_argument("--compare", nargs=2, default=None, metavar=("DIR_A", "DIR_B"),
                     help="no training: the probability that DIR_A's algorithm improves on "
                     "DIR_B's (two benchmark result folders), with its 95%% CI")
+    bm.add_argument("--profiles", nargs="+", default=None, metavar="DIR",
+                    help="no training: one performance-profile plot of these result "
+                    "folders' algorithms on the scenarios they share (with --plot FILE)")
+    bm.add_argument("--plot", default=None, metavar="FILE",
+                    help="the plot --profiles writes (.png, .pdf or .svg; a new file)")
     return parser
 
 
@@ -666,7 +671,7 @@ def _cmd_sweep(args: argparse.Namespace) -> int:
 
 
 def _cmd_benchmark(args: argparse.Namespace) -> int:
-    from .benchmark import benchmark, compare
+    from .benchmark import benchmark, compare, profiles
 
     if args.compare:
         res = compare(*args.compare)
@@ -676,9 +681,19 @@ def _cmd_benchmark(args: argparse.Namespace) -> int:
               f"{len(res['scenarios'])} common scenarios; IQM {res['iqm'][0]:.3f} against "
               f"{res['iqm'][1]:.3f}")
         return 0
+    if args.profiles:
+        if not args.plot:
+            raise ConfigError("benchmark --profiles: --plot FILE is required")
+        res = profiles(args.profiles, args.plot)
+        for label, iqm, n in zip(res["labels"], res["iqm"], res["seeds"], strict=True):
+            print(f"{label}: IQM {iqm:.3f} over {n} training seeds")
+        print(f"wrote {res['plot']} ({len(res['scenarios'])} common scenarios)")
+        return 0
+    if args.plot:
+        raise ConfigError("benchmark --plot: only with --profiles DIR [DIR ...]")
     if not args.algo or not args.out:
         raise ConfigError("benchmark: --algo and --out are required (or --compare DIR_A "
-                          "DIR_B)")
+                          "DIR_B, or --profiles DIR ... --plot FILE)")
     if args.cpus is not None and args.cpus < 1:
         raise ConfigError(f"--cpus={args.cpus}: expected a whole number >= 1")
     summary = benchmark(args.algo, args.out, seeds=args.seeds, suite=args.suite,

@@ -19,9 +19,11 @@ from splitgym.envs.core.config import ConfigError
 from splitgym.experiments.benchmark import (
     EVAL_SEEDS,
     SUITES,
+    aggregates,
     benchmark,
     compare,
     normalized_score,
+    profiles,
     score_matrix,
     time_to_quality,
 )
@@ -162,6 +164,42 @@ def test_compare__probability_of_improvement(tmp_path):
     assert same["probability_of_improvement"] == 0.5  # identical: ties count half
     with pytest.raises(ConfigError, match="scores.csv"):
         compare(tmp_path / "a", tmp_path / "nothing")
+
+
+def test_profiles__one_plot_of_several_folders_on_their_common_scenarios(tmp_path,
+                                                                          capsys):
+    from splitgym.experiments.cli import main
+
+    a = np.array([[0.9, 0.8, 0.7], [0.95, 0.85, 0.75]])
+    _scores_csv(tmp_path / "a", "A", a)
+    _scores_csv(tmp_path / "b", "B", (a - 0.5)[:1])  # one seed only: still a curve
+    _scores_csv(tmp_path / "c", "A", a[:, ::-1])  # the same algorithm's name again
+    res = profiles([tmp_path / n for n in "abc"], tmp_path / "p.png")
+    assert res["labels"] == ["A (a)", "B", "A (c)"] and res["seeds"] == [2, 1, 2]
+    assert len(res["scenarios"]) == 3
+    assert res["iqm"][0] == pytest.approx(aggregates(a, 100)["iqm"])
+    assert (tmp_path / "p.png").read_bytes()[:4] == b"\x89PNG"
+    # an existing file is never replaced, whoever wrote it; nor is another kind written
+    for bad, field in (("p.png", "exists"), ("p.txt", r"\.png, \.pdf or \.svg"),
+                       ("no/p.png", "folder does not exist")):
+        with pytest.raises(ConfigError, match=rf"--plot '.*{bad}'.*{field}"):
+            profiles([tmp_path / "a"], tmp_path / bad)
+    _scores_csv(tmp_path / "d", "D", a)
+    rows = (tmp_path / "d" / "scores.csv").read_text().replace(",alexnet,", ",resnet18,")
+    (tmp_path / "d" / "scores.csv").write_text(rows)
+    with pytest.raises(ConfigError, match="share no scenario"):
+        profiles([tmp_path / "a", tmp_path / "d"], tmp_path / "q.png")
+    with pytest.raises(ConfigError, match=r"--profiles '.*nothing'.*no scores\.csv"):
+        profiles([tmp_path / "a", tmp_path / "nothing"], tmp_path / "q.png")
+    assert not (tmp_path / "q.png").exists()
+    # the command line: --plot is required with --profiles, and only with it
+    assert main(["benchmark", "--profiles", str(tmp_path / "a"), str(tmp_path / "b"),
+                 "--plot", str(tmp_path / "r.svg")]) == 0
+    assert "A: IQM" in capsys.readouterr().out and (tmp_path / "r.svg").is_file()
+    assert main(["benchmark", "--profiles", str(tmp_path / "a")]) == 2
+    assert "--profiles: --plot FILE is required" in capsys.readouterr().err
+    assert main(["benchmark", "--plot", str(tmp_path / "s.png")]) == 2
+    assert "--plot: only with --profiles" in capsys.readouterr().err
 
 
 def test_score_matrix__seeds_by_scenarios():
