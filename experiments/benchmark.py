@@ -564,6 +564,17 @@ def _profile_plot(path: Path, scores: Mapping[str, np.ndarray]) -> None:
     import matplotlib.pyplot as plt
 
     fig, ax = plt.subplots(figsize=(6, 3.6))
+    _draw_profiles(ax, scores)
+    fig.tight_layout()
+    with atomic_target(path) as tmp:
+        fig.savefig(tmp, dpi=110)
+    plt.close(fig)
+
+
+def _draw_profiles(ax: Any, scores: Mapping[str, np.ndarray]) -> None:
+    """Each algorithm's performance profile on `ax`: its curve (labelled, in the legend)
+    and its bootstrap band (unlabelled: a legend given a bare list of names would pair
+    them with the bands too, naming every second curve wrongly)."""
     usable = {k: v for k, v in scores.items() if v.size}
     if usable:
         from rliable import library as rly
@@ -575,13 +586,9 @@ def _profile_plot(path: Path, scores: Mapping[str, np.ndarray]) -> None:
                                              ax=ax, xlabel="normalised score (0 = S-C, "
                                              "1 = best_known)",
                                              ylabel="fraction of runs above")
-        ax.legend(list(usable), loc="lower left")
+        ax.legend(loc="lower left")  # the curves rliable labelled, not the bands
     else:
         ax.text(0.5, 0.5, "no results", ha="center")
-    fig.tight_layout()
-    with atomic_target(path) as tmp:
-        fig.savefig(tmp, dpi=110)
-    plt.close(fig)
 
 
 def _common_scores(dirs: Sequence[str | Path], flag: str

@@ -202,6 +202,32 @@ def test_profiles__one_plot_of_several_folders_on_their_common_scenarios(tmp_pat
     assert "--plot: only with --profiles" in capsys.readouterr().err
 
 
+def test_profile_plot__each_legend_entry_names_its_own_curve():
+    # rliable draws a curve (labelled) and a band (unlabelled) per algorithm; a legend
+    # given a bare list of names pairs the names with curves and bands alike, so with
+    # four algorithms the 2nd name labelled the 1st band and the 3rd the 2nd curve
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from splitgym.experiments.benchmark import _draw_profiles
+
+    a = np.array([[0.9, 0.8, 0.7], [0.95, 0.85, 0.75]])
+    scores = {"W": a, "X": a - 0.2, "Y": a - 0.4, "Z": a - 0.6}
+    fig, ax = plt.subplots()
+    _draw_profiles(ax, scores)
+    legend = ax.get_legend()
+    names = [t.get_text() for t in legend.get_texts()]
+    assert names == list(scores)
+    curves = {line.get_label(): line.get_color() for line in ax.get_lines()}
+    for name, handle in zip(names, legend.legend_handles, strict=True):
+        assert isinstance(handle, matplotlib.lines.Line2D)
+        assert matplotlib.colors.same_color(handle.get_color(), curves[name])
+    assert len({str(c) for c in curves.values()}) == 4  # four distinct colours
+    plt.close(fig)
+
+
 def test_score_matrix__seeds_by_scenarios():
     rows = [{"model": "m", "scenario": s, "seed": k, "score": 10 * k + i}
             for k in range(2) for i, s in enumerate(("x", "y"))]
