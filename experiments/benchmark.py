@@ -574,7 +574,8 @@ def _profile_plot(path: Path, scores: Mapping[str, np.ndarray]) -> None:
 def _draw_profiles(ax: Any, scores: Mapping[str, np.ndarray]) -> None:
     """Each algorithm's performance profile on `ax`: its curve (labelled, in the legend)
     and its bootstrap band (unlabelled: a legend given a bare list of names would pair
-    them with the bands too, naming every second curve wrongly)."""
+    them with the bands too, so from the second algorithm on each name sat on another's
+    curve or on a band)."""
     usable = {k: v for k, v in scores.items() if v.size}
     if usable:
         from rliable import library as rly
